@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what opsrun needs to build, test and run its demo on Debian 12, then builds into build/.
+# Idempotent: packages already present are skipped; run as root (or with sudo available).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev      # compilers, sanitizers, libFuzzer
+  lua5.4 liblua5.4-dev lua-cjson lua-cjson-dev lua-busted        # the embedded Lua and its test runner
+  libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev   # HTTP, crypto, XML, JSON
+  libedit-dev libcmocka-dev                                       # REPL line editing, C unit tests
+  jq tmux valgrind awscli python3 curl ca-certificates            # end-to-end test tools
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+done
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi
+
+for lock in $(git ls-files '*package-lock.json' 2>/dev/null || find tests -name package-lock.json -not -path '*/node_modules/*'); do
+  dir=$(dirname "$lock")
+  if [ ! -d "$dir/node_modules" ] || [ "$lock" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
+echo "setup: built build/opsrun"
