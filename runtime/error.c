@@ -1,0 +1,44 @@
+/* error.c: filling struct ops_error and naming its kinds. */
+#include "runtime/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int ops_error_set(struct ops_error *err, enum ops_err kind, const char *fmt, ...)
+{
+  if (err) {
+    memset(err, 0, sizeof(*err));
+    err->kind = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+  }
+  return kind;
+}
+
+void ops_error_set_code(struct ops_error *err, const char *code)
+{
+  if (err)
+    snprintf(err->code, sizeof(err->code), "%s", code);
+}
+
+const char *ops_err_kind_name(enum ops_err kind)
+{
+  switch (kind) {
+  case OPS_OK: return "ok";
+  case OPS_ERR_NOMEM: return "memory";
+  case OPS_ERR_CONFIG: return "config";
+  case OPS_ERR_REGISTRY: return "registry";
+  case OPS_ERR_CREDENTIALS: return "credentials";
+  case OPS_ERR_DENIED: return "denied";
+  case OPS_ERR_THROTTLED: return "throttled";
+  case OPS_ERR_TIMEOUT: return "timeout";
+  case OPS_ERR_TRANSPORT: return "transport";
+  case OPS_ERR_RPC: return "rpc";
+  case OPS_ERR_TOOL: return "tool";
+  case OPS_ERR_CANCELLED: return "cancelled";
+  }
+  return "unknown";
+}
