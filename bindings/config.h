@@ -1,0 +1,52 @@
+/* config.h: the settings a run is made with (SPEC section 1): defaults from the environment,
+ * overridden by the command line (bindings/cli.c), stored in the Lua state for the bindings. */
+#ifndef OPS_CONFIG_H
+#define OPS_CONFIG_H
+
+#include <lua.h>
+#include <stdbool.h>
+
+#include "runtime/log.h"
+
+enum ops_output { OPS_OUTPUT_TABLE, OPS_OUTPUT_JSON, OPS_OUTPUT_JSONL, OPS_OUTPUT_CSV };
+
+/* Strings are borrowed from argv or the environment: they live as long as the process. */
+struct ops_config {
+  const char *registry_path; /* -r, else $OPSRUN_REGISTRY; NULL: $ACCOUNT_REGISTRY holds JSON */
+  const char *profile;       /* NULL: $AWS_PROFILE, else "default" (resolved by the chain) */
+  const char *region;        /* NULL: resolved from the environment and profile */
+  const char *role;          /* NULL: registry defaults.role_name, else CentralOpsTargetRole */
+  const char *mcp_url;
+  const char *account; /* --account, for call/tools/doctor */
+  int concurrency;
+  double timeout_seconds;
+  enum ops_output output;
+  int shard_index, shard_count; /* --shard K/N as K-1 and N; 0 and 1 keep every account */
+  enum ops_log_level log_level;
+  enum ops_log_format log_format;
+  bool progress;
+};
+
+#define OPS_DEFAULT_MCP_URL "https://aws-mcp.us-east-1.api.aws/mcp"
+#define OPS_DEFAULT_CONCURRENCY 16
+#define OPS_MAX_CONCURRENCY 1024
+#define OPS_DEFAULT_TIMEOUT_SECONDS 300.0
+
+/* Fills the defaults that do not depend on the command line. */
+void ops_config_defaults(struct ops_config *config);
+
+/* Keeps a copy of `config` in L's registry for the bindings. */
+void ops_config_store(lua_State *L, const struct ops_config *config);
+
+/* The stored configuration, or the defaults when none was stored (the module under busted). */
+const struct ops_config *ops_config_get(lua_State *L);
+
+/* Pushes the configuration as a Lua table, for the embedded Lua. */
+void ops_config_push(lua_State *L, const struct ops_config *config);
+
+const char *ops_output_name(enum ops_output output);
+
+/* Parses "table", "json", "jsonl" or "csv"; -1 when unknown. */
+int ops_output_from_name(const char *name);
+
+#endif

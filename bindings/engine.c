@@ -1,0 +1,658 @@
+/* engine.c: tasks (Lua coroutines anchored in the registry), a ready queue, deadlines, result
+ * groups, and the driver that alternates between resuming ready tasks and the event loop. */
+#include "bindings/engine.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bindings/lua_error.h"
+#include "runtime/log.h"
+
+#define ENGINE_KEY "opsrun.engine"
+#define TASKS_KEY "opsrun.tasks" /* thread -> task, for ops_task_running */
+#define GROUP_METATABLE "opsrun.Group"
+#define SLEEP_METATABLE "opsrun.Sleep"
+#define DEADLINE_CHECK_INSTRUCTIONS 10000
+
+enum s_task_state { TASK_READY, TASK_RUNNING, TASK_SUSPENDED };
+
+struct ops_task {
+  struct ops_engine *engine;
+  lua_State *co;
+  int co_ref;    /* anchors the coroutine while the task lives */
+  int group_ref; /* the group that receives the result */
+  int key_ref;   /* the key the result is filed under */
+  int traceback_ref;
+  enum s_task_state state;
+  int resume_nargs;
+  struct ops_wait *wait;
+  struct ops_timer *deadline;
+  double timeout_seconds; /* 0: none */
+  uint64_t started_ms;
+  bool timed_out;
+  struct ops_task *ready_prev, *ready_next;
+  struct ops_task *live_prev, *live_next;
+  char account[64];
+};
+
+struct ops_engine {
+  lua_State *L; /* the main thread */
+  struct ops_loop *loop;
+  struct ops_task *ready_head, *ready_tail;
+  struct ops_task *live; /* every task not yet finished, for cleanup */
+  int failures;
+};
+
+/* A result group: the tasks it spawned file their results in its queue (its uservalue). */
+struct s_group {
+  struct ops_engine *engine;
+  int pending;            /* tasks spawned whose result next() has not returned yet */
+  lua_Integer head, tail; /* queue[head..tail-1]: results filed, not yet returned */
+  struct ops_wait *waiter;
+};
+
+/* ---------------------------------------------------------------- engine */
+
+static void s_task_release(struct ops_task *task);
+
+/* At lua_close: tasks still waiting (a script that ended while others ran) are dropped. */
+static int s_engine_gc(lua_State *L)
+{
+  struct ops_engine *engine = luaL_checkudata(L, 1, ENGINE_KEY);
+  while (engine->live) {
+    struct ops_task *task = engine->live;
+    if (task->wait)
+      task->wait->cancel(task->wait);
+    s_task_release(task);
+  }
+  ops_loop_free(engine->loop);
+  engine->loop = NULL;
+  return 0;
+}
+
+struct ops_engine *ops_engine_of(lua_State *L)
+{
+  if (lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY) == LUA_TUSERDATA) {
+    struct ops_engine *engine = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return engine;
+  }
+  lua_pop(L, 1);
+  struct ops_engine *engine = lua_newuserdatauv(L, sizeof(*engine), 0);
+  memset(engine, 0, sizeof(*engine));
+  engine->loop = ops_loop_new();
+  if (!engine->loop)
+    luaL_error(L, "cannot start the event loop (libcurl multi handle)");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  engine->L = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  luaL_newmetatable(L, ENGINE_KEY);
+  lua_pushcfunction(L, s_engine_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
+  return engine;
+}
+
+struct ops_loop *ops_engine_loop(struct ops_engine *engine)
+{
+  return engine->loop;
+}
+
+int ops_engine_failures(const struct ops_engine *engine)
+{
+  return engine->failures;
+}
+
+/* ---------------------------------------------------------------- ready queue */
+
+static void s_ready_push(struct ops_task *task)
+{
+  struct ops_engine *engine = task->engine;
+  task->state = TASK_READY;
+  task->ready_next = NULL;
+  task->ready_prev = engine->ready_tail;
+  if (engine->ready_tail)
+    engine->ready_tail->ready_next = task;
+  else
+    engine->ready_head = task;
+  engine->ready_tail = task;
+}
+
+static void s_ready_remove(struct ops_task *task)
+{
+  struct ops_engine *engine = task->engine;
+  if (task->ready_prev)
+    task->ready_prev->ready_next = task->ready_next;
+  else
+    engine->ready_head = task->ready_next;
+  if (task->ready_next)
+    task->ready_next->ready_prev = task->ready_prev;
+  else
+    engine->ready_tail = task->ready_prev;
+  task->ready_prev = task->ready_next = NULL;
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+struct ops_task *ops_task_running(lua_State *L)
+{
+  lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  lua_pushthread(L);
+  lua_rawget(L, -2);
+  struct ops_task *task = lua_touserdata(L, -1);
+  lua_pop(L, 2);
+  return task && task->state == TASK_RUNNING ? task : NULL;
+}
+
+const char *ops_task_account(const struct ops_task *task)
+{
+  return task ? task->account : "";
+}
+
+void ops_task_set_account(struct ops_task *task, const char *account)
+{
+  snprintf(task->account, sizeof(task->account), "%s", account ? account : "");
+}
+
+static double s_seconds_since(uint64_t start_ms)
+{
+  return (double)(ops_loop_now_ms() - start_ms) / 1000.0;
+}
+
+static void s_push_timeout_error(lua_State *L, const struct ops_task *task)
+{
+  struct ops_error err;
+  ops_error_set(&err, OPS_ERR_TIMEOUT, "task did not finish within its %g s deadline",
+                task->timeout_seconds);
+  ops_error_set_code(&err, "TaskTimeout");
+  err.retryable = true;
+  ops_lua_error_push(L, &err, NULL, task->account);
+}
+
+/* Files [key, ok, seconds, traceback, n, values...] in the group's queue and wakes its waiter.
+ * The `nvalues` values are on top of L's stack (the engine's main thread) and are popped. */
+static void s_file_result(struct ops_task *task, lua_State *L, bool ok, int nvalues)
+{
+  lua_rawgeti(L, LUA_REGISTRYINDEX, task->group_ref);
+  struct s_group *group = lua_touserdata(L, -1);
+  lua_getiuservalue(L, -1, 1);
+  lua_createtable(L, 5 + nvalues, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, task->key_ref);
+  lua_rawseti(L, -2, 1);
+  lua_pushboolean(L, ok);
+  lua_rawseti(L, -2, 2);
+  lua_pushnumber(L, s_seconds_since(task->started_ms));
+  lua_rawseti(L, -2, 3);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, task->traceback_ref);
+  lua_rawseti(L, -2, 4);
+  lua_pushinteger(L, nvalues);
+  lua_rawseti(L, -2, 5);
+  for (int i = 0; i < nvalues; i++) {
+    lua_pushvalue(L, -(nvalues + 3) + i);
+    lua_rawseti(L, -2, 6 + i);
+  }
+  lua_rawseti(L, -2, group->tail++); /* queue[tail] = record */
+  lua_pop(L, 2 + nvalues);           /* queue, group, values */
+  if (group->waiter)
+    ops_wait_done(group->waiter);
+}
+
+static void s_log_failure(struct ops_task *task, lua_State *L)
+{
+  if (!ops_log_enabled(OPS_LOG_DEBUG))
+    return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, task->traceback_ref);
+  const char *trace = lua_tostring(L, -1);
+  ops_log(OPS_LOG_DEBUG, task->account, "task failed: %s",
+          trace ? trace : luaL_tolstring(L, -2, NULL));
+  lua_settop(L, lua_gettop(L) - (trace ? 1 : 2));
+}
+
+/* Releases everything that anchored a task and frees it. */
+static void s_task_release(struct ops_task *task)
+{
+  struct ops_engine *engine = task->engine;
+  lua_State *L = engine->L;
+  if (task->deadline)
+    ops_loop_timer_cancel(engine->loop, task->deadline);
+  if (task->state == TASK_READY)
+    s_ready_remove(task);
+  if (task->live_prev)
+    task->live_prev->live_next = task->live_next;
+  else
+    engine->live = task->live_next;
+  if (task->live_next)
+    task->live_next->live_prev = task->live_prev;
+  lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, task->co_ref);
+  lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, task->group_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, task->key_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, task->traceback_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, task->co_ref); /* the coroutine may be collected now */
+  free(task);
+}
+
+/* Ends a task: files its result and releases it. The outcome, `ok` then `nvalues` values, is
+ * on top of the stack of the engine's main thread: functions cannot be called on a suspended
+ * or dead coroutine, so all of this happens there. */
+static void s_finish(struct ops_task *task, bool ok, int nvalues)
+{
+  lua_State *L = task->engine->L;
+  if (task->timed_out) {
+    lua_pop(L, 1 + nvalues);
+    ok = false;
+    nvalues = 1;
+    lua_pushboolean(L, 0);
+    s_push_timeout_error(L, task);
+  }
+  if (!ok)
+    s_log_failure(task, L);
+  lua_remove(L, -1 - nvalues); /* the ok flag */
+  s_file_result(task, L, ok, nvalues);
+  s_task_release(task);
+}
+
+/* A task past its deadline that is waiting is abandoned: its wait cancelled, its coroutine
+ * dropped. One that is running (a busy loop, or driving the engine itself) is flagged, and the
+ * count hook raises the timeout error in it. */
+static void s_deadline_passed(void *ud)
+{
+  struct ops_task *task = ud;
+  task->deadline = NULL;
+  task->timed_out = true;
+  if (task->state == TASK_RUNNING)
+    return;
+  if (task->wait) {
+    struct ops_wait *wait = task->wait;
+    task->wait = NULL;
+    wait->cancel(wait);
+  }
+  lua_State *L = task->engine->L;
+  lua_checkstack(L, 8);
+  lua_pushboolean(L, 0);
+  lua_pushnil(L);
+  s_finish(task, false, 1); /* replaced by the timeout error */
+}
+
+static void s_deadline_hook(lua_State *L, lua_Debug *ar)
+{
+  (void)ar;
+  struct ops_task *task = ops_task_running(L);
+  if (!task || !task->timeout_seconds)
+    return;
+  if (!task->timed_out && s_seconds_since(task->started_ms) < task->timeout_seconds)
+    return;
+  task->timed_out = true;
+  s_push_timeout_error(L, task);
+  lua_error(L);
+}
+
+/* The message handler of a task's pcall: keeps the error value as it is (error objects stay
+ * tables) and records the traceback beside it. */
+static int s_task_traceback(lua_State *L)
+{
+  struct ops_task *task = ops_task_running(L);
+  const char *message = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
+  if (!message)
+    message = luaL_tolstring(L, 1, NULL);
+  luaL_traceback(L, L, message, 1);
+  if (task) {
+    luaL_unref(L, LUA_REGISTRYINDEX, task->traceback_ref);
+    task->traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* The body every task coroutine runs: [traceback handler, fn, args...] -> ok, results... */
+static int s_task_body_k(lua_State *co, int status, lua_KContext ctx)
+{
+  (void)ctx;
+  lua_pushboolean(co, status == LUA_OK || status == LUA_YIELD);
+  lua_replace(co, 1);
+  return lua_gettop(co);
+}
+
+static int s_task_body(lua_State *co)
+{
+  int nargs = lua_gettop(co) - 1;
+  lua_pushcfunction(co, s_task_traceback);
+  lua_insert(co, 1);
+  return s_task_body_k(co, lua_pcallk(co, nargs, LUA_MULTRET, 1, 0, s_task_body_k), 0);
+}
+
+/* Makes a task of the function and `nargs` arguments on top of L's stack (popped), filing its
+ * result in the group at `group_index` under the key at `key_index`; it starts when the engine
+ * next runs ready tasks. */
+static void s_spawn(lua_State *L, int group_index, int key_index, double timeout_seconds,
+                    const char *account, int nargs)
+{
+  struct ops_engine *engine = ops_engine_of(L);
+  struct ops_task *task = calloc(1, sizeof(*task));
+  if (!task)
+    luaL_error(L, "out of memory starting a task");
+  task->engine = engine;
+  task->timeout_seconds = timeout_seconds;
+  task->traceback_ref = LUA_NOREF;
+  ops_task_set_account(task, account);
+  lua_pushvalue(L, group_index);
+  task->group_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, key_index);
+  task->key_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+  task->co = lua_newthread(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
+  lua_pushvalue(L, -2);
+  lua_pushlightuserdata(L, task);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  task->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+  lua_pushcfunction(task->co, s_task_body);
+  lua_xmove(L, task->co, nargs + 1);
+  task->resume_nargs = nargs + 1;
+  if (timeout_seconds > 0) {
+    lua_sethook(task->co, s_deadline_hook, LUA_MASKCOUNT, DEADLINE_CHECK_INSTRUCTIONS);
+    task->deadline = ops_loop_timer_start(engine->loop, (uint64_t)(timeout_seconds * 1000.0),
+                                          s_deadline_passed, task);
+  }
+  task->started_ms = ops_loop_now_ms();
+  task->live_next = engine->live;
+  if (engine->live)
+    engine->live->live_prev = task;
+  engine->live = task;
+  s_ready_push(task);
+  ((struct s_group *)lua_touserdata(L, group_index))->pending++;
+}
+
+static void s_resume(struct ops_task *task)
+{
+  task->state = TASK_RUNNING;
+  task->wait = NULL;
+  int nargs = task->resume_nargs;
+  task->resume_nargs = 0;
+  int nresults = 0;
+  int status = lua_resume(task->co, NULL, nargs, &nresults);
+  if (status == LUA_YIELD) {
+    if (task->state == TASK_RUNNING) { /* a bare coroutine.yield(): let the others run first */
+      lua_pop(task->co, nresults);
+      s_ready_push(task);
+    }
+    return;
+  }
+  lua_State *L = task->engine->L;
+  if (status == LUA_OK) {
+    luaL_checkstack(L, nresults + 8, "too many results");
+    lua_xmove(task->co, L, nresults);
+    s_finish(task, lua_toboolean(L, -nresults), nresults - 1);
+  } else { /* an error the body's pcall could not catch (memory, or in the handler) */
+    lua_checkstack(L, 8);
+    lua_pushboolean(L, 0);
+    lua_xmove(task->co, L, 1);
+    s_finish(task, false, 1);
+  }
+}
+
+/* ---------------------------------------------------------------- waiting */
+
+/* Drives the engine until *done: resumes ready tasks, else waits on the loop. */
+static void s_run_until(lua_State *L, struct ops_engine *engine, const bool *done)
+{
+  while (!*done) {
+    if (engine->ready_head) {
+      struct ops_task *task = engine->ready_head;
+      s_ready_remove(task);
+      s_resume(task);
+    } else if (ops_loop_idle(engine->loop)) {
+      luaL_error(L, "deadlock: waiting, but nothing is left that could finish the wait");
+    } else {
+      ops_loop_run_once(engine->loop, -1);
+    }
+  }
+}
+
+int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_KContext ctx)
+{
+  struct ops_task *task = ops_task_running(L);
+  wait->done = false;
+  wait->task = task;
+  if (task && task->timed_out) {
+    wait->cancel(wait);
+    s_push_timeout_error(L, task);
+    return lua_error(L);
+  }
+  if (task) {
+    task->wait = wait;
+    task->state = TASK_SUSPENDED;
+    return lua_yieldk(L, 0, ctx, k);
+  }
+  s_run_until(L, ops_engine_of(L), &wait->done);
+  return k(L, LUA_YIELD, ctx);
+}
+
+void ops_wait_done(struct ops_wait *wait)
+{
+  wait->done = true;
+  struct ops_task *task = wait->task;
+  if (task && task->state == TASK_SUSPENDED && task->wait == wait) {
+    task->wait = NULL;
+    s_ready_push(task);
+  }
+}
+
+/* ---------------------------------------------------------------- sleep */
+
+struct s_sleep {
+  struct ops_wait wait;
+  struct ops_loop *loop;
+  struct ops_timer *timer;
+};
+
+static void s_sleep_fired(void *ud)
+{
+  struct s_sleep *sleep = ud;
+  sleep->timer = NULL;
+  ops_wait_done(&sleep->wait);
+}
+
+static void s_sleep_cancel(struct ops_wait *wait)
+{
+  struct s_sleep *sleep = (struct s_sleep *)wait;
+  if (sleep->timer)
+    ops_loop_timer_cancel(sleep->loop, sleep->timer);
+  sleep->timer = NULL;
+}
+
+static int s_sleep_k(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)L, (void)status, (void)ctx;
+  return 0;
+}
+
+static int engine_sleep(lua_State *L)
+{
+  lua_Number seconds = luaL_checknumber(L, 1);
+  luaL_argcheck(L, seconds >= 0 && seconds < 1e9, 1, "seconds must be between 0 and 1e9");
+  struct ops_loop *loop = ops_engine_loop(ops_engine_of(L));
+  struct s_sleep *sleep = lua_newuserdatauv(L, sizeof(*sleep), 0);
+  *sleep = (struct s_sleep){.wait.cancel = s_sleep_cancel, .loop = loop};
+  sleep->timer = ops_loop_timer_start(loop, (uint64_t)(seconds * 1000.0 + 0.5), s_sleep_fired,
+                                      sleep);
+  if (!sleep->timer)
+    return luaL_error(L, "out of memory starting a timer");
+  return ops_task_suspend(L, &sleep->wait, s_sleep_k, 0);
+}
+
+/* ---------------------------------------------------------------- groups */
+
+struct s_group_wait {
+  struct ops_wait wait;
+  struct s_group *group;
+};
+
+static struct s_group *s_check_group(lua_State *L)
+{
+  return luaL_checkudata(L, 1, GROUP_METATABLE);
+}
+
+static int engine_group(lua_State *L)
+{
+  struct s_group *group = lua_newuserdatauv(L, sizeof(*group), 1);
+  *group = (struct s_group){.engine = ops_engine_of(L), .head = 1, .tail = 1};
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 1);
+  luaL_setmetatable(L, GROUP_METATABLE);
+  return 1;
+}
+
+/* group:spawn(key, timeout, account, fn, ...) */
+static int group_spawn(lua_State *L)
+{
+  s_check_group(L);
+  luaL_checkany(L, 2);
+  lua_Number timeout = luaL_optnumber(L, 3, 0);
+  const char *account = luaL_optstring(L, 4, "");
+  luaL_checktype(L, 5, LUA_TFUNCTION);
+  s_spawn(L, 1, 2, timeout, account, lua_gettop(L) - 5);
+  return 0;
+}
+
+static int group_pending(lua_State *L)
+{
+  lua_pushinteger(L, s_check_group(L)->pending);
+  return 1;
+}
+
+/* Pops the oldest record and pushes key, ok, seconds, traceback, n, values... */
+static int s_group_pop(lua_State *L, struct s_group *group)
+{
+  group->pending--;
+  lua_getiuservalue(L, 1, 1);
+  lua_rawgeti(L, -1, group->head);
+  lua_pushnil(L);
+  lua_rawseti(L, -3, group->head++);
+  lua_remove(L, -2);
+  int base = lua_gettop(L);
+  lua_rawgeti(L, base, 5);
+  int n = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  luaL_checkstack(L, n + 5, "too many results");
+  for (int i = 1; i <= 5 + n; i++)
+    lua_rawgeti(L, base, i);
+  lua_remove(L, base);
+  return 5 + n;
+}
+
+static int s_group_next_k(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)status;
+  struct s_group_wait *gw = (struct s_group_wait *)ctx;
+  gw->group->waiter = NULL;
+  return s_group_pop(L, gw->group);
+}
+
+static void s_group_wait_cancel(struct ops_wait *wait)
+{
+  ((struct s_group_wait *)wait)->group->waiter = NULL;
+}
+
+/* group:next() -> key, ok, seconds, traceback, n, values... of the next task to end, in the
+ * order they end; nil when no task of the group is left. */
+static int group_next(lua_State *L)
+{
+  struct s_group *group = s_check_group(L);
+  lua_settop(L, 1);
+  if (group->head < group->tail)
+    return s_group_pop(L, group);
+  if (group->pending == 0)
+    return 0;
+  if (group->waiter)
+    return luaL_error(L, "another task is already waiting on this group");
+  struct s_group_wait *gw = lua_newuserdatauv(L, sizeof(*gw), 0);
+  *gw = (struct s_group_wait){.wait.cancel = s_group_wait_cancel, .group = group};
+  group->waiter = &gw->wait;
+  return ops_task_suspend(L, &gw->wait, s_group_next_k, (lua_KContext)gw);
+}
+
+/* ---------------------------------------------------------------- running a function */
+
+int ops_engine_run(lua_State *L, int nargs)
+{
+  int function_index = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, engine_group);
+  lua_call(L, 0, 1);
+  lua_insert(L, function_index); /* group, fn, args... */
+  lua_pushboolean(L, 1);         /* the key: any value */
+  lua_insert(L, function_index + 1);
+  s_spawn(L, function_index, function_index + 1, 0, "", nargs);
+  lua_settop(L, function_index);
+  lua_pushcfunction(L, group_next);
+  lua_insert(L, function_index);
+  lua_call(L, 1, LUA_MULTRET); /* key, ok, seconds, traceback, n, values... */
+  bool ok = lua_toboolean(L, function_index + 1);
+  if (ok) {
+    lua_rotate(L, function_index, -5);
+    lua_pop(L, 5);
+    return LUA_OK;
+  }
+  /* key, false, seconds, traceback, 1, error -> error, traceback */
+  lua_pushvalue(L, function_index + 3);
+  if (lua_isnil(L, -1)) { /* the error escaped the handler: describe it plainly */
+    lua_pop(L, 1);
+    luaL_traceback(L, L, luaL_tolstring(L, function_index + 5, NULL), 0);
+    lua_remove(L, -2);
+  }
+  lua_rotate(L, function_index, 2);
+  lua_settop(L, function_index + 1);
+  return LUA_ERRRUN;
+}
+
+/* ---------------------------------------------------------------- private primitives */
+
+static int engine_note_failure(lua_State *L)
+{
+  ops_engine_of(L)->failures += (int)luaL_optinteger(L, 1, 1);
+  return 0;
+}
+
+static int engine_clock(lua_State *L)
+{
+  lua_pushnumber(L, (lua_Number)ops_loop_now_ms() / 1000.0);
+  return 1;
+}
+
+static int engine_status(lua_State *L)
+{
+  ops_log_status(luaL_optstring(L, 1, NULL));
+  return 0;
+}
+
+int luaopen_opsrun_engine(lua_State *L)
+{
+  ops_engine_of(L);
+  static const luaL_Reg group_methods[] = {
+      {"spawn", group_spawn}, {"next", group_next}, {"pending", group_pending}, {NULL, NULL}};
+  luaL_newmetatable(L, GROUP_METATABLE);
+  luaL_newlib(L, group_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  static const luaL_Reg functions[] = {{"sleep", engine_sleep},
+                                       {"group", engine_group},
+                                       {"note_failure", engine_note_failure},
+                                       {"clock", engine_clock},
+                                       {"status", engine_status},
+                                       {NULL, NULL}};
+  luaL_newlib(L, functions);
+  return 1;
+}

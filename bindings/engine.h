@@ -1,0 +1,70 @@
+/* engine.h: the task engine. All user code runs in tasks (the main chunk, each sweep item, each
+ * REPL line): Lua coroutines on one thread, resumed from the event loop of runtime/loop.h.
+ *
+ * How a binding waits (sleep, an HTTP transfer, a sweep's next result):
+ *   1. check its arguments and copy what it needs out of Lua (strings may move after a yield);
+ *   2. embed a struct ops_wait in its own state, ideally a userdata on the task's stack, which
+ *      then lives exactly as long as the wait, and start the work on ops_engine_loop();
+ *   3. `return ops_task_suspend(L, &state->wait, k, ctx);`
+ *   4. the loop callback that completes the work stores its outcome in the state and calls
+ *      ops_wait_done(&state->wait);
+ *   5. the engine resumes the task in `k(L, status, ctx)`, which pushes the binding's results
+ *      or raises its error object (bindings/error.h).
+ * If the task is abandoned while suspended (its deadline passed), wait->cancel runs instead of
+ * `k`: it must stop the work and free what the wait holds. Exactly one of the two runs.
+ * runtime/http.h transfers get all of this ready-made from bindings/task_http.h. */
+#ifndef OPS_ENGINE_H
+#define OPS_ENGINE_H
+
+#include <lua.h>
+#include <stdbool.h>
+
+#include "runtime/loop.h"
+
+struct ops_engine;
+struct ops_task;
+
+struct ops_wait {
+  void (*cancel)(struct ops_wait *wait);
+  /* engine-private */
+  struct ops_task *task;
+  bool done;
+};
+
+/* The engine of L's Lua state, created on first use and freed when the state closes. */
+struct ops_engine *ops_engine_of(lua_State *L);
+
+/* The loop that waits are registered on (borrowed, lives as long as the engine). */
+struct ops_loop *ops_engine_loop(struct ops_engine *engine);
+
+/* Suspends the calling task until ops_wait_done(wait), then continues in k (see above). Outside
+ * any task (a plain Lua state under busted, or a coroutine the script made itself) it drives
+ * the engine in place until the wait is done and then calls k, so a binding works anywhere.
+ * Raises the task's timeout error instead if its deadline has already passed. Use it as
+ * `return ops_task_suspend(...)`. */
+int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_KContext ctx);
+
+/* Marks a wait complete so its task is resumed. Call it from loop callbacks only. */
+void ops_wait_done(struct ops_wait *wait);
+
+/* The task whose coroutine is L, or NULL (the main thread, or a script's own coroutine). */
+struct ops_task *ops_task_running(lua_State *L);
+
+/* The account a task acts for, shown in its log lines: "" until set. */
+const char *ops_task_account(const struct ops_task *task);
+void ops_task_set_account(struct ops_task *task, const char *account);
+
+/* Runs a function as a task without a deadline (the function, then its `nargs` arguments, on
+ * top of L's stack) and drives the engine, and so every other task and wait, until it ends.
+ * Pops them and pushes the function's results, returning LUA_OK; or pushes its error value and
+ * a traceback string, returning LUA_ERRRUN. */
+int ops_engine_run(lua_State *L, int nargs);
+
+/* Sweep tasks that failed so far; the host's exit status is 3 when this is not zero. */
+int ops_engine_failures(const struct ops_engine *engine);
+
+/* Opens the engine's Lua functions: returns a table with `sleep` and the private primitives
+ * the embedded Lua uses (`group`, `note_failure`, `clock`, `status`). */
+int luaopen_opsrun_engine(lua_State *L);
+
+#endif

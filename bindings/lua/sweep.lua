@@ -1,0 +1,140 @@
+-- sweep.lua: sweep(list, fn [, opts]) runs fn for every item (and region) as its own task, at most
+-- `concurrency` at once, each under a deadline, and returns the results in input order.
+-- Uses the engine's groups (bindings/engine.c) for the tasks and private.notice for the summary.
+local opsrun, private = ...
+local engine, config = private, private.config
+
+local PROGRESS_INTERVAL = 0.1 -- seconds between redraws of the progress line
+
+local function fail(message)
+  error("bad argument to 'sweep' (" .. message .. ")", 3)
+end
+
+local function check_options(opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then fail("options must be a table, got " .. type(opts)) end
+  local c = opts.concurrency
+  if c ~= nil and (math.type(c) ~= "integer" or c < 1 or c > 1024) then
+    fail("concurrency must be an integer from 1 to 1024, got " .. tostring(c))
+  end
+  local t = opts.timeout
+  if t ~= nil and (type(t) ~= "number" or t <= 0) then
+    fail("timeout must be a positive number of seconds, got " .. tostring(t))
+  end
+  if opts.regions ~= nil then
+    if type(opts.regions) ~= "table" or #opts.regions == 0 then
+      fail("regions must be a non-empty array of region names")
+    end
+    for i, region in ipairs(opts.regions) do
+      if type(region) ~= "string" then fail("regions[" .. i .. "] must be a string") end
+    end
+  end
+  if opts.on_result ~= nil and type(opts.on_result) ~= "function" then
+    fail("on_result must be a function, got " .. type(opts.on_result))
+  end
+  return opts
+end
+
+-- What a task is for, in its log lines: the account id (or the item itself) and the region.
+local function task_label(item, region)
+  local label = type(item) == "table" and (item.id or item.name) or item
+  label = (type(label) == "string" or math.type(label) == "integer") and tostring(label) or ""
+  if region then label = label == "" and region or label .. " " .. region end
+  return label
+end
+
+local function jobs_of(list, regions)
+  local jobs = {}
+  for _, item in ipairs(list) do
+    if regions then
+      for _, region in ipairs(regions) do jobs[#jobs + 1] = { item = item, region = region } end
+    else
+      jobs[#jobs + 1] = { item = item }
+    end
+  end
+  return jobs
+end
+
+local function failure_kind(err)
+  return type(err) == "table" and err.kind or "error"
+end
+
+-- "sweep: 400 tasks in 12.3 s: 398 ok, 2 failed (1 timeout, 1 denied)"
+local function summary(results, seconds)
+  local failed, by_kind, kinds = 0, {}, {}
+  for _, r in ipairs(results) do
+    if not r.ok then
+      failed = failed + 1
+      local kind = failure_kind(r.error)
+      if not by_kind[kind] then kinds[#kinds + 1] = kind end
+      by_kind[kind] = (by_kind[kind] or 0) + 1
+    end
+  end
+  local line = string.format("sweep: %d task%s in %.1f s: %d ok, %d failed", #results,
+    #results == 1 and "" or "s", seconds, #results - failed, failed)
+  if failed > 0 then
+    table.sort(kinds)
+    local parts = {}
+    for _, kind in ipairs(kinds) do parts[#parts + 1] = by_kind[kind] .. " " .. kind end
+    line = line .. " (" .. table.concat(parts, ", ") .. ")"
+  end
+  return line, failed
+end
+
+local function progress_line(done, total, running, failed, seconds)
+  return string.format("sweep %d/%d · %d running · %d failed · %.1f s", done, total, running,
+    failed, seconds)
+end
+
+function opsrun.sweep(list, fn, opts)
+  if type(list) ~= "table" then fail("list must be a table, got " .. type(list)) end
+  if type(fn) ~= "function" then fail("fn must be a function, got " .. type(fn)) end
+  opts = check_options(opts)
+  local concurrency = opts.concurrency or config.concurrency
+  local timeout = opts.timeout or config.timeout
+  local jobs = jobs_of(list, opts.regions)
+  local results = {}
+  local group = engine.group()
+  local started, next_job, done, failed = engine.clock(), 1, 0, 0
+  local drawn = -math.huge
+
+  local function start_next()
+    local job = jobs[next_job]
+    if job.region then
+      group:spawn(next_job, timeout, task_label(job.item, job.region), fn, job.item, job.region)
+    else
+      group:spawn(next_job, timeout, task_label(job.item), fn, job.item)
+    end
+    next_job = next_job + 1
+  end
+
+  local function show_progress(force)
+    if not config.progress then return end
+    local now = engine.clock()
+    if force or now - drawn >= PROGRESS_INTERVAL then
+      drawn = now
+      engine.status(progress_line(done, #jobs, group:pending(), failed, now - started))
+    end
+  end
+
+  while next_job <= #jobs and group:pending() < concurrency do start_next() end
+  show_progress(true)
+  while group:pending() > 0 do
+    local index, ok, seconds, _, _, value = group:next()
+    local job = jobs[index]
+    local result = { item = job.item, region = job.region, ok = ok, seconds = seconds }
+    if ok then result.value = value else result.error = value end
+    results[index] = result
+    done = done + 1
+    if not ok then failed = failed + 1 end
+    if next_job <= #jobs then start_next() end
+    show_progress(false)
+    if opts.on_result then opts.on_result(result) end
+  end
+  if config.progress then engine.status(nil) end
+
+  local line, failures = summary(results, engine.clock() - started)
+  engine.notice(line)
+  if failures > 0 then engine.note_failure(failures) end
+  return results
+end

@@ -1,0 +1,77 @@
+/* lua_error.c: building SPEC section 4's error objects and their one-line tostring. */
+#include "bindings/lua_error.h"
+
+#include <lauxlib.h>
+
+#define ERROR_METATABLE "opsrun.Error"
+
+static const char *s_field(lua_State *L, int index, const char *name)
+{
+  lua_getfield(L, index, name);
+  const char *value = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+  lua_pop(L, 1); /* the string stays alive: the error table holds it */
+  return value && *value ? value : NULL;
+}
+
+/* "CODE (PHASE ACCOUNT): MESSAGE", leaving out what is missing; the code falls back to the kind. */
+static int error_tostring(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const char *code = s_field(L, 1, "code");
+  const char *phase = s_field(L, 1, "phase");
+  const char *account = s_field(L, 1, "account");
+  const char *message = s_field(L, 1, "message");
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, code ? code : (s_field(L, 1, "kind") ? s_field(L, 1, "kind") : "error"));
+  if (phase || account) {
+    luaL_addstring(&b, " (");
+    luaL_addstring(&b, phase ? phase : "");
+    luaL_addstring(&b, phase && account ? " " : "");
+    luaL_addstring(&b, account ? account : "");
+    luaL_addchar(&b, ')');
+  }
+  luaL_addstring(&b, ": ");
+  luaL_addstring(&b, message ? message : "(no message)");
+  luaL_pushresult(&b);
+  return 1;
+}
+
+static void s_set_string(lua_State *L, const char *name, const char *value)
+{
+  if (value && *value) {
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, name);
+  }
+}
+
+void ops_lua_error_push(lua_State *L, const struct ops_error *err, const char *phase,
+                        const char *account)
+{
+  lua_createtable(L, 0, 8);
+  s_set_string(L, "kind", ops_err_kind_name(err->kind));
+  s_set_string(L, "code", err->code);
+  s_set_string(L, "message", err->message);
+  s_set_string(L, "phase", phase);
+  s_set_string(L, "account", account);
+  lua_pushboolean(L, err->retryable);
+  lua_setfield(L, -2, "retryable");
+  if (err->http_status) {
+    lua_pushinteger(L, err->http_status);
+    lua_setfield(L, -2, "http_status");
+  }
+  if (luaL_newmetatable(L, ERROR_METATABLE)) {
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushstring(L, "opsrun.Error");
+    lua_setfield(L, -2, "__name");
+  }
+  lua_setmetatable(L, -2);
+}
+
+int ops_lua_error_raise(lua_State *L, const struct ops_error *err, const char *phase,
+                        const char *account)
+{
+  ops_lua_error_push(L, err, phase, account);
+  return lua_error(L);
+}

@@ -1,0 +1,156 @@
+/* main.c: the opsrun host. Parses the command line, opens Lua with lua-cjson and the opsrun
+ * module as globals, runs the script, chunk or REPL as tasks, and maps the outcome to SPEC
+ * section 1's exit statuses. */
+#include <curl/curl.h>
+#include <lauxlib.h>
+#include <lua-cjson.h>
+#include <lualib.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bindings/cli.h"
+#include "bindings/engine.h"
+#include "bindings/opsrun.h"
+#include "bindings/repl.h"
+
+enum { EXIT_OK = 0, EXIT_LUA_ERROR = 1, EXIT_USAGE = 2, EXIT_TASKS_FAILED = 3 };
+
+static int s_panic(lua_State *L)
+{
+  const char *message = lua_tostring(L, -1);
+  fprintf(stderr, "opsrun: unprotected Lua error: %s\n", message ? message : "(not a string)");
+  return 0; /* Lua aborts */
+}
+
+static void s_print_version(void)
+{
+  printf("opsrun %s (%s, libcurl %s, %s)\n", OPS_VERSION, LUA_RELEASE,
+         curl_version_info(CURLVERSION_NOW)->version, OpenSSL_version(OPENSSL_VERSION));
+}
+
+/* package.preload entries, then `opsrun` required and its fields made globals. */
+static void s_open_opsrun(lua_State *L)
+{
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_cjson);
+  lua_setfield(L, -2, "cjson");
+  lua_pushcfunction(L, luaopen_opsrun);
+  lua_setfield(L, -2, "opsrun");
+  lua_pop(L, 1);
+  luaL_requiref(L, "opsrun", luaopen_opsrun, 0);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) /* every key is a string: lua_tostring leaves it as it is */
+    lua_setglobal(L, lua_tostring(L, -2));
+  lua_pop(L, 1);
+}
+
+/* `arg` as lua.c makes it: the script at 0, its arguments from 1, what precedes it below 0. */
+static void s_create_arg_table(lua_State *L, int argc, char **argv, int script_index)
+{
+  lua_createtable(L, argc - script_index, script_index + 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script_index);
+  }
+  lua_setglobal(L, "arg");
+}
+
+/* Pushes the script's arguments (after SCRIPT or CHUNK); returns how many. */
+static int s_push_script_args(lua_State *L, int argc, char **argv, int script_index)
+{
+  int n = argc - script_index - 1;
+  luaL_checkstack(L, n > 0 ? n : 1, "too many arguments to the script");
+  for (int i = script_index + 1; i < argc; i++)
+    lua_pushstring(L, argv[i]);
+  return n > 0 ? n : 0;
+}
+
+/* Runs the loaded chunk on top of the stack with `nargs` arguments as the main task. */
+static int s_run_main_task(lua_State *L, int nargs)
+{
+  if (ops_engine_run(L, nargs) == LUA_OK)
+    return EXIT_OK;
+  fprintf(stderr, "opsrun: %s\n", lua_tostring(L, -1)); /* the traceback, message first */
+  return EXIT_LUA_ERROR;
+}
+
+static int s_load(lua_State *L, const struct ops_cli *cli, char **argv)
+{
+  if (cli->mode == OPS_CLI_CHUNK)
+    return luaL_loadbuffer(L, cli->chunk, strlen(cli->chunk), "=(command line)");
+  const char *script = argv[cli->script_index];
+  return luaL_loadfile(L, strcmp(script, "-") == 0 ? NULL : script);
+}
+
+/* The whole run, under lua_pcall (as lua.c's pmain): returns the exit status as an integer. */
+static int s_main(lua_State *L)
+{
+  const struct ops_cli *cli = lua_touserdata(L, 1);
+  int argc = (int)lua_tointeger(L, 2);
+  char **argv = lua_touserdata(L, 3);
+  lua_settop(L, 0);
+  luaL_openlibs(L);
+  s_open_opsrun(L);
+  s_create_arg_table(L, argc, argv, cli->script_index);
+  int status = EXIT_OK;
+  if (cli->mode == OPS_CLI_SCRIPT || cli->mode == OPS_CLI_CHUNK) {
+    if (s_load(L, cli, argv) != LUA_OK) {
+      fprintf(stderr, "opsrun: %s\n", lua_tostring(L, -1));
+      lua_pushinteger(L, EXIT_LUA_ERROR);
+      return 1;
+    }
+    status = s_run_main_task(L, s_push_script_args(L, argc, argv, cli->script_index));
+  }
+  if (status == EXIT_OK && cli->interactive)
+    ops_repl_run(L);
+  if (status == EXIT_OK && ops_engine_failures(ops_engine_of(L)) > 0)
+    status = EXIT_TASKS_FAILED;
+  lua_pushinteger(L, status);
+  return 1;
+}
+
+int main(int argc, char **argv)
+{
+  struct ops_cli cli;
+  char error[256];
+  if (ops_cli_parse(argc, argv, &cli, error, sizeof(error)) != 0) {
+    fprintf(stderr, "opsrun: %s\nTry 'opsrun --help' for more information.\n", error);
+    return EXIT_USAGE;
+  }
+  if (cli.mode == OPS_CLI_HELP) {
+    fputs(ops_cli_usage, stdout);
+    return EXIT_OK;
+  }
+  if (cli.mode == OPS_CLI_VERSION) {
+    s_print_version();
+    return EXIT_OK;
+  }
+  ops_log_configure(cli.config.log_level, cli.config.log_format, stderr);
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    fprintf(stderr, "opsrun: libcurl failed to initialise\n");
+    return EXIT_LUA_ERROR;
+  }
+  lua_State *L = luaL_newstate();
+  if (!L) {
+    fprintf(stderr, "opsrun: cannot create a Lua state: out of memory\n");
+    return EXIT_LUA_ERROR;
+  }
+  lua_atpanic(L, s_panic);
+  ops_config_store(L, &cli.config);
+  lua_pushcfunction(L, s_main);
+  lua_pushlightuserdata(L, &cli);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  int status;
+  if (lua_pcall(L, 3, 1, 0) == LUA_OK) {
+    status = (int)lua_tointeger(L, -1);
+  } else {
+    fprintf(stderr, "opsrun: %s\n", lua_tostring(L, -1));
+    status = EXIT_LUA_ERROR;
+  }
+  lua_close(L);
+  curl_global_cleanup();
+  return status;
+}

@@ -1,0 +1,57 @@
+/* opsrun.c: luaopen_opsrun assembles the module: the engine's sleep, log, json (lua-cjson), the
+ * configuration, then each embedded Lua file, run as chunk(opsrun, private). */
+#include "bindings/opsrun.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+
+#include "bindings/config.h"
+#include "bindings/engine.h"
+
+/* private.notice = log.notice; removed from the public log table */
+static void s_move_notice(lua_State *L, int module, int private)
+{
+  lua_getfield(L, module, "log");
+  lua_getfield(L, -1, "notice");
+  lua_setfield(L, private, "notice");
+  lua_pushnil(L);
+  lua_setfield(L, -2, "notice");
+  lua_pop(L, 1);
+}
+
+static void s_run_embedded(lua_State *L, int module, int private)
+{
+  for (const struct ops_embedded_lua *file = ops_embedded_lua; file->name; file++) {
+    char chunkname[128];
+    snprintf(chunkname, sizeof(chunkname), "@opsrun/%s.lua", file->name);
+    if (luaL_loadbufferx(L, file->source, file->length, chunkname, "t") != LUA_OK)
+      lua_error(L);
+    lua_pushvalue(L, module);
+    lua_pushvalue(L, private);
+    lua_call(L, 2, 0);
+  }
+}
+
+int luaopen_opsrun(lua_State *L)
+{
+  lua_newtable(L);
+  int module = lua_gettop(L);
+  luaopen_opsrun_engine(L);
+  int private = lua_gettop(L);
+
+  lua_getfield(L, private, "sleep");
+  lua_setfield(L, module, "sleep");
+  luaopen_opsrun_log(L);
+  lua_setfield(L, module, "log");
+  s_move_notice(L, module, private);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "cjson");
+  lua_call(L, 1, 1);
+  lua_setfield(L, module, "json");
+  ops_config_push(L, ops_config_get(L));
+  lua_setfield(L, private, "config");
+
+  s_run_embedded(L, module, private);
+  lua_settop(L, module);
+  return 1;
+}

@@ -1,0 +1,25 @@
+/* opsrun.h: the `opsrun` Lua module: every name of SPEC section 4, built from the C bindings
+ * and the Lua files compiled into the binary (bindings/lua/). The host opens it and copies
+ * its fields into the globals; the same code is the `opsrun` Lua C module busted requires. */
+#ifndef OPS_OPSRUN_H
+#define OPS_OPSRUN_H
+
+#include <lua.h>
+
+/* The module table (also package.loaded.opsrun). Needs the standard libraries opened. */
+int luaopen_opsrun(lua_State *L);
+
+/* The parts, each returning a table: log.* (with a private `notice`). */
+int luaopen_opsrun_log(lua_State *L);
+
+/* A Lua file of bindings/lua/, compiled in by bindings/embed_lua.cmake. */
+struct ops_embedded_lua {
+  const char *name;
+  const char *source;
+  unsigned long length;
+};
+
+/* The files in load order, ending with a zeroed entry. */
+extern const struct ops_embedded_lua ops_embedded_lua[];
+
+#endif

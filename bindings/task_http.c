@@ -1,0 +1,94 @@
+/* task_http.c: an HTTP transfer as a task wait; the response is copied out of the transfer's
+ * callback into a userdata that the garbage collector frees. */
+#include "bindings/task_http.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bindings/lua_error.h"
+
+#define TASK_HTTP_METATABLE "opsrun.TaskHttp"
+
+static void s_free_response(struct ops_http_response *response)
+{
+  for (size_t i = 0; i < response->header_count; i++) {
+    free(response->headers[i].name);
+    free(response->headers[i].value);
+  }
+  free(response->headers);
+  free(response->body);
+  memset(response, 0, sizeof(*response));
+}
+
+static bool s_copy_response(struct ops_http_response *to, const struct ops_http_response *from)
+{
+  to->status = from->status;
+  to->body = malloc(from->body_len + 1);
+  to->headers = calloc(from->header_count ? from->header_count : 1, sizeof(*to->headers));
+  if (!to->body || !to->headers)
+    return false;
+  memcpy(to->body, from->body ? from->body : "", from->body_len);
+  to->body[from->body_len] = '\0';
+  to->body_len = from->body_len;
+  for (size_t i = 0; i < from->header_count; i++, to->header_count++) {
+    to->headers[i].name = strdup(from->headers[i].name);
+    to->headers[i].value = strdup(from->headers[i].value);
+    if (!to->headers[i].name || !to->headers[i].value)
+      return false;
+  }
+  return true;
+}
+
+static void s_on_done(const struct ops_http_response *response, const struct ops_error *err,
+                      void *ud)
+{
+  struct ops_task_http *call = ud;
+  call->transfer = NULL;
+  if (err) {
+    call->failed = true;
+    call->error = *err;
+  }
+  if (!s_copy_response(&call->response, response)) {
+    call->failed = true;
+    ops_error_set(&call->error, OPS_ERR_NOMEM, "out of memory reading an HTTP response");
+  }
+  ops_wait_done(&call->wait);
+}
+
+static void s_cancel(struct ops_wait *wait)
+{
+  struct ops_task_http *call = (struct ops_task_http *)wait;
+  if (call->transfer)
+    ops_http_cancel(call->transfer);
+  call->transfer = NULL;
+  s_free_response(&call->response);
+}
+
+static int s_gc(lua_State *L)
+{
+  s_cancel(luaL_checkudata(L, 1, TASK_HTTP_METATABLE));
+  return 0;
+}
+
+int ops_task_http(lua_State *L, const struct ops_http_request *request, lua_KFunction k)
+{
+  struct ops_task_http *call = lua_newuserdatauv(L, sizeof(*call), 0);
+  memset(call, 0, sizeof(*call));
+  call->wait.cancel = s_cancel;
+  if (luaL_newmetatable(L, TASK_HTTP_METATABLE)) {
+    lua_pushcfunction(L, s_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  struct ops_error err;
+  call->transfer = ops_http_start(ops_engine_loop(ops_engine_of(L)), request, s_on_done, call, &err);
+  if (!call->transfer)
+    return ops_lua_error_raise(L, &err, NULL, ops_task_account(ops_task_running(L)));
+  return ops_task_suspend(L, &call->wait, k, (lua_KContext)call);
+}
+
+const struct ops_task_http *ops_task_http_result(lua_KContext ctx)
+{
+  return (const struct ops_task_http *)ctx;
+}

@@ -1,0 +1,304 @@
+/* http.c: an HTTP exchange as a libcurl easy handle on the event loop. Collects the final
+ * response's headers and body (or streams the body), and words transport failures. */
+#include "runtime/http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct ops_http_transfer {
+  struct ops_loop *loop;
+  CURL *easy;
+  struct curl_slist *request_headers;
+  char *request_body;
+  char method[16];
+  struct ops_http_response response;
+  size_t header_capacity;
+  size_t body_capacity;
+  size_t max_response_bytes;
+  bool too_large;
+  bool (*on_data)(void *ud, const char *data, size_t len);
+  ops_http_done_fn done;
+  void *ud;
+  char curl_error[CURL_ERROR_SIZE];
+};
+
+/* --- transport rules --- */
+
+static bool s_is_loopback(const char *host)
+{
+  return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+         strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+}
+
+int ops_http_check_url(const char *url, struct ops_error *err)
+{
+  int rc = OPS_OK;
+  char *scheme = NULL, *host = NULL;
+  CURLU *parsed = curl_url();
+  if (!parsed)
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  if (curl_url_set(parsed, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(parsed, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    rc = ops_error_set(err, OPS_ERR_CONFIG, "'%s' is not a valid URL", url);
+    goto cleanup;
+  }
+  if (strcmp(scheme, "https") == 0)
+    goto cleanup;
+  if (strcmp(scheme, "http") != 0)
+    rc = ops_error_set(err, OPS_ERR_CONFIG, "'%s': only https:// URLs are supported", url);
+  else if (!s_is_loopback(host))
+    rc = ops_error_set(err, OPS_ERR_CONFIG,
+                       "refusing plain http:// to %s (not loopback): use https://", host);
+cleanup:
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(parsed);
+  return rc;
+}
+
+/* --- response collection (libcurl callbacks) --- */
+
+static void s_free_headers(struct ops_http_response *response)
+{
+  for (size_t i = 0; i < response->header_count; i++) {
+    free(response->headers[i].name);
+    free(response->headers[i].value);
+  }
+  response->header_count = 0;
+}
+
+static bool s_add_header(struct ops_http_transfer *t, const char *line, size_t len)
+{
+  const char *colon = memchr(line, ':', len);
+  if (!colon)
+    return true; /* the blank line ending the headers, or a folded line we do not keep */
+  const char *value = colon + 1;
+  const char *end = line + len;
+  while (value < end && (*value == ' ' || *value == '\t'))
+    value++;
+  while (end > value && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+    end--;
+  struct ops_http_response *r = &t->response;
+  if (r->header_count == t->header_capacity) {
+    size_t capacity = t->header_capacity ? t->header_capacity * 2 : 16;
+    struct ops_http_header *headers = realloc(r->headers, capacity * sizeof(*headers));
+    if (!headers)
+      return false;
+    r->headers = headers;
+    t->header_capacity = capacity;
+  }
+  char *name = strndup(line, (size_t)(colon - line));
+  char *val = strndup(value, (size_t)(end - value));
+  if (!name || !val) {
+    free(name);
+    free(val);
+    return false;
+  }
+  r->headers[r->header_count++] = (struct ops_http_header){name, val};
+  return true;
+}
+
+static size_t s_on_header(char *data, size_t size, size_t count, void *ud)
+{
+  struct ops_http_transfer *t = ud;
+  size_t len = size * count;
+  if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+    s_free_headers(&t->response); /* a new response (after 100 Continue): keep the final one */
+    return len;
+  }
+  return s_add_header(t, data, len) ? len : 0;
+}
+
+static bool s_append_body(struct ops_http_transfer *t, const char *data, size_t len)
+{
+  struct ops_http_response *r = &t->response;
+  if (r->body_len + len > t->max_response_bytes) {
+    t->too_large = true;
+    return false;
+  }
+  if (r->body_len + len + 1 > t->body_capacity) {
+    size_t capacity = t->body_capacity ? t->body_capacity : 4096;
+    while (capacity < r->body_len + len + 1)
+      capacity *= 2;
+    char *body = realloc(r->body, capacity);
+    if (!body)
+      return false;
+    r->body = body;
+    t->body_capacity = capacity;
+  }
+  memcpy(r->body + r->body_len, data, len);
+  r->body_len += len;
+  r->body[r->body_len] = '\0';
+  return true;
+}
+
+static size_t s_on_body(char *data, size_t size, size_t count, void *ud)
+{
+  struct ops_http_transfer *t = ud;
+  size_t len = size * count;
+  bool keep_going = t->on_data ? t->on_data(t->ud, data, len) : s_append_body(t, data, len);
+  return keep_going ? len : 0;
+}
+
+/* --- completion --- */
+
+static void s_transfer_free(struct ops_http_transfer *t)
+{
+  curl_easy_cleanup(t->easy);
+  curl_slist_free_all(t->request_headers);
+  free(t->request_body);
+  s_free_headers(&t->response);
+  free(t->response.headers);
+  free(t->response.body);
+  free(t);
+}
+
+static void s_describe_failure(struct ops_http_transfer *t, CURLcode result, struct ops_error *err)
+{
+  const char *url = NULL;
+  curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
+  const char *why = t->curl_error[0] ? t->curl_error : curl_easy_strerror(result);
+  if (result == CURLE_OPERATION_TIMEDOUT) {
+    ops_error_set(err, OPS_ERR_TIMEOUT, "%s %s: no complete answer in time (%s)", t->method, url,
+                  why);
+    err->retryable = true;
+  } else if (t->too_large) {
+    ops_error_set(err, OPS_ERR_TRANSPORT, "%s %s: response larger than %zu bytes, abandoned",
+                  t->method, url, t->max_response_bytes);
+  } else {
+    ops_error_set(err, OPS_ERR_TRANSPORT, "%s %s: %s", t->method, url, why);
+    err->retryable = result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST ||
+                     result == CURLE_SEND_ERROR || result == CURLE_RECV_ERROR ||
+                     result == CURLE_GOT_NOTHING || result == CURLE_PARTIAL_FILE;
+  }
+  snprintf(err->code, sizeof(err->code), "curl:%d", (int)result);
+}
+
+static void s_on_done(CURL *easy, CURLcode result, void *ud)
+{
+  struct ops_http_transfer *t = ud;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->response.status);
+  struct ops_error err;
+  if (result != CURLE_OK)
+    s_describe_failure(t, result, &err);
+  if (!t->response.body && !t->on_data)
+    s_append_body(t, "", 0);
+  t->done(&t->response, result == CURLE_OK ? NULL : &err, t->ud);
+  s_transfer_free(t);
+}
+
+/* --- starting --- */
+
+static int s_set_request_headers(struct ops_http_transfer *t, const struct ops_http_request *req)
+{
+  /* "Expect:" stops libcurl from holding a body back for 100-continue */
+  t->request_headers = curl_slist_append(NULL, "Expect:");
+  for (size_t i = 0; t->request_headers && i < req->header_count; i++) {
+    const struct ops_http_header *h = &req->headers[i];
+    size_t len = strlen(h->name) + strlen(h->value) + 3;
+    char *line = malloc(len);
+    if (!line)
+      return OPS_ERR_NOMEM;
+    /* "Name;" is libcurl's spelling of a header sent with an empty value */
+    if (h->value[0])
+      snprintf(line, len, "%s: %s", h->name, h->value);
+    else
+      snprintf(line, len, "%s;", h->name);
+    struct curl_slist *grown = curl_slist_append(t->request_headers, line);
+    free(line);
+    if (!grown)
+      return OPS_ERR_NOMEM;
+    t->request_headers = grown;
+  }
+  return t->request_headers ? OPS_OK : OPS_ERR_NOMEM;
+}
+
+static int s_set_request_body(struct ops_http_transfer *t, const struct ops_http_request *req)
+{
+  if (!req->body) {
+    if (strcmp(req->method, "POST") == 0)
+      curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, "");
+    return OPS_OK;
+  }
+  t->request_body = malloc(req->body_len + 1);
+  if (!t->request_body)
+    return OPS_ERR_NOMEM;
+  memcpy(t->request_body, req->body, req->body_len);
+  t->request_body[req->body_len] = '\0';
+  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->request_body);
+  return OPS_OK;
+}
+
+static void s_set_options(struct ops_http_transfer *t, const struct ops_http_request *req)
+{
+  CURL *e = t->easy;
+  curl_easy_setopt(e, CURLOPT_URL, req->url);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, s_on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, s_on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->request_headers);
+  if (req->timeout_ms > 0)
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+  if (strcmp(req->method, "GET") == 0 && !req->body)
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  else if (strcmp(req->method, "HEAD") == 0)
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  else if (strcmp(req->method, "POST") != 0)
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+}
+
+struct ops_http_transfer *ops_http_start(struct ops_loop *loop,
+                                         const struct ops_http_request *request,
+                                         ops_http_done_fn done, void *ud, struct ops_error *err)
+{
+  if (ops_http_check_url(request->url, err) != OPS_OK)
+    return NULL;
+  struct ops_http_transfer *t = calloc(1, sizeof(*t));
+  if (!t)
+    goto nomem;
+  t->loop = loop;
+  t->done = done;
+  t->ud = ud;
+  t->on_data = request->on_data;
+  t->max_response_bytes =
+      request->max_response_bytes ? request->max_response_bytes : OPS_HTTP_MAX_RESPONSE_BYTES;
+  snprintf(t->method, sizeof(t->method), "%s", request->method);
+  t->easy = curl_easy_init();
+  if (!t->easy || s_set_request_headers(t, request) != OPS_OK ||
+      s_set_request_body(t, request) != OPS_OK)
+    goto nomem;
+  s_set_options(t, request);
+  if (ops_loop_transfer_add(loop, t->easy, s_on_done, t) != 0)
+    goto nomem;
+  return t;
+nomem:
+  if (t)
+    s_transfer_free(t);
+  ops_error_set(err, OPS_ERR_NOMEM, "out of memory starting %s %s", request->method, request->url);
+  return NULL;
+}
+
+void ops_http_cancel(struct ops_http_transfer *transfer)
+{
+  ops_loop_transfer_cancel(transfer->loop, transfer->easy);
+  s_transfer_free(transfer);
+}
+
+const char *ops_http_response_header(const struct ops_http_response *response, const char *name)
+{
+  for (size_t i = 0; i < response->header_count; i++)
+    if (strcasecmp(response->headers[i].name, name) == 0)
+      return response->headers[i].value;
+  return NULL;
+}

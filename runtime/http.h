@@ -1,0 +1,66 @@
+/* http.h: one HTTP exchange as a transfer on the event loop (libcurl easy handle on the loop's
+ * multi handle). Transport rules live here: TLS always verified, plain http:// only to loopback,
+ * no redirects, bounded response size. */
+#ifndef OPS_HTTP_H
+#define OPS_HTTP_H
+
+#include <stddef.h>
+
+#include "runtime/error.h"
+#include "runtime/loop.h"
+
+struct ops_http_header {
+  char *name;
+  char *value;
+};
+
+struct ops_http_request {
+  const char *method; /* "GET", "POST", "DELETE", ... */
+  const char *url;
+  const struct ops_http_header *headers; /* in order; copied by ops_http_start */
+  size_t header_count;
+  const char *body; /* copied by ops_http_start; may be NULL */
+  size_t body_len;
+  long timeout_ms;           /* whole exchange; 0: none */
+  size_t max_response_bytes; /* 0: OPS_HTTP_MAX_RESPONSE_BYTES */
+  /* Optional streaming: body bytes are handed to on_data as they arrive instead of being
+   * buffered (response->body stays empty). Return false to abort the transfer. */
+  bool (*on_data)(void *ud, const char *data, size_t len);
+};
+
+#define OPS_HTTP_MAX_RESPONSE_BYTES ((size_t)64 << 20)
+
+struct ops_http_response {
+  long status; /* 0 when no response arrived */
+  struct ops_http_header *headers; /* of the final response, in order */
+  size_t header_count;
+  char *body; /* NUL-terminated */
+  size_t body_len;
+};
+
+struct ops_http_transfer;
+
+/* Called once when the exchange ends. On success `err` is NULL and `response` is the server's
+ * answer, whatever its status; on failure (connection, timeout, size limit) `err` says why and
+ * `response` holds what arrived. Both are borrowed until the callback returns; the transfer is
+ * freed after it. */
+typedef void (*ops_http_done_fn)(const struct ops_http_response *response,
+                                 const struct ops_error *err, void *ud);
+
+/* Starts `request` on `loop`. Returns the transfer (owned by the loop until done runs or
+ * ops_http_cancel), or NULL with `err` set when the request is refused before sending (a bad
+ * URL, http:// to a host that is not loopback, out of memory). */
+struct ops_http_transfer *ops_http_start(struct ops_loop *loop,
+                                         const struct ops_http_request *request,
+                                         ops_http_done_fn done, void *ud, struct ops_error *err);
+
+/* Aborts a transfer in flight; its callback will not run. */
+void ops_http_cancel(struct ops_http_transfer *transfer);
+
+/* The first header named `name` (case-insensitive), or NULL. */
+const char *ops_http_response_header(const struct ops_http_response *response, const char *name);
+
+/* Checks the transport rules for `url` alone: https, or http to 127.0.0.0/8, ::1 or localhost. */
+int ops_http_check_url(const char *url, struct ops_error *err);
+
+#endif

@@ -1,0 +1,56 @@
+/* loop.h: the one event loop of a process: libcurl transfers and timers, driven on one thread
+ * by curl_multi_poll. Everything in opsrun that waits (HTTP, sleeps, deadlines) is registered
+ * here, and its callback runs from ops_loop_run_once. */
+#ifndef OPS_LOOP_H
+#define OPS_LOOP_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ops_loop;
+struct ops_timer;
+
+/* Called once when a timer is due. The timer is already gone: do not cancel it. */
+typedef void (*ops_timer_fn)(void *ud);
+
+/* Called once when a transfer ends (`result` is CURLE_OK or the failure). The easy handle has
+ * been removed from the loop and belongs to the callee again. */
+typedef void (*ops_transfer_fn)(CURL *easy, CURLcode result, void *ud);
+
+/* Returns NULL when out of memory or when libcurl cannot make a multi handle. */
+struct ops_loop *ops_loop_new(void);
+
+/* Frees the loop. Timers and transfers still registered are dropped without callbacks; their
+ * easy handles are removed but not cleaned up (their owners do that). */
+void ops_loop_free(struct ops_loop *loop);
+
+/* Milliseconds on the monotonic clock. */
+uint64_t ops_loop_now_ms(void);
+
+/* Calls fire(ud) once, `delay_ms` from now. The returned timer is owned by the loop and valid
+ * until it fires or is cancelled. NULL when out of memory. */
+struct ops_timer *ops_loop_timer_start(struct ops_loop *loop, uint64_t delay_ms, ops_timer_fn fire,
+                                       void *ud);
+
+/* Cancels a timer that has not fired yet; its callback will not run. */
+void ops_loop_timer_cancel(struct ops_loop *loop, struct ops_timer *timer);
+
+/* Adds a configured easy handle (borrowed until done runs or ops_loop_transfer_cancel). The
+ * loop uses the handle's CURLOPT_PRIVATE. Returns 0, or -1 when libcurl refuses the handle. */
+int ops_loop_transfer_add(struct ops_loop *loop, CURL *easy, ops_transfer_fn done, void *ud);
+
+/* Stops a transfer before it ends; its callback will not run. */
+void ops_loop_transfer_cancel(struct ops_loop *loop, CURL *easy);
+
+/* Waits up to `max_wait_ms` (-1: until something happens) for network activity, a due timer or
+ * ops_loop_wakeup, then runs the callbacks that are due. Returns how many callbacks ran. */
+int ops_loop_run_once(struct ops_loop *loop, int max_wait_ms);
+
+/* True when no timer or transfer is registered: running the loop would wait for nothing. */
+bool ops_loop_idle(const struct ops_loop *loop);
+
+/* Makes a blocked ops_loop_run_once return early. Async-signal-safe (a write to a pipe). */
+void ops_loop_wakeup(struct ops_loop *loop);
+
+#endif
