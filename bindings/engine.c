@@ -10,6 +10,7 @@
 #include "runtime/log.h"
 
 #define ENGINE_KEY "opsrun.engine"
+#define ENGINE_METATABLE "opsrun.Engine"
 #define TASKS_KEY "opsrun.tasks" /* thread -> task, for ops_task_running */
 #define GROUP_METATABLE "opsrun.Group"
 #define SLEEP_METATABLE "opsrun.Sleep"
@@ -59,7 +60,7 @@ static void s_task_release(struct ops_task *task);
 /* At lua_close: tasks still waiting (a script that ended while others ran) are dropped. */
 static int s_engine_gc(lua_State *L)
 {
-  struct ops_engine *engine = luaL_checkudata(L, 1, ENGINE_KEY);
+  struct ops_engine *engine = luaL_checkudata(L, 1, ENGINE_METATABLE);
   while (engine->live) {
     struct ops_task *task = engine->live;
     if (task->wait)
@@ -87,7 +88,7 @@ struct ops_engine *ops_engine_of(lua_State *L)
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   engine->L = lua_tothread(L, -1);
   lua_pop(L, 1);
-  luaL_newmetatable(L, ENGINE_KEY);
+  luaL_newmetatable(L, ENGINE_METATABLE);
   lua_pushcfunction(L, s_engine_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bindings/lua_error.h"
 
 #define TASK_HTTP_METATABLE "opsrun.TaskHttp"
 
@@ -81,10 +80,12 @@ int ops_task_http(lua_State *L, const struct ops_http_request *request, lua_KFun
     lua_setfield(L, -2, "__gc");
   }
   lua_setmetatable(L, -2);
-  struct ops_error err;
-  call->transfer = ops_http_start(ops_engine_loop(ops_engine_of(L)), request, s_on_done, call, &err);
-  if (!call->transfer)
-    return ops_lua_error_raise(L, &err, NULL, ops_task_account(ops_task_running(L)));
+  call->transfer =
+      ops_http_start(ops_engine_loop(ops_engine_of(L)), request, s_on_done, call, &call->error);
+  if (!call->transfer) {
+    call->failed = true;
+    return k(L, LUA_OK, (lua_KContext)call);
+  }
   return ops_task_suspend(L, &call->wait, k, (lua_KContext)call);
 }
 

@@ -30,8 +30,8 @@ struct ops_task_http {
 };
 
 /* Starts `request` (copied) and suspends the calling task until it ends, then continues in k
- * with a context for ops_task_http_result. Raises the error object when the request cannot
- * start (a refused URL). */
+ * with a context for ops_task_http_result. When the request cannot even start (a refused URL)
+ * k runs at once with the failure, so every outcome is handled in one place. */
 int ops_task_http(lua_State *L, const struct ops_http_request *request, lua_KFunction k);
 
 /* The outcome, from k's context; borrowed until the binding returns. */

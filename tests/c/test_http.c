@@ -1,0 +1,253 @@
+/* test_http.c: HTTP transfers on the event loop against the loopback server: bodies, headers,
+ * statuses, many in flight at once, deadlines, size limits, cancellation, streaming, and the
+ * transport rules (plain http:// only to loopback). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loopback_server.h"
+#include "runtime/http.h"
+
+struct outcome {
+  bool done;
+  long status;
+  char body[256];
+  size_t body_len;
+  char header[128];
+  struct ops_error err;
+  bool failed;
+};
+
+struct fixture {
+  struct loopback_server *server;
+  struct ops_loop *loop;
+};
+
+static int setup(void **state)
+{
+  struct fixture *f = calloc(1, sizeof(*f));
+  f->server = loopback_server_start();
+  f->loop = ops_loop_new();
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  struct fixture *f = *state;
+  ops_loop_free(f->loop); /* closes the client's connections first */
+  loopback_server_stop(f->server);
+  free(f);
+  return 0;
+}
+
+static void on_done(const struct ops_http_response *response, const struct ops_error *err,
+                    void *ud)
+{
+  struct outcome *o = ud;
+  o->done = true;
+  o->status = response->status;
+  o->body_len = response->body_len;
+  snprintf(o->body, sizeof(o->body), "%s", response->body ? response->body : "");
+  const char *echo = ops_http_response_header(response, "x-echo-test");
+  snprintf(o->header, sizeof(o->header), "%s", echo ? echo : "");
+  if (err) {
+    o->failed = true;
+    o->err = *err;
+  }
+}
+
+static char *url_of(struct fixture *f, const char *path)
+{
+  static char url[128];
+  snprintf(url, sizeof(url), "%s%s", loopback_server_url(f->server), path);
+  return url;
+}
+
+static void run_until_done(struct ops_loop *loop, struct outcome *outcomes, int n)
+{
+  for (;;) {
+    int done = 0;
+    for (int i = 0; i < n; i++)
+      done += outcomes[i].done;
+    if (done == n)
+      return;
+    ops_loop_run_once(loop, 1000);
+  }
+}
+
+static void post_carries_body_and_headers_both_ways(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_http_header headers[] = {{"Content-Type", "application/json"},
+                                      {"X-Test", "  spaced value"}};
+  const char body[] = "{\"jsonrpc\":\"2.0\",\"id\":1}";
+  struct ops_http_request req = {.method = "POST",
+                                 .url = url_of(f, "/echo"),
+                                 .headers = headers,
+                                 .header_count = 2,
+                                 .body = body,
+                                 .body_len = strlen(body)};
+  struct outcome o = {0};
+  struct ops_error err;
+  assert_non_null(ops_http_start(f->loop, &req, on_done, &o, &err));
+  run_until_done(f->loop, &o, 1);
+  assert_false(o.failed);
+  assert_int_equal(o.status, 200);
+  assert_string_equal(o.body, body);
+  assert_string_equal(o.header, "spaced value");
+}
+
+static void statuses_are_answers_not_failures(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_http_request req = {.method = "GET", .url = url_of(f, "/status/429")};
+  struct outcome o = {0};
+  assert_non_null(ops_http_start(f->loop, &req, on_done, &o, NULL));
+  run_until_done(f->loop, &o, 1);
+  assert_false(o.failed);
+  assert_int_equal(o.status, 429);
+  assert_string_equal(o.body, "status 429");
+}
+
+/* Twenty 300 ms requests are in flight together: the server sees them all at once. */
+static void transfers_run_concurrently_on_one_thread(void **state)
+{
+  struct fixture *f = *state;
+  enum { N = 20 };
+  struct outcome outcomes[N] = {0};
+  struct ops_http_request req = {.method = "GET", .url = url_of(f, "/delay/300")};
+  for (int i = 0; i < N; i++)
+    assert_non_null(ops_http_start(f->loop, &req, on_done, &outcomes[i], NULL));
+  run_until_done(f->loop, outcomes, N);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(outcomes[i].status, 200);
+    assert_string_equal(outcomes[i].body, "slept 300");
+  }
+  assert_int_equal(loopback_server_peak_concurrency(f->server), N);
+}
+
+static void a_deadline_ends_a_hung_exchange(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_http_request req = {.method = "GET", .url = url_of(f, "/hang"), .timeout_ms = 200};
+  struct outcome o = {0};
+  assert_non_null(ops_http_start(f->loop, &req, on_done, &o, NULL));
+  run_until_done(f->loop, &o, 1);
+  assert_true(o.failed);
+  assert_int_equal(o.err.kind, OPS_ERR_TIMEOUT);
+  assert_non_null(strstr(o.err.message, "/hang"));
+}
+
+static void oversized_responses_are_abandoned(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_http_request req = {
+      .method = "GET", .url = url_of(f, "/big/100000"), .max_response_bytes = 1000};
+  struct outcome o = {0};
+  assert_non_null(ops_http_start(f->loop, &req, on_done, &o, NULL));
+  run_until_done(f->loop, &o, 1);
+  assert_true(o.failed);
+  assert_int_equal(o.err.kind, OPS_ERR_TRANSPORT);
+  assert_non_null(strstr(o.err.message, "larger than 1000 bytes"));
+}
+
+static void cancelling_closes_the_exchange_without_a_callback(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_http_request req = {.method = "GET", .url = url_of(f, "/hang")};
+  struct outcome o = {0};
+  struct ops_http_transfer *t = ops_http_start(f->loop, &req, on_done, &o, NULL);
+  for (int i = 0; i < 5; i++)
+    ops_loop_run_once(f->loop, 20);
+  ops_http_cancel(t);
+  assert_true(ops_loop_idle(f->loop));
+  for (int i = 0; i < 50 && loopback_server_abandoned(f->server) == 0; i++)
+    ops_loop_run_once(f->loop, 20);
+  assert_false(o.done);
+  assert_int_equal(loopback_server_abandoned(f->server), 1);
+}
+
+struct stream {
+  char data[256];
+  size_t len;
+  int chunks;
+  bool done;
+};
+
+static bool on_data(void *ud, const char *data, size_t len)
+{
+  struct stream *s = ud;
+  memcpy(s->data + s->len, data, len);
+  s->len += len;
+  s->chunks++;
+  return true;
+}
+
+static void on_stream_done(const struct ops_http_response *response, const struct ops_error *err,
+                           void *ud)
+{
+  (void)response, (void)err;
+  ((struct stream *)ud)->done = true;
+}
+
+static void streamed_bodies_arrive_in_pieces(void **state)
+{
+  struct fixture *f = *state;
+  struct stream s = {0};
+  struct ops_http_request req = {.method = "GET", .url = url_of(f, "/chunks/3"), .on_data = on_data};
+  assert_non_null(ops_http_start(f->loop, &req, on_stream_done, &s, NULL));
+  while (!s.done)
+    ops_loop_run_once(f->loop, 1000);
+  assert_string_equal(s.data, "chunk 0\nchunk 1\nchunk 2\n");
+  assert_true(s.chunks >= 2); /* sent 10 ms apart: not one buffered blob */
+}
+
+static void refused_connections_are_retryable_transport_errors(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_http_request req = {.method = "GET", .url = "http://127.0.0.1:1/"};
+  struct outcome o = {0};
+  assert_non_null(ops_http_start(f->loop, &req, on_done, &o, NULL));
+  run_until_done(f->loop, &o, 1);
+  assert_true(o.failed);
+  assert_int_equal(o.err.kind, OPS_ERR_TRANSPORT);
+  assert_true(o.err.retryable);
+}
+
+static void plain_http_is_refused_beyond_loopback(void **state)
+{
+  (void)state;
+  struct ops_error err;
+  assert_int_equal(ops_http_check_url("https://sts.us-east-1.amazonaws.com/", &err), OPS_OK);
+  assert_int_equal(ops_http_check_url("http://localhost:8080/mcp", &err), OPS_OK);
+  assert_int_equal(ops_http_check_url("http://127.0.0.2/", &err), OPS_OK);
+  assert_int_equal(ops_http_check_url("http://[::1]:9/", &err), OPS_OK);
+  assert_int_equal(ops_http_check_url("http://sts.amazonaws.com/", &err), OPS_ERR_CONFIG);
+  assert_string_equal(err.message,
+                      "refusing plain http:// to sts.amazonaws.com (not loopback): use https://");
+  assert_int_equal(ops_http_check_url("ftp://127.0.0.1/", &err), OPS_ERR_CONFIG);
+  assert_int_equal(ops_http_check_url("not a url", &err), OPS_ERR_CONFIG);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(post_carries_body_and_headers_both_ways, setup, teardown),
+      cmocka_unit_test_setup_teardown(statuses_are_answers_not_failures, setup, teardown),
+      cmocka_unit_test_setup_teardown(transfers_run_concurrently_on_one_thread, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_deadline_ends_a_hung_exchange, setup, teardown),
+      cmocka_unit_test_setup_teardown(oversized_responses_are_abandoned, setup, teardown),
+      cmocka_unit_test_setup_teardown(cancelling_closes_the_exchange_without_a_callback, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(streamed_bodies_arrive_in_pieces, setup, teardown),
+      cmocka_unit_test_setup_teardown(refused_connections_are_retryable_transport_errors, setup,
+                                      teardown),
+      cmocka_unit_test(plain_http_is_refused_beyond_loopback),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

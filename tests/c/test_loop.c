@@ -1,0 +1,131 @@
+/* test_loop.c: the event loop's timers (order, ties, cancellation, many at once) and idling. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+
+#include "runtime/loop.h"
+
+struct record {
+  int fired[64];
+  int count;
+};
+
+struct mark {
+  struct record *record;
+  int id;
+};
+
+static void on_fire(void *ud)
+{
+  struct mark *mark = ud;
+  mark->record->fired[mark->record->count++] = mark->id;
+}
+
+static void run_until_idle(struct ops_loop *loop)
+{
+  while (!ops_loop_idle(loop))
+    ops_loop_run_once(loop, -1);
+}
+
+static void timers_fire_in_due_order_and_ties_in_start_order(void **state)
+{
+  (void)state;
+  struct ops_loop *loop = ops_loop_new();
+  struct record record = {0};
+  struct mark marks[5] = {{&record, 0}, {&record, 1}, {&record, 2}, {&record, 3}, {&record, 4}};
+  ops_loop_timer_start(loop, 30, on_fire, &marks[0]);
+  ops_loop_timer_start(loop, 10, on_fire, &marks[1]);
+  ops_loop_timer_start(loop, 20, on_fire, &marks[2]);
+  ops_loop_timer_start(loop, 10, on_fire, &marks[3]);
+  ops_loop_timer_start(loop, 0, on_fire, &marks[4]);
+  run_until_idle(loop);
+  int expected[] = {4, 1, 3, 2, 0};
+  assert_int_equal(record.count, 5);
+  assert_memory_equal(record.fired, expected, sizeof(expected));
+  ops_loop_free(loop);
+}
+
+static void cancelled_timers_never_fire(void **state)
+{
+  (void)state;
+  struct ops_loop *loop = ops_loop_new();
+  struct record record = {0};
+  struct mark marks[3] = {{&record, 0}, {&record, 1}, {&record, 2}};
+  struct ops_timer *first = ops_loop_timer_start(loop, 5, on_fire, &marks[0]);
+  ops_loop_timer_start(loop, 5, on_fire, &marks[1]);
+  struct ops_timer *last = ops_loop_timer_start(loop, 5, on_fire, &marks[2]);
+  ops_loop_timer_cancel(loop, first);
+  ops_loop_timer_cancel(loop, last);
+  run_until_idle(loop);
+  assert_int_equal(record.count, 1);
+  assert_int_equal(record.fired[0], 1);
+  ops_loop_free(loop);
+}
+
+/* The heap keeps its order through many inserts and cancels in scrambled order. */
+enum { MANY = 2000 };
+static int s_fired_due[MANY];
+static int s_fired_count;
+
+static void on_fire_record_due(void *ud)
+{
+  s_fired_due[s_fired_count++] = *(int *)ud;
+}
+
+static void many_timers_fire_sorted(void **state)
+{
+  (void)state;
+  struct ops_loop *loop = ops_loop_new();
+  static int due[MANY];
+  static struct ops_timer *timers[MANY];
+  srand(7);
+  for (int i = 0; i < MANY; i++) {
+    due[i] = (rand() % 40) * 5; /* spaced wider than the time the inserts take */
+    timers[i] = ops_loop_timer_start(loop, (uint64_t)due[i], on_fire_record_due, &due[i]);
+  }
+  for (int i = 0; i < MANY; i += 3)
+    ops_loop_timer_cancel(loop, timers[i]);
+  s_fired_count = 0;
+  run_until_idle(loop);
+  assert_int_equal(s_fired_count, MANY - (MANY + 2) / 3);
+  for (int i = 1; i < s_fired_count; i++)
+    assert_true(s_fired_due[i - 1] <= s_fired_due[i]);
+  ops_loop_free(loop);
+}
+
+static void freeing_the_loop_drops_pending_timers(void **state)
+{
+  (void)state;
+  struct ops_loop *loop = ops_loop_new();
+  struct record record = {0};
+  struct mark mark = {&record, 0};
+  for (int i = 0; i < 100; i++)
+    ops_loop_timer_start(loop, 60000, on_fire, &mark);
+  ops_loop_free(loop); /* no callback, no leak */
+  assert_int_equal(record.count, 0);
+}
+
+static void wakeup_ends_a_blocking_wait(void **state)
+{
+  (void)state;
+  struct ops_loop *loop = ops_loop_new();
+  ops_loop_wakeup(loop);
+  uint64_t start = ops_loop_now_ms();
+  ops_loop_run_once(loop, 5000);
+  assert_true(ops_loop_now_ms() - start < 1000);
+  ops_loop_free(loop);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(timers_fire_in_due_order_and_ties_in_start_order),
+      cmocka_unit_test(cancelled_timers_never_fire),
+      cmocka_unit_test(many_timers_fire_sorted),
+      cmocka_unit_test(freeing_the_loop_drops_pending_timers),
+      cmocka_unit_test(wakeup_ends_a_blocking_wait),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
