@@ -1,0 +1,101 @@
+// What happened, for tests to assert on: GET /_sim/counters returns snapshot(), POST
+// /_sim/reset calls reset(). Plain integers and per-key tallies; no dependencies.
+
+function bump(map, key, by = 1) {
+  map[key] = (map[key] ?? 0) + by;
+}
+
+export class Counters {
+  constructor() {
+    this.reset();
+  }
+
+  reset() {
+    this.requests = { total: 0, sts: 0, mcp: 0 };
+    this.assumeRole = {};
+    this.assumeRoleDenied = {};
+    this.getCallerIdentity = 0;
+    this.assumeRoleWithWebIdentity = 0;
+    this.signatureFailures = { total: 0, by_reason: {}, by_endpoint: { sts: 0, mcp: 0 } };
+    this.sessionsOpened = 0;
+    this.sessionsClosed = 0;
+    this.sessionsExpired = 0;
+    this.sessionIdentityMismatch = 0;
+    this.toolCalls = { total: 0, by_account: {}, by_tool: {} };
+    this.boto3Calls = {};
+    this.throttled = { sts: 0, mcp: 0 };
+    this.errors5xx = { sts: 0, mcp: 0 };
+    this.hungCalls = 0;
+    this.concurrent = { total: 0, sts: 0, mcp: 0 };
+    this.peak = { total: 0, sts: 0, mcp: 0 };
+  }
+
+  /** Marks a request as in flight; returns the function that marks it done. */
+  begin(endpoint) {
+    this.requests.total++;
+    this.requests[endpoint]++;
+    this.concurrent.total++;
+    this.concurrent[endpoint]++;
+    this.peak.total = Math.max(this.peak.total, this.concurrent.total);
+    this.peak[endpoint] = Math.max(this.peak[endpoint], this.concurrent[endpoint]);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.concurrent.total--;
+      this.concurrent[endpoint]--;
+    };
+  }
+
+  signatureFailure(endpoint, reason) {
+    this.signatureFailures.total++;
+    this.signatureFailures.by_endpoint[endpoint]++;
+    bump(this.signatureFailures.by_reason, reason);
+  }
+
+  assumeRoleCall(account, denied) {
+    bump(this.assumeRole, account);
+    if (denied) bump(this.assumeRoleDenied, account);
+  }
+
+  toolCall(account, tool) {
+    this.toolCalls.total++;
+    bump(this.toolCalls.by_account, account);
+    bump(this.toolCalls.by_tool, tool);
+  }
+
+  boto3Call(service, operation) {
+    bump(this.boto3Calls, `${service}.${operation}`);
+  }
+
+  snapshot(extra = {}) {
+    return {
+      requests: { ...this.requests },
+      assume_role: { ...this.assumeRole },
+      assume_role_denied: { ...this.assumeRoleDenied },
+      get_caller_identity: this.getCallerIdentity,
+      assume_role_with_web_identity: this.assumeRoleWithWebIdentity,
+      signature_failures: {
+        total: this.signatureFailures.total,
+        by_reason: { ...this.signatureFailures.by_reason },
+        by_endpoint: { ...this.signatureFailures.by_endpoint },
+      },
+      sessions_opened: this.sessionsOpened,
+      sessions_closed: this.sessionsClosed,
+      sessions_expired: this.sessionsExpired,
+      session_identity_mismatch: this.sessionIdentityMismatch,
+      tool_calls: {
+        total: this.toolCalls.total,
+        by_account: { ...this.toolCalls.by_account },
+        by_tool: { ...this.toolCalls.by_tool },
+      },
+      boto3_calls: { ...this.boto3Calls },
+      throttled: { ...this.throttled },
+      errors_5xx: { ...this.errors5xx },
+      hung_calls: this.hungCalls,
+      concurrent_requests: { ...this.concurrent },
+      peak_concurrent_requests: { ...this.peak },
+      ...extra,
+    };
+  }
+}

@@ -1,0 +1,168 @@
+// The fixture organisation (central account, its IAM user `ops`, N workload accounts and their
+// roles, which accounts deny or hang) and the store of every access key the simulator knows.
+// Uses util.mjs for deterministic ids.
+import { drawChars, SECRET_CHARS, UPPER_ALNUM } from './util.mjs';
+
+export const CENTRAL_ACCOUNT = '111111111111';
+export const CENTRAL_USER = 'ops';
+export const WEB_IDENTITY_ROLE = 'OpsWebIdentityRole';
+export const WEB_IDENTITY_ISSUER = 'https://oidc.opsrun-sim.local';
+export const WEB_IDENTITY_AUDIENCE = 'sts.amazonaws.com';
+/** Who a denying role trusts instead of the central account (so its trust refuses `ops`). */
+export const FOREIGN_ACCOUNT = '999999999999';
+
+function workloadId(index) {
+  return String(200000000000 + index + 1);
+}
+
+/** Chooses denied and hung accounts: explicit ids, or counts taken from the end of the list. */
+function selectFaulty(accounts, deny, hang) {
+  const known = new Set(accounts);
+  const checked = (ids, what) => {
+    for (const id of ids) {
+      if (!known.has(id)) throw new Error(`--${what}-accounts: ${id} is not a workload account`);
+    }
+    return ids;
+  };
+  let denied;
+  if (deny.ids) {
+    denied = checked(deny.ids, 'deny');
+  } else {
+    if (deny.count > accounts.length) throw new Error('--deny-accounts: more than --accounts');
+    denied = deny.count ? accounts.slice(-deny.count) : [];
+  }
+  let hung;
+  if (hang.ids) {
+    hung = checked(hang.ids, 'hang');
+  } else {
+    const end = deny.ids ? accounts.length : accounts.length - deny.count;
+    if (hang.count > end) throw new Error('--hang-accounts: not enough accounts left beside the denied ones');
+    hung = accounts.slice(end - hang.count, end);
+  }
+  return { denied, hung };
+}
+
+export class Organisation {
+  constructor(opts) {
+    this.seed = opts.seed;
+    this.central = CENTRAL_ACCOUNT;
+    this.accounts = Array.from({ length: opts.accounts }, (_, i) => workloadId(i));
+    this.workloads = new Set(this.accounts);
+    const { denied, hung } = selectFaulty(this.accounts, opts.denyAccounts, opts.hangAccounts);
+    this.denied = denied;
+    this.hung = hung;
+    this.deniedSet = new Set(denied);
+    this.hungSet = new Set(hung);
+    this.roleNames = opts.roles;
+    this.roleSet = new Set(opts.roles);
+    this.maxSessionDuration = opts.maxSessionDuration;
+    this.externalId = opts.externalId;
+    this.webIdentitySub = opts.webIdentitySub;
+    this.userArn = `arn:aws:iam::${CENTRAL_ACCOUNT}:user/${CENTRAL_USER}`;
+    this.userId = 'AIDA' + drawChars(UPPER_ALNUM, 17, this.seed, 'user-id');
+  }
+
+  isKnownAccount(account) {
+    return account === this.central || this.workloads.has(account);
+  }
+
+  /** Role names that exist in an account (the ones STS can be asked to assume). */
+  rolesOf(account) {
+    if (account === this.central) return [WEB_IDENTITY_ROLE];
+    return this.workloads.has(account) ? this.roleNames : [];
+  }
+
+  hasRole(account, roleName) {
+    if (account === this.central) return roleName === WEB_IDENTITY_ROLE;
+    return this.workloads.has(account) && this.roleSet.has(roleName);
+  }
+
+  roleId(account, roleName) {
+    return 'AROA' + drawChars(UPPER_ALNUM, 17, this.seed, 'role-id', account, roleName);
+  }
+
+  roleMaxSession(account, roleName) {
+    return account === this.central && roleName === WEB_IDENTITY_ROLE ? 3600 : this.maxSessionDuration;
+  }
+
+  /**
+   * Whether a workload role's trust policy lets `caller` assume it: only principals of the
+   * central account, never for a denied account, and with the ExternalId when one is required.
+   */
+  trustsForAssumeRole(caller, account, roleName, externalId) {
+    if (!this.workloads.has(account) || !this.roleSet.has(roleName)) return false;
+    if (this.deniedSet.has(account)) return false;
+    if (caller.account !== this.central) return false;
+    if (this.externalId && externalId !== this.externalId) return false;
+    return true;
+  }
+
+  /** The trust policy document IAM ListRoles shows for a role (boto3 decodes it to a dict). */
+  trustPolicy(account, roleName) {
+    if (account === this.central && roleName === WEB_IDENTITY_ROLE) {
+      return {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { Federated: `arn:aws:iam::${CENTRAL_ACCOUNT}:oidc-provider/oidc.opsrun-sim.local` },
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            Condition: { StringEquals: { 'oidc.opsrun-sim.local:sub': this.webIdentitySub } },
+          },
+        ],
+      };
+    }
+    const trusted = this.deniedSet.has(account) ? FOREIGN_ACCOUNT : CENTRAL_ACCOUNT;
+    const statement = { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${trusted}:root` }, Action: 'sts:AssumeRole' };
+    if (this.externalId) statement.Condition = { StringEquals: { 'sts:ExternalId': this.externalId } };
+    return { Version: '2012-10-17', Statement: [statement] };
+  }
+}
+
+/**
+ * Every access key the simulator accepts: the base user's long-term key and each temporary key
+ * it has issued. An identity is { accessKeyId, secretAccessKey, sessionToken, expiration (epoch
+ * ms or null), account, arn, userId, kind: 'user' | 'assumed-role', roleName, sessionName }.
+ */
+export class CredentialStore {
+  constructor(org) {
+    this.seed = org.seed;
+    this.byKey = new Map();
+    this.issued = 0;
+    this.base = {
+      accessKeyId: 'AKIA' + drawChars(UPPER_ALNUM, 16, this.seed, 'base-key'),
+      secretAccessKey: drawChars(SECRET_CHARS, 40, this.seed, 'base-secret'),
+      sessionToken: null,
+      expiration: null,
+      account: org.central,
+      arn: org.userArn,
+      userId: org.userId,
+      kind: 'user',
+    };
+    this.byKey.set(this.base.accessKeyId, this.base);
+  }
+
+  get(accessKeyId) {
+    return this.byKey.get(accessKeyId);
+  }
+
+  /** Issues temporary credentials for an assumed role; `expiration` is epoch ms. */
+  issueRoleSession({ account, roleName, roleId, sessionName, expiration }) {
+    const n = ++this.issued;
+    const identity = {
+      accessKeyId: 'ASIA' + drawChars(UPPER_ALNUM, 16, this.seed, 'temp-key', n),
+      secretAccessKey: drawChars(SECRET_CHARS, 40, this.seed, 'temp-secret', n),
+      // Real tokens are long base64 blobs with '+', '/' and '=': clients must carry them verbatim.
+      sessionToken: 'IQoJb3JpZ2luX2VjE' + drawChars(SECRET_CHARS, 383, this.seed, 'temp-token', n) + '==',
+      expiration,
+      account,
+      arn: `arn:aws:sts::${account}:assumed-role/${roleName}/${sessionName}`,
+      userId: `${roleId}:${sessionName}`,
+      kind: 'assumed-role',
+      roleName,
+      sessionName,
+    };
+    this.byKey.set(identity.accessKeyId, identity);
+    return identity;
+  }
+}

@@ -1,0 +1,125 @@
+// Command-line flags of the simulator: one table drives parsing, defaults and --help, so the
+// help text and the parser cannot drift apart. tests/sim/README.md repeats this table.
+
+const FLAGS = [
+  ['accounts', 'N', 5, 'workload accounts 200000000001.. (1-100000)', 'int'],
+  ['seed', 'S', '1', 'seed of keys, data and randomised faults', 'string'],
+  ['region', 'R', 'us-east-1', 'MCP signing region and default AWS_REGION for call_boto3', 'string'],
+  ['sts-region', 'R', '', 'STS signing region required (default: any valid AWS region)', 'string'],
+  ['skew-seconds', 'S', 0, "offset of the simulator's clock (Date header, signature time check)", 'int'],
+  ['roles', 'LIST', 'CentralOpsTargetRole', 'role names present in every workload account (comma-separated)', 'list'],
+  ['max-session-duration', 'S', 3600, 'MaxSessionDuration of every workload role (3600-43200)', 'int'],
+  ['external-id', 'X', '', 'workload roles require this sts:ExternalId (default: none required)', 'string'],
+  ['credential-lifetime', 'S', 0, 'lifetime of issued credentials, overriding DurationSeconds (0: use it)', 'int'],
+  ['web-identity-sub', 'SUB', 'system:serviceaccount:ops:opsrun', 'JWT `sub` accepted by AssumeRoleWithWebIdentity', 'string'],
+  ['sts-latency-ms', 'MS[-MS]', '0', 'delay before each STS answer (fixed, or a seeded uniform range)', 'range'],
+  ['mcp-latency-ms', 'MS[-MS]', '0', 'delay before each MCP answer', 'range'],
+  ['throttle-rate', 'F', 0, 'fraction of signed requests throttled on both endpoints', 'rate'],
+  ['sts-throttle-rate', 'F', null, 'STS only: fraction answered 400 Throttling "Rate exceeded"', 'rate'],
+  ['mcp-throttle-rate', 'F', null, 'MCP only: fraction answered HTTP 429', 'rate'],
+  ['error-rate', 'F', 0, 'fraction of signed requests answered 500/503 on both endpoints', 'rate'],
+  ['sts-error-rate', 'F', null, 'STS only: fraction answered InternalFailure 500 / ServiceUnavailable 503', 'rate'],
+  ['mcp-error-rate', 'F', null, 'MCP only: fraction answered 500 / 503', 'rate'],
+  ['sse', '', false, 'answer MCP requests as text/event-stream instead of JSON', 'bool'],
+  ['session-expiry', 'N', 0, 'an MCP session serves N requests after initialize, then 404 (0: never)', 'int'],
+  ['deny-accounts', 'N|IDS', '', "the last N accounts (or these ids): the role's trust refuses the central principal", 'accounts'],
+  ['hang-accounts', 'N|IDS', '', 'N accounts before the denied ones (or these ids): MCP tool calls never answer', 'accounts'],
+  ['tools-page-size', 'N', 3, 'tools per tools/list page', 'int'],
+  ['nonstandard-errors', '', false, 'JSON-RPC errors come back as {"jsonrpc","id":"","result":null,"error"}', 'bool'],
+  ['log', '', false, 'one line per request on stderr', 'bool'],
+  ['help', '', false, 'print this help and exit', 'bool'],
+];
+
+export function helpText() {
+  const rows = FLAGS.map(([name, arg, def, text]) => {
+    const left = `--${name}${arg ? ' ' + arg : ''}`;
+    const shown = def === '' || def === null || def === false ? '' : ` [${def}]`;
+    return `  ${left.padEnd(28)} ${text}${shown}`;
+  });
+  return [
+    'usage: node tests/sim/server.mjs [flags]',
+    'Loopback simulator of AWS STS and the AWS MCP Server. Prints one JSON line on stdout when',
+    'ready (see tests/sim/README.md), logs only to stderr, exits 0 on SIGTERM or SIGINT.',
+    '',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+function convert(kind, name, text) {
+  const fail = (what) => {
+    throw new Error(`--${name}: ${what}, got '${text}'`);
+  };
+  switch (kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(text)) fail('expected an integer');
+      return Number(text);
+    }
+    case 'rate': {
+      const f = Number(text);
+      if (text === '' || !Number.isFinite(f) || f < 0 || f > 1) fail('expected a fraction 0..1');
+      return f;
+    }
+    case 'range': {
+      const m = /^(\d+)(?:-(\d+))?$/.exec(text);
+      if (!m || (m[2] !== undefined && +m[2] < +m[1])) fail('expected MS or MIN-MAX');
+      return { min: +m[1], max: m[2] === undefined ? +m[1] : +m[2] };
+    }
+    case 'list':
+      return text.split(',').map((s) => s.trim()).filter(Boolean);
+    case 'accounts': {
+      if (text === '') return { count: 0 };
+      if (/^\d{1,6}$/.test(text)) return { count: Number(text) };
+      const ids = text.split(',').map((s) => s.trim());
+      if (!ids.every((id) => /^\d{12}$/.test(id))) fail('expected a count or 12-digit account ids');
+      return { ids };
+    }
+    default:
+      return text;
+  }
+}
+
+/** Parses argv (without node and script) into an options object keyed by camelCase names. */
+export function parseOptions(argv) {
+  const byName = new Map(FLAGS.map((f) => [f[0], f]));
+  const given = new Map();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const m = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
+    if (!m || !byName.has(m[1])) throw new Error(`unknown argument '${arg}' (see --help)`);
+    const [name, , , , kind] = byName.get(m[1]);
+    if (kind === 'bool') {
+      if (m[2] !== undefined) throw new Error(`--${name} takes no value`);
+      given.set(name, true);
+      continue;
+    }
+    let value = m[2];
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new Error(`--${name} needs a value`);
+      value = argv[++i];
+    }
+    given.set(name, convert(kind, name, value));
+  }
+  const opts = {};
+  for (const [name, , def, , kind] of FLAGS) {
+    const key = name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+    opts[key] = given.has(name) ? given.get(name) : kind === 'bool' || def === null ? def : convert(kind, name, String(def));
+  }
+  opts.stsThrottleRate ??= opts.throttleRate;
+  opts.mcpThrottleRate ??= opts.throttleRate;
+  opts.stsErrorRate ??= opts.errorRate;
+  opts.mcpErrorRate ??= opts.errorRate;
+  validate(opts);
+  return opts;
+}
+
+function validate(opts) {
+  if (opts.accounts < 1 || opts.accounts > 100000) throw new Error('--accounts: expected 1..100000');
+  if (opts.maxSessionDuration < 3600 || opts.maxSessionDuration > 43200) {
+    throw new Error('--max-session-duration: expected 3600..43200');
+  }
+  if (opts.credentialLifetime < 0) throw new Error('--credential-lifetime: expected >= 0');
+  if (opts.sessionExpiry < 0) throw new Error('--session-expiry: expected >= 0');
+  if (opts.toolsPageSize < 1) throw new Error('--tools-page-size: expected >= 1');
+  if (opts.roles.length === 0) throw new Error('--roles: expected at least one role name');
+}
