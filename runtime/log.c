@@ -9,6 +9,7 @@
 #include <time.h>
 
 static const char *const s_level_names[] = {"error", "warn", "notice", "info", "debug", "trace"};
+static const char *const s_level_labels[] = {"ERROR", "WARN", "NOTICE", "INFO", "DEBUG", "TRACE"};
 
 static struct {
   enum ops_log_level threshold;
@@ -61,9 +62,9 @@ static void s_write_text(FILE *out, enum ops_log_level level, const char *accoun
   char when[40];
   s_timestamp(when, sizeof(when));
   if (account && *account)
-    fprintf(out, "%s %-5s [%s] %s\n", when, s_level_names[level], account, msg);
+    fprintf(out, "%s %-5s [%s] %s\n", when, s_level_labels[level], account, msg);
   else
-    fprintf(out, "%s %-5s %s\n", when, s_level_names[level], msg);
+    fprintf(out, "%s %-5s %s\n", when, s_level_labels[level], msg);
 }
 
 static void s_write_json(FILE *out, enum ops_log_level level, const char *account, const char *msg)

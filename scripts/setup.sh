@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what opsrun needs to build, test and run its demo on Debian 12, then builds into build/.
 # Idempotent: packages already present are skipped; run as root (or with sudo available).
+# --no-build: install only (scripts/test.sh builds its own configurations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build=yes
+[ "${1:-}" = --no-build ] && build=no
 
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev      # compilers, sanitizers, libFuzzer
@@ -27,7 +30,7 @@ else
   echo "setup: all Debian packages present"
 fi
 
-for lock in $(git ls-files '*package-lock.json' 2>/dev/null || find tests -name package-lock.json -not -path '*/node_modules/*'); do
+for lock in $(find tests -name package-lock.json -not -path '*/node_modules/*' 2>/dev/null); do
   dir=$(dirname "$lock")
   if [ ! -d "$dir/node_modules" ] || [ "$lock" -nt "$dir/node_modules/.package-lock.json" ]; then
     echo "setup: npm ci in $dir"
@@ -35,6 +38,7 @@ for lock in $(git ls-files '*package-lock.json' 2>/dev/null || find tests -name 
   fi
 done
 
+[ $build = yes ] || exit 0
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)"
+cmake --build build -j"$(nproc)" >/dev/null
 echo "setup: built build/opsrun"

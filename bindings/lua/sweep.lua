@@ -35,12 +35,11 @@ local function check_options(opts)
   return opts
 end
 
--- What a task is for, in its log lines: the account id (or the item itself) and the region.
-local function task_label(item, region)
-  local label = type(item) == "table" and (item.id or item.name) or item
-  label = (type(label) == "string" or math.type(label) == "integer") and tostring(label) or ""
-  if region then label = label == "" and region or label .. " " .. region end
-  return label
+-- The account a task acts for, in its log lines and errors: an account table's id, or the item
+-- itself when it is a string (a list of account ids).
+local function account_of(item)
+  if type(item) == "table" then return type(item.id) == "string" and item.id or nil end
+  return type(item) == "string" and item or nil
 end
 
 local function jobs_of(list, regions)
@@ -101,9 +100,9 @@ function opsrun.sweep(list, fn, opts)
   local function start_next()
     local job = jobs[next_job]
     if job.region then
-      group:spawn(next_job, timeout, task_label(job.item, job.region), fn, job.item, job.region)
+      group:spawn(next_job, timeout, account_of(job.item), fn, job.item, job.region)
     else
-      group:spawn(next_job, timeout, task_label(job.item), fn, job.item)
+      group:spawn(next_job, timeout, account_of(job.item), fn, job.item)
     end
     next_job = next_job + 1
   end

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# test.sh: everything, from a fresh clone: installs what is missing (scripts/setup.sh), builds
+# the test configuration (-Werror) and the sanitizer configuration (ASan + UBSan + LSan), and
+# runs ctest in each: cmocka, busted, end-to-end and Node-peer tests. Ends with one line,
+# "N passed, M failed", and a non-zero status on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh --no-build || { echo "test: setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+total_passed=0
+total_failed=0
+
+# run_config DIR LABEL CMAKE_ARGS...: configure, build and ctest one configuration.
+run_config() {
+  local dir=$1 label=$2
+  shift 2
+  echo "== $label: building in $dir"
+  if ! cmake -S . -B "$dir" -DOPS_WERROR=ON "$@" >"$dir/configure.log" 2>&1 ||
+     ! cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1; then
+    tail -40 "$dir/configure.log" "$dir/build.log" 2>/dev/null
+    echo "== $label: build FAILED"
+    total_failed=$((total_failed + 1))
+    return
+  fi
+  echo "== $label: testing"
+  local summary
+  summary=$(cd "$dir" && ctest -j2 --output-on-failure "${CTEST_ARGS[@]}" 2>&1 | tee /dev/stderr | grep -E 'tests passed, [0-9]+ tests? failed out of')
+  local failed_count total_count
+  failed_count=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
+  total_count=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$summary")
+  if [ -z "$summary" ]; then
+    echo "== $label: ctest gave no summary"
+    total_failed=$((total_failed + 1))
+    return
+  fi
+  total_passed=$((total_passed + total_count - failed_count))
+  total_failed=$((total_failed + failed_count))
+}
+
+mkdir -p build-test build-asan
+CTEST_ARGS=()
+run_config build-test "test build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+CTEST_ARGS=(-LE nosan)
+run_config build-asan "sanitizer build" -DCMAKE_BUILD_TYPE=Debug -DOPS_SANITIZE=ON
+
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]

@@ -1,0 +1,62 @@
+# lib.sh: assertions for end-to-end tests of the real opsrun binary. Source it, then:
+#   run opsrun -e 'print(1)'      # sets $status, $out (stdout), $err (stderr)
+#   expect "prints one" '[ "$out" = 1 ]'
+#   finish                         # "N passed, M failed"; exit status 1 when any failed
+# $OPSRUN is the binary under test (ctest sets it; default build/opsrun).
+OPSRUN=${OPSRUN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/opsrun}
+E2E_TMP=$(mktemp -d)
+trap 'rm -rf "$E2E_TMP"' EXIT
+passed=0
+failed=0
+
+# run CMD [ARGS...]: `opsrun` as the command means $OPSRUN.
+run() {
+  local cmd=$1
+  shift
+  [ "$cmd" = opsrun ] && cmd=$OPSRUN
+  "$cmd" "$@" >"$E2E_TMP/out" 2>"$E2E_TMP/err" </dev/null
+  status=$?
+  out=$(cat "$E2E_TMP/out")
+  err=$(cat "$E2E_TMP/err")
+}
+
+# run_stdin INPUT CMD [ARGS...]: as run, with INPUT on stdin.
+run_stdin() {
+  local input=$1 cmd=$2
+  shift 2
+  [ "$cmd" = opsrun ] && cmd=$OPSRUN
+  printf '%s' "$input" | "$cmd" "$@" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+  status=$?
+  out=$(cat "$E2E_TMP/out")
+  err=$(cat "$E2E_TMP/err")
+}
+
+# expect NAME CONDITION: CONDITION is evaluated by bash; on failure the last run is shown.
+expect() {
+  if eval "$2"; then
+    passed=$((passed + 1))
+    echo "ok - $1"
+  else
+    failed=$((failed + 1))
+    echo "FAIL - $1"
+    echo "    condition: $2"
+    echo "    status: $status"
+    printf '    stdout: %s\n' "$out" | head -20
+    printf '    stderr: %s\n' "$err" | head -20
+  fi
+}
+
+# A script file in the test's temporary directory: write_script NAME <<'LUA' ... LUA
+write_script() {
+  cat >"$E2E_TMP/$1"
+  echo "$E2E_TMP/$1"
+}
+
+lines() {
+  printf '%s\n' "$1" | grep -c ''
+}
+
+finish() {
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}

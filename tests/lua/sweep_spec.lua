@@ -1,0 +1,164 @@
+-- sweep_spec.lua: sleep, sweep and error objects of the opsrun module, required under stock
+-- lua5.4 from build/lua/opsrun.so (the same bindings the host links).
+local opsrun = require "opsrun"
+local sweep, sleep = opsrun.sweep, opsrun.sleep
+
+local function range(n)
+  local items = {}
+  for i = 1, n do items[i] = i end
+  return items
+end
+
+describe("sleep", function()
+  it("waits at least the time asked for", function()
+    local r = sweep({ 0.15 }, function(s) sleep(s) end)
+    assert.is_true(r[1].ok)
+    assert.is_true(r[1].seconds >= 0.14, r[1].seconds)
+  end)
+
+  it("works outside any task, as a plain call", function()
+    assert.has_no.errors(function() sleep(0.01) end)
+  end)
+
+  it("rejects a negative time", function()
+    assert.has_error(function() sleep(-1) end,
+      "bad argument #1 to 'sleep' (seconds must be between 0 and 1e9)")
+  end)
+end)
+
+describe("sweep", function()
+  it("returns results in input order, whatever order tasks end in", function()
+    local ended = {}
+    local r = sweep({ 0.09, 0.03, 0.06 }, function(s) sleep(s) return s * 100 end, {
+      on_result = function(result) ended[#ended + 1] = result.item end,
+    })
+    assert.are.same({ 0.03, 0.06, 0.09 }, ended)
+    for i, s in ipairs({ 0.09, 0.03, 0.06 }) do
+      assert.are.equal(s, r[i].item)
+      assert.is_true(r[i].ok)
+      assert.are.equal(s * 100, r[i].value)
+      assert.is_nil(r[i].error)
+    end
+  end)
+
+  it("runs at most `concurrency` tasks at once, and that many in parallel", function()
+    local running, peak = 0, 0
+    sweep(range(20), function()
+      running = running + 1
+      peak = math.max(peak, running)
+      sleep(0.02)
+      running = running - 1
+    end, { concurrency = 5 })
+    assert.are.equal(5, peak)
+  end)
+
+  it("keeps going when tasks fail, with each error as raised", function()
+    local failure = setmetatable({ kind = "tool" }, { __tostring = function() return "custom" end })
+    local r = sweep(range(4), function(i)
+      if i == 2 then error("plain failure") end
+      if i == 3 then error(failure) end
+      return i
+    end)
+    assert.is_true(r[1].ok and r[4].ok)
+    assert.is_false(r[2].ok)
+    assert.matches("sweep_spec.lua:%d+: plain failure", r[2].error)
+    assert.are.equal(failure, r[3].error)
+  end)
+
+  it("ends a task past its deadline with a timeout error, others unharmed", function()
+    local r = sweep({ 0.01, 5 }, function(s) sleep(s) return "slept" end, { timeout = 0.2 })
+    assert.is_true(r[1].ok)
+    local err = r[2].error
+    assert.is_false(r[2].ok)
+    assert.are.equal("timeout", err.kind)
+    assert.are.equal("TaskTimeout", err.code)
+    assert.is_true(err.retryable)
+    assert.are.equal("TaskTimeout: task did not finish within its 0.2 s deadline", tostring(err))
+    assert.is_true(r[2].seconds < 1)
+  end)
+
+  it("stops a task that never waits once its deadline passes", function()
+    local r = sweep({ 1 }, function() while true do end end, { timeout = 0.1 })
+    assert.are.equal("timeout", r[1].error.kind)
+  end)
+
+  it("names the account in a timed-out task's error", function()
+    local r = sweep({ { id = "222222222222" } }, function() sleep(1) end, { timeout = 0.05 })
+    assert.are.equal("222222222222", r[1].error.account)
+    assert.matches("^TaskTimeout %(222222222222%): ", tostring(r[1].error))
+  end)
+
+  it("runs every item in every region, in item-then-region order", function()
+    local r = sweep({ "a", "b" }, function(item, region) return item .. "@" .. region end,
+      { regions = { "us-east-1", "eu-west-1" } })
+    local got = {}
+    for i, result in ipairs(r) do got[i] = result.value end
+    assert.are.same({ "a@us-east-1", "a@eu-west-1", "b@us-east-1", "b@eu-west-1" }, got)
+    assert.are.equal("eu-west-1", r[4].region)
+  end)
+
+  it("hands on_result the very result table it returns", function()
+    local seen = {}
+    local r = sweep(range(3), function(i) return i end,
+      { on_result = function(result) seen[result.item] = result end })
+    for i = 1, 3 do assert.are.equal(r[i], seen[i]) end
+  end)
+
+  it("returns an empty array for an empty list", function()
+    assert.are.same({}, sweep({}, function() end))
+  end)
+
+  it("nests: a task can sweep", function()
+    local r = sweep(range(2), function(i)
+      local inner = sweep(range(3), function(j) sleep(0.01) return i * 10 + j end)
+      return inner[3].value
+    end)
+    assert.are.same({ 13, 23 }, { r[1].value, r[2].value })
+  end)
+
+  it("lets a task's own coroutines wait", function()
+    local r = sweep({ 1 }, function()
+      local co = coroutine.wrap(function() sleep(0.01) return "inner" end)
+      return co()
+    end)
+    assert.are.equal("inner", r[1].value)
+  end)
+
+  it("treats a bare coroutine.yield() in a task as letting the others run", function()
+    local order = {}
+    sweep({ "a", "b" }, function(name)
+      order[#order + 1] = name .. 1
+      coroutine.yield()
+      order[#order + 1] = name .. 2
+    end)
+    assert.are.same({ "a1", "b1", "a2", "b2" }, order)
+  end)
+
+  it("checks its arguments", function()
+    assert.has_error(function() sweep(nil, print) end,
+      "bad argument to 'sweep' (list must be a table, got nil)")
+    assert.has_error(function() sweep({}, 1) end,
+      "bad argument to 'sweep' (fn must be a function, got number)")
+    assert.has_error(function() sweep({}, print, { concurrency = 0 }) end,
+      "bad argument to 'sweep' (concurrency must be an integer from 1 to 1024, got 0)")
+    assert.has_error(function() sweep({}, print, { timeout = -1 }) end,
+      "bad argument to 'sweep' (timeout must be a positive number of seconds, got -1)")
+    assert.has_error(function() sweep({}, print, { regions = {} }) end,
+      "bad argument to 'sweep' (regions must be a non-empty array of region names)")
+  end)
+end)
+
+describe("the module", function()
+  it("carries lua-cjson as json", function()
+    assert.are.equal('{"a":1}', opsrun.json.encode({ a = 1 }))
+    assert.are.equal(opsrun.json.null, opsrun.json.decode("[null]")[1])
+  end)
+
+  it("offers log.debug/info/warn/error and nothing private", function()
+    for _, level in ipairs({ "debug", "info", "warn", "error" }) do
+      assert.are.equal("function", type(opsrun.log[level]))
+    end
+    assert.is_nil(opsrun.log.notice)
+    assert.has_no.errors(function() opsrun.log.debug("%d accounts", 3) end)
+  end)
+end)
