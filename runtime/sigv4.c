@@ -21,6 +21,9 @@
 #define S_AMZ_DATE_LEN    16 /* 20150830T123600Z */
 #define S_DATE_LEN        8  /* 20150830 */
 #define S_KEY_CACHE_WAYS  4
+/* The whitespace collapsed in header values: HTTP's SP and HTAB, and the CR and LF left by
+ * folded (multi-line) values. */
+#define S_HEADER_SPACE " \t\r\n"
 #define S_DEFAULT_ENTRIES 64
 /* ";x-amz-date;x-amz-security-token;x-amz-content-sha256": what the signer adds to the list. */
 #define S_GENERATED_NAMES_LEN 54
@@ -45,7 +48,8 @@ struct s_out {
   char *end;
 };
 
-/* One header to sign: its lower-cased name (in the signer's work buffer) and raw value. */
+/* One header to sign: its lower-cased name (in the signer's work buffer) and raw value, which is
+ * always a C string (value[value_len] is its NUL). */
 struct s_header {
   const char *name;
   size_t name_len;
@@ -106,12 +110,6 @@ static bool s_is_unreserved(unsigned char c)
          c == '.' || c == '_' || c == '~';
 }
 
-/* The whitespace collapsed in header values: HTTP's SP and HTAB, and the CR and LF left by
- * folded (multi-line) values. */
-static bool s_is_header_space(unsigned char c)
-{
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 static int s_hex_value(unsigned char c)
 {
@@ -166,6 +164,15 @@ static void s_put_hex(struct s_out *out, const unsigned char *bytes, size_t len)
     s_put_char(out, s_hex_lower[bytes[i] >> 4]);
     s_put_char(out, s_hex_lower[bytes[i] & 15]);
   }
+}
+
+/* Writes `value` (0 <= value < 10^width) as `width` decimal digits. */
+static void s_put_digits(struct s_out *out, int value, int width)
+{
+  assert(out->end - out->p >= width);
+  for (int i = width - 1; i >= 0; i--, value /= 10)
+    out->p[i] = (char)('0' + value % 10);
+  out->p += width;
 }
 
 static int s_buf_reserve(struct s_buf *buf, size_t extra, struct ops_error *err)
@@ -256,10 +263,16 @@ static int s_amz_date(struct ops_sigv4_signer *signer, int64_t time, struct ops_
       tm.tm_year > 9999 - 1900)
     return ops_error_set(err, OPS_ERR_CONFIG, "sigv4: signing time %lld is out of range",
                          (long long)time);
-  int n = snprintf(signer->amz_date, sizeof(signer->amz_date), "%04d%02d%02dT%02d%02d%02dZ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  assert(n == S_AMZ_DATE_LEN);
-  (void)n;
+  struct s_out out = {signer->amz_date, signer->amz_date + S_AMZ_DATE_LEN};
+  s_put_digits(&out, tm.tm_year + 1900, 4);
+  s_put_digits(&out, tm.tm_mon + 1, 2);
+  s_put_digits(&out, tm.tm_mday, 2);
+  s_put_char(&out, 'T');
+  s_put_digits(&out, tm.tm_hour, 2);
+  s_put_digits(&out, tm.tm_min, 2);
+  s_put_digits(&out, tm.tm_sec, 2);
+  s_put_char(&out, 'Z');
+  signer->amz_date[S_AMZ_DATE_LEN] = '\0';
   signer->amz_date_time = time;
   return OPS_OK;
 }
@@ -609,23 +622,21 @@ static struct s_span s_work_lower(struct ops_sigv4_signer *signer, const char *n
 }
 
 /* Canonical header value: trimmed, inner whitespace runs (newlines included) collapsed to one
- * space. Writes at most `len` bytes. */
+ * space. The value ends with a NUL at `len` (see struct s_header), so the C library's vectorised
+ * span functions can find the runs: a session token is a thousand bytes. Writes at most `len`. */
 static void s_put_header_value(struct s_out *out, const char *value, size_t len)
 {
-  size_t i = 0;
-  while (i < len && s_is_header_space((unsigned char)value[i]))
-    i++;
-  bool pending_space = false;
-  for (; i < len; i++) {
-    unsigned char c = (unsigned char)value[i];
-    if (s_is_header_space(c)) {
-      pending_space = true;
-      continue;
-    }
-    if (pending_space)
+  const char *p = value, *end = value + len;
+  assert(*end == '\0');
+  for (bool first = true;; first = false) {
+    p += strspn(p, S_HEADER_SPACE);
+    if (p >= end)
+      break;
+    size_t word = strcspn(p, S_HEADER_SPACE);
+    if (!first)
       s_put_char(out, ' ');
-    pending_space = false;
-    s_put_char(out, (char)c);
+    s_put(out, p, word);
+    p += word;
   }
 }
 
