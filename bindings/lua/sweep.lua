@@ -6,33 +6,37 @@ local engine, config = private, private.config
 
 local PROGRESS_INTERVAL = 0.1 -- seconds between redraws of the progress line
 
-local function fail(message)
-  error("bad argument to 'sweep' (" .. message .. ")", 3)
-end
-
+-- Returns the options, or nil and what is wrong with them.
 local function check_options(opts)
   if opts == nil then return {} end
-  if type(opts) ~= "table" then fail("options must be a table, got " .. type(opts)) end
+  if type(opts) ~= "table" then return nil, "options must be a table, got " .. type(opts) end
   local c = opts.concurrency
   if c ~= nil and (math.type(c) ~= "integer" or c < 1 or c > 1024) then
-    fail("concurrency must be an integer from 1 to 1024, got " .. tostring(c))
+    return nil, "concurrency must be an integer from 1 to 1024, got " .. tostring(c)
   end
   local t = opts.timeout
   if t ~= nil and (type(t) ~= "number" or t <= 0) then
-    fail("timeout must be a positive number of seconds, got " .. tostring(t))
+    return nil, "timeout must be a positive number of seconds, got " .. tostring(t)
   end
   if opts.regions ~= nil then
     if type(opts.regions) ~= "table" or #opts.regions == 0 then
-      fail("regions must be a non-empty array of region names")
+      return nil, "regions must be a non-empty array of region names"
     end
     for i, region in ipairs(opts.regions) do
-      if type(region) ~= "string" then fail("regions[" .. i .. "] must be a string") end
+      if type(region) ~= "string" then return nil, "regions[" .. i .. "] must be a string" end
     end
   end
   if opts.on_result ~= nil and type(opts.on_result) ~= "function" then
-    fail("on_result must be a function, got " .. type(opts.on_result))
+    return nil, "on_result must be a function, got " .. type(opts.on_result)
   end
   return opts
+end
+
+-- Returns the options, or nil and what is wrong with the arguments.
+local function check_arguments(list, fn, opts)
+  if type(list) ~= "table" then return nil, "list must be a table, got " .. type(list) end
+  if type(fn) ~= "function" then return nil, "fn must be a function, got " .. type(fn) end
+  return check_options(opts)
 end
 
 -- The account a task acts for, in its log lines and errors: an account table's id, or the item
@@ -86,9 +90,9 @@ local function progress_line(done, total, running, failed, seconds)
 end
 
 function opsrun.sweep(list, fn, opts)
-  if type(list) ~= "table" then fail("list must be a table, got " .. type(list)) end
-  if type(fn) ~= "function" then fail("fn must be a function, got " .. type(fn)) end
-  opts = check_options(opts)
+  local problem
+  opts, problem = check_arguments(list, fn, opts)
+  if not opts then error("bad argument to 'sweep' (" .. problem .. ")", 2) end
   local concurrency = opts.concurrency or config.concurrency
   local timeout = opts.timeout or config.timeout
   local jobs = jobs_of(list, opts.regions)

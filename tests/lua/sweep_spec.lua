@@ -134,17 +134,21 @@ describe("sweep", function()
     assert.are.same({ "a1", "b1", "a2", "b2" }, order)
   end)
 
-  it("checks its arguments", function()
-    assert.has_error(function() sweep(nil, print) end,
-      "bad argument to 'sweep' (list must be a table, got nil)")
-    assert.has_error(function() sweep({}, 1) end,
-      "bad argument to 'sweep' (fn must be a function, got number)")
-    assert.has_error(function() sweep({}, print, { concurrency = 0 }) end,
-      "bad argument to 'sweep' (concurrency must be an integer from 1 to 1024, got 0)")
-    assert.has_error(function() sweep({}, print, { timeout = -1 }) end,
-      "bad argument to 'sweep' (timeout must be a positive number of seconds, got -1)")
-    assert.has_error(function() sweep({}, print, { regions = {} }) end,
-      "bad argument to 'sweep' (regions must be a non-empty array of region names)")
+  it("checks its arguments, blaming the caller", function()
+    local function rejects(message, ...)
+      local args = table.pack(...)
+      local ok, err = pcall(function() sweep(table.unpack(args, 1, args.n)) end)
+      assert.is_false(ok)
+      assert.are.equal("sweep_spec.lua:", err:match("sweep_spec%.lua:"))
+      assert.are.equal("bad argument to 'sweep' (" .. message .. ")", err:match("bad argument.*$"))
+    end
+    rejects("list must be a table, got nil", nil, print)
+    rejects("fn must be a function, got number", {}, 1)
+    rejects("concurrency must be an integer from 1 to 1024, got 0", {}, print, { concurrency = 0 })
+    rejects("concurrency must be an integer from 1 to 1024, got 2.5", {}, print, { concurrency = 2.5 })
+    rejects("timeout must be a positive number of seconds, got -1", {}, print, { timeout = -1 })
+    rejects("regions must be a non-empty array of region names", {}, print, { regions = {} })
+    rejects("on_result must be a function, got string", {}, print, { on_result = "x" })
   end)
 end)
 
