@@ -31,12 +31,8 @@
 //  9. Header values with whitespace other than SP, HTAB, CR and LF (VT, FF, NBSP) are not
 //     generated: smithy and opsrun both leave them as they are, but aws-c-auth trims VT and FF.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 
-const here = dirname(fileURLToPath(import.meta.url));
+import { loadSmithy, signWithSmithy } from "./smithy.mjs";
 
 function parseArgs(argv) {
   const args = { signer: null, count: 2400, seed: 20150830, verbose: false };
@@ -210,66 +206,6 @@ function generate(r, id, secrets) {
   return { input, decodedQuery: query.params, body };
 }
 
-// smithy's view of a case (see the numbered notes at the top).
-function smithyRequest(c, escapeUriPath) {
-  const { input } = c;
-  const grouped = new Map();
-  for (const [name, value] of input.headers) {
-    const lower = name.toLowerCase();
-    if (!grouped.has(lower)) grouped.set(lower, []);
-    grouped.get(lower).push(value);
-  }
-  const headers = {};
-  for (const [name, values] of grouped) {
-    headers[name] = values.length === 1 ? values[0]
-      : values.map((v) => v.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, "")).join(",");
-  }
-  const query = {};
-  for (const [key, value] of c.decodedQuery) {
-    if (!(key in query)) query[key] = value;
-    else query[key] = [].concat(query[key], value);
-  }
-  const unsigned = input.payload_hash === "UNSIGNED-PAYLOAD";
-  return {
-    method: input.method,
-    protocol: "https:",
-    hostname: headers.host,
-    path: input.normalize ? input.path : escapeUriPath(input.path),
-    query,
-    headers,
-    body: unsigned ? Readable.from([]) : c.body.length ? c.body : undefined,
-    names: new Set(grouped.keys()),
-  };
-}
-
-async function signWithSmithy(c, lib) {
-  const { input } = c;
-  const request = smithyRequest(c, lib.escapeUriPath);
-  const signer = new lib.RecordingSigner({
-    credentials: {
-      accessKeyId: input.access_key_id,
-      secretAccessKey: input.secret_access_key,
-      sessionToken: input.omit_session_token ? undefined : input.session_token,
-    },
-    region: input.region,
-    service: input.service,
-    sha256: lib.sha256,
-    uriEscapePath: input.normalize,
-    applyChecksum: input.content_sha256,
-  });
-  const options = {
-    signingDate: new Date(input.time * 1000),
-    signableHeaders: request.names,
-    unhoistableHeaders: new Set([...request.names].filter((n) => n.startsWith("x-amz-"))),
-    expiresIn: input.expires,
-  };
-  const { names, ...httpRequest } = request;
-  const signed = input.mode === "query"
-    ? await signer.presign(httpRequest, options)
-    : await signer.sign(httpRequest, options);
-  return { signed, canonical: signer.lastCanonical };
-}
-
 function firstDifference(a, b) {
   const la = a.split("\n"), lb = b.split("\n");
   for (let i = 0; i < Math.max(la.length, lb.length); i++)
@@ -320,25 +256,6 @@ function signWithOpsrun(signer, cases) {
     });
     child.stdin.end(cases.map((c) => JSON.stringify(c.input)).join("\n") + "\n");
   });
-}
-
-async function loadSmithy() {
-  if (!existsSync(join(here, "node_modules", "@smithy", "signature-v4"))) {
-    console.error("sigv4_differential: tests/sigv4-diff/node_modules is missing.\n" +
-      "Run scripts/setup.sh (it runs npm ci in tests/sigv4-diff), then run the test again.");
-    process.exit(1);
-  }
-  const { SignatureV4 } = await import("@smithy/signature-v4");
-  const { Hash } = await import("@smithy/hash-node");
-  const { escapeUriPath } = await import("@smithy/core/protocols");
-  // Records the canonical request smithy hashes, to compare it line by line with opsrun's.
-  class RecordingSigner extends SignatureV4 {
-    createCanonicalRequest(...args) {
-      this.lastCanonical = super.createCanonicalRequest(...args);
-      return this.lastCanonical;
-    }
-  }
-  return { RecordingSigner, sha256: Hash.bind(null, "sha256"), escapeUriPath };
 }
 
 async function main() {
