@@ -16,7 +16,7 @@ export const INVALID_TOKEN_MESSAGE = 'The security token included in the request
 export const EXPIRED_TOKEN_MESSAGE = 'The security token included in the request is expired';
 
 /** node:crypto behind the hash interface smithy expects (`new C()` hashes, `new C(key)` HMACs). */
-class NodeSha256 {
+export class NodeSha256 {
   constructor(secret) {
     this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
   }
@@ -171,8 +171,8 @@ export async function verifySigV4(request, opts) {
   if (!signedNames.includes('host')) {
     return failure('incomplete', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
   }
-  const early = checkClock(dateMs, dateText, opts.now) ?? null;
-  if (early) return early;
+  const skew = checkClock(dateMs, dateText, opts.now);
+  if (skew) return skew;
   const identity = opts.lookup(accessKeyId);
   const token = request.headers['x-amz-security-token']?.[0] ?? null;
   const credentialFailure = checkCredentials(identity, token, opts.now);

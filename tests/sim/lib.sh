@@ -1,0 +1,65 @@
+# tests/sim/lib.sh: shell helpers for tests that need the loopback AWS simulator. Source it:
+#   . tests/sim/lib.sh
+#   sim_start --accounts 10 --deny-accounts 2   # background start; exports SIM_* below
+#   ...; sim_stop
+# Needs node and jq, and tests/sim/node_modules (scripts/setup.sh runs `npm ci` there).
+
+SIM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# sim_start [flags...]: starts `node tests/sim/server.mjs flags...` in the background and waits
+# (up to $SIM_START_TIMEOUT seconds, default 20) for its JSON line. Exports SIM_JSON (the
+# line), SIM_PID, SIM_STS, SIM_MCP, SIM_ACCESS_KEY_ID, SIM_SECRET_ACCESS_KEY, SIM_COUNTERS
+# (counters URL) and SIM_LOG (the file holding its stderr). Returns non-zero on failure.
+sim_start() {
+  if [ ! -d "$SIM_DIR/node_modules/@modelcontextprotocol/sdk" ]; then
+    echo "sim_start: $SIM_DIR/node_modules is missing; run scripts/setup.sh (npm ci in tests/sim)" >&2
+    return 1
+  fi
+  local run_dir
+  run_dir=$(mktemp -d "${TMPDIR:-/tmp}/opsrun-sim.XXXXXX") || return 1
+  SIM_LOG="$run_dir/stderr"
+  node "$SIM_DIR/server.mjs" "$@" >"$run_dir/stdout" 2>"$SIM_LOG" </dev/null &
+  SIM_PID=$!
+  local deadline=$((SECONDS + ${SIM_START_TIMEOUT:-20}))
+  until [ -s "$run_dir/stdout" ] && [ "$(tail -c1 "$run_dir/stdout" | od -An -c | tr -d ' ')" = '\n' ]; do
+    if ! kill -0 "$SIM_PID" 2>/dev/null; then
+      echo "sim_start: simulator exited early:" >&2
+      cat "$SIM_LOG" >&2
+      wait "$SIM_PID" 2>/dev/null
+      SIM_PID=
+      return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "sim_start: no ready line after ${SIM_START_TIMEOUT:-20}s" >&2
+      sim_stop
+      return 1
+    fi
+    sleep 0.05
+  done
+  SIM_JSON=$(head -n1 "$run_dir/stdout")
+  SIM_STS=$(jq -r .sts <<<"$SIM_JSON")
+  SIM_MCP=$(jq -r .mcp <<<"$SIM_JSON")
+  SIM_ACCESS_KEY_ID=$(jq -r .access_key_id <<<"$SIM_JSON")
+  SIM_SECRET_ACCESS_KEY=$(jq -r .secret_access_key <<<"$SIM_JSON")
+  SIM_COUNTERS=$(jq -r .counters <<<"$SIM_JSON")
+  export SIM_JSON SIM_PID SIM_STS SIM_MCP SIM_ACCESS_KEY_ID SIM_SECRET_ACCESS_KEY SIM_COUNTERS SIM_LOG
+}
+
+# sim_stop: sends SIGTERM and waits for the simulator (SIGKILL after 5 s). Safe to call twice.
+sim_stop() {
+  [ -n "${SIM_PID:-}" ] || return 0
+  kill -TERM "$SIM_PID" 2>/dev/null
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$SIM_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$SIM_PID" 2>/dev/null
+  wait "$SIM_PID" 2>/dev/null
+  SIM_PID=
+}
+
+# sim_get FIELD: a field of the ready line, e.g. `sim_get '.accounts[0]'`.
+sim_get() {
+  jq -r "$1" <<<"$SIM_JSON"
+}

@@ -1,0 +1,34 @@
+// The unsigned test hooks under /_sim/ on both ports: counters, reset, inventory (what the
+// simulator answers for an account and region) and config (the ready line again).
+import { inventory } from './inventory.mjs';
+import { REGION_IDS } from './util.mjs';
+
+function sendJson(res, status, value) {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Answers a /_sim/ request. `sim`: { counters, org, readyLine, extraCounters() }. */
+export function handleHook(sim, req, res) {
+  const url = new URL(req.url, 'http://127.0.0.1');
+  const route = `${req.method} ${url.pathname}`;
+  switch (route) {
+    case 'GET /_sim/counters':
+      return sendJson(res, 200, sim.counters.snapshot(sim.extraCounters()));
+    case 'POST /_sim/reset':
+      sim.counters.reset();
+      return sendJson(res, 200, { reset: true });
+    case 'GET /_sim/config':
+      return sendJson(res, 200, sim.readyLine);
+    case 'GET /_sim/inventory': {
+      const account = url.searchParams.get('account') ?? '';
+      const region = url.searchParams.get('region') ?? sim.defaultRegion;
+      if (!sim.org.isKnownAccount(account)) return sendJson(res, 404, { message: `unknown account '${account}'` });
+      if (!REGION_IDS.has(region)) return sendJson(res, 400, { message: `unknown region '${region}'` });
+      return sendJson(res, 200, inventory(sim.org, account, region, [...REGION_IDS]));
+    }
+    default:
+      return sendJson(res, 404, { message: `no test hook ${route}` });
+  }
+}

@@ -1,0 +1,298 @@
+// The AWS MCP Server endpoint: checks SigV4 (service aws-mcp) on the raw body, applies faults,
+// binds each Mcp-Session-Id to the access key that initialised it, and hands the request to
+// the official SDK (Server + WebStandardStreamableHTTPServerTransport, the core of the SDK's
+// Streamable HTTP transport; we use it directly so the Response can be post-processed for
+// --sse framing and --nonstandard-errors). Uses sigv4.mjs, tools.mjs and faults.mjs.
+import { randomUUID } from 'node:crypto';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { verifySigV4 } from './sigv4.mjs';
+import { callTool, TOOL_NAMES, TOOLS } from './tools.mjs';
+import { readBody, REGION_IDS, requestId, sleep } from './util.mjs';
+
+/** How each SigV4 failure reason looks from the MCP endpoint: status and x-amzn-ErrorType. */
+const SIGNATURE_ERRORS = {
+  missing_auth: [401, 'MissingAuthenticationTokenException'],
+  incomplete: [403, 'IncompleteSignatureException'],
+  bad_scope: [403, 'InvalidSignatureException'],
+  clock_skew: [403, 'InvalidSignatureException'],
+  unknown_key: [403, 'UnrecognizedClientException'],
+  bad_token: [403, 'UnrecognizedClientException'],
+  expired_token: [403, 'ExpiredTokenException'],
+  signature_mismatch: [403, 'InvalidSignatureException'],
+  body_hash_mismatch: [403, 'InvalidSignatureException'],
+};
+
+const SERVER_INFO = { name: 'aws-mcp', title: 'AWS MCP Server (opsrun-sim)', version: '1.0.0' };
+const INSTRUCTIONS = 'Use aws___run_script to call AWS APIs as the signing identity; _meta.AWS_REGION sets the default region.';
+const HANG = new Promise(() => {});
+
+function encodeCursor(offset) {
+  return Buffer.from(JSON.stringify({ offset })).toString('base64url');
+}
+
+function decodeCursor(cursor) {
+  try {
+    const { offset } = JSON.parse(Buffer.from(String(cursor), 'base64url').toString('utf8'));
+    if (Number.isInteger(offset) && offset >= 0 && offset < TOOLS.length) return offset;
+  } catch {
+    // fall through
+  }
+  throw new McpError(ErrorCode.InvalidParams, 'Invalid cursor');
+}
+
+/** One MCP session: its SDK server and transport, the identity bound to it, its task log. */
+class Session {
+  constructor(identity) {
+    this.identity = identity;
+    this.id = null;
+    this.requests = 0;
+    this.tasks = [];
+    this.taskCount = 0;
+  }
+
+  recordTask(envelope, now) {
+    this.taskCount++;
+    const at = new Date(now).toISOString();
+    this.tasks.push({ task_id: `task-${this.taskCount}`, tool: 'aws___run_script', status: envelope.status, created_at: at, completed_at: at, api_calls: envelope.api_calls });
+    if (this.tasks.length > 100) this.tasks.shift();
+  }
+}
+
+export class McpService {
+  /** `sim`: { opts, org, creds, counters, clock, faults, log }. */
+  constructor(sim) {
+    this.sim = sim;
+    this.sessions = new Map();
+  }
+
+  get sessionCount() {
+    return this.sessions.size;
+  }
+
+  /** A JSON-RPC error body, in the hosted server's non-standard shape when asked to. */
+  rpcError(code, message, id = null, nonstandard = this.sim.opts.nonstandardErrors) {
+    return nonstandard
+      ? { jsonrpc: '2.0', id: '', result: null, error: { code, message } }
+      : { jsonrpc: '2.0', error: { code, message }, id };
+  }
+
+  baseHeaders(rid) {
+    return { 'x-amzn-RequestId': rid, Date: new Date(this.sim.clock()).toUTCString() };
+  }
+
+  sendJson(res, rid, status, value, headers = {}) {
+    const body = JSON.stringify(value);
+    res.writeHead(status, { ...this.baseHeaders(rid), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers });
+    res.end(body);
+  }
+
+  /** An AWS front-door error: {"message": ...} with x-amzn-ErrorType. */
+  sendAwsError(res, rid, status, type, message) {
+    this.sendJson(res, rid, status, { message }, { 'x-amzn-ErrorType': type });
+  }
+
+  async createSession(identity) {
+    const { opts, counters } = this.sim;
+    const session = new Session(identity);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: !opts.sse,
+      onsessioninitialized: (id) => {
+        session.id = id;
+        this.sessions.set(id, session);
+        counters.sessionsOpened++;
+      },
+      onsessionclosed: () => {
+        counters.sessionsClosed++;
+      },
+    });
+    transport.onclose = () => {
+      if (session.id) this.sessions.delete(session.id);
+    };
+    const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS });
+    server.setRequestHandler(ListToolsRequestSchema, (request) => this.listTools(request));
+    server.setRequestHandler(CallToolRequestSchema, (request, extra) => this.callTool(session, request, extra));
+    await server.connect(transport);
+    session.transport = transport;
+    return session;
+  }
+
+  listTools(request) {
+    const size = this.sim.opts.toolsPageSize;
+    const cursor = request.params?.cursor;
+    const start = cursor === undefined ? 0 : decodeCursor(cursor);
+    const result = { tools: TOOLS.slice(start, start + size) };
+    if (start + size < TOOLS.length) result.nextCursor = encodeCursor(start + size);
+    return result;
+  }
+
+  async callTool(session, request, extra) {
+    const { opts, org, counters, clock } = this.sim;
+    const { name, arguments: args = {}, _meta: meta } = request.params;
+    if (!TOOL_NAMES.has(name)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    const { identity } = session;
+    counters.toolCall(identity.account, name);
+    if (org.hungSet.has(identity.account)) {
+      counters.hungCalls++;
+      await HANG;
+    }
+    if (opts.sse) {
+      await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', logger: 'aws-mcp', data: `Running ${name}` } });
+    }
+    const defaultRegion = typeof meta?.AWS_REGION === 'string' ? meta.AWS_REGION : opts.region;
+    return callTool(name, args, {
+      identity,
+      defaultRegion,
+      session,
+      org,
+      seed: org.seed,
+      now: clock(),
+      counters,
+      regionIds: [...REGION_IDS],
+    });
+  }
+
+  /** Finds the session a request names and checks it may use it; answers and returns null if not. */
+  claimSession(res, rid, sessionId, identity) {
+    const { opts, counters } = this.sim;
+    const session = this.sessions.get(sessionId);
+    const notFound = () => {
+      this.sendJson(res, rid, 404, this.rpcError(-32001, 'Session not found'));
+      return null;
+    };
+    if (!session) return notFound();
+    // A session belongs to the key that initialised it; another identity cannot see it at all.
+    if (session.identity.accessKeyId !== identity.accessKeyId) {
+      counters.sessionIdentityMismatch++;
+      return notFound();
+    }
+    if (opts.sessionExpiry && session.requests >= opts.sessionExpiry) {
+      counters.sessionsExpired++;
+      this.sessions.delete(sessionId);
+      session.transport.close();
+      return notFound();
+    }
+    session.requests++;
+    return session;
+  }
+
+  async handle(req, res) {
+    const { opts, creds, counters, clock, faults } = this.sim;
+    const rid = requestId();
+    const send = (status, value, headers) => this.sendJson(res, rid, status, value, headers);
+    const path = req.url.split('?')[0];
+    if (path !== '/mcp') return send(404, { message: 'Not Found' });
+    let body;
+    try {
+      body = await readBody(req);
+    } catch {
+      return send(413, { message: 'Request Entity Too Large' });
+    }
+    await sleep(faults.latency('mcp'));
+    const verdict = await verifySigV4(
+      { method: req.method, url: req.url, headers: req.headersDistinct, body },
+      { service: 'aws-mcp', region: opts.region, now: clock(), lookup: (k) => creds.get(k) },
+    );
+    if (verdict.failure) {
+      const { reason, message } = verdict.failure;
+      counters.signatureFailure('mcp', reason);
+      const [status, type] = SIGNATURE_ERRORS[reason];
+      return this.sendAwsError(res, rid, status, type, message);
+    }
+    const fault = faults.decide('mcp');
+    if (fault === 'throttle') {
+      counters.throttled.mcp++;
+      return this.sendAwsError(res, rid, 429, 'ThrottlingException', 'Rate exceeded');
+    }
+    if (fault) {
+      counters.errors5xx.mcp++;
+      return fault === 500
+        ? this.sendAwsError(res, rid, 500, 'InternalServerException', 'Internal server error')
+        : this.sendAwsError(res, rid, 503, 'ServiceUnavailableException', 'Service unavailable');
+    }
+    if (req.method !== 'POST' && req.method !== 'DELETE') {
+      // The hosted server refuses the standalone GET stream with this body, whatever the flags.
+      return send(405, this.rpcError(-32600, 'HTTP method not supported.', null, true), { Allow: 'POST, DELETE' });
+    }
+    let parsed;
+    if (req.method === 'POST') {
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        return send(400, this.rpcError(-32700, 'Parse error: Invalid JSON'));
+      }
+    }
+    const identity = verdict.identity;
+    const sessionId = req.headers['mcp-session-id'];
+    let session;
+    if (sessionId) {
+      session = this.claimSession(res, rid, sessionId, identity);
+      if (!session) return undefined;
+    } else if (req.method === 'POST' && isInitializeRequest(parsed)) {
+      session = await this.createSession(identity);
+    } else {
+      return send(400, this.rpcError(-32000, 'Bad Request: Mcp-Session-Id header is required'));
+    }
+    const headers = new Headers();
+    for (const [k, values] of Object.entries(req.headersDistinct)) for (const v of values) headers.append(k, v);
+    const response = await session.transport.handleRequest(new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers }), { parsedBody: parsed });
+    return this.relay(res, response, rid);
+  }
+
+  /** Rewrites one JSON-RPC message for --nonstandard-errors. */
+  reshape(message) {
+    if (!this.sim.opts.nonstandardErrors || message === null || typeof message !== 'object') return message;
+    if (Array.isArray(message)) return message.map((m) => this.reshape(m));
+    return 'error' in message && !('result' in message) ? this.rpcError(message.error.code, message.error.message) : message;
+  }
+
+  /** Copies the SDK's Response to the node response, framing SSE as the hosted server does. */
+  async relay(res, response, rid) {
+    const headers = this.baseHeaders(rid);
+    response.headers.forEach((value, key) => {
+      headers[key] = value;
+    });
+    const isSse = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+    if (!response.body) {
+      res.writeHead(response.status, headers);
+      return res.end();
+    }
+    if (!isSse) {
+      let text = await response.text();
+      if (this.sim.opts.nonstandardErrors && text) {
+        try {
+          text = JSON.stringify(this.reshape(JSON.parse(text)));
+        } catch {
+          // not JSON: pass through
+        }
+      }
+      headers['content-length'] = String(Buffer.byteLength(text));
+      res.writeHead(response.status, headers);
+      return res.end(text);
+    }
+    res.writeHead(response.status, headers);
+    // A priming event (id, empty data) and a comment come first, as SSE servers send them.
+    res.write(`id: ${rid}-0\ndata: \n\n: opsrun-sim\n\n`);
+    const reader = response.body.getReader();
+    res.on('close', () => reader.cancel().catch(() => {}));
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ done: true }));
+      if (done) break;
+      let chunk = decoder.decode(value, { stream: true });
+      if (this.sim.opts.nonstandardErrors) {
+        chunk = chunk.replace(/^data: (.*)$/gm, (line, json) => {
+          try {
+            return `data: ${JSON.stringify(this.reshape(JSON.parse(json)))}`;
+          } catch {
+            return line;
+          }
+        });
+      }
+      res.write(chunk);
+    }
+    return res.end();
+  }
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// opsrun-sim: a loopback simulator of AWS STS and the hosted AWS MCP Server for opsrun's tests
+// and demo. Listens on 127.0.0.1 (free ports), prints one JSON line on stdout when ready, logs
+// only to stderr, and exits 0 on SIGTERM or SIGINT. Flags: see lib/options.mjs or --help.
+import http from 'node:http';
+import { parseOptions, helpText } from './lib/options.mjs';
+import { CredentialStore, Organisation, WEB_IDENTITY_ROLE } from './lib/identity.mjs';
+import { Counters } from './lib/counters.mjs';
+import { Faults } from './lib/faults.mjs';
+import { handleHook } from './lib/hooks.mjs';
+import { makeWebIdentityToken, StsService } from './lib/sts.mjs';
+import { McpService } from './lib/mcp.mjs';
+import { makeClock } from './lib/util.mjs';
+
+function fail(message) {
+  process.stderr.write(`opsrun-sim: ${message}\n`);
+  process.exit(2);
+}
+
+let opts;
+let org;
+try {
+  opts = parseOptions(process.argv.slice(2));
+  if (opts.help) {
+    process.stdout.write(helpText());
+    process.exit(0);
+  }
+  org = new Organisation(opts);
+} catch (err) {
+  fail(err.message);
+}
+
+const counters = new Counters();
+const sim = {
+  opts,
+  org,
+  creds: new CredentialStore(org),
+  counters,
+  clock: makeClock(opts.skewSeconds),
+  faults: new Faults(opts),
+  log: opts.log ? (line) => process.stderr.write(`opsrun-sim: ${line}\n`) : () => {},
+};
+const sts = new StsService(sim);
+const mcp = new McpService(sim);
+const hookState = {
+  counters,
+  org,
+  readyLine: null,
+  defaultRegion: opts.region,
+  extraCounters: () => ({ sessions_active: mcp.sessionCount }),
+};
+
+function serve(endpoint, service) {
+  const server = http.createServer((req, res) => {
+    if (req.url.startsWith('/_sim/')) return handleHook(hookState, req, res);
+    res.on('close', counters.begin(endpoint));
+    sim.log(`${endpoint} ${req.method} ${req.url}`);
+    return service.handle(req, res).catch((err) => {
+      process.stderr.write(`opsrun-sim: ${endpoint} ${req.method} ${req.url}: ${err.stack}\n`);
+      if (res.headersSent) return res.destroy();
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      return res.end('opsrun-sim internal error\n');
+    });
+  });
+  // Keep idle keep-alive connections as long as AWS front doors do, so clients reuse them.
+  server.keepAliveTimeout = 60000;
+  server.headersTimeout = 61000;
+  return server;
+}
+
+function listen(server) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, backlog: 1024 }, () => resolve(server.address().port));
+  });
+}
+
+const servers = [serve('sts', sts), serve('mcp', mcp)];
+const [stsPort, mcpPort] = await Promise.all(servers.map(listen)).catch((err) => fail(`cannot listen: ${err.message}`));
+
+const base = sim.creds.base;
+const ready = {
+  sts: `http://127.0.0.1:${stsPort}`,
+  mcp: `http://127.0.0.1:${mcpPort}/mcp`,
+  access_key_id: base.accessKeyId,
+  secret_access_key: base.secretAccessKey,
+  central_account: org.central,
+  central_user_arn: org.userArn,
+  accounts: org.accounts,
+  denied: org.denied,
+  hung: org.hung,
+  region: opts.region,
+  role_name: opts.roles[0],
+  roles: opts.roles,
+  web_identity_role_arn: `arn:aws:iam::${org.central}:role/${WEB_IDENTITY_ROLE}`,
+  web_identity_token: makeWebIdentityToken(org.webIdentitySub, sim.clock()),
+  counters: `http://127.0.0.1:${mcpPort}/_sim/counters`,
+  pid: process.pid,
+};
+hookState.readyLine = ready;
+
+let stopping = false;
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  for (const server of servers) {
+    server.close();
+    server.closeAllConnections();
+  }
+  process.exit(0);
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+
+process.stdout.write(JSON.stringify(ready) + '\n');
