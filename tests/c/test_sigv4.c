@@ -519,16 +519,23 @@ static void s_assert_canonical_line(const char *canonical, int index, const char
     fail_msg("canonical line %d: expected \"%s\", got \"%.*s\"", index, expected, (int)len, line);
 }
 
-static void s_assert_canonical_uri(const char *path, unsigned flags, const char *expected)
+/* Signs GET path?query (Host only) and checks line `index` of the canonical request. */
+static void s_assert_canonical(const char *path, const char *query, unsigned flags, int index,
+                               const char *expected)
 {
   struct ops_sigv4_signer *signer = s_signer();
-  struct ops_sigv4_request request = {"GET", path, NULL, s_host, 1, NULL, 0, NULL};
+  struct ops_sigv4_request request = {"GET", path, query, s_host, 1, NULL, 0, NULL};
   struct ops_sigv4_config config = s_config(flags);
   struct ops_sigv4_result result = {0};
   assert_int_equal(ops_sigv4_sign(signer, &request, &config, &result, NULL), 0);
-  s_assert_canonical_line(result.canonical_request, 1, expected);
+  s_assert_canonical_line(result.canonical_request, index, expected);
   ops_sigv4_result_free(&result);
   ops_sigv4_signer_free(signer);
+}
+
+static void s_assert_canonical_uri(const char *path, unsigned flags, const char *expected)
+{
+  s_assert_canonical(path, NULL, flags, 1, expected);
 }
 
 static void s_test_canonical_uri(void **state)
@@ -549,14 +556,7 @@ static void s_test_canonical_uri(void **state)
 
 static void s_assert_canonical_query(const char *query, const char *expected)
 {
-  struct ops_sigv4_signer *signer = s_signer();
-  struct ops_sigv4_request request = {"GET", "/", query, s_host, 1, NULL, 0, NULL};
-  struct ops_sigv4_config config = s_config(0);
-  struct ops_sigv4_result result = {0};
-  assert_int_equal(ops_sigv4_sign(signer, &request, &config, &result, NULL), 0);
-  s_assert_canonical_line(result.canonical_request, 2, expected);
-  ops_sigv4_result_free(&result);
-  ops_sigv4_signer_free(signer);
+  s_assert_canonical("/", query, 0, 2, expected);
 }
 
 static void s_test_canonical_query(void **state)

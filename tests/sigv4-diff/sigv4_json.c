@@ -2,6 +2,7 @@
  * test's driver and the benchmark. Uses jansson. */
 #include "tests/sigv4-diff/sigv4_json.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,17 +26,6 @@ static const char *s_string(json_t *root, const char *key, const char *fallback)
   return value ? value : fallback;
 }
 
-static int s_hex_digit(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static int s_load_body(struct sigv4_json_case *c, char *error, size_t error_size)
 {
   json_t *text = json_object_get(c->root, "body");
@@ -54,10 +44,10 @@ static int s_load_body(struct sigv4_json_case *c, char *error, size_t error_size
   if (!c->body)
     return s_fail(error, error_size, "out of memory");
   for (size_t i = 0; i < len; i += 2) {
-    int hi = s_hex_digit(hex[i]), lo = s_hex_digit(hex[i + 1]);
-    if (hi < 0 || lo < 0)
+    char pair[3] = {hex[i], hex[i + 1], '\0'};
+    if (!isxdigit((unsigned char)pair[0]) || !isxdigit((unsigned char)pair[1]))
       return s_fail(error, error_size, "body_hex is not hex");
-    c->body[i / 2] = (unsigned char)(hi << 4 | lo);
+    c->body[i / 2] = (unsigned char)strtoul(pair, NULL, 16);
   }
   c->request.body = c->body;
   c->request.body_len = len / 2;
