@@ -6,6 +6,7 @@
 #include <lua-cjson.h>
 #include <lualib.h>
 #include <openssl/crypto.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "bindings/opsrun.h"
 #include "bindings/repl.h"
 
+/* SPEC section 1; EXIT_USAGE also covers configuration errors (registry, credentials) */
 enum { EXIT_OK = 0, EXIT_LUA_ERROR = 1, EXIT_USAGE = 2, EXIT_TASKS_FAILED = 3 };
 
 static int s_panic(lua_State *L)
@@ -67,11 +69,31 @@ static int s_push_script_args(lua_State *L, int argc, char **argv, int script_in
   return n > 0 ? n : 0;
 }
 
+/* A configuration problem (SPEC kinds config and registry, or no credentials at all) is not a
+ * bug in the script: it exits 2 with the error's one line and no traceback. */
+static bool s_is_configuration_error(lua_State *L, int index)
+{
+  if (!lua_istable(L, index))
+    return false;
+  lua_getfield(L, index, "kind");
+  lua_getfield(L, index, "code");
+  const char *kind = lua_tostring(L, -2), *code = lua_tostring(L, -1);
+  bool configuration = kind && (strcmp(kind, "config") == 0 || strcmp(kind, "registry") == 0 ||
+                                (strcmp(kind, "credentials") == 0 && code &&
+                                 strcmp(code, "NoCredentials") == 0));
+  lua_pop(L, 2);
+  return configuration;
+}
+
 /* Runs the loaded chunk on top of the stack with `nargs` arguments as the main task. */
 static int s_run_main_task(lua_State *L, int nargs)
 {
   if (ops_engine_run(L, nargs) == LUA_OK)
     return EXIT_OK;
+  if (s_is_configuration_error(L, -2)) {
+    fprintf(stderr, "opsrun: %s\n", luaL_tolstring(L, -2, NULL));
+    return EXIT_USAGE;
+  }
   fprintf(stderr, "opsrun: %s\n", lua_tostring(L, -1)); /* the traceback, message first */
   return EXIT_LUA_ERROR;
 }

@@ -64,6 +64,11 @@ expect "a script error exits 1 with its message and a traceback" \
 run opsrun -e 'error(setmetatable({}, {__tostring = function() return "AccessDenied (assume 1): no" end}))'
 expect "an error object is shown by its tostring" '[ $status -eq 1 ] && [[ "$err" == "opsrun: AccessDenied (assume 1): no"* ]]'
 
+run opsrun -e 'error(setmetatable({kind = "registry", message = "r.json: /accounts/0/id: expected 12 digits"},
+  {__tostring = function(e) return e.message end}))'
+expect "an uncaught configuration error exits 2 with one line, no traceback" \
+  '[ $status -eq 2 ] && [ "$err" = "opsrun: r.json: /accounts/0/id: expected 12 digits" ]'
+
 run opsrun -e 'x = = 1'
 expect "a syntax error exits 1 with one line" '[ $status -eq 1 ] && [ $(lines "$err") -eq 1 ] && [[ "$err" == *"unexpected symbol"* ]]'
 
