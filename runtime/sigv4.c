@@ -21,11 +21,14 @@
 #define S_AMZ_DATE_LEN    16 /* 20150830T123600Z */
 #define S_DATE_LEN        8  /* 20150830 */
 #define S_KEY_CACHE_WAYS  4
+#define S_DEFAULT_ENTRIES 64
+
 /* The whitespace collapsed in header values: HTTP's SP and HTAB, and the CR and LF left by
  * folded (multi-line) values. */
 #define S_HEADER_SPACE " \t\r\n"
-#define S_DEFAULT_ENTRIES 64
-/* ";x-amz-date;x-amz-security-token;x-amz-content-sha256": what the signer adds to the list. */
+
+/* Room for ";x-amz-date;x-amz-security-token;x-amz-content-sha256" (53 bytes): the names the
+ * signer may add to the signed headers list. */
 #define S_GENERATED_NAMES_LEN 54
 
 /* A slice of bytes, not NUL-terminated. */
@@ -109,7 +112,6 @@ static bool s_is_unreserved(unsigned char c)
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_' || c == '~';
 }
-
 
 static int s_hex_value(unsigned char c)
 {
@@ -303,7 +305,7 @@ static int s_check_config(const struct ops_sigv4_config *config, struct ops_erro
 }
 
 /* Formats the time and writes the credential scope (date/region/service/aws4_request) into the
- * work buffer, which has room for it (see s_work_bound). */
+ * work buffer, which s_prepare made room for. */
 static int s_scope(struct ops_sigv4_signer *signer, const struct ops_sigv4_config *config,
                    struct s_scope *scope, struct ops_error *err)
 {
@@ -358,8 +360,8 @@ static void s_entry_clear(struct s_key_entry *entry)
 }
 
 /* One HMAC-SHA256 step of the key derivation: out = HMAC(key, data), keyed afresh. */
-static int s_hmac_step(EVP_MAC_CTX *mac, const unsigned char *key, size_t key_len,
-                       const char *data, size_t data_len, unsigned char out[32])
+static int s_hmac_step(EVP_MAC_CTX *mac, const unsigned char *key, size_t key_len, const char *data,
+                       size_t data_len, unsigned char out[32])
 {
   size_t out_len = 0;
   if (!EVP_MAC_init(mac, key, key_len, NULL) ||
@@ -378,7 +380,7 @@ static int s_derive_signing_key(struct ops_sigv4_signer *signer, struct s_key_en
                                 struct ops_error *err)
 {
   int rc = OPS_OK;
-  unsigned char key[32];
+  unsigned char key[32] = {0};
   size_t first_len = 4 + secret->len;
   unsigned char *first = malloc(first_len);
   if (!first) {
@@ -538,11 +540,11 @@ static void s_reencode(struct s_out *out, const char *src, size_t len)
   }
 }
 
-/* Whether a query key (as given, not decoded) is one of the parameters query mode generates. Those are
- * ignored in the request, so a presigned URL can be signed again. */
+/* Whether a query key (as given, not decoded) is one of the parameters query mode generates. Those
+ * are ignored in the request, so a presigned URL can be signed again. */
 static bool s_is_generated_param(const char *key, size_t len, bool with_token)
 {
-  static const char *const names[] = {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",
+  static const char *const names[] = {"X-Amz-Algorithm", "X-Amz-Credential",    "X-Amz-Date",
                                       "X-Amz-Expires",   "X-Amz-SignedHeaders", "X-Amz-Signature"};
   if (len < 6 || memcmp(key, "X-Amz-", 6) != 0)
     return false;
@@ -598,8 +600,8 @@ static int s_collect_query(struct ops_sigv4_signer *signer, const char *query, b
         signer->work.len = mark;
       } else {
         struct s_span val = s_work_encoded(signer, value, value_len, true);
-        int rc = s_push_param(signer, count, (struct s_param){key.ptr, key.len, val.ptr, val.len},
-                              err);
+        int rc =
+            s_push_param(signer, count, (struct s_param){key.ptr, key.len, val.ptr, val.len}, err);
         if (rc)
           return rc;
       }
@@ -712,8 +714,8 @@ static int s_collect_headers(struct ops_sigv4_signer *signer, struct s_signing *
     if (name.len == 0)
       return ops_error_set(err, OPS_ERR_CONFIG, "sigv4: header %zu has an empty name", i);
     host = host || s_ieq(name.ptr, name.len, "host");
-    signer->headers[s->header_count] = (struct s_header){
-        name.ptr, name.len, header->value, strlen(header->value), s->header_count};
+    signer->headers[s->header_count] = (struct s_header){name.ptr, name.len, header->value,
+                                                         strlen(header->value), s->header_count};
     s->header_count++;
   }
   if (!host)
@@ -1152,9 +1154,8 @@ int ops_sigv4_sign(struct ops_sigv4_signer *signer, const struct ops_sigv4_reque
     goto cleanup;
 
   sts_len = s_string_to_sign_len(&s.scope);
-  rc = s_result_reserve(out, s_canonical_request_bound(signer, &s) + 1 + sts_len + 1 +
-                                 s_additions_bound(&s),
-                        err);
+  rc = s_result_reserve(
+      out, s_canonical_request_bound(signer, &s) + 1 + sts_len + 1 + s_additions_bound(&s), err);
   if (rc)
     goto cleanup;
   store = (struct s_out){out->storage, out->storage + out->storage_size};

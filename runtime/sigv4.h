@@ -33,8 +33,9 @@ struct ops_sigv4_pair {
 struct ops_sigv4_request {
   const char *method; /* "GET", "POST", ... exactly as sent */
   /* The path of the request-target, without '?' and query. It is URI-encoded once while signing
-   * (every byte but A-Z a-z 0-9 - . _ ~ and '/'), so pass the path as sent on the wire for ordinary
-   * services (AWS wants their paths encoded twice) and the unencoded key path for S3. "" means "/". */
+   * (every byte but A-Z a-z 0-9 - . _ ~ and '/'), so pass the path as sent on the wire for
+   * ordinary services (AWS wants their paths encoded twice) and the unencoded key path for S3.
+   * "" means "/". */
   const char *path;
   const char *query; /* the raw query string after '?' (percent-encoded as sent), or NULL */
   /* In order; repeated names allowed. Must include Host. The headers the signer generates
@@ -78,8 +79,9 @@ struct ops_sigv4_config {
 };
 
 /* What signing produced. Zero-initialise before first use ({0}); a result may be passed to
- * further calls, which reuse its storage. All strings point into storage owned by the result and
- * stay valid until the next call with it or ops_sigv4_result_free. */
+ * further calls, which reuse its storage. All strings point into storage owned by the result (or
+ * into the result itself: do not copy the struct) and stay valid until the next call with it or
+ * ops_sigv4_result_free. */
 struct ops_sigv4_result {
   char signature[65];            /* lowercase hex */
   const char *canonical_request; /* the exact bytes hashed, for debugging a signature mismatch */
@@ -90,8 +92,9 @@ struct ops_sigv4_result {
    * OPS_SIGV4_CONTENT_SHA256), Authorization. Empty in query mode. */
   struct ops_sigv4_pair headers[4];
   size_t header_count;
-  /* Query mode: parameters to append to the request's query string, already URI-encoded, so the
-   * query sent is `query + "&" + name=value...`. Empty in header mode. */
+  /* Query mode: parameters to append to the request's query string ('&' after a non-empty one),
+   * values already URI-encoded: X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders,
+   * -Security-Token (when there is a token), -Signature. Empty in header mode. */
   struct ops_sigv4_pair query[7];
   size_t query_count;
   char *storage; /* private */
@@ -102,8 +105,9 @@ struct ops_sigv4_result {
  * signing keys. Not thread-safe: use one signer per thread. */
 struct ops_sigv4_signer;
 
-/* Creates a signer whose key cache holds up to `key_cache_entries` signing keys (one per secret,
- * date, region and service; 0 picks 64). A cached key lasts the UTC day it was derived for.
+/* Creates a signer whose key cache holds `key_cache_entries` signing keys (one per secret, date,
+ * region and service; 0 picks 64; rounded up to a multiple of 4, the ways of each set). A key is
+ * derived once per UTC day and kept until evicted, least recently used first within its set.
  * On success *out is owned by the caller: release it with ops_sigv4_signer_free. */
 int ops_sigv4_signer_new(struct ops_sigv4_signer **out, size_t key_cache_entries,
                          struct ops_error *err);

@@ -1,6 +1,6 @@
 /* test_sigv4.c: cmocka runner for runtime/sigv4: every case of AWS's SigV4 test suite (aws-c-auth's
- * v4/ in header and query mode, botocore's copy), the two STS AssumeRole vectors of FORMAT.md, and
- * the API's edges. Reads tests/fixtures/sigv4 from the project root; jansson parses context.json. */
+ * v4/ in both modes, botocore's copy), the two STS AssumeRole vectors of FORMAT.md, and the API's
+ * edges. Reads tests/fixtures/sigv4 from the project root; jansson parses context.json. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,10 +179,10 @@ static void s_load_context(const char *dir, json_t **root, struct ops_sigv4_cred
   if (!*root)
     fail_msg("%s: %s", path, error.text);
   json_t *c = json_object_get(*root, "credentials");
-  *creds = (struct ops_sigv4_credentials){
-      json_string_value(json_object_get(c, "access_key_id")),
-      json_string_value(json_object_get(c, "secret_access_key")),
-      json_string_value(json_object_get(c, "token"))};
+  *creds =
+      (struct ops_sigv4_credentials){json_string_value(json_object_get(c, "access_key_id")),
+                                     json_string_value(json_object_get(c, "secret_access_key")),
+                                     json_string_value(json_object_get(c, "token"))};
   memset(config, 0, sizeof(*config));
   config->credentials = creds;
   config->region = json_string_value(json_object_get(*root, "region"));
@@ -288,8 +288,8 @@ static void s_assert_signed_request(const struct s_request *req,
                                       strlen(expected.headers[i].value));
   for (size_t i = 0; i < req->header_count; i++)
     if (!s_is_replaced(req->headers[i].name, config))
-      got[got_count++] = s_field_of(req->headers[i].name, req->headers[i].value,
-                                    strlen(req->headers[i].value));
+      got[got_count++] =
+          s_field_of(req->headers[i].name, req->headers[i].value, strlen(req->headers[i].value));
   for (size_t i = 0; i < result->header_count; i++)
     if (!skip_authorization || strcmp(result->headers[i].name, "Authorization") != 0)
       got[got_count++] = s_field_of(result->headers[i].name, result->headers[i].value,
@@ -301,8 +301,8 @@ static void s_assert_signed_request(const struct s_request *req,
   want_count = s_query_fields((char *)expected.query, want, 0);
   got_count = s_query_fields(query, got, 0);
   for (size_t i = 0; i < result->query_count; i++)
-    got[got_count++] = s_field_of(result->query[i].name, result->query[i].value,
-                                  strlen(result->query[i].value));
+    got[got_count++] =
+        s_field_of(result->query[i].name, result->query[i].value, strlen(result->query[i].value));
   s_assert_same_fields(want, want_count, got, got_count, "signed request query parameters");
   free(query);
   s_free_request(&expected);
@@ -323,8 +323,8 @@ static void s_sign(struct ops_sigv4_signer *signer, const struct s_request *req,
                    const struct ops_sigv4_config *config, struct ops_sigv4_result *result)
 {
   struct ops_error err = {0};
-  struct ops_sigv4_request request = {req->method, req->path,         req->query, req->headers,
-                                      req->header_count, req->body,   req->body_len, NULL};
+  struct ops_sigv4_request request = {req->method,       req->path, req->query,    req->headers,
+                                      req->header_count, req->body, req->body_len, NULL};
   if (ops_sigv4_sign(signer, &request, config, result, &err))
     fail_msg("sign: %s", err.message);
 }
@@ -425,8 +425,8 @@ static void s_test_botocore(void **state)
     flags |= OPS_SIGV4_OMIT_SESSION_TOKEN;
   struct ops_sigv4_credentials creds = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
                                         token};
-  struct ops_sigv4_config config = {&creds, "us-east-1", "service", 1440938160,
-                                    OPS_SIGV4_MODE_HEADER, flags, 0};
+  struct ops_sigv4_config config = {
+      &creds, "us-east-1", "service", 1440938160, OPS_SIGV4_MODE_HEADER, flags, 0};
   struct ops_sigv4_signer *signer = s_signer();
   s_sign(signer, &req, &config, &result);
 
@@ -462,8 +462,8 @@ static void s_assert_sts_vector(const char *host, const char *region, const char
   struct ops_sigv4_credentials creds = {"accessKey12345", "secretKey12345",
                                         "sessionToken123456789"};
   struct ops_sigv4_request request = {"POST", "/", NULL, headers, 3, body, strlen(body), NULL};
-  struct ops_sigv4_config config = {&creds, region, "sts", 0, OPS_SIGV4_MODE_HEADER,
-                                    OPS_SIGV4_NORMALIZE_PATH, 0};
+  struct ops_sigv4_config config = {
+      &creds, region, "sts", 0, OPS_SIGV4_MODE_HEADER, OPS_SIGV4_NORMALIZE_PATH, 0};
   struct ops_sigv4_result result = {0};
   struct ops_error err = {0};
   struct ops_sigv4_signer *signer = s_signer();
@@ -500,8 +500,8 @@ static const struct ops_sigv4_pair s_host[] = {{"Host", "example.amazonaws.com"}
 
 static struct ops_sigv4_config s_config(unsigned flags)
 {
-  return (struct ops_sigv4_config){&s_creds,   "us-east-1", "service", 1440938160,
-                                   OPS_SIGV4_MODE_HEADER, flags, 3600};
+  return (struct ops_sigv4_config){
+      &s_creds, "us-east-1", "service", 1440938160, OPS_SIGV4_MODE_HEADER, flags, 3600};
 }
 
 /* The line of a canonical request at `index` (0: method, 1: URI, 2: query, ...). */
@@ -575,8 +575,11 @@ static void s_test_canonical_headers(void **state)
 {
   (void)state;
   const struct ops_sigv4_pair headers[] = {
-      {"X-B", "  two   words\t\there  "}, {"host", "example.amazonaws.com"}, {"x-b", "second"},
-      {"X-Empty", ""},                      {"x-a", "\r\n folded\r\n  line "},
+      {"X-B", "  two   words\t\there  "},
+      {"host", "example.amazonaws.com"},
+      {"x-b", "second"},
+      {"X-Empty", ""},
+      {"x-a", "\r\n folded\r\n  line "},
   };
   struct ops_sigv4_signer *signer = s_signer();
   struct ops_sigv4_request request = {"GET", "/", NULL, headers, 5, NULL, 0, NULL};
@@ -598,15 +601,16 @@ static void s_test_canonical_headers(void **state)
 static void s_test_resign_ignores_generated(void **state)
 {
   (void)state;
-  const struct ops_sigv4_pair headers[] = {
-      {"Host", "example.amazonaws.com"}, {"Authorization", "AWS4-HMAC-SHA256 old"},
-      {"X-Amz-Date", "20000101T000000Z"}, {"X-Amz-Security-Token", "old"},
-      {"x-amz-content-sha256", "old"}};
+  const struct ops_sigv4_pair headers[] = {{"Host", "example.amazonaws.com"},
+                                           {"Authorization", "AWS4-HMAC-SHA256 old"},
+                                           {"X-Amz-Date", "20000101T000000Z"},
+                                           {"X-Amz-Security-Token", "old"},
+                                           {"x-amz-content-sha256", "old"}};
   struct ops_sigv4_credentials creds = s_creds;
   creds.session_token = "token";
   struct ops_sigv4_request plain = {"GET", "/", "a=1", headers, 1, NULL, 0, NULL};
-  struct ops_sigv4_request signed_before = {"GET", "/", "a=1&X-Amz-Signature=old&X-Amz-Date=x",
-                                            headers, 5, NULL, 0, NULL};
+  struct ops_sigv4_request signed_before = {
+      "GET", "/", "a=1&X-Amz-Signature=old&X-Amz-Date=x", headers, 5, NULL, 0, NULL};
   struct ops_sigv4_signer *signer = s_signer();
   struct ops_sigv4_result first = {0}, second = {0};
   for (int mode = OPS_SIGV4_MODE_HEADER; mode <= OPS_SIGV4_MODE_QUERY; mode++) {

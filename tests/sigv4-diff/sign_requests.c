@@ -36,9 +36,8 @@ static json_t *s_sign_line(struct ops_sigv4_signer *signer, json_t *line,
     json_object_set_new(out, "signature", json_string(result->signature));
     json_object_set_new(out, "canonical_request", json_string(result->canonical_request));
     json_object_set_new(out, "string_to_sign", json_string(result->string_to_sign));
-    json_object_set_new(out, "authorization", result->authorization
-                                                  ? json_string(result->authorization)
-                                                  : json_null());
+    json_object_set_new(out, "authorization",
+                        result->authorization ? json_string(result->authorization) : json_null());
     json_object_set_new(out, "headers", s_pairs(result->headers, result->header_count));
     json_object_set_new(out, "query", s_pairs(result->query, result->query_count));
   }

@@ -74,16 +74,15 @@ static int s_load_headers(struct sigv4_json_case *c, char *error, size_t error_s
   return 0;
 }
 
-int sigv4_json_case_load(struct sigv4_json_case *out, json_t *root, char *error,
-                         size_t error_size)
+int sigv4_json_case_load(struct sigv4_json_case *out, json_t *root, char *error, size_t error_size)
 {
   memset(out, 0, sizeof(*out));
   if (!json_is_object(root))
     return s_fail(error, error_size, "a case must be a JSON object");
   out->root = json_incref(root);
-  out->credentials = (struct ops_sigv4_credentials){
-      s_string(root, "access_key_id", NULL), s_string(root, "secret_access_key", NULL),
-      s_string(root, "session_token", NULL)};
+  out->credentials = (struct ops_sigv4_credentials){s_string(root, "access_key_id", NULL),
+                                                    s_string(root, "secret_access_key", NULL),
+                                                    s_string(root, "session_token", NULL)};
   out->request.method = s_string(root, "method", NULL);
   out->request.path = s_string(root, "path", "");
   out->request.query = s_string(root, "query", NULL);
@@ -92,9 +91,8 @@ int sigv4_json_case_load(struct sigv4_json_case *out, json_t *root, char *error,
   out->config.region = s_string(root, "region", NULL);
   out->config.service = s_string(root, "service", NULL);
   out->config.time = json_integer_value(json_object_get(root, "time"));
-  out->config.mode = strcmp(s_string(root, "mode", "header"), "query") == 0
-                         ? OPS_SIGV4_MODE_QUERY
-                         : OPS_SIGV4_MODE_HEADER;
+  out->config.mode = strcmp(s_string(root, "mode", "header"), "query") == 0 ? OPS_SIGV4_MODE_QUERY
+                                                                            : OPS_SIGV4_MODE_HEADER;
   out->config.expires = (unsigned)json_integer_value(json_object_get(root, "expires"));
   if (json_is_true(json_object_get(root, "normalize")))
     out->config.flags |= OPS_SIGV4_NORMALIZE_PATH;

@@ -25,8 +25,7 @@ struct sigv4_json_case {
 
 /* Fills `out` from `root` (a reference is taken). Returns 0, or -1 with a message in `error`.
  * Release with sigv4_json_case_free either way. */
-int sigv4_json_case_load(struct sigv4_json_case *out, json_t *root, char *error,
-                         size_t error_size);
+int sigv4_json_case_load(struct sigv4_json_case *out, json_t *root, char *error, size_t error_size);
 
 void sigv4_json_case_free(struct sigv4_json_case *c);
 
