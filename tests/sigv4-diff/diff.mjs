@@ -28,8 +28,10 @@
 //     is signing without the token, which is what the script does, then it checks that opsrun
 //     still returns the token for the caller to send.
 //  8. UNSIGNED-PAYLOAD. smithy uses it for a streaming body; the script gives smithy a Readable.
-//  9. Header values with whitespace other than SP, HTAB, CR and LF (VT, FF, NBSP) are not
-//     generated: smithy and opsrun both leave them as they are, but aws-c-auth trims VT and FF.
+//  9. Header whitespace. smithy and opsrun trim and collapse runs of SP, HTAB, CR and LF. Other
+//     whitespace (VT, FF, NBSP) is not generated, because signers disagree on it: botocore's
+//     str.split() collapses all of it, aws-c-auth trims VT and FF at the ends and collapses only
+//     SP inside (a tab run stays). AWS's documentation speaks only of "sequential spaces".
 import { spawn } from "node:child_process";
 
 import { loadSmithy, signWithSmithy } from "./smithy.mjs";
