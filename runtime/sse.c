@@ -1,0 +1,176 @@
+/* sse.c: the event-stream parser of sse.h: a line assembler feeding the field rules. */
+#include "runtime/sse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/error.h"
+
+struct s_buffer {
+  char *data;
+  size_t len, capacity;
+};
+
+struct ops_sse_parser {
+  ops_sse_event_fn on_event;
+  void *ud;
+  struct s_buffer line;
+  struct s_buffer data;
+  struct s_buffer type;
+  struct s_buffer last_id;
+  long retry_ms;
+  bool after_cr; /* the previous byte ended a line with CR: a following LF belongs to it */
+  bool started;  /* past a leading byte order mark */
+};
+
+static bool s_append(struct s_buffer *b, const char *data, size_t len)
+{
+  if (b->len + len + 1 > b->capacity) {
+    size_t capacity = b->capacity ? b->capacity : 256;
+    while (capacity < b->len + len + 1)
+      capacity *= 2;
+    char *grown = realloc(b->data, capacity);
+    if (!grown)
+      return false;
+    b->data = grown;
+    b->capacity = capacity;
+  }
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+  return true;
+}
+
+static bool s_set(struct s_buffer *b, const char *data, size_t len)
+{
+  b->len = 0;
+  return s_append(b, data, len);
+}
+
+struct ops_sse_parser *ops_sse_parser_new(ops_sse_event_fn on_event, void *ud)
+{
+  struct ops_sse_parser *parser = calloc(1, sizeof(*parser));
+  if (!parser)
+    return NULL;
+  parser->on_event = on_event;
+  parser->ud = ud;
+  parser->retry_ms = -1;
+  if (!s_set(&parser->last_id, "", 0)) {
+    free(parser);
+    return NULL;
+  }
+  return parser;
+}
+
+void ops_sse_parser_free(struct ops_sse_parser *parser)
+{
+  if (!parser)
+    return;
+  free(parser->line.data);
+  free(parser->data.data);
+  free(parser->type.data);
+  free(parser->last_id.data);
+  free(parser);
+}
+
+static bool s_all_digits(const char *text, size_t len)
+{
+  for (size_t i = 0; i < len; i++)
+    if (text[i] < '0' || text[i] > '9')
+      return false;
+  return len > 0;
+}
+
+/* A blank line: dispatch what was gathered, if there is data, then start a new event. */
+static int s_dispatch(struct ops_sse_parser *parser)
+{
+  bool go_on = true;
+  if (parser->data.len > 0) {
+    size_t len = parser->data.len - 1; /* the data buffer always ends in "\n" */
+    parser->data.data[len] = '\0';
+    struct ops_sse_event event = {
+        .type = parser->type.len ? parser->type.data : "message",
+        .data = parser->data.data,
+        .data_len = len,
+        .last_event_id = parser->last_id.data,
+    };
+    go_on = parser->on_event(parser->ud, &event);
+  }
+  parser->data.len = 0;
+  parser->type.len = 0;
+  return go_on ? OPS_OK : OPS_ERR_CANCELLED;
+}
+
+static int s_field(struct ops_sse_parser *parser, const char *name, size_t name_len,
+                   const char *value, size_t value_len)
+{
+#define IS(field) (name_len == sizeof(field) - 1 && memcmp(name, field, name_len) == 0)
+  bool ok = true;
+  if (IS("data"))
+    ok = s_append(&parser->data, value, value_len) && s_append(&parser->data, "\n", 1);
+  else if (IS("event"))
+    ok = s_set(&parser->type, value, value_len);
+  else if (IS("id") && !memchr(value, '\0', value_len))
+    ok = s_set(&parser->last_id, value, value_len);
+  else if (IS("retry") && s_all_digits(value, value_len) && value_len < 10)
+    parser->retry_ms = strtol(value, NULL, 10);
+#undef IS
+  return ok ? OPS_OK : OPS_ERR_NOMEM;
+}
+
+static int s_line(struct ops_sse_parser *parser, const char *line, size_t len)
+{
+  if (len == 0)
+    return s_dispatch(parser);
+  if (line[0] == ':')
+    return OPS_OK; /* a comment */
+  const char *colon = memchr(line, ':', len);
+  if (!colon)
+    return s_field(parser, line, len, "", 0);
+  const char *value = colon + 1;
+  if (value < line + len && *value == ' ')
+    value++;
+  return s_field(parser, line, (size_t)(colon - line), value, (size_t)(line + len - value));
+}
+
+int ops_sse_feed(struct ops_sse_parser *parser, const char *data, size_t len)
+{
+  if (!parser->started && parser->line.len == 0 && len >= 3 &&
+      memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+    data += 3;
+    len -= 3;
+  }
+  parser->started = parser->started || len > 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = data[i];
+    if (c == '\n' && parser->after_cr) {
+      parser->after_cr = false;
+      continue;
+    }
+    parser->after_cr = c == '\r';
+    if (c != '\n' && c != '\r') {
+      size_t run = 1; /* take the whole run of ordinary bytes at once */
+      while (i + run < len && data[i + run] != '\n' && data[i + run] != '\r')
+        run++;
+      if (!s_append(&parser->line, data + i, run))
+        return OPS_ERR_NOMEM;
+      i += run - 1;
+      continue;
+    }
+    int rc = s_line(parser, parser->line.data ? parser->line.data : "", parser->line.len);
+    parser->line.len = 0;
+    if (rc != OPS_OK)
+      return rc;
+  }
+  return OPS_OK;
+}
+
+const char *ops_sse_last_event_id(const struct ops_sse_parser *parser)
+{
+  return parser->last_id.data;
+}
+
+long ops_sse_retry_ms(const struct ops_sse_parser *parser)
+{
+  return parser->retry_ms;
+}

@@ -1,0 +1,37 @@
+/* sse.h: an incremental parser of Server-Sent Events (text/event-stream, WHATWG HTML "event
+ * stream interpretation"): bytes in as they arrive, whole events out. Lines end in CRLF, LF or
+ * CR; ':' starts a comment; fields data (joined with "\n"), event, id and retry. */
+#ifndef OPS_SSE_H
+#define OPS_SSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One dispatched event; the strings are borrowed until the callback returns. */
+struct ops_sse_event {
+  const char *type; /* "message" unless an event field said otherwise */
+  const char *data; /* the data lines joined with "\n", without the final newline */
+  size_t data_len;
+  const char *last_event_id; /* the stream's last event id so far ("" when none) */
+};
+
+/* Return false to stop parsing: ops_sse_feed then returns early. */
+typedef bool (*ops_sse_event_fn)(void *ud, const struct ops_sse_event *event);
+
+struct ops_sse_parser;
+
+struct ops_sse_parser *ops_sse_parser_new(ops_sse_event_fn on_event, void *ud);
+void ops_sse_parser_free(struct ops_sse_parser *parser);
+
+/* Parses `len` more bytes, calling on_event for each complete event. Returns 0; false from the
+ * callback returns OPS_ERR_CANCELLED; OPS_ERR_NOMEM when out of memory. */
+int ops_sse_feed(struct ops_sse_parser *parser, const char *data, size_t len);
+
+/* The id of the last event seen (kept across events, "" when none): a resumed stream sends it
+ * as Last-Event-ID. Empty-data events, such as MCP's priming event, set it too. */
+const char *ops_sse_last_event_id(const struct ops_sse_parser *parser);
+
+/* The reconnection delay the server asked for with retry:, in milliseconds; -1 when none. */
+long ops_sse_retry_ms(const struct ops_sse_parser *parser);
+
+#endif

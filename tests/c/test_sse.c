@@ -1,0 +1,132 @@
+/* test_sse.c: the event-stream parser against the WHATWG rules and MCP's uses of them: priming
+ * events, comments, multi-line data, the three line endings, retry, and bytes in any pieces. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/error.h"
+#include "runtime/sse.h"
+
+struct seen {
+  char log[2048]; /* "type|data|id;" per event */
+  int events;
+  int stop_after;
+};
+
+static bool on_event(void *ud, const struct ops_sse_event *event)
+{
+  struct seen *seen = ud;
+  size_t used = strlen(seen->log);
+  snprintf(seen->log + used, sizeof(seen->log) - used, "%s|%.*s|%s;", event->type,
+           (int)event->data_len, event->data, event->last_event_id);
+  seen->events++;
+  return seen->stop_after == 0 || seen->events < seen->stop_after;
+}
+
+/* Feeds `stream` in pieces of `piece` bytes (0: all at once) and returns the log. */
+static const char *parse(const char *stream, size_t piece, struct seen *seen)
+{
+  struct ops_sse_parser *parser = ops_sse_parser_new(on_event, seen);
+  size_t len = strlen(stream);
+  size_t step = piece ? piece : len;
+  for (size_t at = 0; at < len; at += step)
+    if (ops_sse_feed(parser, stream + at, at + step > len ? len - at : step) != OPS_OK)
+      break;
+  ops_sse_parser_free(parser);
+  return seen->log;
+}
+
+static void mcp_stream_with_priming_event_comment_and_notification(void **state)
+{
+  (void)state;
+  const char *stream = "id: 1\ndata:\n\n"
+                       ": keep-alive\n\n"
+                       "event: message\nid: 2\n"
+                       "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n"
+                       "id: 3\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\n\n";
+  for (size_t piece = 0; piece <= 7; piece++) {
+    struct seen seen = {0};
+    assert_string_equal(
+        parse(stream, piece, &seen),
+        "message||1;" /* the priming event: empty data, dispatched (the client skips it) */
+        "message|{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}|2;"
+        "message|{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}|3;");
+  }
+}
+
+static void data_lines_join_with_newlines_and_line_endings_all_count(void **state)
+{
+  (void)state;
+  struct seen seen = {0};
+  assert_string_equal(parse("data: a\r\ndata:b\rdata:  c\n\r\n", 0, &seen), "message|a\nb\n c|;");
+  struct seen split = {0};
+  assert_string_equal(parse("data: a\r\ndata:b\rdata:  c\n\r\n", 1, &split), "message|a\nb\n c|;");
+}
+
+static void event_types_ids_and_retry(void **state)
+{
+  (void)state;
+  struct seen seen = {0};
+  struct ops_sse_parser *parser = ops_sse_parser_new(on_event, &seen);
+  const char *stream = "retry: 1500\nevent: ping\ndata: x\n\nretry: soon\ndata: y\nid: 9\n\n";
+  assert_int_equal(ops_sse_feed(parser, stream, strlen(stream)), OPS_OK);
+  assert_string_equal(seen.log, "ping|x|;message|y|9;");
+  assert_int_equal(ops_sse_retry_ms(parser), 1500); /* "soon" is not a number: ignored */
+  assert_string_equal(ops_sse_last_event_id(parser), "9");
+  ops_sse_parser_free(parser);
+}
+
+static void an_id_without_data_is_remembered_but_not_dispatched(void **state)
+{
+  (void)state;
+  struct seen seen = {0};
+  struct ops_sse_parser *parser = ops_sse_parser_new(on_event, &seen);
+  assert_int_equal(ops_sse_feed(parser, "id: prime-42\n\n", 14), OPS_OK);
+  assert_int_equal(seen.events, 0);
+  assert_string_equal(ops_sse_last_event_id(parser), "prime-42");
+  assert_int_equal(ops_sse_feed(parser, "data\n\n", 6), OPS_OK); /* a bare field name */
+  assert_string_equal(seen.log, "message||prime-42;");
+  ops_sse_parser_free(parser);
+}
+
+static void an_unfinished_event_is_not_dispatched(void **state)
+{
+  (void)state;
+  struct seen seen = {0};
+  assert_string_equal(parse("data: complete\n\ndata: cut off", 0, &seen), "message|complete|;");
+}
+
+static void a_byte_order_mark_at_the_start_is_skipped(void **state)
+{
+  (void)state;
+  struct seen seen = {0};
+  assert_string_equal(parse("\xEF\xBB\xBF" "data: x\n\n", 0, &seen), "message|x|;");
+}
+
+static void the_callback_can_stop_the_parser(void **state)
+{
+  (void)state;
+  struct seen seen = {.stop_after = 1};
+  struct ops_sse_parser *parser = ops_sse_parser_new(on_event, &seen);
+  const char *stream = "data: 1\n\ndata: 2\n\n";
+  assert_int_equal(ops_sse_feed(parser, stream, strlen(stream)), OPS_ERR_CANCELLED);
+  assert_string_equal(seen.log, "message|1|;");
+  ops_sse_parser_free(parser);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(mcp_stream_with_priming_event_comment_and_notification),
+      cmocka_unit_test(data_lines_join_with_newlines_and_line_endings_all_count),
+      cmocka_unit_test(event_types_ids_and_retry),
+      cmocka_unit_test(an_id_without_data_is_remembered_but_not_dispatched),
+      cmocka_unit_test(an_unfinished_event_is_not_dispatched),
+      cmocka_unit_test(a_byte_order_mark_at_the_start_is_skipped),
+      cmocka_unit_test(the_callback_can_stop_the_parser),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
