@@ -17,7 +17,7 @@ struct ops_http_transfer {
   size_t body_capacity;
   size_t max_response_bytes;
   bool too_large;
-  bool (*on_data)(void *ud, const char *data, size_t len);
+  bool (*on_data)(void *ud, const struct ops_http_response *head, const char *data, size_t len);
   ops_http_done_fn done;
   void *ud;
   char curl_error[CURL_ERROR_SIZE];
@@ -138,7 +138,10 @@ static size_t s_on_body(char *data, size_t size, size_t count, void *ud)
 {
   struct ops_http_transfer *t = ud;
   size_t len = size * count;
-  bool keep_going = t->on_data ? t->on_data(t->ud, data, len) : s_append_body(t, data, len);
+  if (t->on_data && t->response.status == 0)
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->response.status);
+  bool keep_going =
+      t->on_data ? t->on_data(t->ud, &t->response, data, len) : s_append_body(t, data, len);
   return keep_going ? len : 0;
 }
 

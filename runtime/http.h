@@ -14,6 +14,14 @@ struct ops_http_header {
   char *value;
 };
 
+struct ops_http_response {
+  long status; /* 0 when no response arrived */
+  struct ops_http_header *headers; /* of the final response, in order */
+  size_t header_count;
+  char *body; /* NUL-terminated */
+  size_t body_len;
+};
+
 struct ops_http_request {
   const char *method; /* "GET", "POST", "DELETE", ... */
   const char *url;
@@ -24,19 +32,14 @@ struct ops_http_request {
   long timeout_ms;           /* whole exchange; 0: none */
   size_t max_response_bytes; /* 0: OPS_HTTP_MAX_RESPONSE_BYTES */
   /* Optional streaming: body bytes are handed to on_data as they arrive instead of being
-   * buffered (response->body stays empty). Return false to abort the transfer. */
-  bool (*on_data)(void *ud, const char *data, size_t len);
+   * buffered (response->body stays empty), with the response's status and headers so far in
+   * `head`, so a client can tell JSON from an event stream. Return false to abort the transfer
+   * (done then reports a transport error the caller may ignore). */
+  bool (*on_data)(void *ud, const struct ops_http_response *head, const char *data, size_t len);
 };
 
 #define OPS_HTTP_MAX_RESPONSE_BYTES ((size_t)64 << 20)
 
-struct ops_http_response {
-  long status; /* 0 when no response arrived */
-  struct ops_http_header *headers; /* of the final response, in order */
-  size_t header_count;
-  char *body; /* NUL-terminated */
-  size_t body_len;
-};
 
 struct ops_http_transfer;
 

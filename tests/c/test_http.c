@@ -179,9 +179,11 @@ struct stream {
   bool done;
 };
 
-static bool on_data(void *ud, const char *data, size_t len)
+static bool on_data(void *ud, const struct ops_http_response *head, const char *data, size_t len)
 {
   struct stream *s = ud;
+  assert_int_equal(head->status, 200);
+  assert_non_null(ops_http_response_header(head, "transfer-encoding"));
   memcpy(s->data + s->len, data, len);
   s->len += len;
   s->chunks++;
