@@ -53,9 +53,12 @@ export class Counters {
     bump(this.signatureFailures.by_reason, reason);
   }
 
-  assumeRoleCall(account, denied) {
+  assumeRoleCall(account) {
     bump(this.assumeRole, account);
-    if (denied) bump(this.assumeRoleDenied, account);
+  }
+
+  assumeRoleDeniedCall(account) {
+    bump(this.assumeRoleDenied, account);
   }
 
   toolCall(account, tool) {

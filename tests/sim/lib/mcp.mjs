@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { verifySigV4 } from './sigv4.mjs';
 import { callTool, TOOL_NAMES, TOOLS } from './tools.mjs';
 import { readBody, REGION_IDS, requestId, sleep } from './util.mjs';
@@ -28,6 +28,11 @@ const SERVER_INFO = { name: 'aws-mcp', title: 'AWS MCP Server (opsrun-sim)', ver
 const INSTRUCTIONS = 'Use aws___run_script to call AWS APIs as the signing identity; _meta.AWS_REGION sets the default region.';
 const HANG = new Promise(() => {});
 
+/** A JSON-RPC error for the SDK to send (its McpError would prefix "MCP error -32602: "). */
+function rpcFailure(code, message) {
+  return Object.assign(new Error(message), { code });
+}
+
 function encodeCursor(offset) {
   return Buffer.from(JSON.stringify({ offset })).toString('base64url');
 }
@@ -39,7 +44,7 @@ function decodeCursor(cursor) {
   } catch {
     // fall through
   }
-  throw new McpError(ErrorCode.InvalidParams, 'Invalid cursor');
+  throw rpcFailure(ErrorCode.InvalidParams, 'Invalid cursor');
 }
 
 /** One MCP session: its SDK server and transport, the identity bound to it, its task log. */
@@ -131,7 +136,7 @@ export class McpService {
   async callTool(session, request, extra) {
     const { opts, org, counters, clock } = this.sim;
     const { name, arguments: args = {}, _meta: meta } = request.params;
-    if (!TOOL_NAMES.has(name)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (!TOOL_NAMES.has(name)) throw rpcFailure(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const { identity } = session;
     counters.toolCall(identity.account, name);
     if (org.hungSet.has(identity.account)) {

@@ -147,6 +147,9 @@ export class StsService {
 
   assumeRole(params, caller) {
     const { org, counters } = this.sim;
+    // Every AssumeRole naming an account counts, even one that then fails validation.
+    const named = /^arn:aws[a-z-]*:iam::(\d{12}):role\//.exec(params.get('RoleArn') ?? '')?.[1];
+    if (named) counters.assumeRoleCall(named);
     checkMembers(params, [
       ROLE_ARN,
       SESSION_NAME,
@@ -155,9 +158,8 @@ export class StsService {
     ]);
     const roleArn = params.get('RoleArn');
     const { account, roleName } = parseRoleArn(roleArn);
-    const trusted = org.trustsForAssumeRole(caller, account, roleName, params.get('ExternalId'));
-    counters.assumeRoleCall(account, !trusted);
-    if (!trusted) {
+    if (!org.trustsForAssumeRole(caller, account, roleName, params.get('ExternalId'))) {
+      counters.assumeRoleDeniedCall(account);
       throw new StsError(403, 'AccessDenied', `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
     }
     const duration = this.requestedDuration(params, org.roleMaxSession(account, roleName), caller.kind === 'assumed-role');

@@ -80,13 +80,9 @@ export function httpDate(ms) {
   return new Date(ms).toUTCString();
 }
 
+/** Escapes XML text content (not attributes): AWS leaves quotes and apostrophes as they are. */
 export function xmlEscape(text) {
-  return String(text)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+  return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 export function requestId() {
