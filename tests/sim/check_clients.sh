@@ -149,16 +149,26 @@ t_tools_list() {
 }
 check "tools/list pages through 8 tools in 3 pages" t_tools_list
 
-RUN_EC2=$(jq -nc '{jsonrpc:"2.0",id:20,method:"tools/call",params:{name:"aws___run_script",_meta:{AWS_REGION:"eu-west-1"},arguments:{code:"result = await call_boto3(service_name='"'"'ec2'"'"', operation_name='"'"'DescribeInstances'"'"', region_name=None, params={'"'"'Filters'"'"': [{'"'"'Name'"'"': '"'"'instance-state-name'"'"', '"'"'Values'"'"': ['"'"'running'"'"', '"'"'stopped'"'"', '"'"'pending'"'"']}]})\nreturn result"}}}')
+# A region other than the default in which the account has instances, so the answer means something.
+REGION=
+for r in eu-west-1 eu-central-1 ap-southeast-2 us-west-2 sa-east-1; do
+  if curl -sS "${SIM_COUNTERS%/counters}/inventory?account=$ACCOUNT&region=$r" | jq -e '.ec2.Reservations | length > 0' >/dev/null; then
+    REGION=$r
+    break
+  fi
+done
+RUN_EC2=$(jq -nc --arg region "${REGION:-eu-west-1}" '{jsonrpc:"2.0",id:20,method:"tools/call",params:{name:"aws___run_script",_meta:{AWS_REGION:$region},arguments:{code:"result = await call_boto3(service_name='"'"'ec2'"'"', operation_name='"'"'DescribeInstances'"'"', region_name=None, params={'"'"'Filters'"'"': [{'"'"'Name'"'"': '"'"'instance-state-name'"'"', '"'"'Values'"'"': ['"'"'running'"'"', '"'"'stopped'"'"', '"'"'pending'"'"']}]})\nreturn result"}}}')
 t_run_script() {
   [ "$(mcp_post "$TMP_KEY" "$TMP_SECRET" "$TMP_TOKEN" "$SESSION" "$RUN_EC2")" = 200 ] || return 1
-  curl -sS "${SIM_COUNTERS%/counters}/inventory?account=$ACCOUNT&region=eu-west-1" >"$WORK/inventory" || return 1
+  [ -n "$REGION" ] || return 1
+  curl -sS "${SIM_COUNTERS%/counters}/inventory?account=$ACCOUNT&region=$REGION" >"$WORK/inventory" || return 1
   jq -c '.result.structuredContent.return_value' "$WORK/body" >"$WORK/got"
   jq -c '.ec2' "$WORK/inventory" >"$WORK/want"
-  has '.result.structuredContent.status == "success" and .result.structuredContent.api_calls == [{"service":"ec2","operation":"DescribeInstances","region":"eu-west-1"}] and (.result.content[0].text | fromjson) == .result.structuredContent' "$WORK/body" &&
-    cmp -s "$WORK/got" "$WORK/want"
+  has ".result.structuredContent.status == \"success\" and .result.structuredContent.api_calls == [{\"service\":\"ec2\",\"operation\":\"DescribeInstances\",\"region\":\"$REGION\"}] and (.result.content[0].text | fromjson) == .result.structuredContent" "$WORK/body" &&
+    cmp -s "$WORK/got" "$WORK/want" && has '.Reservations[0].OwnerId' "$WORK/got" &&
+    [ "$(jq -r '.Reservations[0].OwnerId' "$WORK/got")" = "$ACCOUNT" ]
 }
-check "tools/call aws___run_script DescribeInstances answers for $ACCOUNT in _meta.AWS_REGION" t_run_script
+check "tools/call aws___run_script DescribeInstances answers for $ACCOUNT in _meta.AWS_REGION ${REGION:-?}" t_run_script
 
 RUN_WHOAMI=$(jq -nc '{jsonrpc:"2.0",id:21,method:"tools/call",params:{name:"aws___run_script",arguments:{code:"r = await call_boto3(service_name=\"sts\", operation_name=\"GetCallerIdentity\", region_name=\"us-east-1\", params={})\nreturn r"}}}')
 t_run_whoami() {
