@@ -1,0 +1,916 @@
+/* mcp.c: the Streamable HTTP client of mcp.h: sessions per identity, signed exchanges, replies
+ * read as JSON or as an event stream, stream resumption, session expiry, and the mapping of
+ * HTTP and JSON-RPC failures onto error kinds. */
+#include "runtime/mcp.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "runtime/log.h"
+#include "runtime/sse.h"
+
+#define MAX_REPLY_BYTES ((size_t)64 << 20)
+#define MAX_RESUMES 5
+#define DEFAULT_RETRY_MS 1000
+#define JSONRPC_METHOD_NOT_FOUND (-32601)
+
+static const char *const s_supported_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
+                                                   "2024-11-05"};
+
+enum s_call_kind {
+  CALL_REQUEST,     /* a caller's request */
+  CALL_INITIALIZE,  /* opening a session */
+  CALL_INITIALIZED, /* the notification that completes the opening */
+  CALL_REPLY,       /* our answer to a request the server sent on a stream */
+  CALL_DELETE,      /* closing a session */
+};
+
+enum s_session_state { SESSION_CLOSED, SESSION_OPENING, SESSION_OPEN };
+
+/* Owned copies of an identity's credentials, wiped when freed. */
+struct s_identity {
+  char *access_key_id;
+  char *secret_access_key;
+  char *session_token;
+};
+
+struct s_session {
+  struct ops_mcp_client *client;
+  struct s_identity identity;
+  enum s_session_state state;
+  char *session_id; /* NULL until the server names the session (or when it never does) */
+  char protocol_version[32];
+  struct ops_mcp_call *queue; /* requests waiting for the session to open */
+  struct s_session *next;
+};
+
+struct s_buffer {
+  char *data;
+  size_t len, capacity;
+};
+
+struct ops_mcp_call {
+  struct ops_mcp_client *client;
+  struct s_session *session;
+  enum s_call_kind kind;
+  char *method;
+  char *params_json;
+  int64_t id; /* 0 for notifications */
+  long timeout_ms;
+  void *exchange;            /* the HTTP exchange in flight */
+  struct ops_timer *resume;  /* waiting to resume a stream */
+  struct ops_sse_parser *sse; /* kept across a resumed stream: it holds the last event id */
+  bool head_seen;              /* the current exchange's reply has started */
+  bool is_stream;              /* ... and it is an event stream */
+  struct s_buffer body;
+  json_t *reply;           /* the JSON-RPC response once it arrived */
+  long status;             /* of the last exchange */
+  char *new_session_id;    /* Mcp-Session-Id of an initialize reply */
+  int resumes;
+  bool reopened;           /* already resent once after the session expired */
+  ops_mcp_done_fn done;
+  void *ud;
+  struct ops_mcp_call *queue_next;
+  struct ops_mcp_call *prev, *next; /* every call of the client */
+};
+
+struct ops_mcp_client {
+  char *url;
+  char *host; /* host[:port] as sent in Host */
+  char *path;
+  char *query;
+  char *service;
+  char *region;
+  char *client_version;
+  struct ops_transport transport;
+  struct ops_clock clock;
+  struct ops_loop *loop;
+  struct ops_sigv4_signer *signer;
+  struct s_session *sessions;
+  struct ops_mcp_call *calls;
+  int64_t next_id;
+  int closing; /* DELETEs in flight */
+  void (*closed)(void *ud);
+  void *closed_ud;
+};
+
+static void s_send(struct ops_mcp_call *call);
+static void s_session_submit(struct s_session *session, struct ops_mcp_call *call);
+
+/* ------------------------------------------------------------------ small helpers */
+
+static bool s_append(struct s_buffer *b, const char *data, size_t len)
+{
+  if (b->len + len + 1 > b->capacity) {
+    size_t capacity = b->capacity ? b->capacity : 1024;
+    while (capacity < b->len + len + 1)
+      capacity *= 2;
+    char *grown = realloc(b->data, capacity);
+    if (!grown)
+      return false;
+    b->data = grown;
+    b->capacity = capacity;
+  }
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+  return true;
+}
+
+static char *s_strdup_or_null(const char *text)
+{
+  return text && *text ? strdup(text) : NULL;
+}
+
+static void s_wipe_free(char *secret)
+{
+  if (secret) {
+    OPENSSL_cleanse(secret, strlen(secret));
+    free(secret);
+  }
+}
+
+static bool s_identity_copy(struct s_identity *to, const struct ops_sigv4_credentials *from)
+{
+  to->access_key_id = strdup(from->access_key_id);
+  to->secret_access_key = strdup(from->secret_access_key);
+  to->session_token = s_strdup_or_null(from->session_token);
+  return to->access_key_id && to->secret_access_key &&
+         (to->session_token || !from->session_token || !*from->session_token);
+}
+
+static void s_identity_free(struct s_identity *identity)
+{
+  free(identity->access_key_id);
+  s_wipe_free(identity->secret_access_key);
+  s_wipe_free(identity->session_token);
+  memset(identity, 0, sizeof(*identity));
+}
+
+/* ------------------------------------------------------------------ the client */
+
+/* Splits the endpoint into what signing needs: Host (with a non-default port), path, query. */
+static int s_parse_url(struct ops_mcp_client *client, struct ops_error *err)
+{
+  int rc = ops_http_check_url(client->url, err);
+  if (rc != OPS_OK)
+    return rc;
+  char *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+  CURLU *u = curl_url();
+  if (!u || curl_url_set(u, CURLUPART_URL, client->url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+    rc = ops_error_set(err, OPS_ERR_CONFIG, "'%s' is not a valid MCP endpoint URL", client->url);
+    goto cleanup;
+  }
+  curl_url_get(u, CURLUPART_PORT, &port, 0); /* absent when the URL has none */
+  curl_url_get(u, CURLUPART_QUERY, &query, 0);
+  size_t len = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
+  client->host = malloc(len);
+  client->path = strdup(path);
+  client->query = s_strdup_or_null(query);
+  if (!client->host || !client->path) {
+    rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+    goto cleanup;
+  }
+  snprintf(client->host, len, "%s%s%s", host, port ? ":" : "", port ? port : "");
+cleanup:
+  curl_free(host);
+  curl_free(port);
+  curl_free(path);
+  curl_free(query);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options *options,
+                       struct ops_error *err)
+{
+  struct ops_mcp_client *client = calloc(1, sizeof(*client));
+  if (!client)
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  client->url = strdup(options->url);
+  client->service = strdup(options->signing_service);
+  client->region = strdup(options->signing_region);
+  client->client_version = strdup(options->client_version ? options->client_version : "0");
+  client->transport = options->transport;
+  client->clock = options->clock;
+  client->loop = options->loop;
+  client->signer = options->signer;
+  client->next_id = 1;
+  int rc = client->url && client->service && client->region && client->client_version
+               ? s_parse_url(client, err)
+               : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  if (rc != OPS_OK) {
+    ops_mcp_client_free(client);
+    return rc;
+  }
+  *out = client;
+  return OPS_OK;
+}
+
+static void s_call_free(struct ops_mcp_call *call);
+
+void ops_mcp_client_free(struct ops_mcp_client *client)
+{
+  if (!client)
+    return;
+  while (client->calls)
+    s_call_free(client->calls);
+  while (client->sessions) {
+    struct s_session *session = client->sessions;
+    client->sessions = session->next;
+    s_identity_free(&session->identity);
+    free(session->session_id);
+    free(session);
+  }
+  free(client->url);
+  free(client->host);
+  free(client->path);
+  free(client->query);
+  free(client->service);
+  free(client->region);
+  free(client->client_version);
+  free(client);
+}
+
+size_t ops_mcp_client_open_sessions(const struct ops_mcp_client *client)
+{
+  size_t open = 0;
+  for (const struct s_session *s = client->sessions; s; s = s->next)
+    open += s->state == SESSION_OPEN;
+  return open;
+}
+
+/* ------------------------------------------------------------------ calls */
+
+static struct ops_mcp_call *s_call_new(struct ops_mcp_client *client, struct s_session *session,
+                                       enum s_call_kind kind, const char *method,
+                                       const char *params_json, long timeout_ms)
+{
+  struct ops_mcp_call *call = calloc(1, sizeof(*call));
+  if (!call)
+    return NULL;
+  call->client = client;
+  call->session = session;
+  call->kind = kind;
+  call->method = s_strdup_or_null(method);
+  call->params_json = s_strdup_or_null(params_json);
+  call->timeout_ms = timeout_ms;
+  call->id = kind == CALL_REQUEST || kind == CALL_INITIALIZE ? client->next_id++ : 0;
+  if ((method && !call->method) || (params_json && *params_json && !call->params_json)) {
+    free(call->method);
+    free(call);
+    return NULL;
+  }
+  call->next = client->calls;
+  if (client->calls)
+    client->calls->prev = call;
+  client->calls = call;
+  return call;
+}
+
+/* A new conversation (after the session expired): nothing of the old stream carries over. */
+static void s_call_reset_stream(struct ops_mcp_call *call)
+{
+  ops_sse_parser_free(call->sse);
+  call->sse = NULL;
+  call->resumes = 0;
+}
+
+static void s_queue_remove(struct ops_mcp_call *call)
+{
+  if (!call->session)
+    return;
+  for (struct ops_mcp_call **p = &call->session->queue; *p; p = &(*p)->queue_next)
+    if (*p == call) {
+      *p = call->queue_next;
+      break;
+    }
+  call->queue_next = NULL;
+}
+
+static void s_call_free(struct ops_mcp_call *call)
+{
+  struct ops_mcp_client *client = call->client;
+  if (call->exchange)
+    client->transport.cancel(client->transport.self, call->exchange);
+  if (call->resume)
+    ops_loop_timer_cancel(client->loop, call->resume);
+  s_queue_remove(call);
+  if (call->prev)
+    call->prev->next = call->next;
+  else
+    client->calls = call->next;
+  if (call->next)
+    call->next->prev = call->prev;
+  ops_sse_parser_free(call->sse);
+  free(call->body.data);
+  json_decref(call->reply);
+  free(call->method);
+  free(call->params_json);
+  free(call->new_session_id);
+  free(call);
+}
+
+void ops_mcp_call_cancel(struct ops_mcp_call *call)
+{
+  s_call_free(call);
+}
+
+/* ------------------------------------------------------------------ ending calls */
+
+static void s_session_opened(struct s_session *session);
+static void s_session_failed(struct s_session *session, const struct ops_error *err);
+static void s_initialized(struct ops_mcp_call *call);
+static void s_delete_ended(struct ops_mcp_client *client);
+
+/* Ends a call with its outcome: the caller's callback, or the session's next step. */
+static void s_finish(struct ops_mcp_call *call, const char *result_json,
+                     const struct ops_error *err)
+{
+  struct ops_mcp_client *client = call->client;
+  struct s_session *session = call->session;
+  switch (call->kind) {
+  case CALL_REQUEST:
+    call->done(call->ud, result_json, err);
+    break;
+  case CALL_INITIALIZE:
+    if (err)
+      s_session_failed(session, err);
+    else
+      s_initialized(call); /* moves on to the notification */
+    break;
+  case CALL_INITIALIZED:
+    if (err)
+      s_session_failed(session, err);
+    else
+      s_session_opened(session);
+    break;
+  case CALL_REPLY:
+    if (err)
+      ops_log(OPS_LOG_DEBUG, NULL, "MCP: answering a server request failed: %s", err->message);
+    break;
+  case CALL_DELETE:
+    s_call_free(call);
+    s_delete_ended(client);
+    return;
+  }
+  s_call_free(call);
+}
+
+static void s_fail(struct ops_mcp_call *call, enum ops_err kind, long status, const char *code,
+                   bool retryable, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void s_fail(struct ops_mcp_call *call, enum ops_err kind, long status, const char *code,
+                   bool retryable, const char *fmt, ...)
+{
+  struct ops_error err;
+  ops_error_set(&err, kind, "%s", "");
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err.message, sizeof(err.message), fmt, ap);
+  va_end(ap);
+  err.http_status = (int)status;
+  err.retryable = retryable;
+  if (code)
+    ops_error_set_code(&err, code);
+  s_finish(call, NULL, &err);
+}
+
+/* A JSON-RPC response: its error (standard, or AWS's `"result": null` beside `"error"`), or its
+ * result as JSON text. */
+static void s_finish_with_reply(struct ops_mcp_call *call, json_t *reply)
+{
+  json_t *error = json_object_get(reply, "error");
+  if (error && !json_is_null(error)) {
+    json_t *code = json_object_get(error, "code");
+    const char *message = json_string_value(json_object_get(error, "message"));
+    char code_text[32] = "";
+    if (json_is_integer(code))
+      snprintf(code_text, sizeof(code_text), "%lld", (long long)json_integer_value(code));
+    else if (json_is_string(code))
+      snprintf(code_text, sizeof(code_text), "%s", json_string_value(code));
+    s_fail(call, OPS_ERR_RPC, call->status, code_text, false, "%s failed: %s", call->method,
+           message ? message : "(the server gave no message)");
+    return;
+  }
+  json_t *result = json_object_get(reply, "result");
+  char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+  if (!text && call->kind != CALL_INITIALIZED) {
+    s_fail(call, OPS_ERR_RPC, call->status, NULL, false,
+           "%s: the server's reply has neither result nor error", call->method);
+    return;
+  }
+  if (call->kind == CALL_INITIALIZE) {
+    json_decref(call->reply);
+    call->reply = json_incref(reply); /* s_initialized reads the protocol version */
+  }
+  s_finish(call, text, NULL);
+  free(text);
+}
+
+/* ------------------------------------------------------------------ reading replies */
+
+/* Is this message the reply to `call`? The id must match; AWS's error bodies carry "id": "". */
+static bool s_is_reply_to(const struct ops_mcp_call *call, json_t *message)
+{
+  if (json_object_get(message, "method"))
+    return false;
+  json_t *id = json_object_get(message, "id");
+  if (json_is_integer(id))
+    return json_integer_value(id) == call->id;
+  return (!id || json_is_null(id) || (json_is_string(id) && !*json_string_value(id))) &&
+         json_object_get(message, "error");
+}
+
+/* A request the server sent on the stream: answer ping, decline the rest. */
+static void s_answer_server_request(struct ops_mcp_call *call, json_t *request)
+{
+  const char *method = json_string_value(json_object_get(request, "method"));
+  json_t *reply = json_pack("{s:s, s:O}", "jsonrpc", "2.0", "id", json_object_get(request, "id"));
+  if (method && strcmp(method, "ping") == 0)
+    json_object_set_new(reply, "result", json_object());
+  else
+    json_object_set_new(reply, "error", json_pack("{s:i, s:s}", "code", JSONRPC_METHOD_NOT_FOUND,
+                                                  "message", "opsrun does not offer this"));
+  char *text = json_dumps(reply, JSON_COMPACT);
+  json_decref(reply);
+  struct ops_mcp_call *answer =
+      text ? s_call_new(call->client, call->session, CALL_REPLY, "a reply to the server", NULL,
+                        call->timeout_ms)
+           : NULL;
+  if (answer) {
+    answer->params_json = text; /* the whole message, sent as it is */
+    s_send(answer);
+  } else {
+    free(text);
+  }
+}
+
+static bool s_on_event(void *ud, const struct ops_sse_event *event)
+{
+  struct ops_mcp_call *call = ud;
+  if (event->data_len == 0 || strcmp(event->type, "message") != 0)
+    return true; /* a priming event, or a type MCP does not use */
+  json_t *message = json_loadb(event->data, event->data_len, 0, NULL);
+  if (!json_is_object(message)) {
+    ops_log(OPS_LOG_DEBUG, NULL, "MCP: skipping an event that is not a JSON object");
+    json_decref(message);
+    return true;
+  }
+  if (s_is_reply_to(call, message)) {
+    call->reply = message;
+    return false; /* all we wait for: stop reading */
+  }
+  if (json_object_get(message, "id") && json_object_get(message, "method"))
+    s_answer_server_request(call, message);
+  json_decref(message);
+  return true;
+}
+
+static bool s_on_data(void *ud, const struct ops_http_response *head, const char *data,
+                      size_t len)
+{
+  struct ops_mcp_call *call = ud;
+  if (!call->head_seen) {
+    call->head_seen = true;
+    const char *type = ops_http_response_header(head, "content-type");
+    call->is_stream = type && strncasecmp(type, "text/event-stream", 17) == 0 &&
+                      head->status >= 200 && head->status < 300;
+    if (call->is_stream && !call->sse && !(call->sse = ops_sse_parser_new(s_on_event, call)))
+      return false;
+  }
+  if (call->is_stream)
+    return ops_sse_feed(call->sse, data, len) == OPS_OK;
+  return call->body.len + len <= MAX_REPLY_BYTES && s_append(&call->body, data, len);
+}
+
+/* AWS's words from an error body: JSON {"message": ...} or {"Message": ...}, else the text. */
+static void s_aws_message(const struct ops_mcp_call *call, char *out, size_t len)
+{
+  json_t *body = call->body.len ? json_loadb(call->body.data, call->body.len, 0, NULL) : NULL;
+  const char *message = json_string_value(json_object_get(body, "message"));
+  if (!message)
+    message = json_string_value(json_object_get(body, "Message"));
+  if (!message && json_is_object(json_object_get(body, "error")))
+    message = json_string_value(json_object_get(json_object_get(body, "error"), "message"));
+  snprintf(out, len, "%s",
+           message ? message : call->body.len ? call->body.data : "(no message in the reply)");
+  json_decref(body);
+}
+
+static void s_resume_stream(void *ud);
+
+/* The stream ended without the reply: resume it where it stopped, if the server numbered it. */
+static void s_stream_ended_early(struct ops_mcp_call *call)
+{
+  const char *last_id = call->sse ? ops_sse_last_event_id(call->sse) : "";
+  if (!*last_id || call->resumes >= MAX_RESUMES) {
+    s_fail(call, OPS_ERR_TRANSPORT, call->status, NULL, true,
+           "%s: the server closed its event stream before answering%s", call->method,
+           *last_id ? " (gave up resuming it)" : "");
+    return;
+  }
+  long retry = ops_sse_retry_ms(call->sse);
+  call->resume = ops_loop_timer_start(call->client->loop,
+                                      (uint64_t)(retry >= 0 ? retry : DEFAULT_RETRY_MS),
+                                      s_resume_stream, call);
+  if (!call->resume)
+    s_fail(call, OPS_ERR_NOMEM, 0, NULL, false, "out of memory");
+}
+
+/* HTTP failure statuses, worded with AWS's own message kept whole. */
+static void s_fail_status(struct ops_mcp_call *call, const struct ops_http_response *response)
+{
+  char message[700];
+  s_aws_message(call, message, sizeof(message));
+  const char *aws_type = ops_http_response_header(response, "x-amzn-errortype");
+  char code[64] = "";
+  if (aws_type) /* "AccessDeniedException:http://internal.amazon.com/..." */
+    snprintf(code, sizeof(code), "%.*s", (int)strcspn(aws_type, ":"), aws_type);
+  long status = response->status;
+  if (status == 401 || status == 403)
+    s_fail(call, OPS_ERR_CREDENTIALS, status, code[0] ? code : NULL, false,
+           "%s refused the request (HTTP %ld): %s", call->client->host, status, message);
+  else if (status == 429)
+    s_fail(call, OPS_ERR_THROTTLED, status, code[0] ? code : "TooManyRequests", true,
+           "%s is throttling requests (HTTP 429): %s", call->client->host, message);
+  else if (status >= 500)
+    s_fail(call, OPS_ERR_TRANSPORT, status, code[0] ? code : NULL, true,
+           "%s failed (HTTP %ld): %s", call->client->host, status, message);
+  else
+    s_fail(call, OPS_ERR_RPC, status, code[0] ? code : NULL, false,
+           "%s rejected %s (HTTP %ld): %s", call->client->host, call->method, status, message);
+}
+
+static void s_session_expired(struct s_session *session);
+
+static void s_on_exchange_done(const struct ops_http_response *response,
+                               const struct ops_error *err, void *ud)
+{
+  struct ops_mcp_call *call = ud;
+  call->exchange = NULL;
+  call->status = response->status;
+  if (call->kind == CALL_INITIALIZE && !call->new_session_id)
+    call->new_session_id = s_strdup_or_null(ops_http_response_header(response, "mcp-session-id"));
+  if (call->reply) { /* we stopped reading once it arrived: any abort error is ours */
+    json_t *reply = call->reply;
+    call->reply = NULL;
+    s_finish_with_reply(call, reply);
+    json_decref(reply);
+    return;
+  }
+  if (err) {
+    s_finish(call, NULL, err);
+    return;
+  }
+  bool expired = response->status == 404 && call->session && call->session->session_id &&
+                 call->kind == CALL_REQUEST;
+  if (expired && !call->reopened) {
+    call->reopened = true;
+    s_call_reset_stream(call);
+    s_session_expired(call->session);
+    s_session_submit(call->session, call); /* opens a new session, then sends again */
+    return;
+  }
+  if (response->status < 200 || response->status >= 300) {
+    s_fail_status(call, response);
+    return;
+  }
+  bool expects_reply = call->kind == CALL_REQUEST || call->kind == CALL_INITIALIZE;
+  if (!expects_reply || response->status == 202) {
+    s_finish(call, NULL, NULL);
+    return;
+  }
+  if (call->is_stream) {
+    s_stream_ended_early(call);
+    return;
+  }
+  json_error_t parse_error;
+  json_t *reply = json_loadb(call->body.data ? call->body.data : "", call->body.len, 0,
+                             &parse_error);
+  if (!json_is_object(reply))
+    s_fail(call, OPS_ERR_RPC, response->status, NULL, false,
+           "%s: the server's reply is not a JSON-RPC message (%s)", call->method,
+           reply ? "not an object" : parse_error.text);
+  else
+    s_finish_with_reply(call, reply);
+  json_decref(reply);
+}
+
+/* ------------------------------------------------------------------ sending */
+
+/* The JSON-RPC message a call sends. The caller frees it. */
+static char *s_message(const struct ops_mcp_call *call, struct ops_error *err)
+{
+  if (call->kind == CALL_REPLY)
+    return strdup(call->params_json);
+  json_t *message = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", call->method);
+  if (call->id)
+    json_object_set_new(message, "id", json_integer(call->id));
+  if (call->params_json) {
+    json_error_t parse_error;
+    json_t *params = json_loads(call->params_json, 0, &parse_error);
+    if (!json_is_object(params)) {
+      json_decref(params);
+      json_decref(message);
+      ops_error_set(err, OPS_ERR_CONFIG, "%s: params must be a JSON object", call->method);
+      return NULL;
+    }
+    json_object_set_new(message, "params", params);
+  }
+  char *text = json_dumps(message, JSON_COMPACT);
+  json_decref(message);
+  return text;
+}
+
+struct s_exchange {
+  const char *method;
+  const char *body;
+  size_t body_len;
+  const char *accept;
+  const char *last_event_id;
+};
+
+/* Signs and starts one HTTP exchange for `call`. */
+static int s_start_exchange(struct ops_mcp_call *call, const struct s_exchange *x,
+                            struct ops_error *err)
+{
+  struct ops_mcp_client *client = call->client;
+  struct s_session *session = call->session;
+  struct ops_sigv4_pair pairs[8];
+  size_t n = 0;
+  pairs[n++] = (struct ops_sigv4_pair){"Host", client->host};
+  pairs[n++] = (struct ops_sigv4_pair){"Accept", x->accept};
+  if (x->body)
+    pairs[n++] = (struct ops_sigv4_pair){"Content-Type", "application/json"};
+  if (session->session_id && call->kind != CALL_INITIALIZE)
+    pairs[n++] = (struct ops_sigv4_pair){"Mcp-Session-Id", session->session_id};
+  if (session->protocol_version[0] && call->kind != CALL_INITIALIZE)
+    pairs[n++] = (struct ops_sigv4_pair){"MCP-Protocol-Version", session->protocol_version};
+  if (x->last_event_id)
+    pairs[n++] = (struct ops_sigv4_pair){"Last-Event-ID", x->last_event_id};
+  struct ops_sigv4_credentials credentials = {session->identity.access_key_id,
+                                              session->identity.secret_access_key,
+                                              session->identity.session_token};
+  struct ops_sigv4_request request = {.method = x->method,
+                                      .path = client->path,
+                                      .query = client->query,
+                                      .headers = pairs,
+                                      .header_count = n,
+                                      .body = x->body,
+                                      .body_len = x->body_len};
+  struct ops_sigv4_config config = {.credentials = &credentials,
+                                    .region = client->region,
+                                    .service = client->service,
+                                    .time = (int64_t)client->clock.now(client->clock.self),
+                                    .mode = OPS_SIGV4_MODE_HEADER,
+                                    .flags = OPS_SIGV4_NORMALIZE_PATH};
+  struct ops_sigv4_result signed_request = {0};
+  int rc = ops_sigv4_sign(client->signer, &request, &config, &signed_request, err);
+  if (rc == OPS_OK) {
+    struct ops_http_header headers[12];
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+      headers[count++] = (struct ops_http_header){(char *)pairs[i].name, (char *)pairs[i].value};
+    for (size_t i = 0; i < signed_request.header_count; i++)
+      headers[count++] = (struct ops_http_header){(char *)signed_request.headers[i].name,
+                                                  (char *)signed_request.headers[i].value};
+    struct ops_http_request http = {.method = x->method,
+                                    .url = client->url,
+                                    .headers = headers,
+                                    .header_count = count,
+                                    .body = x->body,
+                                    .body_len = x->body_len,
+                                    .timeout_ms = call->timeout_ms,
+                                    .on_data = s_on_data};
+    call->head_seen = false;
+    call->body.len = 0;
+    call->exchange =
+        client->transport.start(client->transport.self, &http, s_on_exchange_done, call, err);
+    rc = call->exchange ? OPS_OK : err->kind;
+  }
+  ops_sigv4_result_free(&signed_request);
+  return rc;
+}
+
+static void s_send(struct ops_mcp_call *call)
+{
+  struct ops_error err;
+  int rc;
+  if (call->kind == CALL_DELETE) {
+    struct s_exchange x = {.method = "DELETE", .accept = "application/json, text/event-stream"};
+    rc = s_start_exchange(call, &x, &err);
+  } else {
+    char *body = s_message(call, &err);
+    struct s_exchange x = {.method = "POST",
+                           .body = body,
+                           .body_len = body ? strlen(body) : 0,
+                           .accept = "application/json, text/event-stream"};
+    rc = body ? s_start_exchange(call, &x, &err) : err.kind;
+    free(body);
+  }
+  if (rc != OPS_OK)
+    s_finish(call, NULL, &err);
+}
+
+static void s_resume_stream(void *ud)
+{
+  struct ops_mcp_call *call = ud;
+  call->resume = NULL;
+  call->resumes++;
+  char *last_id = strdup(ops_sse_last_event_id(call->sse));
+  struct ops_error err;
+  struct s_exchange x = {
+      .method = "GET", .accept = "text/event-stream", .last_event_id = last_id};
+  int rc = last_id ? s_start_exchange(call, &x, &err)
+                   : ops_error_set(&err, OPS_ERR_NOMEM, "out of memory");
+  free(last_id);
+  if (rc != OPS_OK)
+    s_finish(call, NULL, &err);
+}
+
+/* ------------------------------------------------------------------ sessions */
+
+static struct s_session *s_session_for(struct ops_mcp_client *client,
+                                       const struct ops_sigv4_credentials *credentials,
+                                       struct ops_error *err)
+{
+  for (struct s_session *s = client->sessions; s; s = s->next)
+    if (strcmp(s->identity.access_key_id, credentials->access_key_id) == 0)
+      return s;
+  struct s_session *session = calloc(1, sizeof(*session));
+  if (!session || !s_identity_copy(&session->identity, credentials)) {
+    if (session)
+      s_identity_free(&session->identity);
+    free(session);
+    ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  session->client = client;
+  session->next = client->sessions;
+  client->sessions = session;
+  return session;
+}
+
+static void s_session_open(struct s_session *session)
+{
+  struct ops_mcp_client *client = session->client;
+  session->state = SESSION_OPENING;
+  session->protocol_version[0] = '\0';
+  json_t *params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
+                             OPS_MCP_PROTOCOL_VERSION, "capabilities", "clientInfo", "name",
+                             "opsrun", "version", client->client_version);
+  char *text = params ? json_dumps(params, JSON_COMPACT) : NULL;
+  json_decref(params);
+  long timeout = session->queue ? session->queue->timeout_ms : 0;
+  struct ops_mcp_call *init =
+      text ? s_call_new(client, session, CALL_INITIALIZE, "initialize", text, timeout) : NULL;
+  free(text);
+  if (!init) {
+    struct ops_error err;
+    ops_error_set(&err, OPS_ERR_NOMEM, "out of memory opening an MCP session");
+    s_session_failed(session, &err);
+    return;
+  }
+  s_send(init);
+}
+
+static bool s_version_supported(const char *version)
+{
+  for (size_t i = 0; i < sizeof(s_supported_versions) / sizeof(*s_supported_versions); i++)
+    if (strcmp(version, s_supported_versions[i]) == 0)
+      return true;
+  return false;
+}
+
+/* initialize answered: keep the session id and version, then send notifications/initialized. */
+static void s_initialized(struct ops_mcp_call *init)
+{
+  struct s_session *session = init->session;
+  const char *version =
+      json_string_value(json_object_get(json_object_get(init->reply, "result"), "protocolVersion"));
+  if (!version || !s_version_supported(version)) {
+    struct ops_error err;
+    ops_error_set(&err, OPS_ERR_RPC,
+                  "%s answered initialize with protocol version %s, which opsrun does not speak "
+                  "(it speaks 2024-11-05 to %s)",
+                  init->client->host, version ? version : "(none)", OPS_MCP_PROTOCOL_VERSION);
+    s_session_failed(session, &err);
+    return;
+  }
+  snprintf(session->protocol_version, sizeof(session->protocol_version), "%s", version);
+  free(session->session_id);
+  session->session_id = init->new_session_id;
+  init->new_session_id = NULL;
+  struct ops_mcp_call *note = s_call_new(init->client, session, CALL_INITIALIZED,
+                                         "notifications/initialized", NULL, init->timeout_ms);
+  if (!note) {
+    struct ops_error err;
+    ops_error_set(&err, OPS_ERR_NOMEM, "out of memory opening an MCP session");
+    s_session_failed(session, &err);
+    return;
+  }
+  s_send(note);
+}
+
+static void s_session_opened(struct s_session *session)
+{
+  session->state = SESSION_OPEN;
+  ops_log(OPS_LOG_DEBUG, NULL, "MCP: session %s open (protocol %s)",
+          session->session_id ? session->session_id : "(unnamed)", session->protocol_version);
+  while (session->queue) {
+    struct ops_mcp_call *call = session->queue;
+    session->queue = call->queue_next;
+    call->queue_next = NULL;
+    s_send(call);
+  }
+}
+
+/* Opening failed: every request waiting for it fails the same way. */
+static void s_session_failed(struct s_session *session, const struct ops_error *err)
+{
+  session->state = SESSION_CLOSED;
+  free(session->session_id);
+  session->session_id = NULL;
+  while (session->queue) {
+    struct ops_mcp_call *call = session->queue;
+    session->queue = call->queue_next;
+    call->queue_next = NULL;
+    s_finish(call, NULL, err);
+  }
+}
+
+static void s_session_expired(struct s_session *session)
+{
+  ops_log(OPS_LOG_DEBUG, NULL, "MCP: session %s expired; opening a new one", session->session_id);
+  free(session->session_id);
+  session->session_id = NULL;
+  session->state = SESSION_CLOSED;
+}
+
+static void s_session_submit(struct s_session *session, struct ops_mcp_call *call)
+{
+  if (session->state == SESSION_OPEN) {
+    s_send(call);
+    return;
+  }
+  struct ops_mcp_call **tail = &session->queue;
+  while (*tail)
+    tail = &(*tail)->queue_next;
+  *tail = call;
+  if (session->state == SESSION_CLOSED)
+    s_session_open(session);
+}
+
+struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
+                                        const struct ops_mcp_request *request,
+                                        ops_mcp_done_fn done, void *ud, struct ops_error *err)
+{
+  struct s_session *session = s_session_for(client, request->credentials, err);
+  if (!session)
+    return NULL;
+  struct ops_mcp_call *call = s_call_new(client, session, CALL_REQUEST, request->method,
+                                         request->params_json, request->timeout_ms);
+  if (!call) {
+    ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  call->done = done;
+  call->ud = ud;
+  s_session_submit(session, call);
+  return call;
+}
+
+/* ------------------------------------------------------------------ closing */
+
+static void s_delete_ended(struct ops_mcp_client *client)
+{
+  if (--client->closing == 0 && client->closed)
+    client->closed(client->closed_ud);
+}
+
+void ops_mcp_client_close(struct ops_mcp_client *client, void (*done)(void *ud), void *ud)
+{
+  client->closed = done;
+  client->closed_ud = ud;
+  client->closing = 1; /* held until every DELETE has started */
+  for (struct s_session *s = client->sessions; s; s = s->next) {
+    if (s->state != SESSION_OPEN || !s->session_id)
+      continue;
+    struct ops_mcp_call *del = s_call_new(client, s, CALL_DELETE, "DELETE session", NULL, 5000);
+    if (!del)
+      continue;
+    client->closing++;
+    s->state = SESSION_CLOSED; /* the DELETE still carries its id */
+    s_send(del);
+  }
+  s_delete_ended(client);
+}

@@ -1,0 +1,74 @@
+/* mcp.h: a client of the Model Context Protocol's Streamable HTTP transport (protocol versions
+ * 2024-11-05 to 2025-11-25), every request SigV4-signed as the identity it is made for.
+ *
+ * One session per identity (its access key id): opened on first use with `initialize` and
+ * `notifications/initialized`, reused by every request of that identity, opened again once when
+ * the server says it expired (HTTP 404), and closed with DELETE by ops_mcp_client_close.
+ * Sessions of different identities never mix. Replies may be JSON or an event stream; a stream
+ * that ends before the reply is resumed with GET and Last-Event-ID after the server's `retry`.
+ * Uses runtime/transport.h for HTTP and time, runtime/sigv4.h, runtime/sse.h and jansson. */
+#ifndef OPS_MCP_H
+#define OPS_MCP_H
+
+#include <stddef.h>
+
+#include "runtime/error.h"
+#include "runtime/loop.h"
+#include "runtime/sigv4.h"
+#include "runtime/transport.h"
+
+/* The version offered in initialize; an older one the server answers with is accepted. */
+#define OPS_MCP_PROTOCOL_VERSION "2025-11-25"
+
+struct ops_mcp_options {
+  const char *url;             /* the MCP endpoint (copied) */
+  const char *signing_service; /* "aws-mcp" (copied) */
+  const char *signing_region;  /* "us-east-1" (copied) */
+  const char *client_version;  /* clientInfo.version (copied) */
+  struct ops_transport transport;
+  struct ops_clock clock;           /* the signing time */
+  struct ops_loop *loop;            /* timers for resuming streams (borrowed) */
+  struct ops_sigv4_signer *signer;  /* borrowed; outlives the client */
+};
+
+struct ops_mcp_client;
+struct ops_mcp_call;
+
+/* On success *out is owned by the caller: release it with ops_mcp_client_free. */
+int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options *options,
+                       struct ops_error *err);
+
+/* Cancels every call in flight (their callbacks do not run), wipes the session credentials and
+ * frees the client. Close the sessions first (ops_mcp_client_close) to tell the server. */
+void ops_mcp_client_free(struct ops_mcp_client *client);
+
+/* One JSON-RPC request. Everything is copied by ops_mcp_call_start. */
+struct ops_mcp_request {
+  const struct ops_sigv4_credentials *credentials; /* the identity it is made for */
+  const char *method;                              /* "tools/call", "tools/list", ... */
+  const char *params_json;                         /* a JSON object as text, or NULL */
+  long timeout_ms;                                 /* each HTTP exchange; 0: none */
+};
+
+/* Called once when a request ends: `result_json` is the JSON-RPC result as JSON text, or `err`
+ * says why there is none (kinds credentials, throttled, transport, timeout, rpc; `code` holds
+ * the JSON-RPC error code or the AWS error type). Both borrowed until the callback returns. */
+typedef void (*ops_mcp_done_fn)(void *ud, const char *result_json, const struct ops_error *err);
+
+/* Starts a request (opening its identity's session first if needed). Returns the call, owned by
+ * the client until `done` runs or ops_mcp_call_cancel, or NULL with `err` set. */
+struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
+                                        const struct ops_mcp_request *request,
+                                        ops_mcp_done_fn done, void *ud, struct ops_error *err);
+
+/* Abandons a call; its callback will not run. */
+void ops_mcp_call_cancel(struct ops_mcp_call *call);
+
+/* Sends DELETE for every open session with a session id and forgets the sessions; done(ud)
+ * runs when every DELETE has ended, at once when there is none. */
+void ops_mcp_client_close(struct ops_mcp_client *client, void (*done)(void *ud), void *ud);
+
+/* How many sessions are open (for tests and doctor). */
+size_t ops_mcp_client_open_sessions(const struct ops_mcp_client *client);
+
+#endif

@@ -1,0 +1,459 @@
+/* test_mcp.c: the MCP client against a scripted transport: the session handshake and its
+ * headers, signing, JSON and event-stream replies, server requests on a stream, resuming a
+ * stream, session expiry, one session per identity, HTTP and JSON-RPC failures, closing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "runtime/mcp.h"
+
+/* ------------------------------------------------------------------ a scripted transport */
+
+enum { MAX_EXCHANGES = 32, MAX_HEADERS = 16 };
+
+struct exchange {
+  char method[16];
+  char headers[MAX_HEADERS][2][256];
+  size_t header_count;
+  char body[4096];
+  bool (*on_data)(void *, const struct ops_http_response *, const char *, size_t);
+  ops_http_done_fn done;
+  void *ud;
+  bool cancelled, answered;
+};
+
+struct fake {
+  struct exchange exchanges[MAX_EXCHANGES];
+  int count;
+};
+
+static void *fake_start(void *self, const struct ops_http_request *request, ops_http_done_fn done,
+                        void *ud, struct ops_error *err)
+{
+  (void)err;
+  struct fake *fake = self;
+  assert_true(fake->count < MAX_EXCHANGES);
+  struct exchange *x = &fake->exchanges[fake->count++];
+  memset(x, 0, sizeof(*x));
+  snprintf(x->method, sizeof(x->method), "%s", request->method);
+  for (size_t i = 0; i < request->header_count && i < MAX_HEADERS; i++, x->header_count++) {
+    snprintf(x->headers[i][0], 256, "%s", request->headers[i].name);
+    snprintf(x->headers[i][1], 256, "%s", request->headers[i].value);
+  }
+  snprintf(x->body, sizeof(x->body), "%.*s", (int)request->body_len,
+           request->body ? request->body : "");
+  x->on_data = request->on_data;
+  x->done = done;
+  x->ud = ud;
+  return x;
+}
+
+static void fake_cancel(void *self, void *exchange)
+{
+  (void)self;
+  ((struct exchange *)exchange)->cancelled = true;
+}
+
+static const char *header(const struct exchange *x, const char *name)
+{
+  for (size_t i = 0; i < x->header_count; i++)
+    if (strcasecmp(x->headers[i][0], name) == 0)
+      return x->headers[i][1];
+  return NULL;
+}
+
+/* Answers exchange `i`: `headers` as "Name: value\n" lines; the body is streamed in pieces of
+ * `piece` bytes (0: whole) as libcurl would, stopping when the client asks to. */
+static void answer(struct fake *fake, int i, long status, const char *headers, const char *body,
+                   size_t piece)
+{
+  struct exchange *x = &fake->exchanges[i];
+  assert_true(i < fake->count && !x->answered && !x->cancelled);
+  x->answered = true;
+  struct ops_http_header parsed[8];
+  char names[8][64], values[8][256];
+  size_t n = 0;
+  for (const char *line = headers; line && *line && n < 8; n++) {
+    const char *colon = strchr(line, ':'), *end = strchr(line, '\n');
+    snprintf(names[n], 64, "%.*s", (int)(colon - line), line);
+    snprintf(values[n], 256, "%.*s", (int)(end - colon - 2), colon + 2);
+    parsed[n] = (struct ops_http_header){names[n], values[n]};
+    line = end + 1;
+  }
+  struct ops_http_response response = {.status = status, .headers = parsed, .header_count = n};
+  size_t len = strlen(body), step = piece ? piece : (len ? len : 1);
+  bool aborted = false;
+  for (size_t at = 0; at < len && !aborted; at += step)
+    aborted = !x->on_data(x->ud, &response, body + at, at + step > len ? len - at : step);
+  struct ops_error err;
+  ops_error_set(&err, OPS_ERR_TRANSPORT, "aborted by the client");
+  x->done(&response, aborted ? &err : NULL, x->ud);
+}
+
+/* ------------------------------------------------------------------ fixture */
+
+struct outcome {
+  int calls;
+  char result[1024];
+  struct ops_error err;
+  bool failed;
+};
+
+static void on_done(void *ud, const char *result_json, const struct ops_error *err)
+{
+  struct outcome *o = ud;
+  o->calls++;
+  o->failed = err != NULL;
+  if (err)
+    o->err = *err;
+  snprintf(o->result, sizeof(o->result), "%s", result_json ? result_json : "");
+}
+
+static double fixed_now(void *self)
+{
+  (void)self;
+  return 1764000000.0;
+}
+
+struct fixture {
+  struct fake fake;
+  struct ops_loop *loop;
+  struct ops_sigv4_signer *signer;
+  struct ops_mcp_client *client;
+};
+
+static const struct ops_sigv4_credentials ALICE = {"ASIAALICE", "alice-secret", "alice-token"};
+static const struct ops_sigv4_credentials BOB = {"AKIABOB", "bob-secret", NULL};
+
+static int setup(void **state)
+{
+  struct fixture *f = calloc(1, sizeof(*f));
+  f->loop = ops_loop_new();
+  assert_int_equal(ops_sigv4_signer_new(&f->signer, 0, NULL), OPS_OK);
+  struct ops_mcp_options options = {
+      .url = "https://aws-mcp.us-east-1.api.aws/mcp",
+      .signing_service = "aws-mcp",
+      .signing_region = "us-east-1",
+      .client_version = "test",
+      .transport = {.start = fake_start, .cancel = fake_cancel, .self = &f->fake},
+      .clock = {.now = fixed_now},
+      .loop = f->loop,
+      .signer = f->signer,
+  };
+  assert_int_equal(ops_mcp_client_new(&f->client, &options, NULL), OPS_OK);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  struct fixture *f = *state;
+  ops_mcp_client_free(f->client);
+  ops_sigv4_signer_free(f->signer);
+  ops_loop_free(f->loop);
+  free(f);
+  return 0;
+}
+
+static struct ops_mcp_call *call(struct fixture *f, const struct ops_sigv4_credentials *who,
+                                 const char *method, const char *params, struct outcome *o)
+{
+  struct ops_mcp_request request = {.credentials = who, .method = method, .params_json = params};
+  struct ops_mcp_call *c = ops_mcp_call_start(f->client, &request, on_done, o, NULL);
+  assert_non_null(c);
+  return c;
+}
+
+#define JSON "Content-Type: application/json\n"
+#define SSE "Content-Type: text/event-stream\n"
+#define INIT_REPLY(version)                                                                        \
+  "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":\"" version                      \
+  "\",\"capabilities\":{},\"serverInfo\":{\"name\":\"sim\",\"version\":\"1\"}}}"
+
+/* Answers initialize (exchange i) and then the notifications/initialized it leads to. */
+static void open_session(struct fixture *f, int i, const char *version, const char *session_id)
+{
+  char headers[128], reply[256];
+  snprintf(headers, sizeof(headers), JSON "Mcp-Session-Id: %s\n", session_id);
+  snprintf(reply, sizeof(reply),
+           "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{\"protocolVersion\":\"%s\","
+           "\"capabilities\":{},\"serverInfo\":{\"name\":\"sim\",\"version\":\"1\"}}}",
+           atoi(strstr(f->fake.exchanges[i].body, "\"id\":") + 5), version);
+  answer(&f->fake, i, 200, headers, reply, 0);
+  int note = f->fake.count - 1;
+  assert_non_null(strstr(f->fake.exchanges[note].body, "notifications/initialized"));
+  answer(&f->fake, note, 202, "", "", 0);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void a_session_opens_once_and_carries_its_headers(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\"aws___list_regions\",\"arguments\":{}}", &o);
+  assert_int_equal(f->fake.count, 1);
+  struct exchange *init = &f->fake.exchanges[0];
+  assert_string_equal(init->method, "POST");
+  assert_non_null(strstr(init->body, "\"method\":\"initialize\""));
+  assert_non_null(strstr(init->body, "\"protocolVersion\":\"2025-11-25\""));
+  assert_non_null(strstr(init->body, "\"clientInfo\":{\"name\":\"opsrun\",\"version\":\"test\"}"));
+  assert_null(header(init, "Mcp-Session-Id"));
+  assert_string_equal(header(init, "Accept"), "application/json, text/event-stream");
+  assert_string_equal(header(init, "Host"), "aws-mcp.us-east-1.api.aws");
+  assert_string_equal(header(init, "X-Amz-Security-Token"), "alice-token");
+  assert_non_null(strstr(header(init, "Authorization"),
+                         "Credential=ASIAALICE/20251124/us-east-1/aws-mcp/aws4_request"));
+  open_session(f, 0, "2025-11-25", "s-1");
+  assert_int_equal(f->fake.count, 3);
+  struct exchange *request = &f->fake.exchanges[2];
+  assert_string_equal(header(&f->fake.exchanges[1], "Mcp-Session-Id"), "s-1");
+  assert_string_equal(header(request, "Mcp-Session-Id"), "s-1");
+  assert_string_equal(header(request, "MCP-Protocol-Version"), "2025-11-25");
+  assert_non_null(strstr(request->body, "\"method\":\"tools/call\""));
+  answer(&f->fake, 2, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}", 0);
+  assert_int_equal(o.calls, 1);
+  assert_false(o.failed);
+  assert_string_equal(o.result, "{\"content\":[]}");
+
+  struct outcome again = {0};
+  call(f, &ALICE, "tools/list", NULL, &again); /* the open session is reused */
+  assert_int_equal(f->fake.count, 4);
+  assert_string_equal(header(&f->fake.exchanges[3], "Mcp-Session-Id"), "s-1");
+}
+
+static void requests_made_while_opening_wait_for_the_one_handshake(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o[3] = {{0}};
+  for (int i = 0; i < 3; i++)
+    call(f, &ALICE, "tools/list", NULL, &o[i]);
+  assert_int_equal(f->fake.count, 1);
+  open_session(f, 0, "2025-11-25", "s-1");
+  assert_int_equal(f->fake.count, 5);
+  for (int i = 0; i < 3; i++)
+    assert_non_null(strstr(f->fake.exchanges[2 + i].body, "tools/list"));
+}
+
+static void identities_never_share_a_session(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome a = {0}, b = {0};
+  call(f, &ALICE, "tools/list", NULL, &a);
+  call(f, &BOB, "tools/list", NULL, &b);
+  assert_int_equal(f->fake.count, 2); /* two initializes */
+  assert_null(header(&f->fake.exchanges[1], "X-Amz-Security-Token"));
+  assert_non_null(strstr(header(&f->fake.exchanges[1], "Authorization"), "Credential=AKIABOB/"));
+  open_session(f, 0, "2025-11-25", "alice-session"); /* 2: notification, 3: alice's request */
+  open_session(f, 1, "2025-11-25", "bob-session");   /* 4: notification, 5: bob's request */
+  assert_string_equal(header(&f->fake.exchanges[3], "Mcp-Session-Id"), "alice-session");
+  assert_non_null(strstr(header(&f->fake.exchanges[3], "Authorization"), "Credential=ASIAALICE/"));
+  assert_string_equal(header(&f->fake.exchanges[5], "Mcp-Session-Id"), "bob-session");
+  assert_non_null(strstr(header(&f->fake.exchanges[5], "Authorization"), "Credential=AKIABOB/"));
+  assert_int_equal(ops_mcp_client_open_sessions(f->client), 2);
+}
+
+static void an_older_protocol_version_is_accepted_an_unknown_one_is_not(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/list", NULL, &o);
+  open_session(f, 0, "2025-03-26", "s-1");
+  assert_string_equal(header(&f->fake.exchanges[2], "MCP-Protocol-Version"), "2025-03-26");
+
+  struct outcome bad = {0};
+  call(f, &BOB, "tools/list", NULL, &bad);
+  answer(&f->fake, 3, 200, JSON, INIT_REPLY("1999-01-01"), 0);
+  assert_int_equal(bad.calls, 1);
+  assert_int_equal(bad.err.kind, OPS_ERR_RPC);
+  assert_non_null(strstr(bad.err.message, "protocol version 1999-01-01"));
+}
+
+static void event_stream_replies_with_notifications_and_a_ping_in_front(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &o);
+  open_session(f, 0, "2025-11-25", "s-1");
+  const char *stream = "id: e0\ndata:\n\n"
+                       ": a comment\n\n"
+                       "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+                       "progress\",\"params\":{}}\n\n"
+                       "data: {\"jsonrpc\":\"2.0\",\"id\":\"srv-1\",\"method\":\"ping\"}\n\n"
+                       "id: e3\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\n"
+                       "data: \"result\":{\"ok\":true}}\n\n"
+                       "data: never read\n\n";
+  answer(&f->fake, 2, 200, SSE, stream, 3);
+  assert_int_equal(o.calls, 1);
+  assert_false(o.failed);
+  assert_string_equal(o.result, "{\"ok\":true}");
+  assert_int_equal(f->fake.count, 4); /* our answer to the ping */
+  assert_string_equal(f->fake.exchanges[3].body,
+                      "{\"jsonrpc\":\"2.0\",\"id\":\"srv-1\",\"result\":{}}");
+}
+
+static void a_stream_closed_early_is_resumed_with_last_event_id(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\"slow\"}", &o);
+  open_session(f, 0, "2025-11-25", "s-1");
+  answer(&f->fake, 2, 200, SSE, "id: ev-7\nretry: 20\ndata:\n\n", 0);
+  assert_int_equal(o.calls, 0);
+  while (f->fake.count < 4)
+    ops_loop_run_once(f->loop, 100);
+  struct exchange *resume = &f->fake.exchanges[3];
+  assert_string_equal(resume->method, "GET");
+  assert_string_equal(header(resume, "Last-Event-ID"), "ev-7");
+  assert_string_equal(header(resume, "Accept"), "text/event-stream");
+  assert_string_equal(header(resume, "Mcp-Session-Id"), "s-1");
+  answer(&f->fake, 3, 200, SSE, "id: ev-8\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n",
+         0);
+  assert_int_equal(o.calls, 1);
+  assert_false(o.failed);
+}
+
+static void an_expired_session_is_opened_again_once(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &o);
+  open_session(f, 0, "2025-11-25", "old");
+  answer(&f->fake, 2, 404, JSON, "{\"error\":\"session not found\"}", 0);
+  assert_int_equal(o.calls, 0);
+  assert_null(header(&f->fake.exchanges[3], "Mcp-Session-Id")); /* a new initialize */
+  open_session(f, 3, "2025-11-25", "new");
+  assert_string_equal(header(&f->fake.exchanges[5], "Mcp-Session-Id"), "new");
+  answer(&f->fake, 5, 404, JSON, "{}", 0); /* expired again at once: give up */
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(o.err.kind, OPS_ERR_RPC);
+  assert_int_equal(o.err.http_status, 404);
+}
+
+static void http_failures_map_to_error_kinds_with_aws_words_kept(void **state)
+{
+  struct fixture *f = *state;
+  struct {
+    long status;
+    const char *headers, *body;
+    enum ops_err kind;
+    const char *code, *message;
+    bool retryable;
+  } cases[] = {
+      {403, JSON "x-amzn-ErrorType: InvalidSignatureException:http://internal.amazon.com/\n",
+       "{\"message\":\"The request signature we calculated does not match the signature you "
+       "provided.\"}",
+       OPS_ERR_CREDENTIALS, "InvalidSignatureException",
+       "aws-mcp.us-east-1.api.aws refused the request (HTTP 403): The request signature we "
+       "calculated does not match the signature you provided.",
+       false},
+      {401, JSON, "{\"Message\":\"Missing Authentication Token\"}", OPS_ERR_CREDENTIALS, "",
+       "aws-mcp.us-east-1.api.aws refused the request (HTTP 401): Missing Authentication Token",
+       false},
+      {429, JSON, "{\"message\":\"Rate exceeded\"}", OPS_ERR_THROTTLED, "TooManyRequests",
+       "aws-mcp.us-east-1.api.aws is throttling requests (HTTP 429): Rate exceeded", true},
+      {503, "Content-Type: text/plain\n", "Service Unavailable", OPS_ERR_TRANSPORT, "",
+       "aws-mcp.us-east-1.api.aws failed (HTTP 503): Service Unavailable", true},
+      {200, JSON,
+       "{\"jsonrpc\":\"2.0\",\"id\":\"\",\"result\":null,\"error\":{\"code\":-32602,\"message\":"
+       "\"Unknown tool: nope\"}}",
+       OPS_ERR_RPC, "-32602", "tools/call failed: Unknown tool: nope", false},
+  };
+  struct outcome opened = {0};
+  call(f, &ALICE, "tools/list", NULL, &opened);
+  open_session(f, 0, "2025-11-25", "s-1");
+  answer(&f->fake, 2, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", 0);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    struct outcome o = {0};
+    call(f, &ALICE, "tools/call", "{\"name\":\"nope\"}", &o);
+    answer(&f->fake, f->fake.count - 1, cases[i].status, cases[i].headers, cases[i].body, 0);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.err.kind, cases[i].kind);
+    assert_string_equal(o.err.code, cases[i].code);
+    assert_string_equal(o.err.message, cases[i].message);
+    assert_int_equal(o.err.retryable, cases[i].retryable);
+  }
+}
+
+static void a_failed_handshake_fails_every_waiting_request(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome a = {0}, b = {0};
+  call(f, &ALICE, "tools/list", NULL, &a);
+  call(f, &ALICE, "tools/list", NULL, &b);
+  answer(&f->fake, 0, 403, JSON, "{\"message\":\"The security token included in the request is "
+                                 "expired\"}", 0);
+  assert_int_equal(a.calls + b.calls, 2);
+  assert_int_equal(b.err.kind, OPS_ERR_CREDENTIALS);
+  assert_non_null(strstr(b.err.message, "is expired"));
+  struct outcome later = {0};
+  call(f, &ALICE, "tools/list", NULL, &later); /* the next request tries again */
+  assert_non_null(strstr(f->fake.exchanges[1].body, "initialize"));
+}
+
+static void a_cancelled_call_never_calls_back(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome queued = {0}, sent = {0};
+  struct ops_mcp_call *waiting = call(f, &ALICE, "tools/list", NULL, &queued);
+  ops_mcp_call_cancel(waiting); /* still waiting for the handshake */
+  call(f, &ALICE, "tools/list", NULL, &sent);
+  open_session(f, 0, "2025-11-25", "s-1");
+  assert_int_equal(f->fake.count, 3);
+  struct ops_mcp_call *in_flight = call(f, &ALICE, "tools/call", "{}", &queued);
+  ops_mcp_call_cancel(in_flight);
+  assert_true(f->fake.exchanges[3].cancelled);
+  assert_int_equal(queued.calls, 0);
+}
+
+static void count_close(void *ud)
+{
+  ++*(int *)ud;
+}
+
+static void closing_deletes_each_named_session(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome a = {0}, b = {0};
+  call(f, &ALICE, "tools/list", NULL, &a);
+  call(f, &BOB, "tools/list", NULL, &b);
+  open_session(f, 0, "2025-11-25", "alice-session");
+  open_session(f, 1, "2025-11-25", "bob-session");
+  int closed = 0;
+  ops_mcp_client_close(f->client, count_close, &closed);
+  int deletes = 0;
+  for (int i = 0; i < f->fake.count; i++)
+    if (strcmp(f->fake.exchanges[i].method, "DELETE") == 0) {
+      deletes++;
+      assert_non_null(header(&f->fake.exchanges[i], "Authorization"));
+      assert_int_equal(closed, 0);
+      answer(&f->fake, i, 200, "", "", 0);
+    }
+  assert_int_equal(deletes, 2);
+  assert_int_equal(closed, 1);
+  assert_int_equal(ops_mcp_client_open_sessions(f->client), 0);
+}
+
+int main(void)
+{
+#define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      TEST(a_session_opens_once_and_carries_its_headers),
+      TEST(requests_made_while_opening_wait_for_the_one_handshake),
+      TEST(identities_never_share_a_session),
+      TEST(an_older_protocol_version_is_accepted_an_unknown_one_is_not),
+      TEST(event_stream_replies_with_notifications_and_a_ping_in_front),
+      TEST(a_stream_closed_early_is_resumed_with_last_event_id),
+      TEST(an_expired_session_is_opened_again_once),
+      TEST(http_failures_map_to_error_kinds_with_aws_words_kept),
+      TEST(a_failed_handshake_fails_every_waiting_request),
+      TEST(a_cancelled_call_never_calls_back),
+      TEST(closing_deletes_each_named_session),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
