@@ -24,8 +24,10 @@ run_config() {
     return
   fi
   echo "== $label: testing"
+  (cd "$dir" && ctest -j2 --output-on-failure "${CTEST_ARGS[@]}") >"$dir/ctest.log" 2>&1
+  cat "$dir/ctest.log"
   local summary
-  summary=$(cd "$dir" && ctest -j2 --output-on-failure "${CTEST_ARGS[@]}" 2>&1 | tee /dev/stderr | grep -E 'tests passed, [0-9]+ tests? failed out of')
+  summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of' "$dir/ctest.log")
   local failed_count total_count
   failed_count=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
   total_count=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$summary")
