@@ -7,6 +7,7 @@
 
 #include "bindings/config.h"
 #include "bindings/engine.h"
+#include "bindings/lua_registry.h"
 
 /* private.notice = log.notice; removed from the public log table */
 static void s_move_notice(lua_State *L, int module, int private)
@@ -50,6 +51,8 @@ int luaopen_opsrun(lua_State *L)
   lua_setfield(L, module, "json");
   ops_config_push(L, ops_config_get(L));
   lua_setfield(L, private, "config");
+  luaopen_opsrun_registry(L);
+  lua_setfield(L, private, "registry");
 
   s_run_embedded(L, module, private);
   lua_settop(L, module);

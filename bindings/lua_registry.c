@@ -1,0 +1,160 @@
+/* lua_registry.c: the Lua state's account registry: a userdata in the Lua registry that owns
+ * the struct ops_registry (runtime/registry.h), loaded from the run's configuration
+ * (bindings/config.h), and the primitives that push its accounts as fresh tables. */
+#include "bindings/lua_registry.h"
+
+#include <lauxlib.h>
+
+#include "bindings/config.h"
+#include "bindings/lua_error.h"
+#include "runtime/registry.h"
+
+#define REGISTRY_KEY       "opsrun.registry"
+#define REGISTRY_METATABLE "opsrun.Registry"
+
+/* The userdata kept under REGISTRY_KEY; it frees the registry when the state closes. */
+struct s_holder {
+  struct ops_registry *registry;
+};
+
+static int registry_gc(lua_State *L)
+{
+  struct s_holder *holder = luaL_checkudata(L, 1, REGISTRY_METATABLE);
+  ops_registry_free(holder->registry);
+  holder->registry = NULL;
+  return 0;
+}
+
+/* The registry already loaded into L, or NULL. */
+static const struct ops_registry *s_loaded(lua_State *L)
+{
+  lua_getfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY);
+  const struct s_holder *holder = luaL_testudata(L, -1, REGISTRY_METATABLE);
+  lua_pop(L, 1);
+  return holder ? holder->registry : NULL;
+}
+
+/* Loads the configured registry into L unless it is there. Returns 0 with *out the registry
+ * (borrowed from L), or NULL when none is configured; or a negative enum ops_err with `err`
+ * filled. */
+static int s_load(lua_State *L, const struct ops_registry **out, struct ops_error *err)
+{
+  *out = s_loaded(L);
+  if (*out)
+    return 0;
+  const struct ops_config *config = ops_config_get(L);
+  /* The holder exists before the registry does: a memory error raised while making it can
+   * leak nothing, and once it holds the registry the garbage collector frees it. */
+  struct s_holder *holder = lua_newuserdatauv(L, sizeof(*holder), 0);
+  holder->registry = NULL;
+  if (luaL_newmetatable(L, REGISTRY_METATABLE)) {
+    lua_pushcfunction(L, registry_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  struct ops_registry *registry = NULL;
+  int rc = config->registry_path
+               ? ops_registry_load_file(config->registry_path, config->role, &registry, err)
+               : ops_registry_load_env(config->role, &registry, err);
+  if (rc < 0 || !registry) {
+    lua_pop(L, 1);
+    return rc;
+  }
+  holder->registry = registry;
+  lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY);
+  *out = registry;
+  return 0;
+}
+
+/* The registry, loaded if need be; raises the registry error object when it cannot be. */
+static const struct ops_registry *s_check_registry(lua_State *L)
+{
+  const struct ops_registry *registry = NULL;
+  struct ops_error err = {0};
+  if (s_load(L, &registry, &err) < 0)
+    ops_lua_error_raise(L, &err, NULL, NULL);
+  if (!registry) {
+    ops_error_set(&err, OPS_ERR_REGISTRY, "%s", OPS_LUA_REGISTRY_NONE);
+    ops_lua_error_raise(L, &err, NULL, NULL);
+  }
+  return registry;
+}
+
+static void s_set_string(lua_State *L, const char *name, const char *value)
+{
+  if (value) {
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, name);
+  }
+}
+
+static void s_set_integer(lua_State *L, const char *name, lua_Integer value)
+{
+  lua_pushinteger(L, value);
+  lua_setfield(L, -2, name);
+}
+
+/* A fresh table of the account's effective values (SPEC section 4). */
+static void s_push_account(lua_State *L, const struct ops_registry_account *account)
+{
+  lua_createtable(L, 0, 9);
+  s_set_string(L, "id", account->id);
+  s_set_string(L, "name", account->name);
+  s_set_string(L, "environment", account->environment);
+  s_set_string(L, "role_name", account->role_name);
+  s_set_string(L, "external_id", account->external_id);
+  s_set_integer(L, "session_duration", account->session_duration);
+  s_set_integer(L, "index", (lua_Integer)account->index);
+  lua_createtable(L, (int)account->region_count, 0);
+  for (size_t i = 0; i < account->region_count; i++) {
+    lua_pushstring(L, account->regions[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "regions");
+  lua_createtable(L, 0, (int)account->tag_count);
+  for (size_t i = 0; i < account->tag_count; i++)
+    s_set_string(L, account->tags[i].key, account->tags[i].value);
+  lua_setfield(L, -2, "tags");
+}
+
+/* registry.accounts() -> the workload accounts of this run's shard, in registry order */
+static int registry_accounts(lua_State *L)
+{
+  const struct ops_registry *registry = s_check_registry(L);
+  const struct ops_config *config = ops_config_get(L);
+  lua_newtable(L);
+  lua_Integer n = 0;
+  for (size_t i = 0; i < ops_registry_count(registry); i++) {
+    const struct ops_registry_account *account = ops_registry_at(registry, i);
+    if (account->central || !ops_registry_in_shard(i, config->shard_index, config->shard_count))
+      continue;
+    s_push_account(L, account);
+    lua_rawseti(L, -2, ++n);
+  }
+  return 1;
+}
+
+/* registry.central() -> the central account, or nil */
+static int registry_central(lua_State *L)
+{
+  const struct ops_registry_account *central = ops_registry_central(s_check_registry(L));
+  if (central)
+    s_push_account(L, central);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+int ops_lua_registry_preload(lua_State *L, struct ops_error *err)
+{
+  const struct ops_registry *registry = NULL;
+  return s_load(L, &registry, err);
+}
+
+int luaopen_opsrun_registry(lua_State *L)
+{
+  static const luaL_Reg functions[] = {
+      {"accounts", registry_accounts}, {"central", registry_central}, {NULL, NULL}};
+  luaL_newlib(L, functions);
+  return 1;
+}
