@@ -426,7 +426,8 @@ static void s_run_until(lua_State *L, struct ops_engine *engine, const bool *don
 int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_KContext ctx)
 {
   struct ops_task *task = ops_task_running(L);
-  wait->done = false;
+  if (wait->done) /* the work ended before the binding could wait for it */
+    return k(L, LUA_OK, ctx);
   wait->task = task;
   if (task && task->timed_out) {
     wait->cancel(wait);

@@ -12,6 +12,8 @@
  *      or raises its error object (bindings/error.h).
  * If the task is abandoned while suspended (its deadline passed), wait->cancel runs instead of
  * `k`: it must stop the work and free what the wait holds. Exactly one of the two runs.
+ * Zero the wait before starting the work: work that ends at once (its callback runs before the
+ * binding suspends) is then seen as done, and k runs without waiting.
  * runtime/http.h transfers get all of this ready-made from bindings/task_http.h. */
 #ifndef OPS_ENGINE_H
 #define OPS_ENGINE_H

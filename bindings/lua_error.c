@@ -3,6 +3,8 @@
 
 #include <lauxlib.h>
 
+#include "bindings/engine.h"
+
 #define ERROR_METATABLE "opsrun.Error"
 
 static const char *s_field(lua_State *L, int index, const char *name)
@@ -23,7 +25,8 @@ static int error_tostring(lua_State *L)
   const char *message = s_field(L, 1, "message");
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  luaL_addstring(&b, code ? code : (s_field(L, 1, "kind") ? s_field(L, 1, "kind") : "error"));
+  const char *kind = s_field(L, 1, "kind");
+  luaL_addstring(&b, code ? code : kind ? kind : "error");
   if (phase || account) {
     luaL_addstring(&b, " (");
     luaL_addstring(&b, phase ? phase : "");
@@ -35,6 +38,18 @@ static int error_tostring(lua_State *L)
   luaL_addstring(&b, message ? message : "(no message)");
   luaL_pushresult(&b);
   return 1;
+}
+
+/* Gives the table on top of the stack the error objects' metatable. */
+static void s_set_metatable(lua_State *L)
+{
+  if (luaL_newmetatable(L, ERROR_METATABLE)) {
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushstring(L, ERROR_METATABLE);
+    lua_setfield(L, -2, "__name");
+  }
+  lua_setmetatable(L, -2);
 }
 
 static void s_set_string(lua_State *L, const char *name, const char *value)
@@ -60,13 +75,7 @@ void ops_lua_error_push(lua_State *L, const struct ops_error *err, const char *p
     lua_pushinteger(L, err->http_status);
     lua_setfield(L, -2, "http_status");
   }
-  if (luaL_newmetatable(L, ERROR_METATABLE)) {
-    lua_pushcfunction(L, error_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushstring(L, "opsrun.Error");
-    lua_setfield(L, -2, "__name");
-  }
-  lua_setmetatable(L, -2);
+  s_set_metatable(L);
 }
 
 int ops_lua_error_raise(lua_State *L, const struct ops_error *err, const char *phase,
@@ -74,4 +83,27 @@ int ops_lua_error_raise(lua_State *L, const struct ops_error *err, const char *p
 {
   ops_lua_error_push(L, err, phase, account);
   return lua_error(L);
+}
+
+int ops_lua_error_new(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checkstring(L, 2);
+  lua_settop(L, 2);
+  lua_setfield(L, 1, "kind");
+  if (lua_getfield(L, 1, "account") == LUA_TNIL) {
+    const char *account = ops_task_account(ops_task_running(L));
+    if (*account) {
+      lua_pushstring(L, account);
+      lua_setfield(L, 1, "account");
+    }
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 1, "retryable") == LUA_TNIL) {
+    lua_pushboolean(L, 0);
+    lua_setfield(L, 1, "retryable");
+  }
+  lua_pop(L, 1);
+  s_set_metatable(L);
+  return 1;
 }

@@ -17,4 +17,8 @@ void ops_lua_error_push(lua_State *L, const struct ops_error *err, const char *p
 int ops_lua_error_raise(lua_State *L, const struct ops_error *err, const char *phase,
                         const char *account);
 
+/* error(fields, kind) for the embedded Lua: makes the table `fields` (code, message, phase...)
+ * an error object of `kind`, with the running task's account unless it names one. */
+int ops_lua_error_new(lua_State *L);
+
 #endif

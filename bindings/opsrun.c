@@ -7,6 +7,7 @@
 
 #include "bindings/config.h"
 #include "bindings/engine.h"
+#include "bindings/lua_error.h"
 #include "bindings/lua_registry.h"
 
 /* private.notice = log.notice; removed from the public log table */
@@ -53,8 +54,12 @@ int luaopen_opsrun(lua_State *L)
   lua_setfield(L, private, "config");
   luaopen_opsrun_registry(L);
   lua_setfield(L, private, "registry");
+  lua_pushcfunction(L, ops_lua_error_new);
+  lua_setfield(L, private, "error");
 
   s_run_embedded(L, module, private);
+  lua_pushvalue(L, private);
+  lua_setfield(L, LUA_REGISTRYINDEX, OPS_PRIVATE_KEY);
   lua_settop(L, module);
   return 1;
 }

@@ -6,6 +6,9 @@
 
 #include <lua.h>
 
+/* The registry field holding the private table the embedded Lua shares (commands, ...). */
+#define OPS_PRIVATE_KEY "opsrun.private"
+
 /* The module table (also package.loaded.opsrun). Needs the standard libraries opened. */
 int luaopen_opsrun(lua_State *L);
 
