@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# registry_test.sh: the account registry as a user meets it (SPEC sections 1, 3 and 4): -r,
+# OPSRUN_REGISTRY and ACCOUNT_REGISTRY, accounts() and central(), --shard and --role, and an
+# invalid registry stopping the run with exit status 2 and one line on stderr before the script
+# starts (the host's call of ops_lua_registry_preload).
+source "$(dirname "$0")/lib.sh"
+
+# Relative registry paths below: messages must show the path exactly as it was given.
+cd "$E2E_TMP" || exit 1
+unset OPSRUN_REGISTRY ACCOUNT_REGISTRY
+
+cat >good.json <<'JSON'
+{
+  "defaults": { "role_name": "CentralOpsTargetRole", "regions": ["us-east-1"], "session_duration": 3600 },
+  "accounts": [
+    { "id": "111111111111", "name": "Central", "environment": "ops", "role": "central" },
+    { "id": "222222222222", "name": "Production", "environment": "prod", "role_name": "OpsReadOnly",
+      "tags": { "team": "payments" } },
+    { "id": "333333333333", "name": "Staging", "environment": "staging" },
+    { "id": "444444444444", "name": "Analytics", "environment": "prod" },
+    { "id": "555555555555", "name": "Sandbox", "environment": "dev" },
+    { "id": "666666666666", "name": "Shared", "environment": "prod" },
+    { "id": "777777777777", "name": "Logs", "environment": "ops" }
+  ]
+}
+JSON
+workloads="222222222222
+333333333333
+444444444444
+555555555555
+666666666666
+777777777777"
+print_ids='for _, a in ipairs(accounts()) do print(a.id) end'
+
+# --- a valid registry ------------------------------------------------------------------------
+
+run opsrun -r good.json -e 'print(#accounts())'
+expect "-r FILE: accounts() lists the workload accounts" '[ $status -eq 0 ] && [ "$out" = 6 ] && [ -z "$err" ]'
+
+run opsrun -r good.json -e "$print_ids"
+expect "accounts() keeps registry order and leaves the central account out" '[ "$out" = "$workloads" ]'
+
+run opsrun -r good.json -e 'local c = central() print(c.id, c.name, c.index)'
+expect "central() is the central account" '[ "$out" = "111111111111	Central	0" ]'
+
+run opsrun -r good.json -e 'for _, a in ipairs(accounts{environment = "prod", tags = {team = "payments"}}) do print(a.id, a.role_name) end'
+expect "a filter table selects on fields and tags" '[ "$out" = "222222222222	OpsReadOnly" ]'
+
+run opsrun -r good.json --role Override -e 'print(accounts()[1].role_name, accounts()[2].role_name, central().role_name)'
+expect "--role wins over the registry's role names" '[ "$out" = "Override	Override	Override" ]'
+
+run env OPSRUN_REGISTRY=good.json "$OPSRUN" -e 'print(#accounts())'
+expect "OPSRUN_REGISTRY names the registry file" '[ $status -eq 0 ] && [ "$out" = 6 ]'
+
+run env ACCOUNT_REGISTRY='{"accounts": [{"id": "222222222222", "name": "P"}]}' "$OPSRUN" -e "$print_ids"
+expect "ACCOUNT_REGISTRY holds the registry as JSON text" '[ $status -eq 0 ] && [ "$out" = 222222222222 ]'
+
+run env OPSRUN_REGISTRY=nosuch.json ACCOUNT_REGISTRY='{"accounts": []}' "$OPSRUN" -r good.json -e 'print(#accounts())'
+expect "-r wins over OPSRUN_REGISTRY, which wins over ACCOUNT_REGISTRY" '[ $status -eq 0 ] && [ "$out" = 6 ]'
+
+run opsrun -e 'print(pcall(accounts))'
+expect "without a registry a script that needs none still runs" '[ $status -eq 0 ] && [[ "$out" == false* ]]'
+
+run opsrun -e 'accounts()'
+expect "accounts() without a registry exits 2 saying how to give one" \
+  '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: registry: no account registry: pass -r FILE, or set OPSRUN_REGISTRY (a path) or ACCOUNT_REGISTRY (JSON text)" ]'
+
+# --- --shard K/N -----------------------------------------------------------------------------
+
+shards=""
+for k in 1 2 3; do
+  run opsrun -r good.json --shard "$k/3" -e "$print_ids"
+  expect "--shard $k/3 runs" '[ $status -eq 0 ] && [ -n "$out" ]'
+  shards+="$out"$'\n'
+done
+expect "--shard 1/3, 2/3 and 3/3 together hold every workload account exactly once" \
+  '[ "$(printf "%s" "$shards" | sort)" = "$workloads" ]'
+
+run opsrun -r good.json --shard 2/3 -e "$print_ids"
+expect "--shard 2/3 keeps registry indexes 1, 4 (and not the central 0)" '[ "$out" = "222222222222
+555555555555" ]'
+
+# --- an invalid registry stops the run before the script -------------------------------------
+
+cat >bad.json <<'JSON'
+{
+  "accounts": [
+    { "id": "222222222222", "name": "Production" },
+    { "id": "12345", "name": "Short" }
+  ]
+}
+JSON
+run opsrun -r bad.json -e 'print("the script ran")'
+expect "an invalid registry given with -r exits 2 with one line, before the script runs" \
+  '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: bad.json: /accounts/1/id: expected a string of exactly 12 digits, got \"12345\"" ]'
+
+run env ACCOUNT_REGISTRY='{"accounts": [{"id": "222222222222", "name": "P", "rolename": "R"}]}' "$OPSRUN" -e 'print("the script ran")'
+expect "an invalid ACCOUNT_REGISTRY exits 2 with one line, before the script runs" \
+  '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: \$ACCOUNT_REGISTRY: /accounts/0/rolename: unknown key (did you mean \"role_name\"?)" ]'
+
+printf '{\n  "accounts": [\n    {"id": "222222222222", "name": "P"\n  ]\n}\n' >broken.json
+run opsrun -r broken.json -e 'print("the script ran")'
+expect "a JSON syntax error names line and column" \
+  '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: broken.json:4:3: invalid JSON: '"'"'}'"'"' expected near '"'"']'"'"'" ]'
+
+run opsrun -r ./nosuch.json -e 'print("the script ran")'
+expect "an unreadable registry exits 2 naming the path as given" \
+  '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: ./nosuch.json: cannot read: No such file or directory" ]'
+
+finish
