@@ -10,7 +10,6 @@ const OWNERS = ['alice@example.com', 'bob@example.com', 'team-payments', 'team-p
 const WORKLOADS = ['web', 'api', 'worker', 'batch', 'db-proxy', 'bastion', 'cache'];
 const BUCKET_PURPOSES = ['logs', 'artifacts', 'backups', 'data-lake', 'terraform-state', 'static-site'];
 const EPOCH_2023 = Date.UTC(2023, 0, 1);
-const DAY_MS = 86400000;
 
 function hex(buf, n) {
   return buf.toString('hex').slice(0, n);
@@ -156,5 +155,3 @@ export function inventory(org, account, region, regions) {
     iam: { Roles: iamRoles(org, account), IsTruncated: false },
   };
 }
-
-export { DAY_MS };

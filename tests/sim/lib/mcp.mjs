@@ -2,31 +2,21 @@
 // binds each Mcp-Session-Id to the access key that initialised it, and hands the request to
 // the official SDK (Server + WebStandardStreamableHTTPServerTransport, the core of the SDK's
 // Streamable HTTP transport; we use it directly so the Response can be post-processed for
-// --sse framing and --nonstandard-errors). Uses sigv4.mjs, tools.mjs and faults.mjs.
+// --sse framing and --nonstandard-errors). Uses frontdoor.mjs and tools.mjs.
 import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { verifySigV4 } from './sigv4.mjs';
+import { admit } from './frontdoor.mjs';
 import { callTool, TOOL_NAMES, TOOLS } from './tools.mjs';
-import { readBody, REGION_IDS, requestId, sleep } from './util.mjs';
-
-/** How each SigV4 failure reason looks from the MCP endpoint: status and x-amzn-ErrorType. */
-const SIGNATURE_ERRORS = {
-  missing_auth: [401, 'MissingAuthenticationTokenException'],
-  incomplete: [403, 'IncompleteSignatureException'],
-  bad_scope: [403, 'InvalidSignatureException'],
-  clock_skew: [403, 'InvalidSignatureException'],
-  unknown_key: [403, 'UnrecognizedClientException'],
-  bad_token: [403, 'UnrecognizedClientException'],
-  expired_token: [403, 'ExpiredTokenException'],
-  signature_mismatch: [403, 'InvalidSignatureException'],
-  body_hash_mismatch: [403, 'InvalidSignatureException'],
-};
+import { REGION_IDS, requestId } from './util.mjs';
 
 const SERVER_INFO = { name: 'aws-mcp', title: 'AWS MCP Server (opsrun-sim)', version: '1.0.0' };
 const INSTRUCTIONS = 'Use aws___run_script to call AWS APIs as the signing identity; _meta.AWS_REGION sets the default region.';
 const HANG = new Promise(() => {});
+// Each Server would otherwise build its own Ajv instance: most of the cost of a new session.
+const SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
 
 /** A JSON-RPC error for the SDK to send (its McpError would prefix "MCP error -32602: "). */
 function rpcFailure(code, message) {
@@ -116,7 +106,11 @@ export class McpService {
     transport.onclose = () => {
       if (session.id) this.sessions.delete(session.id);
     };
-    const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS });
+    const server = new Server(SERVER_INFO, {
+      capabilities: { tools: { listChanged: false }, logging: {} },
+      instructions: INSTRUCTIONS,
+      jsonSchemaValidator: SCHEMA_VALIDATOR,
+    });
     server.setRequestHandler(ListToolsRequestSchema, (request) => this.listTools(request));
     server.setRequestHandler(CallToolRequestSchema, (request, extra) => this.callTool(session, request, extra));
     await server.connect(transport);
@@ -184,39 +178,16 @@ export class McpService {
   }
 
   async handle(req, res) {
-    const { opts, creds, counters, clock, faults } = this.sim;
     const rid = requestId();
     const send = (status, value, headers) => this.sendJson(res, rid, status, value, headers);
     const path = req.url.split('?')[0];
     if (path !== '/mcp') return send(404, { message: 'Not Found' });
-    let body;
-    try {
-      body = await readBody(req);
-    } catch {
-      return send(413, { message: 'Request Entity Too Large' });
+    const admitted = await admit(this.sim, 'mcp', req, { service: 'aws-mcp', region: this.sim.opts.region });
+    if (admitted.refusal) {
+      const { status, code, message } = admitted.refusal;
+      return this.sendAwsError(res, rid, status, code, message);
     }
-    await sleep(faults.latency('mcp'));
-    const verdict = await verifySigV4(
-      { method: req.method, url: req.url, headers: req.headersDistinct, body },
-      { service: 'aws-mcp', region: opts.region, now: clock(), lookup: (k) => creds.get(k) },
-    );
-    if (verdict.failure) {
-      const { reason, message } = verdict.failure;
-      counters.signatureFailure('mcp', reason);
-      const [status, type] = SIGNATURE_ERRORS[reason];
-      return this.sendAwsError(res, rid, status, type, message);
-    }
-    const fault = faults.decide('mcp');
-    if (fault === 'throttle') {
-      counters.throttled.mcp++;
-      return this.sendAwsError(res, rid, 429, 'ThrottlingException', 'Rate exceeded');
-    }
-    if (fault) {
-      counters.errors5xx.mcp++;
-      return fault === 500
-        ? this.sendAwsError(res, rid, 500, 'InternalServerException', 'Internal server error')
-        : this.sendAwsError(res, rid, 503, 'ServiceUnavailableException', 'Service unavailable');
-    }
+    const { body, identity } = admitted;
     if (req.method !== 'POST' && req.method !== 'DELETE') {
       // The hosted server refuses the standalone GET stream with this body, whatever the flags.
       return send(405, this.rpcError(-32600, 'HTTP method not supported.', null, true), { Allow: 'POST, DELETE' });
@@ -229,7 +200,6 @@ export class McpService {
         return send(400, this.rpcError(-32700, 'Parse error: Invalid JSON'));
       }
     }
-    const identity = verdict.identity;
     const sessionId = req.headers['mcp-session-id'];
     let session;
     if (sessionId) {

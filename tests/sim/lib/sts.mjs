@@ -1,25 +1,12 @@
 // The STS endpoint (Query protocol, 2011-06-15): AssumeRole, GetCallerIdentity and
 // AssumeRoleWithWebIdentity with AWS's XML bodies, and its ErrorResponse for signature,
-// validation, trust, throttling and 5xx failures. Uses sigv4.mjs, identity.mjs and faults.mjs.
-import { verifySigV4 } from './sigv4.mjs';
+// validation, trust, throttling and 5xx failures. Uses frontdoor.mjs and identity.mjs.
+import { admit } from './frontdoor.mjs';
 import { WEB_IDENTITY_AUDIENCE, WEB_IDENTITY_ISSUER, WEB_IDENTITY_ROLE } from './identity.mjs';
-import { isoSeconds, readBody, requestId, sleep, xmlEscape } from './util.mjs';
+import { isoSeconds, requestId, xmlEscape } from './util.mjs';
 
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const VERSION = '2011-06-15';
-
-/** How each SigV4 failure reason looks from STS: HTTP status and error code. */
-const SIGNATURE_ERRORS = {
-  missing_auth: [403, 'MissingAuthenticationToken', 'Request is missing Authentication Token'],
-  incomplete: [400, 'IncompleteSignature'],
-  bad_scope: [403, 'SignatureDoesNotMatch'],
-  clock_skew: [403, 'SignatureDoesNotMatch'],
-  unknown_key: [403, 'InvalidClientTokenId'],
-  bad_token: [403, 'InvalidClientTokenId'],
-  expired_token: [400, 'ExpiredToken'],
-  signature_mismatch: [403, 'SignatureDoesNotMatch'],
-  body_hash_mismatch: [403, 'SignatureDoesNotMatch'],
-};
 
 class StsError extends Error {
   constructor(status, code, message, type = 'Sender') {
@@ -114,6 +101,16 @@ export function makeWebIdentityToken(sub, nowMs, lifetimeSeconds = 86400) {
   const header = { alg: 'RS256', kid: 'opsrun-sim', typ: 'JWT' };
   const payload = { iss: WEB_IDENTITY_ISSUER, sub, aud: WEB_IDENTITY_AUDIENCE, iat, exp: iat + lifetimeSeconds };
   return `${enc(header)}.${enc(payload)}.${Buffer.from('opsrun-sim-unsigned').toString('base64url')}`;
+}
+
+/** Query parameters from the URL and, for a form POST, the body. */
+function queryParams(req, body) {
+  const split = req.url.indexOf('?');
+  const params = new URLSearchParams(split < 0 ? '' : req.url.slice(split + 1));
+  if (req.method === 'POST' && /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
+    for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
+  }
+  return params;
 }
 
 export class StsService {
@@ -213,10 +210,11 @@ export class StsService {
 
   /** Runs one action for an authenticated (or, for web identity, anonymous) caller. */
   dispatch(action, params, caller) {
+    if (params.get('Version') !== VERSION) action = null;
     if (action === 'AssumeRole') return this.assumeRole(params, caller);
     if (action === 'GetCallerIdentity') return this.getCallerIdentity(caller);
     if (action === 'AssumeRoleWithWebIdentity') return this.assumeRoleWithWebIdentity(params);
-    throw new StsError(400, 'InvalidAction', `Could not find operation ${action} for version ${params.get('Version') ?? 'NO_VERSION_SPECIFIED'}`);
+    throw new StsError(400, 'InvalidAction', `Could not find operation ${params.get('Action')} for version ${params.get('Version') ?? 'NO_VERSION_SPECIFIED'}`);
   }
 
   send(res, status, body, rid) {
@@ -234,52 +232,24 @@ export class StsService {
   }
 
   async handle(req, res) {
-    const { opts, creds, counters, clock, faults } = this.sim;
     const rid = requestId();
-    let body;
-    try {
-      body = await readBody(req);
-    } catch {
-      return this.fail(res, new StsError(413, 'RequestEntityTooLarge', 'Request body too large'), rid);
+    let params;
+    const admitted = await admit(this.sim, 'sts', req, {
+      service: 'sts',
+      region: this.sim.opts.stsRegion,
+      signed: (body) => {
+        params = queryParams(req, body);
+        return params.get('Action') !== 'AssumeRoleWithWebIdentity';
+      },
+    });
+    if (admitted.refusal) {
+      const { status, code, message } = admitted.refusal;
+      return this.fail(res, new StsError(status, code, message, status >= 500 ? 'Receiver' : 'Sender'), rid);
     }
-    const split = req.url.indexOf('?');
-    const params = new URLSearchParams(split < 0 ? '' : req.url.slice(split + 1));
-    if (req.method === 'POST' && /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
-      for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
-    }
-    await sleep(faults.latency('sts'));
     const action = params.get('Action');
-    let caller = null;
-    if (action !== 'AssumeRoleWithWebIdentity') {
-      const verdict = await verifySigV4(
-        { method: req.method, url: req.url, headers: req.headersDistinct, body },
-        { service: 'sts', region: opts.stsRegion, now: clock(), lookup: (k) => creds.get(k) },
-      );
-      if (verdict.failure) {
-        const { reason, message } = verdict.failure;
-        counters.signatureFailure('sts', reason);
-        const [status, code, fixed] = SIGNATURE_ERRORS[reason];
-        return this.fail(res, new StsError(status, code, fixed ?? message), rid);
-      }
-      caller = verdict.identity;
-    }
-    const fault = faults.decide('sts');
-    if (fault === 'throttle') {
-      counters.throttled.sts++;
-      return this.fail(res, new StsError(400, 'Throttling', 'Rate exceeded'), rid);
-    }
-    if (fault) {
-      counters.errors5xx.sts++;
-      const err = fault === 500
-        ? new StsError(500, 'InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.', 'Receiver')
-        : new StsError(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.', 'Receiver');
-      return this.fail(res, err, rid);
-    }
+    const caller = admitted.identity;
     try {
       if (!action) throw new StsError(400, 'MissingAction', 'Missing Action');
-      if (params.get('Version') !== VERSION && ['AssumeRole', 'GetCallerIdentity', 'AssumeRoleWithWebIdentity'].includes(action)) {
-        throw new StsError(400, 'InvalidAction', `Could not find operation ${action} for version ${params.get('Version') ?? 'NO_VERSION_SPECIFIED'}`);
-      }
       const result = this.dispatch(action, params, caller);
       this.sim.log(`sts ${action} ok`);
       return this.send(res, 200, responseXml(action, result, rid), rid);

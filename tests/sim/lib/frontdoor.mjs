@@ -1,0 +1,78 @@
+// What both endpoints do before their own protocol: read the body, wait the injected latency,
+// check SigV4, then draw the throttling and 5xx faults. Each endpoint sends a refusal in its own
+// wire form; REFUSALS lists both forms side by side. Uses sigv4.mjs and faults via `sim`.
+import { verifySigV4 } from './sigv4.mjs';
+import { readBody, sleep } from './util.mjs';
+
+const MISMATCH = { sts: [403, 'SignatureDoesNotMatch', null], mcp: [403, 'InvalidSignatureException', null] };
+const BAD_KEY = { sts: [403, 'InvalidClientTokenId', null], mcp: [403, 'UnrecognizedClientException', null] };
+
+/**
+ * Every refusal as STS sends it ([status, <Code>, message]) and as the MCP endpoint sends it
+ * ([status, x-amzn-ErrorType, message]); a null message is the verifier's own text.
+ */
+export const REFUSALS = {
+  too_large: { sts: [413, 'RequestEntityTooLarge', 'Request body too large'], mcp: [413, 'RequestEntityTooLargeException', 'Request Entity Too Large'] },
+  missing_auth: { sts: [403, 'MissingAuthenticationToken', 'Request is missing Authentication Token'], mcp: [401, 'MissingAuthenticationTokenException', null] },
+  incomplete: { sts: [400, 'IncompleteSignature', null], mcp: [403, 'IncompleteSignatureException', null] },
+  bad_scope: MISMATCH,
+  clock_skew: MISMATCH,
+  signature_mismatch: MISMATCH,
+  body_hash_mismatch: MISMATCH,
+  unknown_key: BAD_KEY,
+  bad_token: BAD_KEY,
+  expired_token: { sts: [400, 'ExpiredToken', null], mcp: [403, 'ExpiredTokenException', null] },
+  throttle: { sts: [400, 'Throttling', 'Rate exceeded'], mcp: [429, 'ThrottlingException', 'Rate exceeded'] },
+  500: {
+    sts: [500, 'InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.'],
+    mcp: [500, 'InternalServerException', 'Internal server error'],
+  },
+  503: {
+    sts: [503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.'],
+    mcp: [503, 'ServiceUnavailableException', 'Service unavailable'],
+  },
+};
+
+function refuse(endpoint, kind, message) {
+  const [status, code, fixed] = REFUSALS[kind][endpoint];
+  return { refusal: { status, code, message: fixed ?? message } };
+}
+
+/**
+ * Admits one request on `endpoint` ('sts' | 'mcp'). `opts`: { service, region (scope region
+ * required, '' for any), signed(body) (false when the request needs no signature) }. Resolves
+ * to { body, identity } (identity null when unsigned) or { refusal: {status, code, message} };
+ * counts signature failures, throttles and 5xx.
+ */
+export async function admit(sim, endpoint, req, { service, region, signed = () => true }) {
+  const { creds, counters, clock, faults } = sim;
+  let body;
+  try {
+    body = await readBody(req);
+  } catch {
+    return refuse(endpoint, 'too_large');
+  }
+  await sleep(faults.latency(endpoint));
+  let identity = null;
+  if (signed(body)) {
+    const verdict = await verifySigV4(
+      { method: req.method, url: req.url, headers: req.headersDistinct, body },
+      { service, region, now: clock(), lookup: (key) => creds.get(key) },
+    );
+    if (verdict.failure) {
+      counters.signatureFailure(endpoint, verdict.failure.reason);
+      return refuse(endpoint, verdict.failure.reason, verdict.failure.message);
+    }
+    identity = verdict.identity;
+  }
+  const fault = faults.decide(endpoint);
+  if (fault === 'throttle') {
+    counters.throttled[endpoint]++;
+    return refuse(endpoint, 'throttle');
+  }
+  if (fault) {
+    counters.errors5xx[endpoint]++;
+    return refuse(endpoint, fault);
+  }
+  return { body, identity };
+}
