@@ -39,6 +39,7 @@ struct s_check {
 struct s_field {
   const char *key;
   int (*check)(struct s_check *c, const json_t *value);
+  const char *required; /* what the value of a required key is, for "missing"; else NULL */
 };
 
 static int s_fail(struct s_check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -228,6 +229,22 @@ static int s_check_members(struct s_check *c, const json_t *object, const struct
   return 0;
 }
 
+/* Checks that `value` is an object (`what` says what kind), its members, and that its required
+ * keys are there. */
+static int s_check_object(struct s_check *c, const json_t *value, const char *what,
+                          const struct s_field *fields, size_t n)
+{
+  if (!json_is_object(value))
+    return s_expected(c, value, what);
+  int rc = s_check_members(c, value, fields, n);
+  if (rc < 0)
+    return rc;
+  for (size_t i = 0; i < n; i++)
+    if (fields[i].required && !json_object_get(value, fields[i].key))
+      return s_fail(c, "missing required key \"%s\" (%s)", fields[i].key, fields[i].required);
+  return 0;
+}
+
 /* --- the values ---------------------------------------------------------------------------- */
 
 static int s_check_string(struct s_check *c, const json_t *value)
@@ -338,31 +355,29 @@ static int s_check_tags(struct s_check *c, const json_t *value)
 /* --- the objects --------------------------------------------------------------------------- */
 
 static const struct s_field s_account_fields[] = {
-    {"id", s_check_id},
-    {"name", s_check_nonempty_string},
-    {"role", s_check_role},
-    {"environment", s_check_string},
-    {"role_name", s_check_nonempty_string},
-    {"external_id", s_check_nonempty_string},
-    {"regions", s_check_regions},
-    {"session_duration", s_check_session_duration},
-    {"tags", s_check_tags},
+    {"id", s_check_id, "a string of exactly 12 digits"},
+    {"name", s_check_nonempty_string, "a non-empty string"},
+    {"role", s_check_role, NULL},
+    {"environment", s_check_string, NULL},
+    {"role_name", s_check_nonempty_string, NULL},
+    {"external_id", s_check_nonempty_string, NULL},
+    {"regions", s_check_regions, NULL},
+    {"session_duration", s_check_session_duration, NULL},
+    {"tags", s_check_tags, NULL},
 };
 
 /* SPEC section 3: every optional account value but role and environment falls back here. */
 static const struct s_field s_defaults_fields[] = {
-    {"role_name", s_check_nonempty_string},
-    {"external_id", s_check_nonempty_string},
-    {"regions", s_check_regions},
-    {"session_duration", s_check_session_duration},
-    {"tags", s_check_tags},
+    {"role_name", s_check_nonempty_string, NULL},
+    {"external_id", s_check_nonempty_string, NULL},
+    {"regions", s_check_regions, NULL},
+    {"session_duration", s_check_session_duration, NULL},
+    {"tags", s_check_tags, NULL},
 };
 
 static int s_check_defaults(struct s_check *c, const json_t *value)
 {
-  if (!json_is_object(value))
-    return s_expected(c, value, "an object");
-  return s_check_members(c, value, s_defaults_fields, COUNT(s_defaults_fields));
+  return s_check_object(c, value, "an object", s_defaults_fields, COUNT(s_defaults_fields));
 }
 
 /* An account's id must be new and at most one account central; the caller has entered
@@ -394,16 +409,9 @@ static int s_check_account_unique(struct s_check *c, const json_t *account, size
 
 static int s_check_account(struct s_check *c, const json_t *account, size_t index)
 {
-  if (!json_is_object(account))
-    return s_expected(c, account, "an account object");
-  int rc = s_check_members(c, account, s_account_fields, COUNT(s_account_fields));
-  if (rc < 0)
-    return rc;
-  if (!json_object_get(account, "id"))
-    return s_fail(c, "missing required key \"id\" (a string of exactly 12 digits)");
-  if (!json_object_get(account, "name"))
-    return s_fail(c, "missing required key \"name\" (a non-empty string)");
-  return s_check_account_unique(c, account, index);
+  int rc =
+      s_check_object(c, account, "an account object", s_account_fields, COUNT(s_account_fields));
+  return rc < 0 ? rc : s_check_account_unique(c, account, index);
 }
 
 static int s_check_accounts(struct s_check *c, const json_t *value)
@@ -422,20 +430,13 @@ static int s_check_accounts(struct s_check *c, const json_t *value)
 }
 
 static const struct s_field s_top_fields[] = {
-    {"defaults", s_check_defaults},
-    {"accounts", s_check_accounts},
+    {"defaults", s_check_defaults, NULL},
+    {"accounts", s_check_accounts, "an array of accounts"},
 };
 
 static int s_check_registry(struct s_check *c, const json_t *root)
 {
-  if (!json_is_object(root))
-    return s_expected(c, root, "an object with \"accounts\"");
-  int rc = s_check_members(c, root, s_top_fields, COUNT(s_top_fields));
-  if (rc < 0)
-    return rc;
-  if (!json_object_get(root, "accounts"))
-    return s_fail(c, "missing required key \"accounts\" (an array of accounts)");
-  return 0;
+  return s_check_object(c, root, "an object with \"accounts\"", s_top_fields, COUNT(s_top_fields));
 }
 
 /* --- effective values ---------------------------------------------------------------------- */
