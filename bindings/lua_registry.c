@@ -67,7 +67,7 @@ static int s_load(lua_State *L, const struct ops_registry **out, struct ops_erro
 }
 
 /* The registry, loaded if need be; raises the registry error object when it cannot be. */
-static const struct ops_registry *s_check_registry(lua_State *L)
+static const struct ops_registry *s_registry_or_raise(lua_State *L)
 {
   const struct ops_registry *registry = NULL;
   struct ops_error err = {0};
@@ -120,7 +120,7 @@ static void s_push_account(lua_State *L, const struct ops_registry_account *acco
 /* registry.accounts() -> the workload accounts of this run's shard, in registry order */
 static int registry_accounts(lua_State *L)
 {
-  const struct ops_registry *registry = s_check_registry(L);
+  const struct ops_registry *registry = s_registry_or_raise(L);
   const struct ops_config *config = ops_config_get(L);
   lua_newtable(L);
   lua_Integer n = 0;
@@ -137,7 +137,7 @@ static int registry_accounts(lua_State *L)
 /* registry.central() -> the central account, or nil */
 static int registry_central(lua_State *L)
 {
-  const struct ops_registry_account *central = ops_registry_central(s_check_registry(L));
+  const struct ops_registry_account *central = ops_registry_central(s_registry_or_raise(L));
   if (central)
     s_push_account(L, central);
   else
