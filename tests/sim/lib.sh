@@ -11,12 +11,16 @@ SIM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # line), SIM_PID, SIM_STS, SIM_MCP, SIM_ACCESS_KEY_ID, SIM_SECRET_ACCESS_KEY, SIM_COUNTERS
 # (counters URL) and SIM_LOG (the file holding its stderr). Returns non-zero on failure.
 sim_start() {
+  if [ -n "${SIM_PID:-}" ] && kill -0 "$SIM_PID" 2>/dev/null; then
+    echo "sim_start: a simulator is already running (pid $SIM_PID); call sim_stop first" >&2
+    return 1
+  fi
   if [ ! -d "$SIM_DIR/node_modules/@modelcontextprotocol/sdk" ]; then
     echo "sim_start: $SIM_DIR/node_modules is missing; run scripts/setup.sh (npm ci in tests/sim)" >&2
     return 1
   fi
-  local run_dir
-  run_dir=$(mktemp -d "${TMPDIR:-/tmp}/opsrun-sim.XXXXXX") || return 1
+  SIM_RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/opsrun-sim.XXXXXX") || return 1
+  local run_dir=$SIM_RUN_DIR
   SIM_LOG="$run_dir/stderr"
   node "$SIM_DIR/server.mjs" "$@" >"$run_dir/stdout" 2>"$SIM_LOG" </dev/null &
   SIM_PID=$!
@@ -27,6 +31,8 @@ sim_start() {
       cat "$SIM_LOG" >&2
       wait "$SIM_PID" 2>/dev/null
       SIM_PID=
+      rm -rf "$run_dir"
+      SIM_RUN_DIR=
       return 1
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
@@ -45,9 +51,14 @@ sim_start() {
   export SIM_JSON SIM_PID SIM_STS SIM_MCP SIM_ACCESS_KEY_ID SIM_SECRET_ACCESS_KEY SIM_COUNTERS SIM_LOG
 }
 
-# sim_stop: sends SIGTERM and waits for the simulator (SIGKILL after 5 s). Safe to call twice.
+# sim_stop: sends SIGTERM and waits for the simulator (SIGKILL after 5 s), then removes its
+# run directory, SIM_LOG included (read it before stopping). Safe to call twice.
 sim_stop() {
-  [ -n "${SIM_PID:-}" ] || return 0
+  if [ -z "${SIM_PID:-}" ]; then
+    [ -n "${SIM_RUN_DIR:-}" ] && rm -rf "$SIM_RUN_DIR"
+    SIM_RUN_DIR=
+    return 0
+  fi
   kill -TERM "$SIM_PID" 2>/dev/null
   local i
   for ((i = 0; i < 100; i++)); do
@@ -57,6 +68,9 @@ sim_stop() {
   kill -KILL "$SIM_PID" 2>/dev/null
   wait "$SIM_PID" 2>/dev/null
   SIM_PID=
+  [ -n "${SIM_RUN_DIR:-}" ] && rm -rf "$SIM_RUN_DIR"
+  SIM_RUN_DIR=
+  return 0
 }
 
 # sim_get FIELD: a field of the ready line, e.g. `sim_get '.accounts[0]'`.
