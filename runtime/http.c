@@ -31,7 +31,20 @@ static bool s_is_loopback(const char *host)
          strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
 }
 
-int ops_http_check_url(const char *url, struct ops_error *err)
+/* The AWS credential endpoints that only speak plain http, by design: the container endpoint
+ * and instance metadata, over IPv4 and IPv6. */
+static bool s_is_credential_endpoint(const char *host)
+{
+  static const char *const hosts[] = {"169.254.170.2",   "169.254.170.23",  "[fd00:ec2::23]",
+                                      "169.254.169.254", "[fd00:ec2::254]", NULL};
+  for (const char *const *h = hosts; *h; h++)
+    if (strcasecmp(host, *h) == 0 || (**h == '[' && strlen(host) + 2 == strlen(*h) &&
+                                      strncasecmp(host, *h + 1, strlen(host)) == 0))
+      return true;
+  return false;
+}
+
+static int s_check_url(const char *url, bool credential_endpoint, struct ops_error *err)
 {
   int rc = OPS_OK;
   char *scheme = NULL, *host = NULL;
@@ -48,7 +61,7 @@ int ops_http_check_url(const char *url, struct ops_error *err)
     goto cleanup;
   if (strcmp(scheme, "http") != 0)
     rc = ops_error_set(err, OPS_ERR_CONFIG, "'%s': only https:// URLs are supported", url);
-  else if (!s_is_loopback(host))
+  else if (!s_is_loopback(host) && !(credential_endpoint && s_is_credential_endpoint(host)))
     rc = ops_error_set(err, OPS_ERR_CONFIG,
                        "refusing plain http:// to %s (not loopback): use https://", host);
 cleanup:
@@ -56,6 +69,16 @@ cleanup:
   curl_free(host);
   curl_url_cleanup(parsed);
   return rc;
+}
+
+int ops_http_check_url(const char *url, struct ops_error *err)
+{
+  return s_check_url(url, false, err);
+}
+
+int ops_http_check_credential_url(const char *url, struct ops_error *err)
+{
+  return s_check_url(url, true, err);
 }
 
 /* --- response collection (libcurl callbacks) --- */
@@ -265,7 +288,7 @@ struct ops_http_transfer *ops_http_start(struct ops_loop *loop,
                                          const struct ops_http_request *request,
                                          ops_http_done_fn done, void *ud, struct ops_error *err)
 {
-  if (ops_http_check_url(request->url, err) != OPS_OK)
+  if (s_check_url(request->url, request->credential_endpoint, err) != OPS_OK)
     return NULL;
   struct ops_http_transfer *t = calloc(1, sizeof(*t));
   if (!t)

@@ -36,6 +36,10 @@ struct ops_http_request {
    * `head`, so a client can tell JSON from an event stream. Return false to abort the transfer
    * (done then reports a transport error the caller may ignore). */
   bool (*on_data)(void *ud, const struct ops_http_response *head, const char *data, size_t len);
+  /* Also allow plain http:// to the AWS link-local credential endpoints, which only speak http:
+   * the container endpoint (169.254.170.2, 169.254.170.23, fd00:ec2::23) and instance metadata
+   * (169.254.169.254, fd00:ec2::254). For the credential sources only. */
+  bool credential_endpoint;
 };
 
 #define OPS_HTTP_MAX_RESPONSE_BYTES ((size_t)64 << 20)
@@ -65,5 +69,9 @@ const char *ops_http_response_header(const struct ops_http_response *response, c
 
 /* Checks the transport rules for `url` alone: https, or http to 127.0.0.0/8, ::1 or localhost. */
 int ops_http_check_url(const char *url, struct ops_error *err);
+
+/* The same rules with request.credential_endpoint set: also http to the AWS link-local
+ * container and instance metadata endpoints. */
+int ops_http_check_credential_url(const char *url, struct ops_error *err);
 
 #endif

@@ -236,6 +236,35 @@ static void plain_http_is_refused_beyond_loopback(void **state)
   assert_int_equal(ops_http_check_url("not a url", &err), OPS_ERR_CONFIG);
 }
 
+/* The credential sources' flag opens plain http to the AWS link-local credential endpoints, and
+ * only to them. */
+static void credential_endpoints_may_use_plain_http(void **state)
+{
+  (void)state;
+  struct ops_error err;
+  assert_int_equal(ops_http_check_url("http://169.254.169.254/latest/api/token", &err),
+                   OPS_ERR_CONFIG);
+  assert_int_equal(ops_http_check_credential_url("http://169.254.169.254/latest/api/token", &err),
+                   OPS_OK);
+  assert_int_equal(ops_http_check_credential_url("http://169.254.170.2/v2/credentials/x", &err),
+                   OPS_OK);
+  assert_int_equal(ops_http_check_credential_url("http://169.254.170.23/v1/credentials", &err),
+                   OPS_OK);
+  assert_int_equal(ops_http_check_credential_url("http://[fd00:ec2::23]/v1/credentials", &err),
+                   OPS_OK);
+  assert_int_equal(ops_http_check_credential_url("http://[fd00:ec2::254]/latest/", &err), OPS_OK);
+  assert_int_equal(ops_http_check_credential_url("http://127.0.0.1:9/", &err), OPS_OK);
+  assert_int_equal(ops_http_check_credential_url("http://169.254.169.253/", &err),
+                   OPS_ERR_CONFIG);
+  assert_int_equal(ops_http_check_credential_url("http://sts.amazonaws.com/", &err),
+                   OPS_ERR_CONFIG);
+  struct ops_loop *loop = ops_loop_new();
+  struct ops_http_request req = {.method = "GET", .url = "http://169.254.170.2/creds"};
+  assert_null(ops_http_start(loop, &req, on_done, NULL, &err));
+  assert_int_equal(err.kind, OPS_ERR_CONFIG);
+  ops_loop_free(loop);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -250,6 +279,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(refused_connections_are_retryable_transport_errors, setup,
                                       teardown),
       cmocka_unit_test(plain_http_is_refused_beyond_loopback),
+      cmocka_unit_test(credential_endpoints_may_use_plain_http),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

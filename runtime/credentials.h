@@ -1,0 +1,243 @@
+/* credentials.h: AWS credentials and the sources they come from, as one small asynchronous
+ * provider interface (aws-c-auth's credentials_provider vtable). Each source lives in its own
+ * file (credentials_env.c, credentials_profile.c, credentials_process.c, credentials_sso.c,
+ * credentials_web_identity.c, credentials_ecs.c, credentials_imds.c) and credentials_chain.c
+ * composes them in the AWS CLI v2's order. Network and time go through runtime/transport.h, the
+ * environment through runtime/env.h, so tests inject all three.
+ *
+ * A fetch always ends in its callback, run from the event loop, never inside the call that
+ * started it; so a binding can start one and suspend its task (bindings/engine.h). */
+#ifndef OPS_CREDENTIALS_H
+#define OPS_CREDENTIALS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/env.h"
+#include "runtime/error.h"
+#include "runtime/loop.h"
+#include "runtime/sigv4.h"
+#include "runtime/transport.h"
+
+/* The error code of a source that is simply not configured (the chain goes on to the next one);
+ * its message says in a few words what was looked at, for the chain's final message. */
+#define OPS_CREDENTIALS_NOT_FOUND "CredentialsNotFound"
+
+/* The error code when the whole chain found nothing. */
+#define OPS_CREDENTIALS_NONE "NoCredentials"
+
+/* A set of credentials. Every string is owned by the struct and wiped when it is freed. */
+struct ops_credentials {
+  char *access_key_id;
+  char *secret_access_key;
+  char *session_token; /* NULL when there is none */
+  int64_t expiration;  /* seconds since the epoch; 0 when they do not expire */
+  /* Where they came from, for `doctor` and messages; never a secret: "environment",
+   * "profile ops in /root/.aws/credentials", "credential_process of profile x", "SSO (profile
+   * x)", "web identity", "container endpoint", "instance metadata", "role R via profile x". */
+  char *source;
+};
+
+/* Makes credentials from copies of the strings (`session_token` may be NULL or ""). Returns 0
+ * with *out owned by the caller (ops_credentials_free), or OPS_ERR_NOMEM. */
+int ops_credentials_new(struct ops_credentials **out, const char *access_key_id,
+                        const char *secret_access_key, const char *session_token,
+                        int64_t expiration, const char *source, struct ops_error *err);
+
+/* Replaces the description (copied). Returns 0 or OPS_ERR_NOMEM. */
+int ops_credentials_set_source(struct ops_credentials *credentials, const char *source,
+                               struct ops_error *err);
+
+/* Wipes every string with OPENSSL_cleanse and frees. NULL is a no-op. */
+void ops_credentials_free(struct ops_credentials *credentials);
+
+/* A view for runtime/sigv4.h, borrowing the strings of `credentials`. */
+struct ops_sigv4_credentials ops_credentials_for_signing(const struct ops_credentials *credentials);
+
+/* Reads a one-time code for an MFA device: writes `message` (no secrets in it) to the user and
+ * reads one line into `answer` (NUL-terminated, without the newline). Returns 0, or an error
+ * such as OPS_ERR_CONFIG ("no terminal to ask for the MFA code"). Runs on the loop's thread and
+ * blocks it: MFA is for interactive use. */
+typedef int (*ops_credentials_prompt_fn)(void *self, const char *message, char *answer,
+                                         size_t size, struct ops_error *err);
+
+/* Asks on /dev/tty with echo off (getpass-like). `self` is unused. */
+int ops_credentials_prompt_terminal(void *self, const char *message, char *answer, size_t size,
+                                    struct ops_error *err);
+
+/* What every source works with. Copied into each provider; the pointed-to loop, transport and
+ * clock state, environment state and prompt state are borrowed and must outlive it. */
+struct ops_credentials_context {
+  struct ops_loop *loop;          /* callbacks are delivered from here */
+  struct ops_transport transport; /* HTTP: STS, SSO portal, container and instance metadata */
+  struct ops_clock clock;
+  struct ops_env env; /* AWS_* variables and HOME */
+  /* The operating region, for the STS calls of role_arn profiles and web identity (NULL:
+   * OPS_AWS_DEFAULT_REGION). Copied by the providers. */
+  const char *region;
+  ops_credentials_prompt_fn prompt; /* NULL: a profile with mfa_serial fails clearly */
+  void *prompt_self;
+};
+
+struct ops_credentials_provider;
+struct ops_credentials_fetch;
+
+/* The end of a fetch. On success `credentials` is set (the callee takes ownership) and `err` is
+ * NULL; on failure `credentials` is NULL and `err` (borrowed for the call) says why. A source that
+ * is not configured at all fails with code OPS_CREDENTIALS_NOT_FOUND. */
+typedef void (*ops_credentials_fn)(struct ops_credentials *credentials,
+                                   const struct ops_error *err, void *ud);
+
+/* Starts fetching credentials from `provider` (borrowed; it must outlive the fetch). Returns the
+ * fetch, whose callback then runs exactly once from the loop unless ops_credentials_fetch_cancel
+ * comes first; or NULL with `err` set when out of memory (the callback will not run). */
+struct ops_credentials_fetch *ops_credentials_provider_get(struct ops_credentials_provider *provider,
+                                                           ops_credentials_fn done, void *ud,
+                                                           struct ops_error *err);
+
+/* Abandons a fetch whose callback has not run: stops its transfers, frees it; the callback will
+ * not run. */
+void ops_credentials_fetch_cancel(struct ops_credentials_fetch *fetch);
+
+/* Frees a provider (no fetch of it may be in flight). NULL is a no-op. */
+void ops_credentials_provider_free(struct ops_credentials_provider *provider);
+
+/* The provider's short name ("environment", "profile", "chain", ...). */
+const char *ops_credentials_provider_name(const struct ops_credentials_provider *provider);
+
+/* --- the sources; each returns 0 with *out owned by the caller, or an error --- */
+
+/* AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (or AWS_SECURITY_TOKEN) and
+ * AWS_CREDENTIAL_EXPIRATION. A key id without a secret is an error, not a fall-through. */
+int ops_credentials_provider_env_new(struct ops_credentials_provider **out,
+                                     const struct ops_credentials_context *context,
+                                     struct ops_error *err);
+
+/* The profile of the shared files: `explicit_profile` (--profile; NULL: AWS_PROFILE, else
+ * "default"). Follows the AWS CLI v2: role_arn with source_profile (chains, cycles refused) or
+ * credential_source (Environment, Ec2InstanceMetadata, EcsContainer), external_id,
+ * role_session_name (default opsrun-EPOCH), duration_seconds, mfa_serial (code from
+ * context->prompt); role_arn with web_identity_token_file; SSO (sso_session or legacy keys);
+ * static keys; credential_process. A profile named by --profile or AWS_PROFILE must exist. */
+int ops_credentials_provider_profile_new(struct ops_credentials_provider **out,
+                                         const struct ops_credentials_context *context,
+                                         const char *explicit_profile, struct ops_error *err);
+
+/* Runs `command` with /bin/sh -c and reads the JSON (Version 1) it prints. `profile` names the
+ * profile in messages and the description. Blocks the loop while the command runs. */
+int ops_credentials_provider_process_new(struct ops_credentials_provider **out,
+                                         const struct ops_credentials_context *context,
+                                         const char *command, const char *profile,
+                                         struct ops_error *err);
+
+/* SSO settings of one profile, resolved from the profile and its [sso-session]. All copied. */
+struct ops_credentials_sso_config {
+  const char *profile;      /* for messages and the description */
+  const char *session_name; /* sso_session, or NULL for the legacy keys */
+  const char *start_url;
+  const char *region; /* sso_region */
+  const char *account_id;
+  const char *role_name;
+};
+
+/* The cached token in ~/.aws/sso/cache/SHA1.json (of the sso-session name, or of the start URL
+ * for legacy profiles), then the portal's GetRoleCredentials (AWS_ENDPOINT_URL_SSO, else
+ * AWS_ENDPOINT_URL, else https://portal.sso.REGION.amazonaws.com). The token is not refreshed:
+ * an expired one asks the user to run `aws sso login`. */
+int ops_credentials_provider_sso_new(struct ops_credentials_provider **out,
+                                     const struct ops_credentials_context *context,
+                                     const struct ops_credentials_sso_config *config,
+                                     struct ops_error *err);
+
+/* Web identity settings; NULL fields come from AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and
+ * AWS_ROLE_SESSION_NAME. All copied. */
+struct ops_credentials_web_identity_config {
+  const char *role_arn;
+  const char *token_file;
+  const char *session_name;
+};
+
+/* Reads the token file and calls STS AssumeRoleWithWebIdentity (unsigned). With `config` NULL
+ * (or no token file anywhere) and AWS_WEB_IDENTITY_TOKEN_FILE unset it is not configured. */
+int ops_credentials_provider_web_identity_new(
+    struct ops_credentials_provider **out, const struct ops_credentials_context *context,
+    const struct ops_credentials_web_identity_config *config, struct ops_error *err);
+
+/* The container credentials endpoint: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (on
+ * http://169.254.170.2) or AWS_CONTAINER_CREDENTIALS_FULL_URI (loopback, 169.254.170.2,
+ * 169.254.170.23, fd00:ec2::23 or localhost), with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or
+ * AWS_CONTAINER_AUTHORIZATION_TOKEN as the Authorization header. */
+int ops_credentials_provider_ecs_new(struct ops_credentials_provider **out,
+                                     const struct ops_credentials_context *context,
+                                     struct ops_error *err);
+
+/* EC2 instance metadata: IMDSv2 token, then the role name and its credentials; falls back to
+ * IMDSv1 when the token request is refused (403, 404, 405) or times out, unless
+ * AWS_EC2_METADATA_V1_DISABLED=true. AWS_EC2_METADATA_DISABLED=true turns it off;
+ * AWS_EC2_METADATA_SERVICE_ENDPOINT (or AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6) moves it. An
+ * unreachable service means "not configured", as in the CLI. */
+int ops_credentials_provider_imds_new(struct ops_credentials_provider **out,
+                                      const struct ops_credentials_context *context,
+                                      struct ops_error *err);
+
+/* The AWS CLI v2 order: environment (skipped when --profile is given, as the CLI does), the
+ * profile, web identity from the environment, container, instance metadata. The first source
+ * that has credentials wins; one that is configured but fails stops the chain with its error;
+ * when none is configured the error is OPS_ERR_CREDENTIALS, code OPS_CREDENTIALS_NONE, with a
+ * message that says what was looked at and what to do. */
+int ops_credentials_provider_chain_new(struct ops_credentials_provider **out,
+                                       const struct ops_credentials_context *context,
+                                       const char *explicit_profile, struct ops_error *err);
+
+/* --- for the source files: how a provider is built and a fetch ended --- */
+
+struct ops_credentials_provider_vtable {
+  const char *name;
+  /* Begins `fetch`. Must end it with ops_credentials_fetch_complete exactly once, now or from a
+   * later loop callback, unless cancel runs first. */
+  void (*start)(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch);
+  /* Stops work in flight and frees the fetch's state (ops_credentials_fetch_state). NULL when
+   * the source always completes within start. */
+  void (*cancel)(struct ops_credentials_fetch *fetch);
+  void (*destroy)(void *impl); /* frees the provider's impl; NULL: free() */
+};
+
+/* Wraps `impl` (ownership taken, even on failure) as a provider. */
+int ops_credentials_provider_new(struct ops_credentials_provider **out,
+                                 const struct ops_credentials_provider_vtable *vtable,
+                                 const struct ops_credentials_context *context, void *impl,
+                                 struct ops_error *err);
+
+void *ops_credentials_provider_impl(const struct ops_credentials_provider *provider);
+const struct ops_credentials_context *
+ops_credentials_provider_context(const struct ops_credentials_provider *provider);
+
+/* The source's per-fetch state (NULL until set). */
+void *ops_credentials_fetch_state(const struct ops_credentials_fetch *fetch);
+void ops_credentials_fetch_set_state(struct ops_credentials_fetch *fetch, void *state);
+
+/* Ends `fetch` with credentials (ownership taken) or `err` (copied). The source must have freed
+ * its state first and must not touch the fetch afterwards. Called within start, the callback is
+ * deferred to the loop. */
+void ops_credentials_fetch_complete(struct ops_credentials_fetch *fetch,
+                                    struct ops_credentials *credentials,
+                                    const struct ops_error *err);
+
+/* Sets `err` to the "not configured" outcome: OPS_ERR_CREDENTIALS, code
+ * OPS_CREDENTIALS_NOT_FOUND, and a short note. Returns OPS_ERR_CREDENTIALS. */
+int ops_credentials_not_found(struct ops_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* True when `err` is the "not configured" outcome. */
+bool ops_credentials_is_not_found(const struct ops_error *err);
+
+/* Credentials from a JSON object's string members (the container, instance metadata and
+ * credential_process shapes): names of the key id, secret, token and expiration members; token
+ * and expiration may be absent when `require_expiring` is false. `what` names the source in
+ * messages. `json` is a json_t *. */
+int ops_credentials_from_json(const void *json, const char *const names[4], bool require_expiring,
+                              const char *what, const char *source,
+                              struct ops_credentials **out, struct ops_error *err);
+
+#endif
