@@ -3,6 +3,7 @@
  * of the container, instance metadata and credential_process shapes. */
 #include "runtime/credentials.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +35,11 @@ struct ops_credentials_fetch {
 
 /* --- credentials --- */
 
-static void s_wipe_free(char *s)
+void ops_credentials_wipe_free(char *secret)
 {
-  if (s) {
-    OPENSSL_cleanse(s, strlen(s));
-    free(s);
+  if (secret) {
+    OPENSSL_cleanse(secret, strlen(secret));
+    free(secret);
   }
 }
 
@@ -80,9 +81,9 @@ void ops_credentials_free(struct ops_credentials *credentials)
 {
   if (!credentials)
     return;
-  s_wipe_free(credentials->access_key_id);
-  s_wipe_free(credentials->secret_access_key);
-  s_wipe_free(credentials->session_token);
+  ops_credentials_wipe_free(credentials->access_key_id);
+  ops_credentials_wipe_free(credentials->secret_access_key);
+  ops_credentials_wipe_free(credentials->session_token);
   free(credentials->source);
   OPENSSL_cleanse(credentials, sizeof(*credentials));
   free(credentials);
@@ -295,4 +296,73 @@ int ops_credentials_from_json(const void *json, const char *const names[4], bool
                          what, names[3], values[3]);
   }
   return ops_credentials_new(out, values[0], values[1], values[2], expiration, source, err);
+}
+
+/* --- helpers of the sources that speak HTTP or read token files --- */
+
+void *ops_credentials_http_start(const struct ops_credentials_context *context,
+                                 const char *method, const char *url,
+                                 const struct ops_http_header *headers, size_t header_count,
+                                 long timeout_ms, ops_http_done_fn done, void *ud,
+                                 struct ops_error *err)
+{
+  struct ops_http_request request = {.method = method,
+                                     .url = url,
+                                     .headers = headers,
+                                     .header_count = header_count,
+                                     .timeout_ms = timeout_ms,
+                                     .max_response_bytes = (size_t)1 << 20,
+                                     .credential_endpoint = true};
+  return context->transport.start(context->transport.self, &request, done, ud, err);
+}
+
+void ops_credentials_http_error(struct ops_error *err, const char *what,
+                                const struct ops_http_response *response,
+                                const struct ops_error *transport_err)
+{
+  if (transport_err) {
+    struct ops_error copy = *transport_err;
+    ops_error_set(err, copy.kind, "%s: %s", what, copy.message);
+    ops_error_set_code(err, copy.code);
+    err->retryable = copy.retryable;
+    err->http_status = copy.http_status;
+    return;
+  }
+  long status = response->status;
+  enum ops_err kind = status == 429 ? OPS_ERR_THROTTLED
+                      : status >= 500 ? OPS_ERR_TRANSPORT
+                                      : OPS_ERR_CREDENTIALS;
+  const char *body = response->body ? response->body : "";
+  int shown = (int)strcspn(body, "\r\n");
+  ops_error_set(err, kind, "%s answered HTTP %ld%s%.*s", what, status, shown ? ": " : "",
+                shown > 200 ? 200 : shown, body);
+  err->http_status = (int)status;
+  err->retryable = kind != OPS_ERR_CREDENTIALS;
+}
+
+int ops_credentials_read_token_file(const char *path, const char *what, char **out,
+                                    struct ops_error *err)
+{
+  char buf[20001];
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot read %s: %s", what, path,
+                         strerror(errno));
+  size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+  bool failed = ferror(f) != 0;
+  fclose(f);
+  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+                     buf[len - 1] == '\t'))
+    len--;
+  buf[len] = '\0';
+  int rc = OPS_OK;
+  if (failed)
+    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot read %s", what, path);
+  else if (len == 0)
+    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: %s is empty", what, path);
+  else if (!(*out = strdup(buf)))
+    rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  OPENSSL_cleanse(buf, sizeof(buf));
+  return rc;
 }

@@ -232,6 +232,30 @@ int ops_credentials_not_found(struct ops_error *err, const char *fmt, ...)
 /* True when `err` is the "not configured" outcome. */
 bool ops_credentials_is_not_found(const struct ops_error *err);
 
+/* Starts `method` `url` through the context's transport for a source: `headers` copied, the
+ * link-local credential endpoints allowed over http (see runtime/http.h). As transport.start. */
+void *ops_credentials_http_start(const struct ops_credentials_context *context,
+                                 const char *method, const char *url,
+                                 const struct ops_http_header *headers, size_t header_count,
+                                 long timeout_ms, ops_http_done_fn done, void *ud,
+                                 struct ops_error *err);
+
+/* Words an exchange of a source that failed (`transport_err` set) or answered with a status that
+ * is not 2xx: "WHAT: ..." with the transport's kind, or for a status: throttled (429), transport
+ * (5xx, retryable) or credentials (other), quoting up to 200 bytes of the answer. */
+void ops_credentials_http_error(struct ops_error *err, const char *what,
+                                const struct ops_http_response *response,
+                                const struct ops_error *transport_err);
+
+/* Reads a small file (a token) into a NUL-terminated string with trailing whitespace removed.
+ * Returns 0 with *out owned by the caller (wipe it before freeing), or OPS_ERR_CREDENTIALS
+ * naming `what` and the path. */
+int ops_credentials_read_token_file(const char *path, const char *what, char **out,
+                                    struct ops_error *err);
+
+/* Frees a string holding a secret, wiping it first. NULL is a no-op. */
+void ops_credentials_wipe_free(char *secret);
+
 /* Credentials from a JSON object's string members (the container, instance metadata and
  * credential_process shapes): names of the key id, secret, token and expiration members; token
  * and expiration may be absent when `require_expiring` is false. `what` names the source in
