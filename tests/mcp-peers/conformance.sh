@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# conformance.sh: the official MCP conformance suite (@modelcontextprotocol/conformance, pinned in
+# package.json) with opsrun as the client. For each scenario the suite starts its own server on
+# loopback, runs `conformance_client.sh SERVER_URL` and judges what it saw; a scenario passes when
+# the suite exits 0 (no FAILURE or WARNING check, client exited 0 within the timeout).
+# One line per scenario, then "N passed, M failed". Needs node and npm ci here (scripts/setup.sh).
+cd "$(dirname "$0")/../.." || exit 1
+. tests/e2e/lib.sh
+. tests/mcp-peers/peer_env.sh
+mcp_peers_require
+
+CONFORMANCE=$MCP_PEERS_DIR/node_modules/@modelcontextprotocol/conformance/dist/index.js
+SCENARIOS=(initialize tools_call sse-retry)
+# The suite splits its --command on spaces.
+case $MCP_PEERS_DIR in *' '*)
+  mcp_peers_fail_setup "the conformance suite cannot run a client from a path with spaces: $MCP_PEERS_DIR" ;;
+esac
+
+# What a scenario's checks.json says, on one line: counts by status and the SSE retry delay.
+checks_summary() {
+  jq -r '
+    def count(s): map(select(.status == s)) | length;
+    "\(count("SUCCESS")) succeeded, \(count("FAILURE")) failed, \(count("WARNING")) warnings"
+    + ([.[] | select(.id == "client-sse-retry-timing") | .details.actualDelayMs
+        | select(. != null) | "; reconnected after \(.) ms (retry: 500)"] | join(""))' "$1"
+}
+
+# The checks that made a scenario fail, indented.
+checks_failed() {
+  jq -r '.[] | select(.status == "FAILURE" or .status == "WARNING")
+         | "    \(.status) \(.id): \(.errorMessage // .description)"' "$1"
+}
+
+for scenario in "${SCENARIOS[@]}"; do
+  results=$E2E_TMP/results-$scenario
+  run node "$CONFORMANCE" client --command "bash $MCP_PEERS_DIR/conformance_client.sh" \
+    --scenario "$scenario" --timeout 30000 --output-dir "$results"
+  checks=$(find "$results" -name checks.json 2>/dev/null | head -n1)
+  summary="no checks.json written"
+  [ -n "$checks" ] && summary=$(checks_summary "$checks")
+  expect "conformance $scenario: $summary" '[ "$status" -eq 0 ] && [ -n "$checks" ]'
+  if [ "$status" -ne 0 ] && [ -n "$checks" ]; then
+    checks_failed "$checks"
+    client_err=$(find "$results" -name stderr.txt | head -n1)
+    [ -s "$client_err" ] && sed 's/^/    opsrun stderr: /' "$client_err" | head -20
+  fi
+done
+finish

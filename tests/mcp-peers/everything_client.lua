@@ -1,0 +1,41 @@
+-- everything_client.lua: opsrun's MCP calls against the reference "everything" server
+-- (@modelcontextprotocol/server-everything in streamableHttp mode). Lists the tools, calls echo,
+-- get-sum and get-structured-content, and two calls the server answers with isError, all in one
+-- session; prints what it saw as one JSON object for everything.sh to judge. A call that raises
+-- is recorded with its error fields, so one wrong answer does not hide the others.
+local WANTED = { echo = true, ["get-sum"] = true, ["get-structured-content"] = true }
+
+-- The result of mcp.call(tool, args), or the error it raised, as plain JSON-ready fields.
+local function observe(tool, args)
+  local ok, result = pcall(mcp.call, tool, args)
+  if not ok then
+    local err = result
+    if type(err) ~= "table" then return { ok = false, message = tostring(err) } end
+    return { ok = false, kind = err.kind, code = err.code, phase = err.phase, message = tostring(err.message) }
+  end
+  local types = {}
+  for i, item in ipairs(result.content) do types[i] = item.type end
+  return { ok = true, text = result.text, structured = result.structured or json.null,
+           content_types = types }
+end
+
+local seen = { tool_count = 0, tools = {} }
+local ok, tools = pcall(mcp.tools)
+if not ok then
+  seen.tools_error = tostring(tools)
+else
+  seen.tool_count = #tools
+  for _, tool in ipairs(tools) do
+    if WANTED[tool.name] then
+      seen.tools[tool.name] = { description = tool.description, input_schema = tool.input_schema or json.null }
+    end
+  end
+end
+
+seen.echo = observe("echo", { message = "héllo from opsrun ✓" })
+seen.sum = observe("get-sum", { a = 2, b = 40 })
+seen.sum_fractions = observe("get-sum", { a = 0.5, b = -0.25 })
+seen.structured = observe("get-structured-content", { location = "Chicago" })
+seen.bad_arguments = observe("get-sum", { a = "two", b = 40 })
+seen.unknown_tool = observe("no-such-tool", {})
+print(json.encode(seen))
