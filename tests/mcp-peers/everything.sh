@@ -120,7 +120,11 @@ check "a call with invalid arguments (isError) raises a tool error with the serv
 check "a call of an unknown tool (isError) raises a tool error naming it" \
   '.unknown_tool.ok == false and .unknown_tool.kind == "tool"
    and (.unknown_tool.message | test("Tool no-such-tool not found"))'
-expect "the playbook's 8 requests used one session" \
+check "progress notifications before the reply (matched by id) are skipped" \
+  '.progress.ok and .progress.text == "Long running operation completed. Duration: 0.3 seconds, Steps: 3."'
+check "eight concurrent mcp.call tasks each get their own reply" \
+  '.concurrent == [range(1; 9) | "Echo: task \(.)"]'
+expect "the playbook's 16 requests, concurrent ones included, used one session" \
   '[ $(( $(server_count "Session initialized with ID") - sessions_before )) -eq 1 ]'
 expect "opsrun closed that session with DELETE when it exited" \
   '[ $(( $(server_count "Received session termination request") - deletes_before )) -eq 1 ]'

@@ -1,13 +1,14 @@
 -- everything_client.lua: opsrun's MCP calls against the reference "everything" server
--- (@modelcontextprotocol/server-everything in streamableHttp mode). Lists the tools, calls echo,
--- get-sum and get-structured-content, and two calls the server answers with isError, all in one
--- session; prints what it saw as one JSON object for everything.sh to judge. A call that raises
--- is recorded with its error fields, so one wrong answer does not hide the others.
+-- (@modelcontextprotocol/server-everything in streamableHttp mode). Lists the tools; calls echo,
+-- get-sum and get-structured-content, two calls the server answers with isError, one whose reply
+-- stream carries progress notifications first, and eight at once; prints what it saw as one JSON
+-- object for everything.sh to judge. A call that raises is recorded with its error fields, so
+-- one wrong answer does not hide the others.
 local WANTED = { echo = true, ["get-sum"] = true, ["get-structured-content"] = true }
 
 -- The result of mcp.call(tool, args), or the error it raised, as plain JSON-ready fields.
-local function observe(tool, args)
-  local ok, result = pcall(mcp.call, tool, args)
+local function observe(tool, args, opts)
+  local ok, result = pcall(mcp.call, tool, args, opts)
   if not ok then
     local err = result
     if type(err) ~= "table" then return { ok = false, message = tostring(err) } end
@@ -38,4 +39,16 @@ seen.sum_fractions = observe("get-sum", { a = 0.5, b = -0.25 })
 seen.structured = observe("get-structured-content", { location = "Chicago" })
 seen.bad_arguments = observe("get-sum", { a = "two", b = 40 })
 seen.unknown_tool = observe("no-such-tool", {})
+-- with a progress token the server sends notifications/progress on the reply stream first
+seen.progress = observe("trigger-long-running-operation", { duration = 0.3, steps = 3 },
+  { meta = { progressToken = "opsrun-progress" } })
+
+-- eight tasks at once as the same identity: their replies must not cross
+local results = sweep({ 1, 2, 3, 4, 5, 6, 7, 8 }, function(i)
+  return mcp.call("echo", { message = "task " .. i }).text
+end, { concurrency = 8 })
+seen.concurrent = {}
+for i, r in ipairs(results) do
+  seen.concurrent[i] = r.ok and r.value or ("error: " .. tostring(r.error))
+end
 print(json.encode(seen))
