@@ -1,0 +1,190 @@
+/* fakes.c: the recording transport, the stopped clock and the environment table of fakes.h. */
+#include "fakes.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct s_exchange {
+  struct fake_transport *ft;
+  struct fake_reply reply;
+  bool have_reply;
+  ops_http_done_fn done;
+  void *ud;
+  struct ops_timer *timer;
+};
+
+static void s_deliver(void *ud)
+{
+  struct s_exchange *x = ud;
+  struct ops_http_header header = {(char *)x->reply.header_name, (char *)x->reply.header_value};
+  const char *body = x->reply.body ? x->reply.body : "";
+  struct ops_http_response response = {.status = x->reply.fail ? 0 : x->reply.status,
+                                       .headers = &header,
+                                       .header_count = x->reply.header_name ? 1 : 0,
+                                       .body = (char *)body,
+                                       .body_len = strlen(body)};
+  struct ops_error err = {0};
+  if (!x->have_reply) {
+    ops_error_set(&err, OPS_ERR_TRANSPORT, "fake transport: no canned reply for this request");
+  } else if (x->reply.fail) {
+    ops_error_set(&err, x->reply.fail, "fake transport failure");
+    err.retryable = true;
+    ops_error_set_code(&err, "curl:7");
+  }
+  x->ft->in_flight--;
+  ops_http_done_fn done = x->done;
+  void *done_ud = x->ud;
+  bool failed = !x->have_reply || x->reply.fail;
+  free(x);
+  done(&response, failed ? &err : NULL, done_ud);
+}
+
+static void *s_start(void *self, const struct ops_http_request *request, ops_http_done_fn done,
+                     void *ud, struct ops_error *err)
+{
+  struct fake_transport *ft = self;
+  assert_true(ft->request_count < FAKE_MAX);
+  struct fake_request *r = &ft->requests[ft->request_count++];
+  snprintf(r->method, sizeof(r->method), "%s", request->method);
+  r->url = strdup(request->url);
+  r->credential_endpoint = request->credential_endpoint;
+  for (size_t i = 0; i < request->header_count && i < 16; i++) {
+    r->header_names[i] = strdup(request->headers[i].name);
+    r->header_values[i] = strdup(request->headers[i].value);
+    r->header_count++;
+  }
+  r->body = calloc(1, request->body_len + 1);
+  if (request->body)
+    memcpy(r->body, request->body, request->body_len);
+  r->body_len = request->body_len;
+  struct s_exchange *x = calloc(1, sizeof(*x));
+  x->ft = ft;
+  x->done = done;
+  x->ud = ud;
+  if (ft->next_reply < ft->reply_count) {
+    x->reply = ft->replies[ft->next_reply++];
+    x->have_reply = true;
+  }
+  x->timer = ops_loop_timer_start(ft->loop, 0, s_deliver, x);
+  if (!x->timer) {
+    free(x);
+    ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  ft->in_flight++;
+  return x;
+}
+
+static void s_cancel(void *self, void *exchange)
+{
+  struct fake_transport *ft = self;
+  struct s_exchange *x = exchange;
+  ops_loop_timer_cancel(ft->loop, x->timer);
+  ft->in_flight--;
+  free(x);
+}
+
+void fake_transport_init(struct fake_transport *ft, struct ops_loop *loop)
+{
+  memset(ft, 0, sizeof(*ft));
+  ft->loop = loop;
+}
+
+void fake_transport_clear(struct fake_transport *ft)
+{
+  for (size_t i = 0; i < ft->request_count; i++) {
+    struct fake_request *r = &ft->requests[i];
+    free(r->url);
+    free(r->body);
+    for (size_t h = 0; h < r->header_count; h++) {
+      free(r->header_names[h]);
+      free(r->header_values[h]);
+    }
+  }
+  struct ops_loop *loop = ft->loop;
+  memset(ft, 0, sizeof(*ft));
+  ft->loop = loop;
+}
+
+struct ops_transport fake_transport_get(struct fake_transport *ft)
+{
+  return (struct ops_transport){.start = s_start, .cancel = s_cancel, .self = ft};
+}
+
+void fake_reply_header(struct fake_transport *ft, long status, const char *body, const char *name,
+                       const char *value)
+{
+  assert_true(ft->reply_count < FAKE_MAX);
+  ft->replies[ft->reply_count++] = (struct fake_reply){
+      .status = status, .body = body, .header_name = name, .header_value = value};
+}
+
+void fake_reply(struct fake_transport *ft, long status, const char *body)
+{
+  fake_reply_header(ft, status, body, NULL, NULL);
+}
+
+void fake_fail(struct fake_transport *ft, enum ops_err kind)
+{
+  assert_true(ft->reply_count < FAKE_MAX);
+  ft->replies[ft->reply_count++] = (struct fake_reply){.fail = kind};
+}
+
+const char *fake_header(const struct fake_request *request, const char *name)
+{
+  for (size_t i = 0; i < request->header_count; i++)
+    if (strcasecmp(request->header_names[i], name) == 0)
+      return request->header_values[i];
+  return NULL;
+}
+
+static double s_now(void *self)
+{
+  return *(double *)self;
+}
+
+struct ops_clock fake_clock(double *now)
+{
+  return (struct ops_clock){.now = s_now, .self = now};
+}
+
+void fake_env_set(struct fake_env *env, const char *name, const char *value)
+{
+  for (size_t i = 0; i < env->count; i++) {
+    if (strcmp(env->names[i], name) == 0) {
+      env->values[i] = value;
+      return;
+    }
+  }
+  assert_true(env->count < 32);
+  env->names[env->count] = name;
+  env->values[env->count++] = value;
+}
+
+static const char *s_env_lookup(void *self, const char *name)
+{
+  struct fake_env *env = self;
+  for (size_t i = 0; i < env->count; i++)
+    if (strcmp(env->names[i], name) == 0)
+      return env->values[i];
+  return NULL;
+}
+
+struct ops_env fake_env_get(struct fake_env *env)
+{
+  return (struct ops_env){.get = s_env_lookup, .self = env};
+}
+
+void fake_run_until(struct ops_loop *loop, const bool *flag)
+{
+  uint64_t deadline = ops_loop_now_ms() + 5000;
+  while (!*flag) {
+    assert_true(ops_loop_now_ms() < deadline);
+    ops_loop_run_once(loop, 100);
+  }
+}
