@@ -122,9 +122,11 @@ check "a call of an unknown tool (isError) raises a tool error naming it" \
    and (.unknown_tool.message | test("Tool no-such-tool not found"))'
 check "progress notifications before the reply (matched by id) are skipped" \
   '.progress.ok and .progress.text == "Long running operation completed. Duration: 0.3 seconds, Steps: 3."'
+check "a call past its timeout raises a timeout error, and the next call is answered" \
+  '.timed_out.ok == false and .timed_out.kind == "timeout" and .after_timeout.text == "Echo: after a timeout"'
 check "eight concurrent mcp.call tasks each get their own reply" \
   '.concurrent == [range(1; 9) | "Echo: task \(.)"]'
-expect "the playbook's 16 requests, concurrent ones included, used one session" \
+expect "the playbook's 18 requests, concurrent ones included, used one session" \
   '[ $(( $(server_count "Session initialized with ID") - sessions_before )) -eq 1 ]'
 expect "opsrun closed that session with DELETE when it exited" \
   '[ $(( $(server_count "Received session termination request") - deletes_before )) -eq 1 ]'

@@ -1,9 +1,9 @@
 -- everything_client.lua: opsrun's MCP calls against the reference "everything" server
 -- (@modelcontextprotocol/server-everything in streamableHttp mode). Lists the tools; calls echo,
 -- get-sum and get-structured-content, two calls the server answers with isError, one whose reply
--- stream carries progress notifications first, and eight at once; prints what it saw as one JSON
--- object for everything.sh to judge. A call that raises is recorded with its error fields, so
--- one wrong answer does not hide the others.
+-- stream carries progress notifications first, one that times out, and eight at once. Prints
+-- what it saw as one JSON object for everything.sh to judge; a call that raises is recorded with
+-- its error fields, so one wrong answer does not hide the others.
 local WANTED = { echo = true, ["get-sum"] = true, ["get-structured-content"] = true }
 
 -- The result of mcp.call(tool, args), or the error it raised, as plain JSON-ready fields.
@@ -42,6 +42,9 @@ seen.unknown_tool = observe("no-such-tool", {})
 -- with a progress token the server sends notifications/progress on the reply stream first
 seen.progress = observe("trigger-long-running-operation", { duration = 0.3, steps = 3 },
   { meta = { progressToken = "opsrun-progress" } })
+-- a call past its timeout raises; the session serves the next call
+seen.timed_out = observe("trigger-long-running-operation", { duration = 2, steps = 2 }, { timeout = 0.5 })
+seen.after_timeout = observe("echo", { message = "after a timeout" })
 
 -- eight tasks at once as the same identity: their replies must not cross
 local results = sweep({ 1, 2, 3, 4, 5, 6, 7, 8 }, function(i)
