@@ -2,7 +2,8 @@
 # conformance.sh: the official MCP conformance suite (@modelcontextprotocol/conformance, pinned in
 # package.json) with opsrun as the client. For each scenario the suite starts its own server on
 # loopback, runs `conformance_client.sh SERVER_URL` and judges what it saw; a scenario passes when
-# the suite exits 0 (no FAILURE or WARNING check, client exited 0 within the timeout).
+# the suite exits 0 (no FAILURE or WARNING check, client exited 0 within the timeout) and reported
+# the scenario's own checks as SUCCESS.
 # One line per scenario, then "N passed, M failed". Needs node and npm ci here (scripts/setup.sh).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh

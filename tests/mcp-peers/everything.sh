@@ -28,14 +28,14 @@ free_port() {
              console.log(s.address().port); s.close(); })'
 }
 
-# server_start: the server on a free port (a few tries, as another process may take the port
-# between choosing and binding); sets SERVER_PID and PORT. The server has no host option: it
-# listens on every interface, and opsrun reaches it on 127.0.0.1.
+# server_start: the server on a free port of 127.0.0.1 (a few tries, as another process may take
+# the port between choosing and binding); sets SERVER_PID and PORT.
 server_start() {
   local try deadline
   for try in 1 2 3; do
     PORT=$(free_port) || return 1
-    PORT=$PORT node "$EVERYTHING" streamableHttp >"$SERVER_LOG" 2>&1 </dev/null &
+    PORT=$PORT node --import "$MCP_PEERS_DIR/loopback_only.mjs" "$EVERYTHING" streamableHttp \
+      >"$SERVER_LOG" 2>&1 </dev/null &
     SERVER_PID=$!
     deadline=$((SECONDS + 20))
     while kill -0 "$SERVER_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
@@ -57,7 +57,7 @@ server_count() {
 
 if ! server_start; then
   status=1 out= err=$(cat "$SERVER_LOG")
-  expect "the everything server starts on loopback" false
+  expect "the everything server starts on 127.0.0.1" false
   finish
   exit
 fi
