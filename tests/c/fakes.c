@@ -70,13 +70,16 @@ static void *s_start(void *self, const struct ops_http_request *request, ops_htt
     x->reply = ft->replies[ft->next_reply++];
     x->have_reply = true;
   }
+  ft->in_flight++;
+  if (x->have_reply && x->reply.hang)
+    return x;
   x->timer = ops_loop_timer_start(ft->loop, 0, s_deliver, x);
   if (!x->timer) {
+    ft->in_flight--;
     free(x);
     ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  ft->in_flight++;
   return x;
 }
 
@@ -84,7 +87,8 @@ static void s_cancel(void *self, void *exchange)
 {
   struct fake_transport *ft = self;
   struct s_exchange *x = exchange;
-  ops_loop_timer_cancel(ft->loop, x->timer);
+  if (x->timer)
+    ops_loop_timer_cancel(ft->loop, x->timer);
   ft->in_flight--;
   free(x);
 }
@@ -133,6 +137,12 @@ void fake_fail(struct fake_transport *ft, enum ops_err kind)
 {
   assert_true(ft->reply_count < FAKE_MAX);
   ft->replies[ft->reply_count++] = (struct fake_reply){.fail = kind};
+}
+
+void fake_hang(struct fake_transport *ft)
+{
+  assert_true(ft->reply_count < FAKE_MAX);
+  ft->replies[ft->reply_count++] = (struct fake_reply){.hang = true};
 }
 
 const char *fake_header(const struct fake_request *request, const char *name)

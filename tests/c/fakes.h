@@ -31,6 +31,7 @@ struct fake_reply {
   const char *header_name; /* one response header, or NULL */
   const char *header_value;
   enum ops_err fail; /* OPS_OK: answer; else the transport fails with this kind */
+  bool hang;         /* never answers (until cancelled) */
 };
 
 struct fake_transport {
@@ -52,6 +53,7 @@ void fake_reply(struct fake_transport *ft, long status, const char *body);
 void fake_reply_header(struct fake_transport *ft, long status, const char *body, const char *name,
                        const char *value);
 void fake_fail(struct fake_transport *ft, enum ops_err kind);
+void fake_hang(struct fake_transport *ft);
 
 /* The value of a recorded request's header (any case), or NULL. */
 const char *fake_header(const struct fake_request *request, const char *name);
