@@ -81,8 +81,7 @@ const struct ops_ini_section *ops_aws_config_sso_session(const struct ops_aws_co
 
 void ops_aws_config_describe_files(const struct ops_aws_config *config, char *buf, size_t size)
 {
-  snprintf(buf, size, "%s and %s", ops_ini_path(config->credentials),
-           ops_ini_path(config->config));
+  snprintf(buf, size, "%s and %s", ops_ini_path(config->credentials), ops_ini_path(config->config));
 }
 
 const char *ops_aws_config_profile(const struct ops_env *env, const char *explicit_profile)
@@ -107,8 +106,8 @@ int ops_aws_config_region(const struct ops_env *env, const char *explicit_profil
   int rc = ops_aws_config_load(&config, env, err);
   if (rc != OPS_OK)
     return rc;
-  region = ops_aws_config_get(&config, ops_aws_config_profile(env, explicit_profile), "region",
-                              NULL);
+  region =
+      ops_aws_config_get(&config, ops_aws_config_profile(env, explicit_profile), "region", NULL);
   snprintf(out, size, "%s", region && region[0] ? region : OPS_AWS_DEFAULT_REGION);
   ops_aws_config_clear(&config);
   return OPS_OK;

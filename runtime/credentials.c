@@ -206,9 +206,9 @@ void ops_credentials_fetch_complete(struct ops_credentials_fetch *fetch,
   }
 }
 
-struct ops_credentials_fetch *ops_credentials_provider_get(struct ops_credentials_provider *provider,
-                                                           ops_credentials_fn done, void *ud,
-                                                           struct ops_error *err)
+struct ops_credentials_fetch *
+ops_credentials_provider_get(struct ops_credentials_provider *provider, ops_credentials_fn done,
+                             void *ud, struct ops_error *err)
 {
   struct ops_credentials_fetch *fetch = calloc(1, sizeof(*fetch));
   if (!fetch) {
@@ -219,7 +219,9 @@ struct ops_credentials_fetch *ops_credentials_provider_get(struct ops_credential
   fetch->done = done;
   fetch->ud = ud;
   fetch->starting = true;
-  provider->vtable->start(provider, fetch);
+  struct ops_error failure = {0};
+  if (provider->vtable->start(provider, fetch, &failure) != OPS_OK)
+    ops_credentials_fetch_complete(fetch, NULL, &failure);
   /* completed within start: the fetch now waits for its timer, or failed to get one */
   if (fetch->timer || fetch->result || fetch->error.kind != OPS_OK) {
     if (!fetch->timer) {
@@ -275,8 +277,8 @@ static const char *s_json_string(const json_t *object, const char *name)
 }
 
 int ops_credentials_from_json(const void *json, const char *const names[4], bool require_expiring,
-                              const char *what, const char *source,
-                              struct ops_credentials **out, struct ops_error *err)
+                              const char *what, const char *source, struct ops_credentials **out,
+                              struct ops_error *err)
 {
   const json_t *object = json;
   if (!json_is_object(object))
@@ -300,11 +302,10 @@ int ops_credentials_from_json(const void *json, const char *const names[4], bool
 
 /* --- helpers of the sources that speak HTTP or read token files --- */
 
-void *ops_credentials_http_start(const struct ops_credentials_context *context,
-                                 const char *method, const char *url,
-                                 const struct ops_http_header *headers, size_t header_count,
-                                 long timeout_ms, ops_http_done_fn done, void *ud,
-                                 struct ops_error *err)
+int ops_credentials_exchange_start(struct ops_credentials_exchange *x, const char *method,
+                                   const char *url, const struct ops_http_header *headers,
+                                   size_t header_count, long timeout_ms, bool credential_endpoint,
+                                   ops_http_done_fn done, struct ops_error *err)
 {
   struct ops_http_request request = {.method = method,
                                      .url = url,
@@ -312,8 +313,30 @@ void *ops_credentials_http_start(const struct ops_credentials_context *context,
                                      .header_count = header_count,
                                      .timeout_ms = timeout_ms,
                                      .max_response_bytes = (size_t)1 << 20,
-                                     .credential_endpoint = true};
-  return context->transport.start(context->transport.self, &request, done, ud, err);
+                                     .credential_endpoint = credential_endpoint};
+  const struct ops_transport *t = &x->context->transport;
+  ops_credentials_fetch_set_state(x->fetch, x);
+  x->transfer = t->start(t->self, &request, done, x, err);
+  if (x->transfer)
+    return OPS_OK;
+  ops_credentials_fetch_set_state(x->fetch, NULL);
+  return err->kind;
+}
+
+void ops_credentials_exchange_complete(struct ops_credentials_exchange *x,
+                                       struct ops_credentials *credentials,
+                                       const struct ops_error *err)
+{
+  struct ops_credentials_fetch *fetch = x->fetch;
+  free(x);
+  ops_credentials_fetch_complete(fetch, credentials, credentials ? NULL : err);
+}
+
+void ops_credentials_exchange_cancel(struct ops_credentials_fetch *fetch)
+{
+  struct ops_credentials_exchange *x = ops_credentials_fetch_state(fetch);
+  x->context->transport.cancel(x->context->transport.self, x->transfer);
+  free(x);
 }
 
 void ops_credentials_http_error(struct ops_error *err, const char *what,
@@ -329,7 +352,7 @@ void ops_credentials_http_error(struct ops_error *err, const char *what,
     return;
   }
   long status = response->status;
-  enum ops_err kind = status == 429 ? OPS_ERR_THROTTLED
+  enum ops_err kind = status == 429   ? OPS_ERR_THROTTLED
                       : status >= 500 ? OPS_ERR_TRANSPORT
                                       : OPS_ERR_CREDENTIALS;
   const char *body = response->body ? response->body : "";

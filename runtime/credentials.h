@@ -59,8 +59,8 @@ struct ops_sigv4_credentials ops_credentials_for_signing(const struct ops_creden
  * reads one line into `answer` (NUL-terminated, without the newline). Returns 0, or an error
  * such as OPS_ERR_CONFIG ("no terminal to ask for the MFA code"). Runs on the loop's thread and
  * blocks it: MFA is for interactive use. */
-typedef int (*ops_credentials_prompt_fn)(void *self, const char *message, char *answer,
-                                         size_t size, struct ops_error *err);
+typedef int (*ops_credentials_prompt_fn)(void *self, const char *message, char *answer, size_t size,
+                                         struct ops_error *err);
 
 /* Asks on /dev/tty with echo off (getpass-like). `self` is unused. */
 int ops_credentials_prompt_terminal(void *self, const char *message, char *answer, size_t size,
@@ -86,15 +86,15 @@ struct ops_credentials_fetch;
 /* The end of a fetch. On success `credentials` is set (the callee takes ownership) and `err` is
  * NULL; on failure `credentials` is NULL and `err` (borrowed for the call) says why. A source that
  * is not configured at all fails with code OPS_CREDENTIALS_NOT_FOUND. */
-typedef void (*ops_credentials_fn)(struct ops_credentials *credentials,
-                                   const struct ops_error *err, void *ud);
+typedef void (*ops_credentials_fn)(struct ops_credentials *credentials, const struct ops_error *err,
+                                   void *ud);
 
 /* Starts fetching credentials from `provider` (borrowed; it must outlive the fetch). Returns the
  * fetch, whose callback then runs exactly once from the loop unless ops_credentials_fetch_cancel
  * comes first; or NULL with `err` set when out of memory (the callback will not run). */
-struct ops_credentials_fetch *ops_credentials_provider_get(struct ops_credentials_provider *provider,
-                                                           ops_credentials_fn done, void *ud,
-                                                           struct ops_error *err);
+struct ops_credentials_fetch *
+ops_credentials_provider_get(struct ops_credentials_provider *provider, ops_credentials_fn done,
+                             void *ud, struct ops_error *err);
 
 /* Abandons a fetch whose callback has not run: stops its transfers, frees it; the callback will
  * not run. */
@@ -181,8 +181,9 @@ int ops_credentials_provider_imds_new(struct ops_credentials_provider **out,
                                       const struct ops_credentials_context *context,
                                       struct ops_error *err);
 
-/* The AWS CLI v2 order: environment (skipped when --profile is given, as the CLI does), the
- * profile, web identity from the environment, container, instance metadata. The first source
+/* The AWS CLI v2 order: environment, the profile, web identity from the environment,
+ * container, instance metadata; with --profile (`explicit_profile`) the two environment sources
+ * are skipped, as the CLI does. The first source
  * that has credentials wins; one that is configured but fails stops the chain with its error;
  * when none is configured the error is OPS_ERR_CREDENTIALS, code OPS_CREDENTIALS_NONE, with a
  * message that says what was looked at and what to do. */
@@ -194,9 +195,11 @@ int ops_credentials_provider_chain_new(struct ops_credentials_provider **out,
 
 struct ops_credentials_provider_vtable {
   const char *name;
-  /* Begins `fetch`. Must end it with ops_credentials_fetch_complete exactly once, now or from a
-   * later loop callback, unless cancel runs first. */
-  void (*start)(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch);
+  /* Begins `fetch`. Returns 0 and then ends it with ops_credentials_fetch_complete exactly once,
+   * now or from a later loop callback, unless cancel runs first; or returns an error with `err`
+   * set (its state freed, complete not called) and the plumbing ends the fetch with it. */
+  int (*start)(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
+               struct ops_error *err);
   /* Stops work in flight and frees the fetch's state (ops_credentials_fetch_state). NULL when
    * the source always completes within start. */
   void (*cancel)(struct ops_credentials_fetch *fetch);
@@ -232,13 +235,31 @@ int ops_credentials_not_found(struct ops_error *err, const char *fmt, ...)
 /* True when `err` is the "not configured" outcome. */
 bool ops_credentials_is_not_found(const struct ops_error *err);
 
-/* Starts `method` `url` through the context's transport for a source: `headers` copied, the
- * link-local credential endpoints allowed over http (see runtime/http.h). As transport.start. */
-void *ops_credentials_http_start(const struct ops_credentials_context *context,
-                                 const char *method, const char *url,
-                                 const struct ops_http_header *headers, size_t header_count,
-                                 long timeout_ms, ops_http_done_fn done, void *ud,
-                                 struct ops_error *err);
+/* The state of a source waiting on one HTTP exchange; a source's own state may start with it. */
+struct ops_credentials_exchange {
+  struct ops_credentials_fetch *fetch;
+  const struct ops_credentials_context *context;
+  void *transfer;
+};
+
+/* Starts `method` `url` through the context's transport for a source (`headers` copied; with
+ * `credential_endpoint`, the link-local container and instance metadata hosts are allowed over
+ * http, see runtime/http.h) and records it in `x`, which becomes the fetch's state. Returns 0,
+ * or the transport's error (the fetch's state is then unset). */
+int ops_credentials_exchange_start(struct ops_credentials_exchange *x, const char *method,
+                                   const char *url, const struct ops_http_header *headers,
+                                   size_t header_count, long timeout_ms, bool credential_endpoint,
+                                   ops_http_done_fn done, struct ops_error *err);
+
+/* vtable.cancel for a source whose state is a struct ops_credentials_exchange (or starts with
+ * one) freed with free(): cancels the transfer and frees the state. */
+void ops_credentials_exchange_cancel(struct ops_credentials_fetch *fetch);
+
+/* Frees `x` (free()) and ends its fetch with `credentials` or `err`, from the exchange's
+ * completion. */
+void ops_credentials_exchange_complete(struct ops_credentials_exchange *x,
+                                       struct ops_credentials *credentials,
+                                       const struct ops_error *err);
 
 /* Words an exchange of a source that failed (`transport_err` set) or answered with a status that
  * is not 2xx: "WHAT: ..." with the transport's kind, or for a status: throttled (429), transport
@@ -261,7 +282,7 @@ void ops_credentials_wipe_free(char *secret);
  * and expiration may be absent when `require_expiring` is false. `what` names the source in
  * messages. `json` is a json_t *. */
 int ops_credentials_from_json(const void *json, const char *const names[4], bool require_expiring,
-                              const char *what, const char *source,
-                              struct ops_credentials **out, struct ops_error *err);
+                              const char *what, const char *source, struct ops_credentials **out,
+                              struct ops_error *err);
 
 #endif

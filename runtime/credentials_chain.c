@@ -34,8 +34,7 @@ static void s_end(struct s_walk *w, struct ops_credentials *credentials,
   ops_credentials_fetch_complete(fetch, credentials, err);
 }
 
-static void s_on_source(struct ops_credentials *credentials, const struct ops_error *err,
-                        void *ud)
+static void s_on_source(struct ops_credentials *credentials, const struct ops_error *err, void *ud)
 {
   struct s_walk *w = ud;
   w->current = NULL;
@@ -73,19 +72,17 @@ static void s_try_next(struct s_walk *w)
     s_end(w, NULL, &err);
 }
 
-static void s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch)
+static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
+                   struct ops_error *err)
 {
   struct s_walk *w = calloc(1, sizeof(*w));
-  if (!w) {
-    struct ops_error err = {0};
-    ops_error_set(&err, OPS_ERR_NOMEM, "out of memory");
-    ops_credentials_fetch_complete(fetch, NULL, &err);
-    return;
-  }
+  if (!w)
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   w->fetch = fetch;
   w->chain = ops_credentials_provider_impl(provider);
   ops_credentials_fetch_set_state(fetch, w);
   s_try_next(w);
+  return OPS_OK;
 }
 
 static void s_cancel(struct ops_credentials_fetch *fetch)
@@ -120,12 +117,13 @@ int ops_credentials_provider_chain_new(struct ops_credentials_provider **out,
   struct s_chain *chain = calloc(1, sizeof(*chain));
   int rc = chain ? OPS_OK : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   struct ops_credentials_provider **slot = chain ? chain->sources : NULL;
-  /* --profile wins over credentials in the environment, as in the AWS CLI */
+  /* --profile wins over credentials and web identity settings in the environment, as in the
+   * AWS CLI */
   if (rc == OPS_OK && !(explicit_profile && explicit_profile[0]))
     rc = ops_credentials_provider_env_new(slot++, context, err);
   if (rc == OPS_OK)
     rc = ops_credentials_provider_profile_new(slot++, context, explicit_profile, err);
-  if (rc == OPS_OK)
+  if (rc == OPS_OK && !(explicit_profile && explicit_profile[0]))
     rc = ops_credentials_provider_web_identity_new(slot++, context, NULL, err);
   if (rc == OPS_OK)
     rc = ops_credentials_provider_ecs_new(slot++, context, err);

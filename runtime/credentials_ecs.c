@@ -17,10 +17,8 @@
 #define S_TIMEOUT_MS    2000L
 
 struct s_exchange {
-  struct ops_credentials_fetch *fetch;
-  const struct ops_credentials_context *context;
-  void *transfer;
-  char what[600]; /* "container credentials endpoint URL" */
+  struct ops_credentials_exchange exchange; /* first: the common cancel frees it */
+  char what[600];                           /* "container credentials endpoint URL" */
 };
 
 static bool s_allowed_host(const char *host)
@@ -62,8 +60,8 @@ static int s_authorization(const struct ops_env *env, char **out, struct ops_err
   const char *token = ops_env_get(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
   *out = NULL;
   if (file) {
-    int rc = ops_credentials_read_token_file(file, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", out,
-                                             err);
+    int rc =
+        ops_credentials_read_token_file(file, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", out, err);
     if (rc != OPS_OK)
       return rc;
   } else if (token && !(*out = strdup(token))) {
@@ -90,16 +88,13 @@ static void s_on_response(const struct ops_http_response *response,
     ops_credentials_http_error(&err, x->what, response, transport_err);
   } else {
     json_t *json = json_loadb(response->body, response->body_len, 0, NULL);
-    ops_credentials_from_json(json, names, true, x->what, "container endpoint", &credentials,
-                              &err);
+    ops_credentials_from_json(json, names, true, x->what, "container endpoint", &credentials, &err);
     json_decref(json);
   }
-  struct ops_credentials_fetch *fetch = x->fetch;
-  free(x);
-  ops_credentials_fetch_complete(fetch, credentials, credentials ? NULL : &err);
+  ops_credentials_exchange_complete(&x->exchange, credentials, &err);
 }
 
-static int s_begin(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
+static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
                    struct ops_error *err)
 {
   const struct ops_credentials_context *context = ops_credentials_provider_context(provider);
@@ -111,8 +106,7 @@ static int s_begin(struct ops_credentials_provider *provider, struct ops_credent
     return ops_credentials_not_found(
         err, "container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI not set");
   if (relative)
-    snprintf(url, sizeof(url), "%s%s%s", S_RELATIVE_HOST, relative[0] == '/' ? "" : "/",
-             relative);
+    snprintf(url, sizeof(url), "%s%s%s", S_RELATIVE_HOST, relative[0] == '/' ? "" : "/", relative);
   else if ((rc = s_check_full_uri(full, err)) != OPS_OK)
     return rc;
   else
@@ -125,41 +119,22 @@ static int s_begin(struct ops_credentials_provider *provider, struct ops_credent
     ops_credentials_wipe_free(authorization);
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   }
-  x->fetch = fetch;
-  x->context = context;
+  x->exchange = (struct ops_credentials_exchange){.fetch = fetch, .context = context};
   snprintf(x->what, sizeof(x->what), "container credentials endpoint %.500s", url);
   struct ops_http_header headers[] = {{"Accept", "application/json"},
                                       {"Authorization", authorization}};
-  ops_credentials_fetch_set_state(fetch, x);
-  x->transfer = ops_credentials_http_start(context, "GET", url, headers, authorization ? 2 : 1,
-                                           S_TIMEOUT_MS, s_on_response, x, err);
+  rc = ops_credentials_exchange_start(&x->exchange, "GET", url, headers, authorization ? 2 : 1,
+                                      S_TIMEOUT_MS, true, s_on_response, err);
   ops_credentials_wipe_free(authorization);
-  if (!x->transfer) {
-    ops_credentials_fetch_set_state(fetch, NULL);
+  if (rc != OPS_OK)
     free(x);
-    return err->kind;
-  }
-  return OPS_OK;
-}
-
-static void s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch)
-{
-  struct ops_error err = {0};
-  if (s_begin(provider, fetch, &err) != OPS_OK)
-    ops_credentials_fetch_complete(fetch, NULL, &err);
-}
-
-static void s_cancel(struct ops_credentials_fetch *fetch)
-{
-  struct s_exchange *x = ops_credentials_fetch_state(fetch);
-  x->context->transport.cancel(x->context->transport.self, x->transfer);
-  free(x);
+  return rc;
 }
 
 static const struct ops_credentials_provider_vtable s_vtable = {
     .name = "container",
     .start = s_start,
-    .cancel = s_cancel,
+    .cancel = ops_credentials_exchange_cancel,
 };
 
 int ops_credentials_provider_ecs_new(struct ops_credentials_provider **out,

@@ -31,12 +31,14 @@ static int s_read(const struct ops_env *env, struct ops_credentials **out, struc
   return ops_credentials_new(out, key, secret, token, expiration, "environment", err);
 }
 
-static void s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch)
+static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
+                   struct ops_error *err)
 {
   struct ops_credentials *credentials = NULL;
-  struct ops_error err = {0};
-  s_read(&ops_credentials_provider_context(provider)->env, &credentials, &err);
-  ops_credentials_fetch_complete(fetch, credentials, credentials ? NULL : &err);
+  int rc = s_read(&ops_credentials_provider_context(provider)->env, &credentials, err);
+  if (rc == OPS_OK)
+    ops_credentials_fetch_complete(fetch, credentials, NULL);
+  return rc;
 }
 
 static const struct ops_credentials_provider_vtable s_vtable = {

@@ -21,9 +21,7 @@
 #define S_TIMEOUT_MS    1000L
 
 struct s_exchange {
-  struct ops_credentials_fetch *fetch;
-  const struct ops_credentials_context *context;
-  void *transfer;
+  struct ops_credentials_exchange exchange; /* first: the common cancel frees it */
   bool v1_disabled;
   char base[1024]; /* the endpoint without a trailing '/' */
   char *token;     /* IMDSv2 session token; NULL when on IMDSv1 */
@@ -56,16 +54,14 @@ static int s_endpoint(const struct ops_env *env, char *out, size_t size, struct 
 static void s_finish(struct s_exchange *x, struct ops_credentials *credentials,
                      const struct ops_error *err)
 {
-  struct ops_credentials_fetch *fetch = x->fetch;
   ops_credentials_wipe_free(x->token);
-  free(x);
-  ops_credentials_fetch_complete(fetch, credentials, credentials ? NULL : err);
+  ops_credentials_exchange_complete(&x->exchange, credentials, err);
 }
 
 static void s_on_role(const struct ops_http_response *response, const struct ops_error *terr,
                       void *ud);
-static void s_on_credentials(const struct ops_http_response *response,
-                             const struct ops_error *terr, void *ud);
+static void s_on_credentials(const struct ops_http_response *response, const struct ops_error *terr,
+                             void *ud);
 
 /* GETs `path` (after the base), with the token when there is one. */
 static void s_get(struct s_exchange *x, const char *path, ops_http_done_fn done)
@@ -82,9 +78,8 @@ static void s_get(struct s_exchange *x, const char *path, ops_http_done_fn done)
     return;
   }
   snprintf(url, sizeof(url), "%s%s", x->base, path);
-  x->transfer = ops_credentials_http_start(x->context, "GET", url, &header, x->token ? 1 : 0,
-                                           S_TIMEOUT_MS, done, x, &err);
-  if (!x->transfer)
+  if (ops_credentials_exchange_start(&x->exchange, "GET", url, &header, x->token ? 1 : 0,
+                                     S_TIMEOUT_MS, true, done, &err) != OPS_OK)
     s_finish(x, NULL, &err);
 }
 
@@ -147,8 +142,8 @@ static void s_on_role(const struct ops_http_response *response, const struct ops
   s_finish(x, NULL, &err);
 }
 
-static void s_on_credentials(const struct ops_http_response *response,
-                             const struct ops_error *terr, void *ud)
+static void s_on_credentials(const struct ops_http_response *response, const struct ops_error *terr,
+                             void *ud)
 {
   static const char *const names[4] = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"};
   struct s_exchange *x = ud;
@@ -174,44 +169,36 @@ static void s_on_credentials(const struct ops_http_response *response,
   s_finish(x, credentials, &err);
 }
 
-static void s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch)
+static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
+                   struct ops_error *err)
 {
   const struct ops_credentials_context *context = ops_credentials_provider_context(provider);
-  struct ops_error err = {0};
-  if (s_env_true(&context->env, "AWS_EC2_METADATA_DISABLED")) {
-    ops_credentials_not_found(&err, "instance metadata: AWS_EC2_METADATA_DISABLED is true");
-    ops_credentials_fetch_complete(fetch, NULL, &err);
-    return;
-  }
+  if (s_env_true(&context->env, "AWS_EC2_METADATA_DISABLED"))
+    return ops_credentials_not_found(err, "instance metadata: AWS_EC2_METADATA_DISABLED is true");
   struct s_exchange *x = calloc(1, sizeof(*x));
-  if (!x) {
-    ops_error_set(&err, OPS_ERR_NOMEM, "out of memory");
-    ops_credentials_fetch_complete(fetch, NULL, &err);
-    return;
-  }
-  x->fetch = fetch;
-  x->context = context;
+  if (!x)
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  x->exchange = (struct ops_credentials_exchange){.fetch = fetch, .context = context};
   x->v1_disabled = s_env_true(&context->env, "AWS_EC2_METADATA_V1_DISABLED");
-  if (s_endpoint(&context->env, x->base, sizeof(x->base), &err) != OPS_OK) {
-    s_finish(x, NULL, &err);
-    return;
-  }
   char url[1100];
-  snprintf(url, sizeof(url), "%s%s", x->base, S_TOKEN_PATH);
-  struct ops_http_header header = {"x-aws-ec2-metadata-token-ttl-seconds", S_TOKEN_TTL};
-  ops_credentials_fetch_set_state(fetch, x);
-  x->transfer = ops_credentials_http_start(context, "PUT", url, &header, 1, S_TIMEOUT_MS,
-                                           s_on_token, x, &err);
-  if (!x->transfer)
-    s_finish(x, NULL, &err);
+  int rc = s_endpoint(&context->env, x->base, sizeof(x->base), err);
+  if (rc == OPS_OK) {
+    snprintf(url, sizeof(url), "%s%s", x->base, S_TOKEN_PATH);
+    struct ops_http_header header = {"x-aws-ec2-metadata-token-ttl-seconds", S_TOKEN_TTL};
+    rc = ops_credentials_exchange_start(&x->exchange, "PUT", url, &header, 1, S_TIMEOUT_MS, true,
+                                        s_on_token, err);
+  }
+  if (rc != OPS_OK)
+    free(x);
+  return rc;
 }
 
 static void s_cancel(struct ops_credentials_fetch *fetch)
 {
   struct s_exchange *x = ops_credentials_fetch_state(fetch);
-  x->context->transport.cancel(x->context->transport.self, x->transfer);
   ops_credentials_wipe_free(x->token);
-  free(x);
+  x->token = NULL;
+  ops_credentials_exchange_cancel(fetch);
 }
 
 static const struct ops_credentials_provider_vtable s_vtable = {

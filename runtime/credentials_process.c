@@ -128,9 +128,9 @@ cleanup:
 /* The command's stderr, trimmed, for the message of a failed run. */
 static const char *s_stderr_text(struct s_outcome *o)
 {
-  while (o->err_len > 0 && (o->err_text[o->err_len - 1] == '\n' ||
-                            o->err_text[o->err_len - 1] == ' ' ||
-                            o->err_text[o->err_len - 1] == '\r'))
+  while (o->err_len > 0 &&
+         (o->err_text[o->err_len - 1] == '\n' || o->err_text[o->err_len - 1] == ' ' ||
+          o->err_text[o->err_len - 1] == '\r'))
     o->err_len--;
   o->err_text[o->err_len] = '\0';
   return o->err_len ? o->err_text : "(nothing on stderr)";
@@ -162,8 +162,7 @@ static int s_parse(const struct s_process *p, const struct s_outcome *o,
                          p->what, jerr.line, jerr.column);
   const json_t *version = json_object_get(json, "Version");
   if (!json_is_object(json)) {
-    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "%s printed JSON that is not an object",
-                       p->what);
+    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "%s printed JSON that is not an object", p->what);
   } else if (!version) {
     rc = ops_error_set(err, OPS_ERR_CREDENTIALS,
                        "%s printed JSON without \"Version\": it must be 1", p->what);
@@ -181,24 +180,26 @@ static int s_parse(const struct s_process *p, const struct s_outcome *o,
   return rc;
 }
 
-static void s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch)
+static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
+                   struct ops_error *err)
 {
   const struct s_process *p = ops_credentials_provider_impl(provider);
   struct s_outcome o = {0};
   struct ops_credentials *credentials = NULL;
-  struct ops_error err = {0};
-  int rc = s_run(p, &o, &err);
+  int rc = s_run(p, &o, err);
   if (rc == OPS_OK && (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != 0))
-    rc = s_failed(p, &o, &err);
+    rc = s_failed(p, &o, err);
   if (rc == OPS_OK)
-    rc = s_parse(p, &o, &credentials, &err);
-  if (rc != OPS_OK && err.code[0] == '\0')
-    ops_error_set_code(&err, "CredentialProcessError");
+    rc = s_parse(p, &o, &credentials, err);
+  if (rc != OPS_OK && err->code[0] == '\0')
+    ops_error_set_code(err, "CredentialProcessError");
   if (o.out) {
     OPENSSL_cleanse(o.out, o.out_len);
     free(o.out);
   }
-  ops_credentials_fetch_complete(fetch, credentials, credentials ? NULL : &err);
+  if (rc == OPS_OK)
+    ops_credentials_fetch_complete(fetch, credentials, NULL);
+  return rc;
 }
 
 static void s_destroy(void *impl)

@@ -229,8 +229,7 @@ static int s_sso(struct s_planner *pl, const char *profile, bool *found, struct 
 
 static bool s_in_credentials_file(const struct s_planner *pl, const char *profile)
 {
-  const struct ops_ini_section *s =
-      ops_ini_find(pl->config.credentials, OPS_INI_PROFILE, profile);
+  const struct ops_ini_section *s = ops_ini_find(pl->config.credentials, OPS_INI_PROFILE, profile);
   return ops_ini_get(s, "aws_access_key_id", NULL) || ops_ini_get(s, "aws_secret_access_key", NULL);
 }
 
@@ -245,10 +244,10 @@ static int s_own_source(struct s_planner *pl, const char *profile, bool *found,
   const char *process = s_get(pl, profile, "credential_process");
   *found = true;
   if (role_arn && token_file) {
-    struct ops_credentials_web_identity_config web = {
-        .role_arn = role_arn,
-        .token_file = token_file,
-        .session_name = s_get(pl, profile, "role_session_name")};
+    struct ops_credentials_web_identity_config web = {.role_arn = role_arn,
+                                                      .token_file = token_file,
+                                                      .session_name =
+                                                          s_get(pl, profile, "role_session_name")};
     return ops_credentials_provider_web_identity_new(&pl->plan->source, pl->context, &web, err);
   }
   int rc = s_sso(pl, profile, found, err);
@@ -447,8 +446,8 @@ static void s_on_role(struct ops_sts_assumed_role *role, const struct ops_error 
     s_finish(r, err);
     return;
   }
-  snprintf(source, sizeof(source), "role %s of profile %s, from %s", step->role_arn,
-           step->profile, r->current->source);
+  snprintf(source, sizeof(source), "role %s of profile %s, from %s", step->role_arn, step->profile,
+           r->current->source);
   ops_credentials_free(r->current);
   r->current = role->credentials;
   role->credentials = NULL;
@@ -511,8 +510,7 @@ static void s_next_step(struct s_run *r)
     s_finish(r, &err);
 }
 
-static void s_on_source(struct ops_credentials *credentials, const struct ops_error *err,
-                        void *ud)
+static void s_on_source(struct ops_credentials *credentials, const struct ops_error *err, void *ud)
 {
   struct s_run *r = ud;
   struct ops_error why = {0};
@@ -532,34 +530,34 @@ static void s_on_source(struct ops_credentials *credentials, const struct ops_er
   s_next_step(r);
 }
 
-static void s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch)
+static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
+                   struct ops_error *err)
 {
   const char *explicit_profile = ops_credentials_provider_impl(provider);
-  struct ops_error err = {0};
   struct s_run *r = calloc(1, sizeof(*r));
-  if (!r) {
-    ops_error_set(&err, OPS_ERR_NOMEM, "out of memory");
-    ops_credentials_fetch_complete(fetch, NULL, &err);
-    return;
-  }
+  if (!r)
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   r->fetch = fetch;
   r->context = ops_credentials_provider_context(provider);
-  ops_credentials_fetch_set_state(fetch, r);
   struct s_planner planner = {.context = r->context, .plan = &r->plan};
-  int rc = s_plan(&planner, explicit_profile, &err);
+  int rc = s_plan(&planner, explicit_profile, err);
   ops_aws_config_clear(&planner.config);
   r->remaining = r->plan.step_count;
+  if (rc == OPS_OK && !r->plan.base) {
+    r->source_fetch = ops_credentials_provider_get(r->plan.source, s_on_source, r, err);
+    rc = r->source_fetch ? OPS_OK : err->kind;
+  }
   if (rc != OPS_OK) {
-    s_finish(r, &err);
-  } else if (r->plan.base) {
+    s_run_free(r);
+    return rc;
+  }
+  ops_credentials_fetch_set_state(fetch, r);
+  if (r->plan.base) {
     r->current = r->plan.base;
     r->plan.base = NULL;
     s_next_step(r);
-  } else {
-    r->source_fetch = ops_credentials_provider_get(r->plan.source, s_on_source, r, &err);
-    if (!r->source_fetch)
-      s_finish(r, &err);
   }
+  return OPS_OK;
 }
 
 static void s_cancel(struct ops_credentials_fetch *fetch)

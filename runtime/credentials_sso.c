@@ -27,10 +27,8 @@ struct s_sso {
 };
 
 struct s_exchange {
-  struct ops_credentials_fetch *fetch;
-  const struct ops_credentials_context *context;
+  struct ops_credentials_exchange exchange; /* first: the common cancel frees it */
   const struct s_sso *sso;
-  void *transfer;
 };
 
 /* "aws sso login --profile x": what every expired-token message tells the user to run. */
@@ -97,8 +95,8 @@ static int s_cached_token(const struct ops_credentials_context *context, const s
   return rc;
 }
 
-static int s_url(const struct ops_credentials_context *context, const struct s_sso *sso,
-                 char *out, size_t size, struct ops_error *err)
+static int s_url(const struct ops_credentials_context *context, const struct s_sso *sso, char *out,
+                 size_t size, struct ops_error *err)
 {
   const char *endpoint = ops_env_get(&context->env, "AWS_ENDPOINT_URL_SSO");
   char regional[300];
@@ -190,12 +188,10 @@ static void s_on_response(const struct ops_http_response *response,
     s_portal_error(x, response, &err);
   else
     s_role_credentials(x, response, &credentials, &err);
-  struct ops_credentials_fetch *fetch = x->fetch;
-  free(x);
-  ops_credentials_fetch_complete(fetch, credentials, credentials ? NULL : &err);
+  ops_credentials_exchange_complete(&x->exchange, credentials, &err);
 }
 
-static int s_begin(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
+static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
                    struct ops_error *err)
 {
   const struct ops_credentials_context *context = ops_credentials_provider_context(provider);
@@ -211,40 +207,16 @@ static int s_begin(struct ops_credentials_provider *provider, struct ops_credent
     ops_credentials_wipe_free(token);
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   }
-  *x = (struct s_exchange){.fetch = fetch, .context = context, .sso = sso};
+  x->exchange = (struct ops_credentials_exchange){.fetch = fetch, .context = context};
+  x->sso = sso;
   struct ops_http_header headers[] = {{"x-amz-sso_bearer_token", token},
                                       {"Accept", "application/json"}};
-  ops_credentials_fetch_set_state(fetch, x);
-  x->transfer = context->transport.start(
-      context->transport.self,
-      &(struct ops_http_request){.method = "GET",
-                                 .url = url,
-                                 .headers = headers,
-                                 .header_count = 2,
-                                 .timeout_ms = S_TIMEOUT_MS,
-                                 .max_response_bytes = (size_t)1 << 20},
-      s_on_response, x, err);
+  rc = ops_credentials_exchange_start(&x->exchange, "GET", url, headers, 2, S_TIMEOUT_MS, false,
+                                      s_on_response, err);
   ops_credentials_wipe_free(token);
-  if (!x->transfer) {
-    ops_credentials_fetch_set_state(fetch, NULL);
+  if (rc != OPS_OK)
     free(x);
-    return err->kind;
-  }
-  return OPS_OK;
-}
-
-static void s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch)
-{
-  struct ops_error err = {0};
-  if (s_begin(provider, fetch, &err) != OPS_OK)
-    ops_credentials_fetch_complete(fetch, NULL, &err);
-}
-
-static void s_cancel(struct ops_credentials_fetch *fetch)
-{
-  struct s_exchange *x = ops_credentials_fetch_state(fetch);
-  x->context->transport.cancel(x->context->transport.self, x->transfer);
-  free(x);
+  return rc;
 }
 
 static void s_destroy(void *impl)
@@ -264,7 +236,7 @@ static void s_destroy(void *impl)
 static const struct ops_credentials_provider_vtable s_vtable = {
     .name = "sso",
     .start = s_start,
-    .cancel = s_cancel,
+    .cancel = ops_credentials_exchange_cancel,
     .destroy = s_destroy,
 };
 

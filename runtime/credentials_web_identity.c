@@ -46,17 +46,17 @@ static void s_on_role(struct ops_sts_assumed_role *role, const struct ops_error 
   ops_credentials_fetch_complete(fetch, credentials, credentials ? NULL : &copy);
 }
 
-static int s_begin(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
+static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
                    struct ops_error *err)
 {
   const struct ops_credentials_context *context = ops_credentials_provider_context(provider);
   const struct s_settings *settings = ops_credentials_provider_impl(provider);
   const struct ops_env *env = &context->env;
-  const char *file = settings->token_file ? settings->token_file
-                                          : ops_env_get(env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+  const char *file =
+      settings->token_file ? settings->token_file : ops_env_get(env, "AWS_WEB_IDENTITY_TOKEN_FILE");
   const char *role_arn = settings->role_arn ? settings->role_arn : ops_env_get(env, "AWS_ROLE_ARN");
-  const char *session = settings->session_name ? settings->session_name
-                                               : ops_env_get(env, "AWS_ROLE_SESSION_NAME");
+  const char *session =
+      settings->session_name ? settings->session_name : ops_env_get(env, "AWS_ROLE_SESSION_NAME");
   char default_session[64], *token = NULL;
   if (!file)
     return ops_credentials_not_found(err, "web identity: AWS_WEB_IDENTITY_TOKEN_FILE not set");
@@ -98,13 +98,6 @@ static int s_begin(struct ops_credentials_provider *provider, struct ops_credent
     free(c);
   }
   return rc;
-}
-
-static void s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch)
-{
-  struct ops_error err = {0};
-  if (s_begin(provider, fetch, &err) != OPS_OK)
-    ops_credentials_fetch_complete(fetch, NULL, &err);
 }
 
 static void s_cancel(struct ops_credentials_fetch *fetch)

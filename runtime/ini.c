@@ -342,8 +342,7 @@ static int s_sub_property(struct s_parser *ps, struct s_property *p, const char 
   s_trim(&key, &key_end);
   s_trim(&value, &value_end);
   if (key == key_end) {
-    snprintf(what, sizeof(what), "the sub-property under '%.64s =' has no name before '='",
-             p->key);
+    snprintf(what, sizeof(what), "the sub-property under '%.64s =' has no name before '='", p->key);
     return s_fail(ps, what);
   }
   struct s_pair *grown = realloc(p->subs, (p->sub_count + 1) * sizeof(*grown));

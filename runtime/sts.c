@@ -195,8 +195,8 @@ static void s_check_duration(struct s_problems *p, int duration)
 }
 
 static const struct s_member s_role_arn = {"roleArn", 20, 2048, NULL, NULL, false};
-static const struct s_member s_session_name = {"roleSessionName", 2, 64, "+=,.@-", "[\\w+=,.@-]*",
-                                               false};
+static const struct s_member s_session_name = {"roleSessionName", 2,    64, "+=,.@-",
+                                               "[\\w+=,.@-]*",    false};
 
 static int s_problems_error(const struct s_problems *p, struct ops_error *err)
 {
@@ -242,10 +242,10 @@ static int s_check_role_arn_shape(const char *arn, struct ops_error *err)
 int ops_sts_validate_assume_role(const struct ops_sts_assume_role_params *params,
                                  struct ops_error *err)
 {
-  static const struct s_member external_id = {"externalId", 2, 1224, "+=,.@:/-",
+  static const struct s_member external_id = {"externalId",       2,    1224, "+=,.@:/-",
                                               "[\\w+=,.@:\\/-]*", false};
-  static const struct s_member serial = {"serialNumber", 9, 256, "+=/:,.@-", "[\\w+=/:,.@-]*",
-                                         false};
+  static const struct s_member serial = {"serialNumber",   9,    256, "+=/:,.@-",
+                                         "[\\w+=/:,.@-]*", false};
   static const struct s_member token = {"tokenCode", 6, 6, "", "[\\d]*", true};
   struct s_problems p = {0};
   s_check_member(&p, &s_role_arn, params->role_arn);
@@ -482,12 +482,16 @@ static bool s_code_in(const char *code, const char *const *codes)
 /* The SPEC kind of an STS error code, and whether a retry may succeed. */
 static enum ops_err s_kind_of(const char *code, long status, bool *retryable)
 {
-  static const char *const denied[] = {"AccessDenied", "AccessDeniedException",
-                                       "IDPRejectedClaim", NULL};
-  static const char *const credentials[] = {
-      "ExpiredToken",    "InvalidClientTokenId",       "SignatureDoesNotMatch",
-      "IncompleteSignature", "MissingAuthenticationToken", "InvalidIdentityToken",
-      "ExpiredTokenException", NULL};
+  static const char *const denied[] = {"AccessDenied", "AccessDeniedException", "IDPRejectedClaim",
+                                       NULL};
+  static const char *const credentials[] = {"ExpiredToken",
+                                            "InvalidClientTokenId",
+                                            "SignatureDoesNotMatch",
+                                            "IncompleteSignature",
+                                            "MissingAuthenticationToken",
+                                            "InvalidIdentityToken",
+                                            "ExpiredTokenException",
+                                            NULL};
   static const char *const throttled[] = {"Throttling", "ThrottlingException",
                                           "RequestLimitExceeded", NULL};
   static const char *const config[] = {"ValidationError", "MalformedPolicyDocument",
@@ -682,8 +686,7 @@ static int s_send(struct ops_sts_client *client, struct ops_sts_call *call,
                   struct ops_error *err)
 {
   struct ops_sigv4_result signed_request = {0};
-  struct ops_http_header headers[6] = {{"Host", client->host},
-                                       {"Content-Type", S_CONTENT_TYPE}};
+  struct ops_http_header headers[6] = {{"Host", client->host}, {"Content-Type", S_CONTENT_TYPE}};
   size_t header_count = 2;
   int rc = OPS_OK;
   if (caller) {
@@ -705,8 +708,8 @@ static int s_send(struct ops_sts_client *client, struct ops_sts_call *call,
     if (rc != OPS_OK)
       goto cleanup;
     for (size_t i = 0; i < signed_request.header_count; i++)
-      headers[header_count++] = (struct ops_http_header){
-          (char *)signed_request.headers[i].name, (char *)signed_request.headers[i].value};
+      headers[header_count++] = (struct ops_http_header){(char *)signed_request.headers[i].name,
+                                                         (char *)signed_request.headers[i].value};
   }
   struct ops_http_request request = {.method = "POST",
                                      .url = client->endpoint,
@@ -777,9 +780,9 @@ int ops_sts_assume_role(struct ops_sts_client *client, const struct ops_credenti
   return s_start(client, S_ASSUME_ROLE, caller, &body, done, NULL, ud, call, err);
 }
 
-int ops_sts_get_caller_identity(struct ops_sts_client *client,
-                                const struct ops_credentials *caller, ops_sts_identity_fn done,
-                                void *ud, struct ops_sts_call **call, struct ops_error *err)
+int ops_sts_get_caller_identity(struct ops_sts_client *client, const struct ops_credentials *caller,
+                                ops_sts_identity_fn done, void *ud, struct ops_sts_call **call,
+                                struct ops_error *err)
 {
   struct s_buf body = {0};
   s_form_start(&body, S_GET_CALLER_IDENTITY);
@@ -882,8 +885,8 @@ int ops_sts_client_new(struct ops_sts_client **out, const struct ops_sts_options
   client->transport = options->transport;
   client->clock = options->clock;
   client->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : S_TIMEOUT_MS;
-  client->region = strdup(options->region && options->region[0] ? options->region
-                                                                 : OPS_AWS_DEFAULT_REGION);
+  client->region =
+      strdup(options->region && options->region[0] ? options->region : OPS_AWS_DEFAULT_REGION);
   int rc = client->region ? OPS_OK : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   if (rc == OPS_OK)
     rc = s_endpoint(client, &options->env, err);

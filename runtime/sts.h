@@ -86,8 +86,8 @@ typedef void (*ops_sts_assumed_role_fn)(struct ops_sts_assumed_role *role,
                                         const struct ops_error *err, void *ud);
 
 /* Completion of GetCallerIdentity, likewise. */
-typedef void (*ops_sts_identity_fn)(struct ops_sts_identity *identity,
-                                    const struct ops_error *err, void *ud);
+typedef void (*ops_sts_identity_fn)(struct ops_sts_identity *identity, const struct ops_error *err,
+                                    void *ud);
 
 /* Starts AssumeRole signed with `caller` (borrowed for this call only). On 0, *call (may be NULL
  * if not wanted) is the call for ops_sts_call_cancel, valid until its callback runs. Returns
@@ -98,9 +98,9 @@ int ops_sts_assume_role(struct ops_sts_client *client, const struct ops_credenti
                         struct ops_error *err);
 
 /* Starts GetCallerIdentity signed with `caller`. As ops_sts_assume_role. */
-int ops_sts_get_caller_identity(struct ops_sts_client *client,
-                                const struct ops_credentials *caller, ops_sts_identity_fn done,
-                                void *ud, struct ops_sts_call **call, struct ops_error *err);
+int ops_sts_get_caller_identity(struct ops_sts_client *client, const struct ops_credentials *caller,
+                                ops_sts_identity_fn done, void *ud, struct ops_sts_call **call,
+                                struct ops_error *err);
 
 /* Starts AssumeRoleWithWebIdentity, unsigned. As ops_sts_assume_role. */
 int ops_sts_assume_role_with_web_identity(struct ops_sts_client *client,

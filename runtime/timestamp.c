@@ -77,8 +77,8 @@ int ops_timestamp_parse(const char *text, int64_t *out, struct ops_error *err)
   int64_t y, mo, d, h, mi, s, offset;
   while (isspace((unsigned char)*p))
     p++;
-  bool ok = s_digits(&p, 4, &y) && s_expect(&p, '-') && s_digits(&p, 2, &mo) &&
-            s_expect(&p, '-') && s_digits(&p, 2, &d);
+  bool ok = s_digits(&p, 4, &y) && s_expect(&p, '-') && s_digits(&p, 2, &mo) && s_expect(&p, '-') &&
+            s_digits(&p, 2, &d);
   ok = ok && (*p == 'T' || *p == 't' || *p == ' ') && (p++, true);
   ok = ok && s_digits(&p, 2, &h) && s_expect(&p, ':') && s_digits(&p, 2, &mi) &&
        s_expect(&p, ':') && s_digits(&p, 2, &s);
@@ -95,8 +95,7 @@ int ops_timestamp_parse(const char *text, int64_t *out, struct ops_error *err)
        h <= 23 && mi <= 59 && s <= 60;
   if (!ok)
     return ops_error_set(err, OPS_ERR_CONFIG,
-                         "'%.64s' is not an ISO 8601 timestamp such as 2026-11-24T06:00:00Z",
-                         text);
+                         "'%.64s' is not an ISO 8601 timestamp such as 2026-11-24T06:00:00Z", text);
   *out = s_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
   return OPS_OK;
 }

@@ -1,9 +1,10 @@
 /* fakes.c: the recording transport, the stopped clock and the environment table of fakes.h. */
 #include "fakes.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>

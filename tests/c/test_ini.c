@@ -2,9 +2,10 @@
  * comments, continuation lines, sub-properties, key case, whitespace, repeated sections and
  * properties, [profile default] over [default], and malformed lines named by file:line; plus the
  * merged profile view and the region of runtime/aws_config.h. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +53,9 @@ static void config_sections_need_the_profile_prefix(void **state)
   assert_null(ops_ini_find(ini, OPS_INI_PROFILE, "profilefoo"));
   assert_null(ops_ini_find(ini, OPS_INI_PROFILE, "in valid"));
   assert_null(ops_ini_find(ini, OPS_INI_PROFILE, "Ops")); /* names are case-sensitive */
-  assert_string_equal(ops_ini_get(ops_ini_find(ini, OPS_INI_SSO_SESSION, "corp"),
-                                   "sso_start_url", NULL),
-                      "https://corp.awsapps.com/start");
+  assert_string_equal(
+      ops_ini_get(ops_ini_find(ini, OPS_INI_SSO_SESSION, "corp"), "sso_start_url", NULL),
+      "https://corp.awsapps.com/start");
   assert_string_equal(
       ops_ini_get_sub(ops_ini_find(ini, OPS_INI_SERVICES, "local"), "sts", "endpoint_url"),
       "http://127.0.0.1:1");
@@ -110,9 +111,8 @@ static void whitespace_case_and_line_endings(void **state)
                               "blank =\n",
                               OPS_INI_CONFIG);
   int line = 0;
-  assert_string_equal(ops_ini_get(ops_ini_find(ini, OPS_INI_PROFILE, "foo"),
-                                  "aws_access_key_id", &line),
-                      "AKID");
+  assert_string_equal(
+      ops_ini_get(ops_ini_find(ini, OPS_INI_PROFILE, "foo"), "aws_access_key_id", &line), "AKID");
   assert_int_equal(line, 3);
   assert_string_equal(get(ini, "foo", "AWS_ACCESS_KEY_ID"), "AKID");
   assert_string_equal(get(ini, "foo", "name"), "val=ue");
@@ -280,8 +280,7 @@ static void files_load_merge_and_name_the_region(void **state)
   struct ops_error err = {0};
   fake_env_set(&fe, "AWS_REGION", NULL);
   fake_env_set(&fe, "AWS_DEFAULT_REGION", NULL);
-  assert_int_equal(ops_aws_config_region(&env, NULL, region, sizeof(region), &err),
-                   OPS_ERR_CONFIG);
+  assert_int_equal(ops_aws_config_region(&env, NULL, region, sizeof(region), &err), OPS_ERR_CONFIG);
   char expected[300];
   snprintf(expected, sizeof(expected), "%s:2: expected 'name = value'", path);
   assert_string_equal(err.message, expected);

@@ -3,9 +3,10 @@
  * a token wrapped over lines and a fractional-second Expiration; every STS error code's kind with
  * AWS's message kept whole; 5xx and transport failures; parameter checks in AWS's words;
  * endpoint overrides; cancellation; and the ISO 8601 timestamps of runtime/timestamp.h. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,7 +203,8 @@ static void assume_role_sends_a_signed_form_and_reads_the_answer(void **state)
   assert_string_equal(c->secret_access_key, "9drTJvcXLB89EXAMPLE");
   assert_string_equal(c->session_token, "IQoJb3JpZ2luX2VjEXAMPLEpart1AnotherLineOfTheToken+/==");
   assert_int_equal(c->expiration, 1795500000);
-  assert_string_equal(o.role->arn, "arn:aws:sts::222222222222:assumed-role/OpsReadOnly/ops-session");
+  assert_string_equal(o.role->arn,
+                      "arn:aws:sts::222222222222:assumed-role/OpsReadOnly/ops-session");
   assert_string_equal(o.role->assumed_role_id, "AROA3XFRBF535PLBIFPI4:ops-session");
   assert_string_equal(o.role->request_id, "c6104cbe-af31-11e0-8154-cbc7ccf896c7");
   assert_string_equal(c->source,
@@ -266,11 +268,10 @@ static void web_identity_is_unsigned(void **state)
   struct fixture *f = *state;
   struct outcome o = {0};
   fake_reply(&f->ft, 200, s_assume_ok);
-  struct ops_sts_web_identity_params params = {.role_arn = ROLE_ARN,
-                                               .role_session_name = "ci",
-                                               .web_identity_token = "eyJ0.eyJz.c2ln"};
-  assert_int_equal(
-      ops_sts_assume_role_with_web_identity(f->sts, &params, on_role, &o, NULL, NULL), OPS_OK);
+  struct ops_sts_web_identity_params params = {
+      .role_arn = ROLE_ARN, .role_session_name = "ci", .web_identity_token = "eyJ0.eyJz.c2ln"};
+  assert_int_equal(ops_sts_assume_role_with_web_identity(f->sts, &params, on_role, &o, NULL, NULL),
+                   OPS_OK);
   fake_run_until(f->loop, &o.done);
   assert_false(o.failed);
   const struct fake_request *r = &f->ft.requests[0];
@@ -293,8 +294,7 @@ static void form_values_are_percent_encoded(void **state)
   struct ops_sts_assume_role_params params = {.role_arn = ROLE_ARN,
                                               .role_session_name = "a+b=c,d.e@f-g_h",
                                               .external_id = "ext:/id",
-                                              .serial_number =
-                                                  "arn:aws:iam::111111111111:mfa/ops",
+                                              .serial_number = "arn:aws:iam::111111111111:mfa/ops",
                                               .token_code = "123456"};
   fake_reply(&f->ft, 200, s_assume_ok);
   assume(f, &params, &o);
@@ -467,9 +467,9 @@ static void parameters_are_checked_before_sending(void **state)
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct ops_error err = {0};
     struct outcome o = {0};
-    assert_int_equal(ops_sts_assume_role(f->sts, f->caller, &cases[i].params, on_role, &o, NULL,
-                                         &err),
-                     OPS_ERR_CONFIG);
+    assert_int_equal(
+        ops_sts_assume_role(f->sts, f->caller, &cases[i].params, on_role, &o, NULL, &err),
+        OPS_ERR_CONFIG);
     assert_string_equal(err.code, "ValidationError");
     assert_string_equal(err.message, cases[i].message);
   }
@@ -530,7 +530,7 @@ static void timestamps_parse_to_epoch_seconds(void **state)
     const char *text;
     int64_t epoch;
   } good[] = {
-      {"2026-11-24T06:00:00Z", 1795500000},     {"2026-11-24T06:00:00.123Z", 1795500000},
+      {"2026-11-24T06:00:00Z", 1795500000},      {"2026-11-24T06:00:00.123Z", 1795500000},
       {"2026-11-24T07:00:00+01:00", 1795500000}, {"2026-11-24T05:30:00-0030", 1795500000},
       {" 2024-02-29T23:59:59Z\n", 1709251199},   {"1969-12-31T23:00:00Z", -3600},
       {"2023-11-14t22:13:20z", 1700000000},
@@ -540,8 +540,13 @@ static void timestamps_parse_to_epoch_seconds(void **state)
     assert_int_equal(ops_timestamp_parse(good[i].text, &epoch, NULL), OPS_OK);
     assert_int_equal(epoch, good[i].epoch);
   }
-  const char *bad[] = {"2023-02-29T00:00:00Z", "2026-11-24T06:00:00", "2026-11-24 06:00Z",
-                       "2026-13-01T00:00:00Z", "2026-11-24T06:00:00.Z", "tomorrow", ""};
+  const char *bad[] = {"2023-02-29T00:00:00Z",
+                       "2026-11-24T06:00:00",
+                       "2026-11-24 06:00Z",
+                       "2026-13-01T00:00:00Z",
+                       "2026-11-24T06:00:00.Z",
+                       "tomorrow",
+                       ""};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     int64_t epoch = 0;
     struct ops_error err;
