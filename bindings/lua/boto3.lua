@@ -6,13 +6,14 @@
 -- every byte other than printable ASCII (minus ' and \) is an escape (\\ \' \n \r \t \xNN, and
 -- \uXXXX / \UXXXXXXXX for the code point of each UTF-8 sequence); invalid UTF-8 is refused, so a
 -- literal means exactly the Lua string's text and nothing in a value can end the literal.
--- nil and json.null are None; booleans True/False; integers decimal; floats the shortest of
--- %.15g/%.16g/%.17g that reads back exactly, always with a '.' or an exponent (NaN and inf are
--- refused); a table with keys exactly 1..n (n >= 1) is a list, any other table a dict whose keys
--- must be strings (the empty table is {}, boto3 params being dicts). Integer keys outside 1..n
--- are refused rather than guessed at: boto3 has no parameter keyed by numbers, and a sparse
--- array is more likely a hole left by a nil. Cycles, nesting deeper than 64 tables and more
--- than a million values are refused. Tests: tests/lua/boto3_spec.lua, tests/fuzz_python_literals.py.
+-- nil and json.null are None; booleans True/False; integers decimal; floats the shortest %.Ng
+-- that reads back exactly, always with a '.' or an exponent (NaN and inf are refused). A table
+-- with keys exactly 1..n (n >= 1) is a list; any other table is a dict whose keys must be
+-- strings (the empty table is {}: boto3 params are dicts). Other integer keys (a hole, 0, list
+-- items beside string keys) are refused rather than guessed at: boto3 has no parameter keyed by
+-- numbers, and a hole is most likely an item that was nil. Cycles, nesting deeper than 64
+-- tables and more than a million values are refused. Tests: tests/lua/boto3_spec.lua, whose
+-- fuzz CPython checks (tests/lua/check_python_literals.py).
 local opsrun, private = ...
 local json = opsrun.json
 local mcp = opsrun.mcp
@@ -54,8 +55,8 @@ end
 -- a float (1.0, 1e+16, -0.0): Python's repr and valid JSON both. Shared with emit.lua.
 function private.float_text(number)
   local text
-  for _, precision in ipairs({ "%.15g", "%.16g", "%.17g" }) do
-    text = string.format(precision, number):gsub(",", ".") -- a decimal-comma locale
+  for digits = 1, 17 do -- 17 always reads back
+    text = string.format("%." .. digits .. "g", number):gsub(",", ".") -- a decimal-comma locale
     if tonumber(text) == number then break end
   end
   if not text:find("[.eE]") then text = text .. ".0" end
@@ -142,12 +143,24 @@ function Encoder:list(t, length, path, depth)
   parts[#parts + 1] = "]"
 end
 
+-- Why a table with integer keys is not a list: a hole, a key below 1, or other keys beside them.
+local function list_problem(t)
+  local others
+  for key in pairs(t) do
+    if math.type(key) ~= "integer" then others = key end
+    if math.type(key) == "integer" and key < 1 then return "list keys start at 1, not " .. key end
+  end
+  if others ~= nil then return "a table mixes list items with dict keys" end
+  local i = 1
+  while t[i] ~= nil do i = i + 1 end
+  return "the list has no item [" .. i .. "] (a nil item leaves a hole)"
+end
+
 function Encoder:dict(t, path, depth)
   local keys = {}
   for key in pairs(t) do
     if math.type(key) == "integer" then
-      self:fail(path, "key " .. key .. " makes neither a list nor a dict: a list has keys 1..n "
-        .. "with no holes (a nil item leaves one), a dict has string keys")
+      self:fail(path, list_problem(t))
     elseif type(key) ~= "string" then
       self:fail(path, "key " .. tostring(key) .. " is not a string: dict keys are strings")
     end
