@@ -1,0 +1,200 @@
+-- emit_spec.lua: emit(row [, columns]) of the opsrun module (SPEC section 4) in the four output
+-- formats, required under stock lua5.4 from build/lua/opsrun.so. A case picks the format by
+-- setting private.config.output (what -o sets in the host), catches what emit writes by pointing
+-- io.stdout (which emit.lua looks up at every write) at a temporary file, and ends with
+-- private.emit_flush(), as the host does when a script ends.
+local cjson = require "cjson"
+local opsrun = require "opsrun"
+local private = debug.getregistry()["opsrun.private"]
+local emit, sweep, sleep = opsrun.emit, opsrun.sweep, opsrun.sleep
+
+-- What `fn` emits in `format`, flush included; `during(text)` may look at the output so far.
+local function emitted(format, fn)
+  local saved_format, saved_stdout = private.config.output, io.stdout
+  local file = assert(io.tmpfile())
+  local function written()
+    file:flush()
+    local at = file:seek()
+    file:seek("set")
+    local text = file:read("a")
+    file:seek("set", at)
+    return text
+  end
+  private.config.output, io.stdout = format, file
+  local ok, err = pcall(fn, written)
+  private.emit_flush()
+  private.config.output, io.stdout = saved_format, saved_stdout
+  local text = written()
+  file:close()
+  if not ok then error(err, 0) end
+  return text
+end
+
+local function lines_of(text, separator)
+  local lines = {}
+  for line in text:gmatch("(.-)" .. (separator or "\n")) do lines[#lines + 1] = line end
+  return lines
+end
+
+describe("emit", function()
+  it("is the opsrun field the host makes a global", function()
+    assert.is_function(emit)
+  end)
+
+  describe("as jsonl", function()
+    it("writes each row at once, one JSON object a line", function()
+      local seen = {}
+      local text = emitted("jsonl", function(written)
+        emit { b = 1, a = "x" }
+        seen[1] = written()
+        emit { a = "y" }
+        seen[2] = written()
+      end)
+      assert.are.equal('{"a":"x","b":1}\n', seen[1])
+      assert.are.equal('{"a":"x","b":1}\n{"a":"y"}\n', seen[2])
+      assert.are.equal(seen[2], text)
+    end)
+
+    it("orders keys by first sight, a row's new keys as `columns` says, then sorted", function()
+      local text = emitted("jsonl", function()
+        emit({ state = "running", account = "1", instance = "i-1", zone = "a" }, { "instance", "account" })
+        emit { zone = "b", extra = true, account = "2", alpha = 0 }
+      end)
+      assert.are.same({ '{"instance":"i-1","account":"1","state":"running","zone":"a"}',
+        '{"account":"2","zone":"b","alpha":0,"extra":true}' }, lines_of(text))
+    end)
+
+    it("writes numbers exactly, json.null as null, strings escaped", function()
+      local text = emitted("jsonl", function()
+        emit { big = (1 << 53) + 1, max = math.maxinteger, tenth = 0.1, one = 1.0, nan = 0 / 0,
+          inf = math.huge, null = cjson.null, yes = true, text = "a \"q\"\n\té😀" }
+      end)
+      assert.are.equal('{"big":9007199254740993,"inf":null,"max":9223372036854775807,"nan":null,'
+        .. '"null":null,"one":1.0,"tenth":0.1,"text":"a \\"q\\"\\n\\té😀","yes":true}\n', text)
+      local decoded = cjson.decode(text)
+      assert.are.equal("a \"q\"\n\té😀", decoded.text)
+      assert.are.equal(cjson.null, decoded.null)
+    end)
+  end)
+
+  describe("as json", function()
+    it("prints one array when the script ends, an object a line", function()
+      local before
+      local text = emitted("json", function(written)
+        emit { n = 1, s = "a" }
+        emit { n = 2 }
+        before = written()
+      end)
+      assert.are.equal("", before)
+      assert.are.equal('[\n{"n":1,"s":"a"},\n{"n":2}\n]\n', text)
+      assert.are.same({ { n = 1, s = "a" }, { n = 2 } }, cjson.decode(text))
+    end)
+
+    it("prints nothing when nothing was emitted, and a second flush prints nothing", function()
+      assert.are.equal("", emitted("json", function() end))
+      assert.are.equal('[\n{"a":1}\n]\n', emitted("json", function()
+        emit { a = 1 }
+        private.emit_flush()
+      end))
+    end)
+  end)
+
+  describe("as table", function()
+    it("prints aligned columns under a header when the script ends", function()
+      local before
+      local text = emitted("table", function(written)
+        emit { account = "200000000001", state = "running", n = 3 }
+        emit { account = "2", owner = "é-owner", n = 12345 }
+        emit { n = cjson.null, state = "stopped" }
+        before = written()
+      end)
+      assert.are.equal("", before)
+      assert.are.equal(table.concat({
+        "account       n      state    owner",
+        "200000000001  3      running",
+        "2             12345           é-owner",
+        "                     stopped",
+        "",
+      }, "\n"), text)
+    end)
+
+    it("shortens cells wider than 60 characters with an ellipsis", function()
+      local wide = string.rep("é", 59) .. "XYZ"
+      local text = emitted("table", function()
+        emit { id = "a", value = wide }
+        emit { id = "b", value = string.rep("x", 60) }
+      end)
+      local lines = lines_of(text)
+      assert.are.equal("id  value", lines[1])
+      assert.are.equal("a   " .. string.rep("é", 59) .. "…", lines[2])
+      assert.are.equal("b   " .. string.rep("x", 60), lines[3])
+      assert.are.equal(utf8.len(lines[2]), utf8.len(lines[3]))
+    end)
+
+    it("shows control characters so that a row stays one line", function()
+      local text = emitted("table", function() emit { a = "one\ntwo\tthree\r\0" } end)
+      assert.are.equal("a\none\\ntwo\\tthree\\r\\x00\n", text)
+    end)
+
+    it("keeps the values of the moment emit was called", function()
+      local text = emitted("table", function()
+        local row = { k = "before" }
+        emit(row)
+        row.k = "after"
+      end)
+      assert.are.equal("k\nbefore\n", text)
+    end)
+  end)
+
+  describe("as csv", function()
+    it("prints RFC 4180 with the union of keys in first-seen order as the header", function()
+      local text = emitted("csv", function()
+        emit { name = "plain", id = 1 }
+        emit { id = 2, name = 'quote " comma ,', owner = "line\nbreak" }
+        emit { id = 3, cr = "a\rb", flag = false }
+      end)
+      assert.are.equal('id,name,owner,cr,flag\r\n1,plain,,,\r\n2,"quote "" comma ,","line\nbreak",,\r\n'
+        .. '3,,,"a\rb",false\r\n', text)
+    end)
+  end)
+
+  it("never leaves a row half written, whatever the tasks' order", function()
+    local text = emitted("jsonl", function()
+      sweep((function()
+        local items = {}
+        for i = 1, 60 do items[i] = i end
+        return items
+      end)(), function(i)
+        sleep(math.random() * 0.02)
+        emit { task = i, text = string.rep("x", i * 50) }
+      end, { concurrency = 60 })
+    end)
+    local seen = {}
+    for _, line in ipairs(lines_of(text)) do
+      local row = cjson.decode(line)
+      assert.are.equal(string.rep("x", row.task * 50), row.text)
+      seen[row.task] = (seen[row.task] or 0) + 1
+    end
+    for i = 1, 60 do assert.are.equal(1, seen[i]) end
+  end)
+
+  it("checks its arguments, blaming the caller", function()
+    local function bad(message, ...)
+      local args = table.pack(...)
+      local ok, err = pcall(function() emit(table.unpack(args, 1, args.n)) end)
+      assert.is_false(ok)
+      assert.are.equal("emit_spec.lua:", err:match("emit_spec%.lua:"))
+      assert.are.equal(message, err:match("bad argument.*$"))
+    end
+    emitted("jsonl", function()
+      bad("bad argument #1 to 'emit' (row must be a table, got string)", "row")
+      bad("bad argument #1 to 'emit' (row keys must be strings, got number key 1)", { "a" })
+      bad("bad argument #1 to 'emit' (row.tags is a table; a row is flat: strings, numbers, "
+        .. "booleans or json.null (json.encode a nested value))", { tags = {} })
+      bad("bad argument #1 to 'emit' (row.f is a function; a row is flat: strings, numbers, "
+        .. "booleans or json.null (json.encode a nested value))", { f = print })
+      bad("bad argument #2 to 'emit' (columns must be an array of names, got string)", { a = 1 }, "a")
+      bad("bad argument #2 to 'emit' (columns[2] must be a string)", { a = 1 }, { "a", 2 })
+    end)
+  end)
+end)
