@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# emit_test.sh: emit(row) of the real binary in each --output format (SPEC sections 1 and 4),
+# parsed back by real parsers: jq for json and jsonl, Python's csv module for csv, and the
+# table's columns sliced at the header's offsets. Rows from 200 concurrent sweep tasks are all
+# there, each whole. table, json and csv are printed when the script ends (the host calls
+# private.emit_flush); jsonl is written as each row comes.
+source "$(dirname "$0")/lib.sh"
+
+# Rows with awkward values: separators, quotes, line breaks, UTF-8, numbers, booleans, missing
+# keys (nil) and json.null; the wide one is shortened in a table.
+rows=$(write_script rows.lua <<'LUA'
+emit({ account = "200000000001", name = "Production", region = "us-east-1", count = 3 },
+  { "account", "name", "region" })
+emit { account = "200000000002", name = 'comma, "quote"', region = "eu-west-1", count = 0, ok = true }
+emit { account = "200000000003", name = "line\nbreak\r\nend", owner = "é 😀", count = 2 ^ 53 // 1 + 0.5 }
+emit { account = "200000000004", name = string.rep("w", 100), region = json.null, count = (1 << 53) + 1 }
+LUA
+)
+
+# --- jsonl -------------------------------------------------------------------------------------
+
+run opsrun -o jsonl "$rows"
+expect "jsonl: one JSON object a line, in emit order, keys in column order, numbers exact" \
+  '[ $status -eq 0 ] && [ "$out" = "$(printf "%s\n" \
+    "{\"account\":\"200000000001\",\"name\":\"Production\",\"region\":\"us-east-1\",\"count\":3}" \
+    "{\"account\":\"200000000002\",\"name\":\"comma, \\\"quote\\\"\",\"region\":\"eu-west-1\",\"count\":0,\"ok\":true}" \
+    "{\"account\":\"200000000003\",\"name\":\"line\\nbreak\\r\\nend\",\"count\":9007199254740992.0,\"owner\":\"é 😀\"}" \
+    "{\"account\":\"200000000004\",\"name\":\"$(printf "w%.0s" {1..100})\",\"region\":null,\"count\":9007199254740993}")" ]'
+expect "jsonl: jq reads every line back" \
+  '[ "$(jq -r .account <<<"$out" | tr "\n" " ")" = "200000000001 200000000002 200000000003 200000000004 " ] &&
+   [ "$(jq -r "select(.account == \"200000000003\") | .name" <<<"$out")" = "$(printf "line\nbreak\r\nend")" ]'
+
+run opsrun "$rows"
+expect "stdout not a terminal: jsonl by default" '[ $status -eq 0 ] && [ $(lines "$out") -eq 4 ] && jq -e . <<<"$out" >/dev/null'
+
+"$OPSRUN" -o jsonl -e 'emit{ row = 1 } sleep(5) emit{ row = 2 }' >"$E2E_TMP/stream" 2>/dev/null &
+pid=$!
+for _ in $(seq 50); do [ -s "$E2E_TMP/stream" ] && break; sleep 0.1; done
+streamed=$(cat "$E2E_TMP/stream")
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+expect "jsonl: a row is on stdout while the script still runs" '[ "$streamed" = "{\"row\":1}" ]'
+
+# --- json --------------------------------------------------------------------------------------
+
+run opsrun -o json "$rows"
+expect "json: one array, parsed by jq, rows in emit order" \
+  '[ $status -eq 0 ] && [ "$(jq length <<<"$out")" = 4 ] &&
+   [ "$(jq -r "map(.account) | join(\" \")" <<<"$out")" = "200000000001 200000000002 200000000003 200000000004" ] &&
+   [ "$(jq -r ".[2].name" <<<"$out")" = "$(printf "line\nbreak\r\nend")" ] && [ "$(jq ".[3].region" <<<"$out")" = null ]'
+
+run opsrun -o json -e 'print("before") emit{ a = 1 } print("after")'
+expect "json: the array comes when the script ends, after its own output" \
+  '[ "$out" = "before
+after
+[
+{\"a\":1}
+]" ]'
+
+run opsrun -o json -e 'print("no rows")'
+expect "json: nothing emitted, nothing added to stdout" '[ $status -eq 0 ] && [ "$out" = "no rows" ]'
+
+run opsrun -o json -e 'emit{ a = 1 } error("boom")'
+expect "json: rows emitted before an error are still printed" \
+  '[ $status -eq 1 ] && [ "$(jq -c . <<<"$out")" = "[{\"a\":1}]" ]'
+
+# --- csv ---------------------------------------------------------------------------------------
+
+run opsrun -o csv "$rows"
+csv_json=$(python3 -c '
+import csv, json, sys
+with open(sys.argv[1], newline="") as f:
+    print(json.dumps(list(csv.reader(f)), ensure_ascii=False))' "$E2E_TMP/out")
+expect "csv: Python's csv module reads the header (union of keys) and every field back" \
+  '[ $status -eq 0 ] && [ "$csv_json" = "$(printf "%s" "[[\"account\", \"name\", \"region\", \"count\", \"ok\", \"owner\"], " \
+    "[\"200000000001\", \"Production\", \"us-east-1\", \"3\", \"\", \"\"], " \
+    "[\"200000000002\", \"comma, \\\"quote\\\"\", \"eu-west-1\", \"0\", \"true\", \"\"], " \
+    "[\"200000000003\", \"line\\nbreak\\r\\nend\", \"\", \"9007199254740992.0\", \"\", \"é 😀\"], " \
+    "[\"200000000004\", \"$(printf "w%.0s" {1..100})\", \"\", \"9007199254740993\", \"\", \"\"]]")" ]'
+expect "csv: every record ends with CRLF" \
+  '[ "$(grep -c $'"'"'\r$'"'"' "$E2E_TMP/out")" -eq 6 ] && [ "$(tail -c2 "$E2E_TMP/out" | od -An -c | tr -d " ")" = "\r\n" ]'
+
+# --- table -------------------------------------------------------------------------------------
+
+# Slices each line at the header's column offsets (in characters) and compares the cells with
+# the rows read back from jsonl: values as they are, wide ones cut to 59 and an ellipsis,
+# line breaks shown as \n and \r, every column starting at the same offset on every line, two
+# spaces between columns, no trailing spaces. ORDER is "same" (rows in the same order) or "any"
+# (the same rows in any order: tasks finish in a different order in each run).
+check_table() { # TABLE_FILE JSONL_FILE ORDER
+  python3 - "$@" <<'PY'
+import json, re, sys
+table_file, jsonl_file, order = sys.argv[1:]
+table = open(table_file, encoding="utf-8").read().split("\n")
+assert table[-1] == "", "the table ends with a newline"
+table = table[:-1]
+rows = [json.loads(line) for line in open(jsonl_file, encoding="utf-8")]
+header = table[0]
+starts = [m.start() for m in re.finditer(r"\S+", header)]
+names = header.split()
+assert len(table) == len(rows) + 1, f"{len(table) - 1} table rows for {len(rows)} emitted"
+
+def shown(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return text if len(text) <= 60 else text[:59] + "…"
+
+def cells(line):
+    assert line == line.rstrip(), f"trailing spaces: {line!r}"
+    for start in starts[1:]:
+        assert len(line) <= start - 2 or line[start - 2:start] == "  ", f"no gap at {start}: {line!r}"
+    return tuple(line[a:b].rstrip() for a, b in zip(starts, starts[1:] + [None]))
+
+got = [cells(line) for line in table[1:]]
+want = [tuple(shown(row.get(name)) for name in names) for row in rows]
+if order == "any":
+    got, want = sorted(got), sorted(want)
+for g, w in zip(got, want):
+    assert g == w, f"{g!r} != {w!r}"
+print("ok")
+PY
+}
+
+run opsrun -o table "$rows"
+cp "$E2E_TMP/out" "$E2E_TMP/table"
+run opsrun -o jsonl "$rows"
+cp "$E2E_TMP/out" "$E2E_TMP/jsonl"
+aligned=$(check_table "$E2E_TMP/table" "$E2E_TMP/jsonl" same 2>&1)
+table=$(cat "$E2E_TMP/table")
+expect "table: columns aligned under the header, cells equal the rows ($aligned)" '[ "$aligned" = ok ]'
+expect "table: a 100-character value is cut to 59 and an ellipsis" \
+  '[[ "$table" == *"$(printf "w%.0s" {1..59})…"* ]] && [[ "$table" != *"$(printf "w%.0s" {1..60})"* ]]'
+expect "table: the header is the union of keys in first-seen order" \
+  '[ "$(head -1 <<<"$table" | tr -s " ")" = "account name region count ok owner" ]'
+
+# --- many tasks at once ------------------------------------------------------------------------
+
+many=$(write_script many.lua <<'LUA'
+sweep((function() local t = {} for i = 1, 200 do t[i] = i end return t end)(), function(i)
+  sleep(math.random() * 0.3)
+  emit { task = i, account = string.format("%012d", i), text = string.rep("x", i) .. "\n," .. '"' }
+end, { concurrency = 200 })
+LUA
+)
+for format in jsonl json csv table; do
+  run opsrun -o "$format" --no-progress "$many"
+  cp "$E2E_TMP/out" "$E2E_TMP/many.$format"
+done
+intact_jsonl=$(jq -r 'select(.text == ("x" * .task) + "\n,\"" and .account == ("000000000000" + (.task | tostring))[-12:]) | .task' \
+  "$E2E_TMP/many.jsonl" | sort -n | uniq | wc -l)
+expect "jsonl: rows from 200 concurrent tasks are all there, each whole ($intact_jsonl)" \
+  '[ "$intact_jsonl" = 200 ] && [ "$(wc -l <"$E2E_TMP/many.jsonl")" = 200 ]'
+intact_json=$(jq '[.[] | select(.text == ("x" * .task) + "\n,\"")] | map(.task) | unique | length' "$E2E_TMP/many.json")
+expect "json: 200 tasks' rows in one array ($intact_json)" '[ "$intact_json" = 200 ]'
+intact_csv=$(python3 -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+print(len({r["task"] for r in rows if r["text"] == "x" * int(r["task"]) + "\n,\"" and int(r["account"]) == int(r["task"])}), len(rows))' \
+  "$E2E_TMP/many.csv")
+expect "csv: 200 tasks' rows, each whole ($intact_csv)" '[ "$intact_csv" = "200 200" ]'
+many_table=$(check_table "$E2E_TMP/many.table" "$E2E_TMP/many.jsonl" any 2>&1)
+expect "table: 200 tasks' rows, aligned ($many_table)" '[ "$many_table" = ok ]'
+
+run opsrun -o table -e 'emit{ a = 1 } emit{ b = "x" }'
+expect "table: rows print in the order emitted, missing cells blank" \
+  '[ "$out" = "a  b
+1
+   x" ]'
+
+run opsrun -e 'print(emit == require("opsrun").emit, type(emit))'
+expect "emit is a global and require(\"opsrun\").emit" '[ "$out" = "true	function" ]'
+
+run opsrun -o jsonl -e 'emit{ nested = {} }'
+expect "a nested value is a bad argument that says what to do" \
+  '[ $status -eq 1 ] && [[ "$err" == *"bad argument #1 to '"'"'emit'"'"' (row.nested is a table; a row is flat"*"json.encode a nested value"* ]]'
+
+finish
