@@ -245,20 +245,19 @@ local function error_code(message)
     or "ScriptError"
 end
 
-local function script_error(envelope, call)
+local function script_error(call, message, stderr)
+  return private.error({ code = error_code(message), message = message, phase = "mcp",
+    service = call.service, operation = call.operation, region = call.region, stderr = stderr },
+    "tool")
+end
+
+-- The error of an envelope whose status is "error", in the script's own words.
+local function envelope_error(call, envelope)
   local message = envelope.error
   if type(message) ~= "string" or message == "" then
     message = "aws___run_script failed without an error message"
   end
-  return private.error({
-    code = error_code(message),
-    message = message,
-    phase = "mcp",
-    service = call.service,
-    operation = call.operation,
-    region = call.region,
-    stderr = type(envelope.stderr) == "string" and envelope.stderr or nil,
-  }, "tool")
+  return script_error(call, message, type(envelope.stderr) == "string" and envelope.stderr or nil)
 end
 
 function mcp.boto3(service, operation, params, opts)
@@ -279,17 +278,15 @@ function mcp.boto3(service, operation, params, opts)
     local err = result
     local envelope = type(err) == "table" and err.kind == "tool" and err.content
       and envelope_of(nil, err.message)
-    if envelope and envelope.status == "error" then error(script_error(envelope, call), 2) end
+    if envelope and envelope.status == "error" then error(envelope_error(call, envelope), 2) end
     error(err, 0)
   end
   local envelope = envelope_of(result.structured, result.text)
   if not envelope then
-    error(private.error({ code = "ScriptError", phase = "mcp", service = service,
-      operation = operation, region = region,
-      message = "aws___run_script answered without a result envelope: " .. result.text:sub(1, 200),
-    }, "tool"), 2)
+    error(script_error(call, "aws___run_script answered without a result envelope: "
+      .. result.text:sub(1, 200)), 2)
   end
-  if envelope.status == "error" then error(script_error(envelope, call), 2) end
+  if envelope.status == "error" then error(envelope_error(call, envelope), 2) end
   if envelope.return_value == json.null then return nil end
   return envelope.return_value
 end

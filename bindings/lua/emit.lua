@@ -195,7 +195,7 @@ local KEEP = {
 }
 
 local PRINT = {
-  json = function(columns, rows)
+  json = function(_, rows)
     local lines = {}
     for i, object in ipairs(rows) do lines[i] = object .. (i < #rows and ",\n" or "\n") end
     table.insert(lines, 1, "[\n")
