@@ -74,6 +74,14 @@ describe("the Python literal of a Lua value", function()
     assert.matches("tables nested deeper than 64$", problem)
   end)
 
+  it("refuses a value that would expand past a million values (shared tables)", function()
+    local bomb = {}
+    for _ = 1, 40 do bomb = { bomb, bomb } end
+    local text, problem = python_literal(bomb, "params")
+    assert.is_nil(text)
+    assert.matches(": more than 1000000 values$", problem)
+  end)
+
   it("refuses invalid UTF-8, naming the place and the byte", function()
     rejects({ Name = "ok\xed\xa0\x80" }, "params.Name: string is not valid UTF-8 (byte 3)")
     rejects({ "\x80" }, "params[1]: string is not valid UTF-8 (byte 1)")
