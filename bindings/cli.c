@@ -13,6 +13,8 @@ const char ops_cli_usage[] =
     "Usage: opsrun [options] SCRIPT [ARGS...]    run a playbook (ARGS go to `arg` and `...`)\n"
     "       opsrun [options] -e CHUNK [ARGS...]  run a chunk of Lua\n"
     "       opsrun [options] -i [SCRIPT]         interactive REPL (after SCRIPT, if given)\n"
+    "       opsrun [options] tools               list the MCP server's tools\n"
+    "       opsrun [options] call TOOL [JSON | key=value ...]   call one tool, print its result\n"
     "       opsrun --version | --help\n"
     "\n"
     "Options:\n"
@@ -259,6 +261,10 @@ int ops_cli_parse(int argc, char **argv, struct ops_cli *cli, char *error, size_
   if (cli->mode != OPS_CLI_SCRIPT)
     return 0;
   cli->script_index = i;
+  if (i < argc && (strcmp(argv[i], "tools") == 0 || strcmp(argv[i], "call") == 0)) {
+    cli->mode = OPS_CLI_COMMAND;
+    cli->command = argv[i];
+  }
   if (i < argc)
     return 0;
   if (cli->interactive) {

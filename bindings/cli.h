@@ -8,14 +8,22 @@
 
 #include "bindings/config.h"
 
-enum ops_cli_mode { OPS_CLI_SCRIPT, OPS_CLI_CHUNK, OPS_CLI_REPL, OPS_CLI_HELP, OPS_CLI_VERSION };
+enum ops_cli_mode {
+  OPS_CLI_SCRIPT,
+  OPS_CLI_CHUNK,
+  OPS_CLI_COMMAND, /* tools, call: run by bindings/lua/commands.lua */
+  OPS_CLI_REPL,
+  OPS_CLI_HELP,
+  OPS_CLI_VERSION,
+};
 
 struct ops_cli {
   enum ops_cli_mode mode;
   struct ops_config config;
-  const char *chunk;  /* -e CHUNK */
+  const char *chunk;   /* -e CHUNK */
+  const char *command; /* "tools" or "call" */
   bool interactive;   /* -i: a REPL after the script or chunk, if any */
-  int script_index;   /* argv index of SCRIPT (or of CHUNK for -e); argc when there is none */
+  int script_index;    /* argv index of SCRIPT, CHUNK or the command; argc when there is none */
 };
 
 /* Parses argv. Returns 0, or -1 with a one-line reason in `error` (a usage error: exit 2). */

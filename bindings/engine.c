@@ -3,6 +3,7 @@
 #include "bindings/engine.h"
 
 #include <lauxlib.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,7 @@ struct ops_task {
   bool timed_out;
   struct ops_task *ready_prev, *ready_next;
   struct ops_task *live_prev, *live_next;
+  void *context;
   char account[64];
 };
 
@@ -43,6 +45,8 @@ struct ops_engine {
   struct ops_task *ready_head, *ready_tail;
   struct ops_task *live; /* every task not yet finished, for cleanup */
   int failures;
+  volatile sig_atomic_t interrupt_pending; /* set by the signal handler */
+  bool interrupted;
 };
 
 /* A result group: the tasks it spawned file their results in its queue (its uservalue). */
@@ -161,6 +165,16 @@ const char *ops_task_account(const struct ops_task *task)
 void ops_task_set_account(struct ops_task *task, const char *account)
 {
   snprintf(task->account, sizeof(task->account), "%s", account ? account : "");
+}
+
+void *ops_task_context(const struct ops_task *task)
+{
+  return task->context;
+}
+
+void ops_task_set_context(struct ops_task *task, void *context)
+{
+  task->context = context;
 }
 
 static double s_seconds_since(uint64_t start_ms)
@@ -407,11 +421,65 @@ static void s_resume(struct ops_task *task)
 
 /* ---------------------------------------------------------------- waiting */
 
-/* Drives the engine until *done: resumes ready tasks, else waits on the loop. */
-static void s_run_until(lua_State *L, struct ops_engine *engine, const bool *done)
+static void s_push_interrupted_error(lua_State *L)
+{
+  struct ops_error err;
+  ops_error_set(&err, OPS_ERR_CANCELLED, "interrupted (Ctrl-C)");
+  ops_error_set_code(&err, "Interrupted");
+  ops_lua_error_push(L, &err, NULL, ops_task_account(ops_task_running(L)));
+}
+
+/* Cancels a wait and makes it raise the interrupt where it was made. */
+static void s_interrupt_wait(struct ops_wait *wait)
+{
+  wait->cancel(wait);
+  wait->interrupted = true;
+  wait->done = true;
+  struct ops_task *task = wait->task;
+  if (task && task->state == TASK_SUSPENDED && task->wait == wait) {
+    task->wait = NULL;
+    s_ready_push(task);
+  }
+}
+
+/* The interrupt the signal handler noted: every suspended task's wait is interrupted. */
+static void s_take_interrupt(struct ops_engine *engine)
+{
+  engine->interrupt_pending = 0;
+  engine->interrupted = true;
+  for (struct ops_task *task = engine->live; task; task = task->live_next)
+    if (task->state == TASK_SUSPENDED && task->wait && !task->wait->survives_interrupt)
+      s_interrupt_wait(task->wait);
+}
+
+void ops_engine_interrupt(struct ops_engine *engine)
+{
+  engine->interrupt_pending = 1;
+  ops_loop_wakeup(engine->loop);
+}
+
+bool ops_engine_interrupted(const struct ops_engine *engine)
+{
+  return engine->interrupted || engine->interrupt_pending;
+}
+
+void ops_engine_clear_interrupt(struct ops_engine *engine)
+{
+  engine->interrupt_pending = 0;
+  engine->interrupted = false;
+}
+
+/* Drives the engine until *done: resumes ready tasks, else waits on the loop. The blocking wait
+ * of code outside any task (`blocking`, may be NULL) is interrupted like a task's. */
+static void s_run_until(lua_State *L, struct ops_engine *engine, const bool *done,
+                        struct ops_wait *blocking)
 {
   while (!*done) {
-    if (engine->ready_head) {
+    if (engine->interrupt_pending) {
+      s_take_interrupt(engine);
+      if (blocking && !blocking->survives_interrupt)
+        s_interrupt_wait(blocking);
+    } else if (engine->ready_head) {
       struct ops_task *task = engine->ready_head;
       s_ready_remove(task);
       s_resume(task);
@@ -423,24 +491,43 @@ static void s_run_until(lua_State *L, struct ops_engine *engine, const bool *don
   }
 }
 
+/* Every resumption passes here: an interrupted wait raises, others go on in the binding's k. */
+static int s_resume_k(lua_State *L, int status, lua_KContext ctx)
+{
+  struct ops_wait *wait = (struct ops_wait *)ctx;
+  if (wait->interrupted) {
+    s_push_interrupted_error(L);
+    return lua_error(L);
+  }
+  return wait->k(L, status, wait->ctx);
+}
+
 int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_KContext ctx)
 {
   struct ops_task *task = ops_task_running(L);
+  struct ops_engine *engine = ops_engine_of(L);
   if (wait->done) /* the work ended before the binding could wait for it */
     return k(L, LUA_OK, ctx);
   wait->task = task;
+  wait->k = k;
+  wait->ctx = ctx;
   if (task && task->timed_out) {
     wait->cancel(wait);
     s_push_timeout_error(L, task);
     return lua_error(L);
   }
+  if (ops_engine_interrupted(engine) && !wait->survives_interrupt) {
+    wait->cancel(wait);
+    s_push_interrupted_error(L);
+    return lua_error(L);
+  }
   if (task) {
     task->wait = wait;
     task->state = TASK_SUSPENDED;
-    return lua_yieldk(L, 0, ctx, k);
+    return lua_yieldk(L, 0, (lua_KContext)wait, s_resume_k);
   }
-  s_run_until(L, ops_engine_of(L), &wait->done);
-  return k(L, LUA_YIELD, ctx);
+  s_run_until(L, engine, &wait->done, wait);
+  return s_resume_k(L, LUA_YIELD, (lua_KContext)wait);
 }
 
 void ops_wait_done(struct ops_wait *wait)
@@ -582,7 +669,8 @@ static int group_next(lua_State *L)
   if (group->waiter)
     return luaL_error(L, "another task is already waiting on this group");
   struct s_group_wait *gw = lua_newuserdatauv(L, sizeof(*gw), 0);
-  *gw = (struct s_group_wait){.wait.cancel = s_group_wait_cancel, .group = group};
+  *gw = (struct s_group_wait){
+      .wait = {.cancel = s_group_wait_cancel, .survives_interrupt = true}, .group = group};
   group->waiter = &gw->wait;
   return ops_task_suspend(L, &gw->wait, s_group_next_k, (lua_KContext)gw);
 }
@@ -634,6 +722,12 @@ static int engine_clock(lua_State *L)
   return 1;
 }
 
+static int engine_interrupted(lua_State *L)
+{
+  lua_pushboolean(L, ops_engine_interrupted(ops_engine_of(L)));
+  return 1;
+}
+
 static int engine_status(lua_State *L)
 {
   ops_log_status(luaL_optstring(L, 1, NULL));
@@ -654,6 +748,7 @@ int luaopen_opsrun_engine(lua_State *L)
                                        {"note_failure", engine_note_failure},
                                        {"clock", engine_clock},
                                        {"status", engine_status},
+                                       {"interrupted", engine_interrupted},
                                        {NULL, NULL}};
   luaL_newlib(L, functions);
   return 1;

@@ -28,9 +28,15 @@ struct ops_task;
 
 struct ops_wait {
   void (*cancel)(struct ops_wait *wait);
+  /* Ctrl-C interrupts every wait but those that set this: a sweep's wait for its tasks goes on,
+   * so that it ends with every finished result (its tasks are interrupted instead). */
+  bool survives_interrupt;
   /* engine-private */
   struct ops_task *task;
   bool done;
+  bool interrupted;
+  lua_KFunction k;
+  lua_KContext ctx;
 };
 
 /* The engine of L's Lua state, created on first use and freed when the state closes. */
@@ -49,12 +55,24 @@ int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_K
 /* Marks a wait complete so its task is resumed. Call it from loop callbacks only. */
 void ops_wait_done(struct ops_wait *wait);
 
+/* Ctrl-C. Async-signal-safe: notes the interrupt and wakes the loop, which then cancels every
+ * wait (but those that survive interrupts) and raises an error of kind "cancelled", code
+ * "Interrupted", where each task waited. Later waits raise it at once, until cleared. */
+void ops_engine_interrupt(struct ops_engine *engine);
+bool ops_engine_interrupted(const struct ops_engine *engine);
+void ops_engine_clear_interrupt(struct ops_engine *engine);
+
 /* The task whose coroutine is L, or NULL (the main thread, or a script's own coroutine). */
 struct ops_task *ops_task_running(lua_State *L);
 
 /* The account a task acts for, shown in its log lines: "" until set. */
 const char *ops_task_account(const struct ops_task *task);
 void ops_task_set_account(struct ops_task *task, const char *account);
+
+/* One pointer a binding keeps per task, NULL when the task starts (bindings/identity.c keeps
+ * the role the task acts as). Not owned by the task. */
+void *ops_task_context(const struct ops_task *task);
+void ops_task_set_context(struct ops_task *task, void *context);
 
 /* Runs a function as a task without a deadline (the function, then its `nargs` arguments, on
  * top of L's stack) and drives the engine, and so every other task and wait, until it ends.
@@ -66,7 +84,7 @@ int ops_engine_run(lua_State *L, int nargs);
 int ops_engine_failures(const struct ops_engine *engine);
 
 /* Opens the engine's Lua functions: returns a table with `sleep` and the private primitives
- * the embedded Lua uses (`group`, `note_failure`, `clock`, `status`). */
+ * the embedded Lua uses (`group`, `note_failure`, `clock`, `status`, `interrupted`). */
 int luaopen_opsrun_engine(lua_State *L);
 
 #endif

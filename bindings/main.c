@@ -6,6 +6,7 @@
 #include <lua-cjson.h>
 #include <lualib.h>
 #include <openssl/crypto.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +14,32 @@
 
 #include "bindings/cli.h"
 #include "bindings/engine.h"
+#include "bindings/lua_registry.h"
 #include "bindings/opsrun.h"
 #include "bindings/repl.h"
+#include "runtime/log.h"
 
-/* SPEC section 1; EXIT_USAGE also covers configuration errors (registry, credentials) */
-enum { EXIT_OK = 0, EXIT_LUA_ERROR = 1, EXIT_USAGE = 2, EXIT_TASKS_FAILED = 3 };
+/* SPEC section 1; EXIT_USAGE also covers configuration errors (registry, credentials);
+ * EXIT_INTERRUPTED is the shell's 128 + SIGINT */
+enum { EXIT_OK = 0, EXIT_LUA_ERROR = 1, EXIT_USAGE = 2, EXIT_TASKS_FAILED = 3, EXIT_INTERRUPTED = 130 };
+
+static struct ops_engine *s_engine; /* for the SIGINT handler */
+
+/* The first Ctrl-C interrupts the tasks (their finished results are kept); a second one ends
+ * opsrun at once, as the handler resets itself. */
+static void s_on_interrupt(int signal_number)
+{
+  (void)signal_number;
+  ops_engine_interrupt(s_engine);
+}
+
+static void s_catch_interrupts(lua_State *L)
+{
+  s_engine = ops_engine_of(L);
+  struct sigaction action = {.sa_handler = s_on_interrupt, .sa_flags = SA_RESETHAND};
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, NULL);
+}
 
 static int s_panic(lua_State *L)
 {
@@ -73,6 +95,7 @@ static int s_push_script_args(lua_State *L, int argc, char **argv, int script_in
  * bug in the script: it exits 2 with the error's one line and no traceback. */
 static bool s_is_configuration_error(lua_State *L, int index)
 {
+  index = lua_absindex(L, index);
   if (!lua_istable(L, index))
     return false;
   lua_getfield(L, index, "kind");
@@ -90,12 +113,47 @@ static int s_run_main_task(lua_State *L, int nargs)
 {
   if (ops_engine_run(L, nargs) == LUA_OK)
     return EXIT_OK;
+  if (ops_engine_interrupted(ops_engine_of(L))) {
+    fprintf(stderr, "opsrun: interrupted\n");
+    return EXIT_INTERRUPTED;
+  }
   if (s_is_configuration_error(L, -2)) {
     fprintf(stderr, "opsrun: %s\n", luaL_tolstring(L, -2, NULL));
     return EXIT_USAGE;
   }
   fprintf(stderr, "opsrun: %s\n", lua_tostring(L, -1)); /* the traceback, message first */
   return EXIT_LUA_ERROR;
+}
+
+/* Pushes private.<field>.<name> (a function of the embedded Lua). */
+static void s_push_private_function(lua_State *L, const char *field, const char *name)
+{
+  lua_getfield(L, LUA_REGISTRYINDEX, OPS_PRIVATE_KEY);
+  lua_getfield(L, -1, field);
+  lua_getfield(L, -1, name);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+/* `opsrun tools` and `opsrun call ...`: commands.lua's function with the words after it. */
+static int s_run_command(lua_State *L, const struct ops_cli *cli, int argc, char **argv)
+{
+  s_push_private_function(L, "commands", cli->command);
+  lua_createtable(L, argc - cli->script_index - 1, 0);
+  for (int i = cli->script_index + 1; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - cli->script_index);
+  }
+  return s_run_main_task(L, 1);
+}
+
+/* Tells the MCP server its sessions are over (DELETE), as the MCP specification asks. */
+static void s_close_mcp_sessions(lua_State *L)
+{
+  s_push_private_function(L, "mcp", "close");
+  if (ops_engine_run(L, 0) != LUA_OK)
+    ops_log(OPS_LOG_DEBUG, NULL, "closing MCP sessions: %s", lua_tostring(L, -2));
+  lua_settop(L, 0);
 }
 
 static int s_load(lua_State *L, const struct ops_cli *cli, char **argv)
@@ -115,7 +173,14 @@ static int s_main(lua_State *L)
   lua_settop(L, 0);
   luaL_openlibs(L);
   s_open_opsrun(L);
+  s_catch_interrupts(L);
   s_create_arg_table(L, argc, argv, cli->script_index);
+  struct ops_error err;
+  if (ops_lua_registry_preload(L, &err) != 0) { /* an invalid registry stops the run first */
+    fprintf(stderr, "opsrun: %s\n", err.message);
+    lua_pushinteger(L, EXIT_USAGE);
+    return 1;
+  }
   int status = EXIT_OK;
   if (cli->mode == OPS_CLI_SCRIPT || cli->mode == OPS_CLI_CHUNK) {
     if (s_load(L, cli, argv) != LUA_OK) {
@@ -124,9 +189,12 @@ static int s_main(lua_State *L)
       return 1;
     }
     status = s_run_main_task(L, s_push_script_args(L, argc, argv, cli->script_index));
+  } else if (cli->mode == OPS_CLI_COMMAND) {
+    status = s_run_command(L, cli, argc, argv);
   }
   if (status == EXIT_OK && cli->interactive)
     ops_repl_run(L);
+  s_close_mcp_sessions(L);
   if (status == EXIT_OK && ops_engine_failures(ops_engine_of(L)) > 0)
     status = EXIT_TASKS_FAILED;
   lua_pushinteger(L, status);

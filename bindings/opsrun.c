@@ -54,6 +54,12 @@ int luaopen_opsrun(lua_State *L)
   lua_setfield(L, private, "config");
   luaopen_opsrun_registry(L);
   lua_setfield(L, private, "registry");
+  luaopen_opsrun_identity(L);
+  lua_getfield(L, -1, "region");
+  lua_setfield(L, private, "region");
+  lua_setfield(L, private, "identity");
+  luaopen_opsrun_mcp(L);
+  lua_setfield(L, private, "mcp");
   lua_pushcfunction(L, ops_lua_error_new);
   lua_setfield(L, private, "error");
 

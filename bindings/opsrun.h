@@ -12,8 +12,12 @@
 /* The module table (also package.loaded.opsrun). Needs the standard libraries opened. */
 int luaopen_opsrun(lua_State *L);
 
-/* The parts, each returning a table: log.* (with a private `notice`). */
+/* The parts, each returning a table: log.* (with a private `notice`); the private primitives
+ * of identity (assume, whoami, region: bindings/identity.c) and mcp (request, close:
+ * bindings/lua_mcp.c). */
 int luaopen_opsrun_log(lua_State *L);
+int luaopen_opsrun_identity(lua_State *L);
+int luaopen_opsrun_mcp(lua_State *L);
 
 /* A Lua file of bindings/lua/, compiled in by bindings/embed_lua.cmake. */
 struct ops_embedded_lua {

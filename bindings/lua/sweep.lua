@@ -137,6 +137,10 @@ function opsrun.sweep(list, fn, opts)
   if config.progress then engine.status(nil) end
 
   local line, failures = summary(results, engine.clock() - started)
+  if engine.interrupted() then
+    engine.notice(line .. ", interrupted")
+    error(private.error({ code = "Interrupted", message = "interrupted (Ctrl-C)" }, "cancelled"), 2)
+  end
   engine.notice(line)
   if failures > 0 then engine.note_failure(failures) end
   return results

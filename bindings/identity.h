@@ -1,0 +1,27 @@
+/* identity.h: who the running task acts as (SPEC section 4): the role it assumed with assume(),
+ * else the base credentials of the AWS credential chain. Bindings that sign requests (STS, MCP)
+ * ask for the credentials here; they are resolved on first use and refreshed before they expire,
+ * so a binding always signs with credentials that are valid now. */
+#ifndef OPS_IDENTITY_H
+#define OPS_IDENTITY_H
+
+#include <lua.h>
+
+#include "runtime/sigv4.h"
+
+/* Continues in k(L, status, ctx) once the running task's credentials are at hand, waiting (as a
+ * task wait) while the credential chain or an STS refresh runs. Raises the credential error
+ * object when there are none. The caller's stack is kept across the wait. */
+int ops_identity_await(lua_State *L, lua_KFunction k, lua_KContext ctx);
+
+/* In that continuation: the credentials, borrowed until the task next waits. */
+const struct ops_sigv4_credentials *ops_identity_credentials(lua_State *L);
+
+/* The SigV4 signer shared by every binding of L's state (created on first use). */
+struct ops_sigv4_signer *ops_identity_signer(lua_State *L);
+
+/* The operating region: --region, $AWS_REGION, $AWS_DEFAULT_REGION, the profile's region,
+ * else us-east-1. */
+const char *ops_identity_region(lua_State *L);
+
+#endif

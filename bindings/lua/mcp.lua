@@ -1,0 +1,95 @@
+-- mcp.lua: mcp.call and mcp.tools (SPEC section 4) on the private JSON-RPC request of
+-- bindings/lua_mcp.c: argument checks, `_meta`, tools/list pages, and results shaped as
+-- {content, structured, text}, with isError results raised as `tool` errors.
+local opsrun, private = ...
+local json = opsrun.json
+
+local DEFAULT_TIMEOUT = 120 -- seconds for one MCP exchange
+local MAX_PAGES = 1000
+
+local mcp = {}
+opsrun.mcp = mcp
+
+local function null_to_nil(value)
+  if value == json.null then return nil end
+  return value
+end
+
+local function fail(name, message)
+  error("bad argument to 'mcp." .. name .. "' (" .. message .. ")", 3)
+end
+
+local function check_opts(name, opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then fail(name, "options must be a table, got " .. type(opts)) end
+  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
+    fail(name, "timeout must be a positive number of seconds")
+  end
+  if opts.region ~= nil and type(opts.region) ~= "string" then fail(name, "region must be a string") end
+  if opts.meta ~= nil and type(opts.meta) ~= "table" then fail(name, "meta must be a table") end
+  return opts
+end
+
+local function request(method, params, opts)
+  local text = private.mcp.request(method, params and json.encode(params) or nil,
+    opts.timeout or DEFAULT_TIMEOUT)
+  return json.decode(text)
+end
+
+-- The text items of a content array, joined with newlines.
+local function text_of(content)
+  local parts = {}
+  for _, item in ipairs(content) do
+    if type(item) == "table" and item.type == "text" and type(item.text) == "string" then
+      parts[#parts + 1] = item.text
+    end
+  end
+  return table.concat(parts, "\n")
+end
+
+function mcp.call(tool, args, opts)
+  if type(tool) ~= "string" or tool == "" then fail("call", "tool must be a tool name") end
+  if args ~= nil and type(args) ~= "table" then
+    fail("call", "args must be a table, got " .. type(args))
+  end
+  opts = check_opts("call", opts)
+  local meta = { AWS_REGION = opts.region or private.region() }
+  for key, value in pairs(opts.meta or {}) do meta[key] = value end
+  -- lua-cjson writes an empty table as {}, the empty arguments object
+  local result = request("tools/call", { name = tool, arguments = args or {}, _meta = meta }, opts)
+  local content = null_to_nil(result.content) or {}
+  local text = text_of(content)
+  if result.isError == true then
+    error(private.error({
+      code = tool,
+      phase = "mcp",
+      message = text ~= "" and text or "the tool reported an error without a message",
+      content = content,
+    }, "tool"), 2)
+  end
+  return { content = content, structured = null_to_nil(result.structuredContent), text = text }
+end
+
+function mcp.tools(opts)
+  opts = check_opts("tools", opts)
+  local tools, cursor, seen = {}, nil, {}
+  for _ = 1, MAX_PAGES do
+    local page = request("tools/list", cursor and { cursor = cursor } or nil, opts)
+    for _, tool in ipairs(null_to_nil(page.tools) or {}) do
+      tools[#tools + 1] = {
+        name = tool.name,
+        description = null_to_nil(tool.description) or "",
+        input_schema = null_to_nil(tool.inputSchema),
+      }
+    end
+    cursor = null_to_nil(page.nextCursor)
+    if cursor == nil or cursor == "" then return tools end
+    if seen[cursor] then
+      error(private.error({ phase = "mcp", code = "-32603",
+        message = "tools/list returned the cursor '" .. cursor .. "' twice: the server is looping" }, "rpc"), 2)
+    end
+    seen[cursor] = true
+  end
+  error(private.error({ phase = "mcp", message = "tools/list did not end after "
+    .. MAX_PAGES .. " pages" }, "rpc"), 2)
+end

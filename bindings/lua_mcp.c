@@ -1,0 +1,225 @@
+/* lua_mcp.c: the C half of `mcp`: one runtime/mcp.h client per Lua state, and the private
+ * primitives mcp.lua builds mcp.call and mcp.tools on: a JSON-RPC request as the running task's
+ * identity (a task wait), and closing the sessions when opsrun exits. */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bindings/config.h"
+#include "bindings/engine.h"
+#include "bindings/identity.h"
+#include "bindings/lua_error.h"
+#include "bindings/opsrun.h"
+#include "runtime/mcp.h"
+
+#define CLIENT_KEY "opsrun.mcp"
+#define CLIENT_METATABLE "opsrun.McpClient"
+#define REQUEST_METATABLE "opsrun.McpRequest"
+#define DEFAULT_SIGNING_SERVICE "aws-mcp"
+
+struct s_client {
+  struct ops_mcp_client *mcp;
+};
+
+/* ------------------------------------------------------------------ the client of the state */
+
+static int s_client_gc(lua_State *L)
+{
+  struct s_client *client = luaL_checkudata(L, 1, CLIENT_METATABLE);
+  ops_mcp_client_free(client->mcp);
+  client->mcp = NULL;
+  return 0;
+}
+
+/* Signing service and region (SPEC section 2): from a host SERVICE.REGION.api.aws, else
+ * $OPSRUN_MCP_SIGNING_NAME (aws-mcp) and $OPSRUN_MCP_SIGNING_REGION (the operating region). */
+static void s_signing_scope(lua_State *L, const char *url, char *service, size_t service_len,
+                            char *region, size_t region_len)
+{
+  const char *env_service = getenv("OPSRUN_MCP_SIGNING_NAME");
+  const char *env_region = getenv("OPSRUN_MCP_SIGNING_REGION");
+  snprintf(service, service_len, "%s", env_service && *env_service ? env_service
+                                                                     : DEFAULT_SIGNING_SERVICE);
+  snprintf(region, region_len, "%s", env_region && *env_region ? env_region
+                                                               : ops_identity_region(L));
+  const char *host = strstr(url, "://");
+  host = host ? host + 3 : url;
+  size_t host_len = strcspn(host, ":/?#");
+  const char *suffix = ".api.aws";
+  if (host_len <= strlen(suffix) ||
+      strncmp(host + host_len - strlen(suffix), suffix, strlen(suffix)) != 0)
+    return;
+  const char *dot = memchr(host, '.', host_len);
+  const char *region_end = host + host_len - strlen(suffix);
+  if (!dot || dot >= region_end || memchr(dot + 1, '.', (size_t)(region_end - dot - 1)))
+    return; /* not exactly SERVICE.REGION.api.aws */
+  snprintf(service, service_len, "%.*s", (int)(dot - host), host);
+  snprintf(region, region_len, "%.*s", (int)(region_end - dot - 1), dot + 1);
+}
+
+static struct ops_mcp_client *s_client_of(lua_State *L)
+{
+  if (lua_getfield(L, LUA_REGISTRYINDEX, CLIENT_KEY) == LUA_TUSERDATA) {
+    struct s_client *client = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return client->mcp;
+  }
+  lua_pop(L, 1);
+  const struct ops_config *config = ops_config_get(L);
+  char service[64], region[64];
+  s_signing_scope(L, config->mcp_url, service, sizeof(service), region, sizeof(region));
+  struct ops_loop *loop = ops_engine_loop(ops_engine_of(L));
+  struct ops_mcp_options options = {.url = config->mcp_url,
+                                    .signing_service = service,
+                                    .signing_region = region,
+                                    .client_version = OPS_VERSION,
+                                    .transport = ops_transport_http(loop),
+                                    .clock = ops_clock_system(),
+                                    .loop = loop,
+                                    .signer = ops_identity_signer(L)};
+  struct s_client *client = lua_newuserdatauv(L, sizeof(*client), 0);
+  client->mcp = NULL;
+  luaL_setmetatable(L, CLIENT_METATABLE);
+  struct ops_error err;
+  if (ops_mcp_client_new(&client->mcp, &options, &err) != OPS_OK)
+    ops_lua_error_raise(L, &err, "mcp", NULL);
+  lua_setfield(L, LUA_REGISTRYINDEX, CLIENT_KEY);
+  return client->mcp;
+}
+
+/* ------------------------------------------------------------------ one request */
+
+struct s_request {
+  struct ops_wait wait;
+  struct ops_mcp_call *call;
+  char *result_json;
+  bool failed;
+  struct ops_error error;
+};
+
+static void s_request_release(struct s_request *request)
+{
+  if (request->call)
+    ops_mcp_call_cancel(request->call);
+  request->call = NULL;
+  free(request->result_json);
+  request->result_json = NULL;
+}
+
+static void s_request_cancel(struct ops_wait *wait)
+{
+  s_request_release((struct s_request *)wait);
+}
+
+static int s_request_gc(lua_State *L)
+{
+  s_request_release(luaL_checkudata(L, 1, REQUEST_METATABLE));
+  return 0;
+}
+
+static void s_request_done(void *ud, const char *result_json, const struct ops_error *err)
+{
+  struct s_request *request = ud;
+  request->call = NULL;
+  if (err) {
+    request->failed = true;
+    request->error = *err;
+  } else if (!(request->result_json = strdup(result_json ? result_json : "null"))) {
+    request->failed = true;
+    ops_error_set(&request->error, OPS_ERR_NOMEM, "out of memory reading an MCP reply");
+  }
+  ops_wait_done(&request->wait);
+}
+
+static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)status;
+  struct s_request *request = (struct s_request *)ctx;
+  if (request->failed)
+    return ops_lua_error_raise(L, &request->error, "mcp", ops_task_account(ops_task_running(L)));
+  lua_pushstring(L, request->result_json);
+  s_request_release(request);
+  return 1;
+}
+
+/* Arguments still on the stack after the identity wait: method, params_json, timeout. */
+static int s_request_with_identity(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)status, (void)ctx;
+  struct ops_mcp_client *client = s_client_of(L);
+  struct s_request *request = lua_newuserdatauv(L, sizeof(*request), 0);
+  memset(request, 0, sizeof(*request));
+  request->wait.cancel = s_request_cancel;
+  luaL_setmetatable(L, REQUEST_METATABLE);
+  struct ops_mcp_request call = {.credentials = ops_identity_credentials(L),
+                                 .method = lua_tostring(L, 1),
+                                 .params_json = lua_tostring(L, 2),
+                                 .timeout_ms = (long)(lua_tonumber(L, 3) * 1000.0)};
+  struct ops_error err;
+  request->call = ops_mcp_call_start(client, &call, s_request_done, request, &err);
+  if (!request->call)
+    return ops_lua_error_raise(L, &err, "mcp", ops_task_account(ops_task_running(L)));
+  return ops_task_suspend(L, &request->wait, s_request_done_k, (lua_KContext)request);
+}
+
+/* request(method, params_json | nil, timeout_seconds) -> result as JSON text */
+static int mcp_request(lua_State *L)
+{
+  luaL_checkstring(L, 1);
+  luaL_optstring(L, 2, NULL);
+  lua_Number timeout = luaL_checknumber(L, 3);
+  luaL_argcheck(L, timeout > 0, 3, "timeout must be positive");
+  lua_settop(L, 3);
+  return ops_identity_await(L, s_request_with_identity, 0);
+}
+
+/* ------------------------------------------------------------------ closing */
+
+struct s_close {
+  struct ops_wait wait;
+};
+
+static void s_closed(void *ud)
+{
+  ops_wait_done(&((struct s_close *)ud)->wait);
+}
+
+static void s_close_cancel(struct ops_wait *wait)
+{
+  (void)wait; /* the DELETEs go on; the client is freed with the state */
+}
+
+static int s_close_k(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)L, (void)status, (void)ctx;
+  return 0;
+}
+
+/* close(): DELETE every open session, waiting for the answers. */
+static int mcp_close(lua_State *L)
+{
+  if (lua_getfield(L, LUA_REGISTRYINDEX, CLIENT_KEY) != LUA_TUSERDATA)
+    return 0; /* no MCP call was made */
+  struct ops_mcp_client *client = ((struct s_client *)lua_touserdata(L, -1))->mcp;
+  if (ops_mcp_client_open_sessions(client) == 0)
+    return 0;
+  struct s_close *close = lua_newuserdatauv(L, sizeof(*close), 0);
+  *close = (struct s_close){.wait.cancel = s_close_cancel};
+  ops_mcp_client_close(client, s_closed, close);
+  return ops_task_suspend(L, &close->wait, s_close_k, 0);
+}
+
+int luaopen_opsrun_mcp(lua_State *L)
+{
+  luaL_newmetatable(L, CLIENT_METATABLE);
+  lua_pushcfunction(L, s_client_gc);
+  lua_setfield(L, -2, "__gc");
+  luaL_newmetatable(L, REQUEST_METATABLE);
+  lua_pushcfunction(L, s_request_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 2);
+  static const luaL_Reg functions[] = {
+      {"request", mcp_request}, {"close", mcp_close}, {NULL, NULL}};
+  luaL_newlib(L, functions);
+  return 1;
+}
