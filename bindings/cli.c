@@ -143,6 +143,7 @@ static int s_apply(struct s_parser *p, const struct s_option *option, const char
     if (output < 0)
       return s_fail(p, "--output must be table, json, jsonl or csv, got '%s'", value);
     config->output = (enum ops_output)output;
+    config->output_given = true;
     break;
   }
   case OPT_SHARD: return s_parse_shard(p, value);

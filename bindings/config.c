@@ -68,6 +68,8 @@ void ops_config_push(lua_State *L, const struct ops_config *config)
   s_set_string(L, "mcp_url", config->mcp_url);
   s_set_string(L, "account", config->account);
   s_set_string(L, "output", ops_output_name(config->output));
+  lua_pushboolean(L, config->output_given);
+  lua_setfield(L, -2, "output_given");
   lua_pushinteger(L, config->concurrency);
   lua_setfield(L, -2, "concurrency");
   lua_pushnumber(L, config->timeout_seconds);

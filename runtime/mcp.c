@@ -61,7 +61,7 @@ struct ops_mcp_call {
   enum s_call_kind kind;
   char *method;
   char *params_json;
-  int64_t id; /* 0 for notifications */
+  int64_t id; /* of the message last sent; 0 for notifications */
   long timeout_ms;
   void *exchange;            /* the HTTP exchange in flight */
   struct ops_timer *resume;  /* waiting to resume a stream */
@@ -263,7 +263,6 @@ static struct ops_mcp_call *s_call_new(struct ops_mcp_client *client, struct s_s
   call->method = s_strdup_or_null(method);
   call->params_json = s_strdup_or_null(params_json);
   call->timeout_ms = timeout_ms;
-  call->id = kind == CALL_REQUEST || kind == CALL_INITIALIZE ? client->next_id++ : 0;
   if ((method && !call->method) || (params_json && *params_json && !call->params_json)) {
     free(call->method);
     free(call);
@@ -709,6 +708,8 @@ static void s_send(struct ops_mcp_call *call)
     struct s_exchange x = {.method = "DELETE", .accept = "application/json, text/event-stream"};
     rc = s_start_exchange(call, &x, &err);
   } else {
+    if (call->kind == CALL_REQUEST || call->kind == CALL_INITIALIZE)
+      call->id = call->client->next_id++; /* ids follow the order messages go out */
     char *body = s_message(call, &err);
     struct s_exchange x = {.method = "POST",
                            .body = body,

@@ -1,6 +1,8 @@
 -- commands.lua: the commands of SPEC section 1 that are not scripts: `opsrun tools` and
 -- `opsrun call TOOL [JSON | key=value ...]`, each run by the host as the main task with the
--- words after the command. With --account they act as the role in that account.
+-- words after the command. With --account they act as the role in that account. `call` prints
+-- the tool's text; its structured result (else its content) as JSON when there is no text or
+-- when `-o json` or `-o jsonl` is given.
 local opsrun, private = ...
 local json = opsrun.json
 
@@ -53,7 +55,9 @@ function commands.call(words)
   local args = arguments_from_words(table.move(words, 2, #words, 1, {}))
   act_as_configured_account()
   local result = opsrun.mcp.call(tool, args)
-  if private.config.output == "json" or private.config.output == "jsonl" or result.text == "" then
+  local wants_json = private.config.output_given
+    and (private.config.output == "json" or private.config.output == "jsonl")
+  if wants_json or result.text == "" then
     io.stdout:write(json.encode(result.structured or result.content), "\n")
   else
     io.stdout:write(result.text, "\n")

@@ -201,6 +201,7 @@ static void a_session_opens_once_and_carries_its_headers(void **state)
   struct exchange *init = &f->fake.exchanges[0];
   assert_string_equal(init->method, "POST");
   assert_non_null(strstr(init->body, "\"method\":\"initialize\""));
+  assert_non_null(strstr(init->body, "\"id\":1")); /* the first message out */
   assert_non_null(strstr(init->body, "\"protocolVersion\":\"2025-11-25\""));
   assert_non_null(strstr(init->body, "\"clientInfo\":{\"name\":\"opsrun\",\"version\":\"test\"}"));
   assert_null(header(init, "Mcp-Session-Id"));
@@ -216,6 +217,7 @@ static void a_session_opens_once_and_carries_its_headers(void **state)
   assert_string_equal(header(request, "Mcp-Session-Id"), "s-1");
   assert_string_equal(header(request, "MCP-Protocol-Version"), "2025-11-25");
   assert_non_null(strstr(request->body, "\"method\":\"tools/call\""));
+  assert_non_null(strstr(request->body, "\"id\":2"));
   answer(&f->fake, 2, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}", 0);
   assert_int_equal(o.calls, 1);
   assert_false(o.failed);
@@ -285,7 +287,7 @@ static void event_stream_replies_with_notifications_and_a_ping_in_front(void **s
                        "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
                        "progress\",\"params\":{}}\n\n"
                        "data: {\"jsonrpc\":\"2.0\",\"id\":\"srv-1\",\"method\":\"ping\"}\n\n"
-                       "id: e3\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\n"
+                       "id: e3\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\n"
                        "data: \"result\":{\"ok\":true}}\n\n"
                        "data: never read\n\n";
   answer(&f->fake, 2, 200, SSE, stream, 3);
@@ -312,7 +314,7 @@ static void a_stream_closed_early_is_resumed_with_last_event_id(void **state)
   assert_string_equal(header(resume, "Last-Event-ID"), "ev-7");
   assert_string_equal(header(resume, "Accept"), "text/event-stream");
   assert_string_equal(header(resume, "Mcp-Session-Id"), "s-1");
-  answer(&f->fake, 3, 200, SSE, "id: ev-8\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n",
+  answer(&f->fake, 3, 200, SSE, "id: ev-8\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n\n",
          0);
   assert_int_equal(o.calls, 1);
   assert_false(o.failed);

@@ -74,10 +74,13 @@ run opsrun -o table call echo "message=hello from the command line"
 expect "opsrun -o table call echo message=... prints the echoed text" \
   '[ $status -eq 0 ] && [ "$out" = "Echo: hello from the command line" ]'
 
-# stdout is not a terminal: the default output is jsonl, and a result without structuredContent
-# prints as its content array
 run opsrun call get-sum '{"a": 17, "b": 25}'
-expect "opsrun call get-sum JSON prints the content with the sum" \
+expect "opsrun call get-sum JSON prints the tool's text (the default, whatever stdout is)" \
+  '[ $status -eq 0 ] && [ "$out" = "The sum of 17 and 25 is 42." ]'
+
+# -o jsonl asked for JSON: a result without structuredContent prints as its content array
+run opsrun -o jsonl call get-sum '{"a": 17, "b": 25}'
+expect "opsrun -o jsonl call get-sum prints the content as JSON" \
   '[ $status -eq 0 ] && jq -e ". == [{type: \"text\", text: \"The sum of 17 and 25 is 42.\"}]" <<<"$out" >/dev/null'
 
 run opsrun -o json call get-structured-content "location=New York"
