@@ -147,12 +147,18 @@ static int s_run_command(lua_State *L, const struct ops_cli *cli, int argc, char
   return s_run_main_task(L, 1);
 }
 
-/* Tells the MCP server its sessions are over (DELETE), as the MCP specification asks. */
-static void s_close_mcp_sessions(lua_State *L)
+/* Runs private.<field>.<name>() or private.<name>() as a task at the end of a run. */
+static void s_run_epilogue(lua_State *L, const char *field, const char *name)
 {
-  s_push_private_function(L, "mcp", "close");
+  if (field) {
+    s_push_private_function(L, field, name);
+  } else {
+    lua_getfield(L, LUA_REGISTRYINDEX, OPS_PRIVATE_KEY);
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+  }
   if (ops_engine_run(L, 0) != LUA_OK)
-    ops_log(OPS_LOG_DEBUG, NULL, "closing MCP sessions: %s", lua_tostring(L, -2));
+    fprintf(stderr, "opsrun: %s\n", luaL_tolstring(L, -2, NULL));
   lua_settop(L, 0);
 }
 
@@ -192,9 +198,10 @@ static int s_main(lua_State *L)
   } else if (cli->mode == OPS_CLI_COMMAND) {
     status = s_run_command(L, cli, argc, argv);
   }
+  s_run_epilogue(L, NULL, "emit_flush"); /* table, json and csv rows, even after an error */
   if (status == EXIT_OK && cli->interactive)
     ops_repl_run(L);
-  s_close_mcp_sessions(L);
+  s_run_epilogue(L, "mcp", "close"); /* DELETE each MCP session, as the specification asks */
   if (status == EXIT_OK && ops_engine_failures(ops_engine_of(L)) > 0)
     status = EXIT_TASKS_FAILED;
   lua_pushinteger(L, status);

@@ -458,7 +458,7 @@ static bool s_on_event(void *ud, const struct ops_sse_event *event)
   struct ops_mcp_call *call = ud;
   if (event->data_len == 0 || strcmp(event->type, "message") != 0)
     return true; /* a priming event, or a type MCP does not use */
-  json_t *message = json_loadb(event->data, event->data_len, 0, NULL);
+  json_t *message = json_loadb(event->data, event->data_len, JSON_ALLOW_NUL, NULL);
   if (!json_is_object(message)) {
     ops_log(OPS_LOG_DEBUG, NULL, "MCP: skipping an event that is not a JSON object");
     json_decref(message);
@@ -593,8 +593,8 @@ static void s_on_exchange_done(const struct ops_http_response *response,
     return;
   }
   json_error_t parse_error;
-  json_t *reply = json_loadb(call->body.data ? call->body.data : "", call->body.len, 0,
-                             &parse_error);
+  json_t *reply = json_loadb(call->body.data ? call->body.data : "", call->body.len,
+                             JSON_ALLOW_NUL, &parse_error);
   if (!json_is_object(reply))
     s_fail(call, OPS_ERR_RPC, response->status, NULL, false,
            "%s: the server's reply is not a JSON-RPC message (%s)", call->method,
