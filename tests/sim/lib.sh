@@ -29,7 +29,7 @@ sim_start() {
     if ! kill -0 "$SIM_PID" 2>/dev/null; then
       echo "sim_start: simulator exited early:" >&2
       cat "$SIM_LOG" >&2
-      wait "$SIM_PID" 2>/dev/null
+      wait "$SIM_PID" 2>/dev/null || true
       SIM_PID=
       rm -rf "$run_dir"
       SIM_RUN_DIR=
@@ -59,14 +59,14 @@ sim_stop() {
     SIM_RUN_DIR=
     return 0
   fi
-  kill -TERM "$SIM_PID" 2>/dev/null
+  kill -TERM "$SIM_PID" 2>/dev/null || true
   local i
   for ((i = 0; i < 100; i++)); do
     kill -0 "$SIM_PID" 2>/dev/null || break
     sleep 0.05
   done
-  kill -KILL "$SIM_PID" 2>/dev/null
-  wait "$SIM_PID" 2>/dev/null
+  kill -KILL "$SIM_PID" 2>/dev/null || true # already gone, usually
+  wait "$SIM_PID" 2>/dev/null || true
   SIM_PID=
   [ -n "${SIM_RUN_DIR:-}" ] && rm -rf "$SIM_RUN_DIR"
   SIM_RUN_DIR=
