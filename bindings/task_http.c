@@ -3,6 +3,7 @@
 #include "bindings/task_http.h"
 
 #include <lauxlib.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@ static void s_free_response(struct ops_http_response *response)
     free(response->headers[i].value);
   }
   free(response->headers);
+  if (response->body) /* it may hold credentials */
+    OPENSSL_cleanse(response->body, response->body_len);
   free(response->body);
   memset(response, 0, sizeof(*response));
 }

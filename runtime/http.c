@@ -2,6 +2,7 @@
  * response's headers and body (or streams the body), and words transport failures. */
 #include "runtime/http.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -170,13 +171,19 @@ static size_t s_on_body(char *data, size_t size, size_t count, void *ud)
 
 /* --- completion --- */
 
+/* Request headers carry session tokens and response bodies credentials (STS, the credential
+ * endpoints): both are wiped before they are freed. */
 static void s_transfer_free(struct ops_http_transfer *t)
 {
   curl_easy_cleanup(t->easy);
+  for (struct curl_slist *line = t->request_headers; line; line = line->next)
+    OPENSSL_cleanse(line->data, strlen(line->data));
   curl_slist_free_all(t->request_headers);
   free(t->request_body);
   s_free_headers(&t->response);
   free(t->response.headers);
+  if (t->response.body)
+    OPENSSL_cleanse(t->response.body, t->response.body_len);
   free(t->response.body);
   free(t);
 }

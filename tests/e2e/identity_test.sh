@@ -48,13 +48,13 @@ expect "whoami from credential_process" '[ $status -eq 0 ] && [ "$out" = "111111
 
 # temporary credentials of the first account's role, served by container and IMDS endpoints
 role=$(env -i PATH="$PATH" HOME="$home" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-  "${base_keys[@]}" AWS_REGION=us-east-1 /usr/bin/aws sts assume-role --endpoint-url "$SIM_STS" \
+  "${base_keys[@]}" AWS_REGION=us-east-1 timeout 60 /usr/bin/aws sts assume-role --endpoint-url "$SIM_STS" \
   --role-arn "arn:aws:iam::$first:role/CentralOpsTargetRole" --role-session-name endpoints --output json)
 coproc ENDPOINTS { exec python3 "$(dirname "$0")/credential_endpoints.py" \
   "$(jq -r .Credentials.AccessKeyId <<<"$role")" "$(jq -r .Credentials.SecretAccessKey <<<"$role")" \
   "$(jq -r .Credentials.SessionToken <<<"$role")" "$(jq -r .Credentials.Expiration <<<"$role")"; }
 endpoints_pid=$ENDPOINTS_PID
-read -r port <&"${ENDPOINTS[0]}"
+read -r -t 20 port <&"${ENDPOINTS[0]}" || { echo "FAIL - the credential endpoints did not start"; exit 1; }
 role_arn="arn:aws:sts::$first:assumed-role/CentralOpsTargetRole/endpoints"
 
 opsrun_with AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:$port/ecs/creds" \
