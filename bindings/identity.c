@@ -315,8 +315,8 @@ static struct s_aws *s_aws_of(lua_State *L)
   struct s_aws *aws = lua_newuserdatauv(L, sizeof(*aws), 0);
   memset(aws, 0, sizeof(*aws));
   luaL_setmetatable(L, AWS_METATABLE);
-  lua_setfield(L, LUA_REGISTRYINDEX, AWS_KEY); /* anchored before init may raise */
-  s_aws_init(L, aws);
+  s_aws_init(L, aws); /* if it raises, the collector frees what it made and the next call retries */
+  lua_setfield(L, LUA_REGISTRYINDEX, AWS_KEY);
   return aws;
 }
 
