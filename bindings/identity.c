@@ -2,17 +2,21 @@
  * (runtime/credentials.h); assumed roles from STS AssumeRole signed with them (runtime/sts.h),
  * cached per (account, role, external id). Each cached source has at most one fetch in flight,
  * shared by every task that needs it, and is fetched again ahead of its expiry. Also the private
- * primitives of assume() and whoami() (bindings/lua/assume.lua). */
+ * primitives of assume() and whoami() (bindings/lua/assume.lua), and two for `opsrun doctor`
+ * (bindings/lua/commands.lua): where the credentials come from, and the STS server's clock. */
 #include "bindings/identity.h"
 
+#include <curl/curl.h>
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bindings/config.h"
 #include "bindings/engine.h"
 #include "bindings/lua_error.h"
 #include "bindings/opsrun.h"
+#include "bindings/task_http.h"
 #include "runtime/aws_config.h"
 #include "runtime/credentials.h"
 #include "runtime/log.h"
@@ -600,6 +604,62 @@ static int identity_region(lua_State *L)
   return 1;
 }
 
+/* ------------------------------------------------------------------ for doctor */
+
+static int s_source_k(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)status, (void)ctx;
+  lua_pushstring(L, s_current(L, s_aws_of(L))->current->source);
+  return 1;
+}
+
+/* source() -> where the current identity's credentials come from (runtime/credentials.h's
+ * description, never a secret: "environment", "profile ops in /root/.aws/credentials",
+ * "role arn:aws:iam::..."), resolving them first; raises the credential error when there are
+ * none. */
+static int identity_source(lua_State *L)
+{
+  return ops_identity_await(L, s_source_k, 0);
+}
+
+#define SERVER_TIME_TIMEOUT_MS 10000
+
+static int s_server_time_k(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)status;
+  struct s_aws *aws = s_aws_of(L);
+  double now = s_now(aws);
+  const struct ops_task_http *call = ops_task_http_result(ctx);
+  if (call->failed)
+    return ops_lua_error_raise(L, &call->error, NULL, NULL);
+  const char *date = ops_http_response_header(&call->response, "Date");
+  time_t server = date ? curl_getdate(date, NULL) : -1;
+  if (server < 0) {
+    struct ops_error err;
+    ops_error_set(&err, OPS_ERR_TRANSPORT, "%s answered HTTP %ld without a valid Date header",
+                  ops_sts_client_endpoint(aws->sts), call->response.status);
+    return ops_lua_error_raise(L, &err, NULL, NULL);
+  }
+  lua_pushinteger(L, (lua_Integer)server);
+  lua_pushnumber(L, now);
+  lua_pushstring(L, ops_sts_client_endpoint(aws->sts));
+  return 3;
+}
+
+/* server_time() -> the STS endpoint's clock (its Date header, whole epoch seconds), this
+ * machine's clock when the answer arrived (epoch seconds), and the endpoint's URL. The request
+ * is an unsigned GET, so that it tells the clocks apart even when the credentials (or the clock
+ * itself, which SigV4 refuses beyond 5 minutes) are wrong; any answer carries a Date. */
+static int identity_server_time(lua_State *L)
+{
+  struct s_aws *aws = s_aws_of(L);
+  struct ops_http_request request = {.method = "GET",
+                                     .url = ops_sts_client_endpoint(aws->sts),
+                                     .timeout_ms = SERVER_TIME_TIMEOUT_MS,
+                                     .max_response_bytes = 64 << 10};
+  return ops_task_http(L, &request, s_server_time_k);
+}
+
 int luaopen_opsrun_identity(lua_State *L)
 {
   static const struct {
@@ -616,6 +676,8 @@ int luaopen_opsrun_identity(lua_State *L)
   static const luaL_Reg functions[] = {{"assume", identity_assume},
                                        {"whoami", identity_whoami},
                                        {"region", identity_region},
+                                       {"source", identity_source},
+                                       {"server_time", identity_server_time},
                                        {NULL, NULL}};
   luaL_newlib(L, functions);
   return 1;
