@@ -2,11 +2,12 @@
  * mode from the environment, backoff bounds per attempt for transient errors and throttling,
  * the retry quota emptied and refilled, Retry-After in both forms, and the adaptive mode's send
  * rate cut by throttling and regrown by successes. */
-#include <cmocka.h>
-#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
+#include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
