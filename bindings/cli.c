@@ -10,9 +10,12 @@
 #include <string.h>
 
 const char ops_cli_usage[] =
-    "Usage: opsrun [options] SCRIPT [ARGS...]    run a playbook (ARGS go to `arg` and `...`)\n"
+    "Usage: opsrun [options] SCRIPT [ARGS...]    run a playbook (ARGS go to `arg` and `...`;\n"
+    "                                            SCRIPT - reads it from stdin)\n"
     "       opsrun [options] -e CHUNK [ARGS...]  run a chunk of Lua\n"
     "       opsrun [options] -i [SCRIPT]         interactive REPL (after SCRIPT, if given)\n"
+    "       opsrun [options] doctor [CHECK...]   check the set-up: credentials, clock,\n"
+    "                                            registry, mcp (all, or the CHECKs named)\n"
     "       opsrun [options] tools               list the MCP server's tools\n"
     "       opsrun [options] call TOOL [JSON | key=value ...]   call one tool, print its result\n"
     "       opsrun --version | --help\n"
@@ -34,16 +37,22 @@ const char ops_cli_usage[] =
     "  -o, --output FMT        table, json, jsonl or csv for rows passed to emit\n"
     "                          (default table on a terminal, else jsonl)\n"
     "      --shard K/N         keep only accounts whose registry index i has i %% N == K-1\n"
-    "  -q, -v                  less / more logging on stderr (repeatable)\n"
-    "      --log-format FMT    text or json (one object a line)\n"
-    "      --no-progress       no progress line on stderr\n"
+    "  -q, --quiet             less logging on stderr (repeatable)\n"
+    "  -v, --verbose           more logging on stderr (repeatable)\n"
+    "      --log-format FMT    text or json (one object a line) (default text)\n"
+    "      --no-progress       no progress line on stderr (default: shown on a terminal)\n"
     "  -e CHUNK                run CHUNK instead of a script file\n"
     "  -i                      interactive REPL\n"
     "  -h, --help              this text\n"
     "      --version           versions of opsrun, Lua, libcurl and OpenSSL\n"
+    "      --                  end of the options\n"
     "\n"
-    "Exit status: 0 success; 1 Lua error; 2 usage or configuration error;\n"
-    "3 the script finished but at least one sweep task failed.\n";
+    "Environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE,\n"
+    "AWS_REGION, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_ENDPOINT_URL_STS,\n"
+    "OPSRUN_REGISTRY, ACCOUNT_REGISTRY, OPSRUN_MCP_URL and more: see opsrun(1).\n"
+    "\n"
+    "Exit status: 0 success; 1 Lua error or a failed doctor check; 2 usage or\n"
+    "configuration error; 3 the script finished but at least one sweep task failed.\n";
 
 enum s_option_id {
   OPT_REGISTRY, OPT_PROFILE, OPT_REGION, OPT_ROLE, OPT_MCP_URL, OPT_ACCOUNT, OPT_CONCURRENCY,
@@ -262,7 +271,8 @@ int ops_cli_parse(int argc, char **argv, struct ops_cli *cli, char *error, size_
   if (cli->mode != OPS_CLI_SCRIPT)
     return 0;
   cli->script_index = i;
-  if (i < argc && (strcmp(argv[i], "tools") == 0 || strcmp(argv[i], "call") == 0)) {
+  if (i < argc && (strcmp(argv[i], "tools") == 0 || strcmp(argv[i], "call") == 0 ||
+                   strcmp(argv[i], "doctor") == 0)) {
     cli->mode = OPS_CLI_COMMAND;
     cli->command = argv[i];
   }

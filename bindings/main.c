@@ -135,16 +135,22 @@ static void s_push_private_function(lua_State *L, const char *field, const char 
   lua_pop(L, 1);
 }
 
-/* `opsrun tools` and `opsrun call ...`: commands.lua's function with the words after it. */
+/* `opsrun tools`, `opsrun call ...` and `opsrun doctor`: commands.lua's function with the words
+ * after it. A command may return its exit status (doctor: 1 when a check failed). */
 static int s_run_command(lua_State *L, const struct ops_cli *cli, int argc, char **argv)
 {
+  int top = lua_gettop(L);
   s_push_private_function(L, "commands", cli->command);
   lua_createtable(L, argc - cli->script_index - 1, 0);
   for (int i = cli->script_index + 1; i < argc; i++) {
     lua_pushstring(L, argv[i]);
     lua_rawseti(L, -2, i - cli->script_index);
   }
-  return s_run_main_task(L, 1);
+  int status = s_run_main_task(L, 1);
+  if (status == EXIT_OK && lua_gettop(L) > top && lua_isinteger(L, -1))
+    status = (int)lua_tointeger(L, -1);
+  lua_settop(L, top);
+  return status;
 }
 
 /* Runs private.<field>.<name>() or private.<name>() as a task at the end of a run. */
@@ -182,7 +188,9 @@ static int s_main(lua_State *L)
   s_catch_interrupts(L);
   s_create_arg_table(L, argc, argv, cli->script_index);
   struct ops_error err;
-  if (ops_lua_registry_preload(L, &err) != 0) { /* an invalid registry stops the run first */
+  /* an invalid registry stops the run first; doctor reports it as one of its checks instead */
+  bool doctor = cli->mode == OPS_CLI_COMMAND && strcmp(cli->command, "doctor") == 0;
+  if (!doctor && ops_lua_registry_preload(L, &err) != 0) {
     fprintf(stderr, "opsrun: %s\n", err.message);
     lua_pushinteger(L, EXIT_USAGE);
     return 1;

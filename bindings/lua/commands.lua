@@ -1,8 +1,9 @@
--- commands.lua: the commands of SPEC section 1 that are not scripts: `opsrun tools` and
--- `opsrun call TOOL [JSON | key=value ...]`, each run by the host as the main task with the
--- words after the command. With --account they act as the role in that account. `call` prints
--- the tool's text; its structured result (else its content) as JSON when there is no text or
--- when `-o json` or `-o jsonl` is given.
+-- commands.lua: the commands of SPEC section 1 that are not scripts: `opsrun tools`,
+-- `opsrun call TOOL [JSON | key=value ...]` and `opsrun doctor [CHECK...]`, each run by the host
+-- as the main task with the words after the command. With --account they act as the role in
+-- that account. `call` prints the tool's text; its structured result (else its content) as JSON
+-- when there is no text or when `-o json` or `-o jsonl` is given. `doctor` prints one line per
+-- check and returns the exit status (1 when a check failed).
 local opsrun, private = ...
 local json = opsrun.json
 
@@ -62,4 +63,237 @@ function commands.call(words)
   else
     io.stdout:write(result.text, "\n")
   end
+end
+
+-- ------------------------------------------------------------------ doctor
+--
+-- The original plan's prerequisite check and connection test as one command. Each check runs
+-- under pcall, so one that fails does not stop the others, and prints one line on stdout:
+--   ✓ NAME  what was found        ! NAME  a warning, and what to do      ✗ NAME  the problem — to fix: ...
+-- The checks run in this order whatever the order of the words: `credentials` (the base
+-- identity, then with --account the role, whose line is named `role`), `clock`, `registry`, `mcp`.
+
+local PASS, WARN, FAIL = "✓", "!", "✗"
+local CHECKS = { "credentials", "clock", "registry", "mcp" }
+local NAME_WIDTH = #"credentials"
+local CLOCK_WARN_SECONDS = 60  -- worth fixing before it grows
+local CLOCK_FAIL_SECONDS = 300 -- SigV4 refuses requests signed more than 5 minutes off
+
+local failures = 0 -- ✗ lines of this run
+
+local function report(mark, name, text)
+  if mark == FAIL then failures = failures + 1 end
+  io.stdout:write(mark, " ", name, string.rep(" ", NAME_WIDTH - #name), "  ", text, "\n")
+  io.stdout:flush()
+end
+
+local function field(err, name)
+  return type(err) == "table" and err[name] or nil
+end
+
+local function clock_refused(err)
+  local message = tostring(field(err, "message") or "")
+  return message:find("Signature expired", 1, true) or message:find("Signature not yet current", 1, true)
+end
+
+-- What to do about an error of signed requests (STS or MCP) made with the credentials.
+local function signing_advice(err)
+  local code, kind = field(err, "code"), field(err, "kind")
+  if code == "NoCredentials" then
+    return nil -- the chain's message lists where it looked and ends with what to do
+  elseif clock_refused(err) then
+    return "set this machine's clock right (see the clock line): SigV4 allows 5 minutes"
+  elseif code == "SignatureDoesNotMatch" or code == "InvalidSignatureException" then
+    return "check the secret access key (AWS_SECRET_ACCESS_KEY, or the profile's aws_secret_access_key)"
+  elseif code == "InvalidClientTokenId" or code == "UnrecognizedClientException" then
+    return "the access key is unknown or its session token missing or wrong: check AWS_ACCESS_KEY_ID "
+      .. "and AWS_SESSION_TOKEN, or get new credentials"
+  elseif code == "ExpiredToken" or code == "ExpiredTokenException" then
+    return "the credentials have expired: get new ones (`aws sso login`, a new session token)"
+  elseif kind == "transport" or kind == "timeout" then
+    return "check the network and the STS endpoint (--region, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL)"
+  elseif kind == "throttled" then
+    return "STS is throttling this account: try again in a minute"
+  end
+  return "check the credential settings; `opsrun -v doctor` logs more"
+end
+
+-- A ✗ line: the error, then what to do (unless the error's own message ends with that).
+local function fail(name, err, advice)
+  report(FAIL, name, tostring(err) .. (advice and " — to fix: " .. advice or ""))
+end
+
+-- The registry's entry for an account id when the registry loads, else just the id: the role
+-- check must not depend on the registry check.
+local function account_entry(id)
+  local ok, accounts = pcall(private.registry.accounts)
+  for _, acct in ipairs(ok and accounts or {}) do
+    if acct.id == id then return acct end
+  end
+  local has_central, central = pcall(private.registry.central)
+  if has_central and central and central.id == id then return central end
+  return { id = id }
+end
+
+local function check_credentials()
+  local source
+  local ok, err = pcall(function()
+    source = private.identity.source()
+    local me = opsrun.whoami()
+    report(PASS, "credentials", string.format("%s: %s (account %s)", source, me.arn, me.account))
+  end)
+  if not ok then
+    fail("credentials", source and (source .. ": " .. tostring(err)) or err, signing_advice(err))
+  end
+end
+
+local function check_role(id)
+  local ok, err = pcall(function()
+    local role = opsrun.assume(account_entry(id))
+    local me = opsrun.whoami()
+    report(PASS, "role", string.format("%s in %s: %s", role.role, role.account, me.arn))
+  end)
+  if not ok then
+    local advice = field(err, "code") == "AccessDenied"
+        and "the role's trust policy must let the base identity call sts:AssumeRole; check the role "
+          .. "name (--role, the registry's role_name) and external id"
+      or signing_advice(err)
+    fail("role", err, advice)
+  end
+end
+
+local function describe_skew(skew)
+  local seconds = math.floor(math.abs(skew) + 0.5)
+  if seconds == 0 then return "in step with" end
+  return string.format("%d s %s", seconds, skew > 0 and "behind" or "ahead of")
+end
+
+local function check_clock()
+  local ok, err = pcall(function()
+    local server, now, endpoint = private.identity.server_time()
+    local skew = server + 0.5 - now -- the Date header drops the fraction of a second
+    local text = string.format("this machine's clock is %s the clock of STS (%s)", describe_skew(skew), endpoint)
+    if math.abs(skew) > CLOCK_FAIL_SECONDS then
+      report(FAIL, "clock", text .. ": SigV4 refuses requests more than 5 minutes off — to fix: "
+        .. "set the clock right (timedatectl set-ntp true, chrony)")
+    elseif math.abs(skew) > CLOCK_WARN_SECONDS then
+      report(WARN, "clock", text .. ": over 1 minute (SigV4 allows 5) — sync the clock "
+        .. "(timedatectl set-ntp true, chrony)")
+    else
+      report(PASS, "clock", text)
+    end
+  end)
+  if not ok then
+    fail("clock", err, "check the network and the STS endpoint (--region, AWS_ENDPOINT_URL_STS, "
+      .. "AWS_ENDPOINT_URL)")
+  end
+end
+
+local function registry_configured()
+  return private.config.registry ~= nil or (os.getenv("ACCOUNT_REGISTRY") or "") ~= ""
+end
+
+local function check_registry()
+  if not registry_configured() then
+    report(FAIL, "registry", "no account registry — to fix: pass -r FILE, or set OPSRUN_REGISTRY "
+      .. "(a path) or ACCOUNT_REGISTRY (JSON text); `opsrun doctor credentials clock mcp` "
+      .. "checks only the connection")
+    return
+  end
+  local ok, err = pcall(function()
+    local accounts, central = private.registry.accounts(), private.registry.central()
+    local text = string.format("%s: %d workload account%s", private.config.registry or "$ACCOUNT_REGISTRY",
+      #accounts, #accounts == 1 and "" or "s")
+    if #accounts == 0 then
+      report(WARN, "registry", text .. ": playbooks have nothing to sweep — add accounts with "
+        .. "\"role\": \"workload\" (check --shard)")
+    elseif not central then
+      report(WARN, "registry", text .. ", no central account — mark the account opsrun runs from "
+        .. "with \"role\": \"central\" if playbooks use central()")
+    else
+      report(PASS, "registry", string.format("%s, central %s (%s)", text, central.id, central.name))
+    end
+  end)
+  if not ok then -- the registry's one-line message names the file and the place
+    fail("registry", field(err, "kind") == "registry" and err.message or err,
+      "correct the registry at the place named (opsrun(1), ACCOUNT REGISTRY)")
+  end
+end
+
+local function mcp_advice(err)
+  local code, kind = field(err, "code"), field(err, "kind")
+  local message = tostring(field(err, "message") or "")
+  if field(err, "phase") == "assume" then
+    return "the role could not be assumed: see the role line"
+  elseif clock_refused(err) then
+    return signing_advice(err)
+  elseif kind == "credentials" then
+    return "fix the credentials first: see the credentials line"
+  elseif kind == "transport" or kind == "timeout" then
+    return "check the endpoint (--mcp-url, OPSRUN_MCP_URL: " .. private.config.mcp_url
+      .. ") and the network"
+  elseif message:find("Credential should be scoped", 1, true) then
+    return "for a host not of the form SERVICE.REGION.api.aws set OPSRUN_MCP_SIGNING_NAME and "
+      .. "OPSRUN_MCP_SIGNING_REGION"
+  elseif kind == "denied" or code == "AccessDeniedException" then
+    return "allow the identity the aws-mcp:* actions in IAM"
+  elseif kind == "rpc" then
+    return "the endpoint does not answer as an MCP server: check --mcp-url (" .. private.config.mcp_url .. ")"
+  end
+  return signing_advice(err)
+end
+
+local function check_mcp(id)
+  local ok, err = pcall(function()
+    local as = ""
+    if id then
+      local role = opsrun.assume(account_entry(id))
+      as = string.format(" as %s in %s", role.role, role.account)
+    end
+    local tools = opsrun.mcp.tools()
+    local names = {}
+    for i, tool in ipairs(tools) do names[i] = tool.name end
+    local text = string.format("%s%s: initialize and tools/list signed, %d tool%s", private.config.mcp_url,
+      as, #tools, #tools == 1 and "" or "s")
+    if #tools == 0 then
+      report(WARN, "mcp", text .. " — the server offers no tools: check --mcp-url")
+    else
+      report(PASS, "mcp", text .. ": " .. table.concat(names, ", "))
+    end
+  end)
+  if not ok and field(err, "code") == "NoCredentials" then
+    report(FAIL, "mcp", "NoCredentials: nothing to sign with — to fix: see the credentials line")
+  elseif not ok then
+    fail("mcp", err, mcp_advice(err))
+  end
+end
+
+local function checks_from_words(words)
+  local wanted = {}
+  for _, word in ipairs(words) do
+    local known = false
+    for _, name in ipairs(CHECKS) do known = known or name == word end
+    if not known then
+      usage("doctor checks " .. table.concat(CHECKS, ", ") .. "; got '" .. word .. "'")
+    end
+    wanted[word] = true
+  end
+  if #words == 0 then
+    for _, name in ipairs(CHECKS) do wanted[name] = true end
+  end
+  return wanted
+end
+
+function commands.doctor(words)
+  local wanted = checks_from_words(words)
+  local account = private.config.account
+  failures = 0
+  if wanted.credentials then
+    check_credentials()
+    if account then check_role(account) end
+  end
+  if wanted.clock then check_clock() end
+  if wanted.registry then check_registry() end
+  if wanted.mcp then check_mcp(account) end
+  return failures > 0 and 1 or 0
 end
