@@ -1,6 +1,6 @@
 /* mcp.c: the Streamable HTTP client of mcp.h: sessions per identity, signed exchanges, replies
- * read as JSON or as an event stream, stream resumption, session expiry, and the mapping of
- * HTTP and JSON-RPC failures onto error kinds. */
+ * read as JSON or as an event stream, stream resumption, session expiry, the mapping of HTTP
+ * and JSON-RPC failures onto error kinds, and exchanges sent again on the retry policy. */
 #include "runtime/mcp.h"
 
 #include <jansson.h>
@@ -74,6 +74,9 @@ struct ops_mcp_call {
   char *new_session_id;    /* Mcp-Session-Id of an initialize reply */
   int resumes;
   bool reopened;           /* already resent once after the session expired */
+  struct ops_retry_request attempts;
+  long retry_after_ms;       /* what the last failed answer asked for, or -1 */
+  struct ops_timer *backoff; /* waiting to send again (a retry, or the adaptive send rate) */
   ops_mcp_done_fn done;
   void *ud;
   struct ops_mcp_call *queue_next;
@@ -92,6 +95,8 @@ struct ops_mcp_client {
   struct ops_clock clock;
   struct ops_loop *loop;
   struct ops_sigv4_signer *signer;
+  struct ops_retry *retry;
+  struct ops_retry *own_retry; /* when the options gave none */
   struct s_session *sessions;
   struct ops_mcp_call *calls;
   int64_t next_id;
@@ -207,6 +212,12 @@ int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options
   int rc = client->url && client->service && client->region && client->client_version
                ? s_parse_url(client, err)
                : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  client->retry = options->retry;
+  if (rc == OPS_OK && !client->retry) {
+    struct ops_retry_options retry = {.env = ops_env_process()};
+    rc = ops_retry_new(&client->own_retry, &retry, err);
+    client->retry = client->own_retry;
+  }
   if (rc != OPS_OK) {
     ops_mcp_client_free(client);
     return rc;
@@ -237,6 +248,7 @@ void ops_mcp_client_free(struct ops_mcp_client *client)
   free(client->service);
   free(client->region);
   free(client->client_version);
+  ops_retry_free(client->own_retry);
   free(client);
 }
 
@@ -263,6 +275,7 @@ static struct ops_mcp_call *s_call_new(struct ops_mcp_client *client, struct s_s
   call->method = s_strdup_or_null(method);
   call->params_json = s_strdup_or_null(params_json);
   call->timeout_ms = timeout_ms;
+  call->retry_after_ms = -1;
   if ((method && !call->method) || (params_json && *params_json && !call->params_json)) {
     free(call->method);
     free(call);
@@ -302,6 +315,8 @@ static void s_call_free(struct ops_mcp_call *call)
     client->transport.cancel(client->transport.self, call->exchange);
   if (call->resume)
     ops_loop_timer_cancel(client->loop, call->resume);
+  if (call->backoff)
+    ops_loop_timer_cancel(client->loop, call->backoff);
   s_queue_remove(call);
   if (call->prev)
     call->prev->next = call->next;
@@ -330,12 +345,22 @@ static void s_session_failed(struct s_session *session, const struct ops_error *
 static void s_initialized(struct ops_mcp_call *call);
 static void s_delete_ended(struct ops_mcp_client *client);
 
+/* Calls of these kinds are sent again on the retry policy: a caller's request and the opening
+ * of a session. */
+static bool s_retried_kind(const struct ops_mcp_call *call)
+{
+  return call->kind == CALL_REQUEST || call->kind == CALL_INITIALIZE ||
+         call->kind == CALL_INITIALIZED;
+}
+
 /* Ends a call with its outcome: the caller's callback, or the session's next step. */
 static void s_finish(struct ops_mcp_call *call, const char *result_json,
                      const struct ops_error *err)
 {
   struct ops_mcp_client *client = call->client;
   struct s_session *session = call->session;
+  if (!err && s_retried_kind(call))
+    ops_retry_succeeded(client->retry, &call->attempts);
   switch (call->kind) {
   case CALL_REQUEST:
     call->done(call->ud, result_json, err);
@@ -364,6 +389,17 @@ static void s_finish(struct ops_mcp_call *call, const char *result_json,
   s_call_free(call);
 }
 
+static void s_verror(struct ops_error *err, enum ops_err kind, long status, const char *code,
+                     bool retryable, const char *fmt, va_list ap)
+{
+  ops_error_set(err, kind, "%s", "");
+  vsnprintf(err->message, sizeof(err->message), fmt, ap);
+  err->http_status = (int)status;
+  err->retryable = retryable;
+  if (code)
+    ops_error_set_code(err, code);
+}
+
 static void s_fail(struct ops_mcp_call *call, enum ops_err kind, long status, const char *code,
                    bool retryable, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
@@ -371,16 +407,29 @@ static void s_fail(struct ops_mcp_call *call, enum ops_err kind, long status, co
                    bool retryable, const char *fmt, ...)
 {
   struct ops_error err;
-  ops_error_set(&err, kind, "%s", "");
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(err.message, sizeof(err.message), fmt, ap);
+  s_verror(&err, kind, status, code, retryable, fmt, ap);
   va_end(ap);
-  err.http_status = (int)status;
-  err.retryable = retryable;
-  if (code)
-    ops_error_set_code(&err, code);
   s_finish(call, NULL, &err);
+}
+
+static void s_exchange_failed(struct ops_mcp_call *call, const struct ops_error *err);
+
+/* As s_fail, for the failure of an exchange: the call may be sent again instead. */
+static void s_fail_exchange(struct ops_mcp_call *call, enum ops_err kind, long status,
+                            const char *code, bool retryable, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void s_fail_exchange(struct ops_mcp_call *call, enum ops_err kind, long status,
+                            const char *code, bool retryable, const char *fmt, ...)
+{
+  struct ops_error err;
+  va_list ap;
+  va_start(ap, fmt);
+  s_verror(&err, kind, status, code, retryable, fmt, ap);
+  va_end(ap);
+  s_exchange_failed(call, &err);
 }
 
 /* A JSON-RPC response: its error (standard, or AWS's `"result": null` beside `"error"`), or its
@@ -512,9 +561,9 @@ static void s_stream_ended_early(struct ops_mcp_call *call)
 {
   const char *last_id = call->sse ? ops_sse_last_event_id(call->sse) : "";
   if (!*last_id || call->resumes >= MAX_RESUMES) {
-    s_fail(call, OPS_ERR_TRANSPORT, call->status, NULL, true,
-           "%s: the server closed its event stream before answering%s", call->method,
-           *last_id ? " (gave up resuming it)" : "");
+    s_fail_exchange(call, OPS_ERR_TRANSPORT, call->status, NULL, true,
+                    "%s: the server closed its event stream before answering%s", call->method,
+                    *last_id ? " (gave up resuming it)" : "");
     return;
   }
   long retry = ops_sse_retry_ms(call->sse);
@@ -536,17 +585,18 @@ static void s_fail_status(struct ops_mcp_call *call, const struct ops_http_respo
     snprintf(code, sizeof(code), "%.*s", (int)strcspn(aws_type, ":"), aws_type);
   long status = response->status;
   if (status == 401 || status == 403)
-    s_fail(call, OPS_ERR_CREDENTIALS, status, code[0] ? code : NULL, false,
-           "%s refused the request (HTTP %ld): %s", call->client->host, status, message);
+    s_fail_exchange(call, OPS_ERR_CREDENTIALS, status, code[0] ? code : NULL, false,
+                    "%s refused the request (HTTP %ld): %s", call->client->host, status, message);
   else if (status == 429)
-    s_fail(call, OPS_ERR_THROTTLED, status, code[0] ? code : "TooManyRequests", true,
-           "%s is throttling requests (HTTP 429): %s", call->client->host, message);
+    s_fail_exchange(call, OPS_ERR_THROTTLED, status, code[0] ? code : "TooManyRequests", true,
+                    "%s is throttling requests (HTTP 429): %s", call->client->host, message);
   else if (status >= 500)
-    s_fail(call, OPS_ERR_TRANSPORT, status, code[0] ? code : NULL, true,
-           "%s failed (HTTP %ld): %s", call->client->host, status, message);
+    s_fail_exchange(call, OPS_ERR_TRANSPORT, status, code[0] ? code : NULL, true,
+                    "%s failed (HTTP %ld): %s", call->client->host, status, message);
   else
-    s_fail(call, OPS_ERR_RPC, status, code[0] ? code : NULL, false,
-           "%s rejected %s (HTTP %ld): %s", call->client->host, call->method, status, message);
+    s_fail_exchange(call, OPS_ERR_RPC, status, code[0] ? code : NULL, false,
+                    "%s rejected %s (HTTP %ld): %s", call->client->host, call->method, status,
+                    message);
 }
 
 static void s_session_expired(struct s_session *session);
@@ -555,8 +605,17 @@ static void s_on_exchange_done(const struct ops_http_response *response,
                                const struct ops_error *err, void *ud)
 {
   struct ops_mcp_call *call = ud;
+  struct ops_mcp_client *client = call->client;
   call->exchange = NULL;
   call->status = response->status;
+  if (s_retried_kind(call))
+    ops_retry_observe(client->retry, response->status == 429);
+  call->retry_after_ms =
+      response->status >= 400
+          ? ops_retry_after_ms(ops_http_response_header(response, "retry-after"),
+                               ops_http_response_header(response, "x-amz-retry-after"),
+                               client->clock.now(client->clock.self))
+          : -1;
   if (call->kind == CALL_INITIALIZE && !call->new_session_id)
     call->new_session_id = s_strdup_or_null(ops_http_response_header(response, "mcp-session-id"));
   if (call->reply) { /* we stopped reading once it arrived: any abort error is ours */
@@ -567,7 +626,7 @@ static void s_on_exchange_done(const struct ops_http_response *response,
     return;
   }
   if (err) {
-    s_finish(call, NULL, err);
+    s_exchange_failed(call, err);
     return;
   }
   bool expired = response->status == 404 && call->session && call->session->session_id &&
@@ -700,10 +759,14 @@ static int s_start_exchange(struct ops_mcp_call *call, const struct s_exchange *
   return rc;
 }
 
+static bool s_paced(struct ops_mcp_call *call);
+
 static void s_send(struct ops_mcp_call *call)
 {
   struct ops_error err;
   int rc;
+  if (s_paced(call))
+    return;
   if (call->kind == CALL_DELETE) {
     struct s_exchange x = {.method = "DELETE", .accept = "application/json, text/event-stream"};
     rc = s_start_exchange(call, &x, &err);
@@ -736,6 +799,74 @@ static void s_resume_stream(void *ud)
   free(last_id);
   if (rc != OPS_OK)
     s_finish(call, NULL, &err);
+}
+
+/* ------------------------------------------------------------------ sending again */
+
+/* Whether the server cannot have acted on `call`, so that sending it again is safe. Any request
+ * but tools/call reads or opens, and may be repeated; a tool may change things, so a tools/call
+ * goes again only when the server said it did not take it (429; 503, refused before any
+ * processing) or was never reached (no connection). A timeout, a 500 or an answer that had
+ * begun (an event stream) may mean it ran. */
+static bool s_may_resend(const struct ops_mcp_call *call, const struct ops_error *err)
+{
+  if (!s_retried_kind(call))
+    return false;
+  if (call->kind != CALL_REQUEST || strcmp(call->method, "tools/call") != 0)
+    return true;
+  if (call->sse)
+    return false;
+  if (err->http_status == 429 || err->http_status == 503)
+    return true;
+  char refused[16], unresolved[16];
+  snprintf(refused, sizeof(refused), "curl:%d", (int)CURLE_COULDNT_CONNECT);
+  snprintf(unresolved, sizeof(unresolved), "curl:%d", (int)CURLE_COULDNT_RESOLVE_HOST);
+  return err->http_status == 0 &&
+         (strcmp(err->code, refused) == 0 || strcmp(err->code, unresolved) == 0);
+}
+
+static void s_send_again(void *ud)
+{
+  struct ops_mcp_call *call = ud;
+  call->backoff = NULL;
+  s_call_reset_stream(call);
+  free(call->new_session_id);
+  call->new_session_id = NULL;
+  if (call->kind == CALL_REQUEST)
+    s_session_submit(call->session, call); /* the session may have closed meanwhile */
+  else
+    s_send(call);
+}
+
+/* An exchange of `call` failed with `err`: wait and send it again when the retry policy allows,
+ * else end the call, saying how many attempts it took. */
+static void s_exchange_failed(struct ops_mcp_call *call, const struct ops_error *err)
+{
+  struct ops_mcp_client *client = call->client;
+  enum ops_retry_class failure =
+      s_may_resend(call, err) ? ops_retry_classify(err) : OPS_RETRY_NEVER;
+  uint64_t delay = 0;
+  if (ops_retry_next(client->retry, &call->attempts, failure, call->retry_after_ms, &delay, NULL) &&
+      (call->backoff = ops_loop_timer_start(client->loop, delay, s_send_again, call))) {
+    if (ops_log_enabled(OPS_LOG_DEBUG)) {
+      char what[80], line[1400];
+      snprintf(what, sizeof(what), "MCP %s", call->method);
+      ops_retry_describe(line, sizeof(line), what, client->retry, &call->attempts, err, delay);
+      ops_log_write(OPS_LOG_DEBUG, NULL, line);
+    }
+    return;
+  }
+  struct ops_error final = *err;
+  ops_retry_note_attempts(&final, &call->attempts);
+  s_finish(call, NULL, &final);
+}
+
+/* Adaptive retry mode: holds a send back while the client-side send rate says so. */
+static bool s_paced(struct ops_mcp_call *call)
+{
+  struct ops_mcp_client *client = call->client;
+  uint64_t wait = s_retried_kind(call) ? ops_retry_send_delay_ms(client->retry) : 0;
+  return wait && (call->backoff = ops_loop_timer_start(client->loop, wait, s_send_again, call));
 }
 
 /* ------------------------------------------------------------------ sessions */

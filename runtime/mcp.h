@@ -6,7 +6,12 @@
  * the server says it expired (HTTP 404), and closed with DELETE by ops_mcp_client_close.
  * Sessions of different identities never mix. Replies may be JSON or an event stream; a stream
  * that ends before the reply is resumed with GET and Last-Event-ID after the server's `retry`.
- * Uses runtime/transport.h for HTTP and time, runtime/sigv4.h, runtime/sse.h and jansson. */
+ * Failed exchanges are sent again on runtime/retry.h's policy (throttling, 5xx, connection
+ * failures), except that a tools/call is sent again only when the server cannot have run it:
+ * HTTP 429, HTTP 503, or a connection that could not be made; never after a timeout, a 500 or
+ * part of an answer.
+ * Uses runtime/transport.h for HTTP and time, runtime/sigv4.h, runtime/sse.h, runtime/retry.h
+ * and jansson. */
 #ifndef OPS_MCP_H
 #define OPS_MCP_H
 
@@ -14,6 +19,7 @@
 
 #include "runtime/error.h"
 #include "runtime/loop.h"
+#include "runtime/retry.h"
 #include "runtime/sigv4.h"
 #include "runtime/transport.h"
 
@@ -27,14 +33,19 @@ struct ops_mcp_options {
   const char *client_version;  /* clientInfo.version (copied) */
   struct ops_transport transport;
   struct ops_clock clock;           /* the signing time */
-  struct ops_loop *loop;            /* timers for resuming streams (borrowed) */
+  struct ops_loop *loop;            /* timers for resuming streams and retries (borrowed) */
   struct ops_sigv4_signer *signer;  /* borrowed; outlives the client */
+  /* The retry policy of every call (borrowed; outlives the client). NULL: the client makes its
+   * own from the process environment (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE). */
+  struct ops_retry *retry;
 };
 
 struct ops_mcp_client;
 struct ops_mcp_call;
 
-/* On success *out is owned by the caller: release it with ops_mcp_client_free. */
+/* On success *out is owned by the caller: release it with ops_mcp_client_free. Fails with
+ * OPS_ERR_CONFIG for an endpoint that is not a URL the transport rules accept, or retry settings
+ * in the environment that are not valid. */
 int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options *options,
                        struct ops_error *err);
 

@@ -1,6 +1,7 @@
 /* test_mcp.c: the MCP client against a scripted transport: the session handshake and its
  * headers, signing, JSON and event-stream replies, server requests on a stream, resuming a
- * stream, session expiry, one session per identity, HTTP and JSON-RPC failures, closing. */
+ * stream, session expiry, one session per identity, HTTP and JSON-RPC failures, closing, and
+ * which failed exchanges are sent again (with the retry policy's randomness fixed). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -95,6 +96,21 @@ static void answer(struct fake *fake, int i, long status, const char *headers, c
   x->done(&response, aborted ? &err : NULL, x->ud);
 }
 
+/* Ends exchange `i` without an answer, as a transport failure (a timeout, a refused
+ * connection) with libcurl's code. */
+static void fail_exchange(struct fake *fake, int i, enum ops_err kind, int curl_code)
+{
+  struct exchange *x = &fake->exchanges[i];
+  assert_true(i < fake->count && !x->answered && !x->cancelled);
+  x->answered = true;
+  struct ops_error err;
+  ops_error_set(&err, kind, "POST https://aws-mcp.us-east-1.api.aws/mcp: it failed");
+  snprintf(err.code, sizeof(err.code), "curl:%d", curl_code);
+  err.retryable = true;
+  struct ops_http_response response = {.status = 0};
+  x->done(&response, &err, x->ud);
+}
+
 /* ------------------------------------------------------------------ fixture */
 
 struct outcome {
@@ -124,17 +140,34 @@ struct fixture {
   struct fake fake;
   struct ops_loop *loop;
   struct ops_sigv4_signer *signer;
+  struct ops_retry *retry;
   struct ops_mcp_client *client;
 };
 
 static const struct ops_sigv4_credentials ALICE = {"ASIAALICE", "alice-secret", "alice-token"};
 static const struct ops_sigv4_credentials BOB = {"AKIABOB", "bob-secret", NULL};
 
-static int setup(void **state)
+static const char *max_attempts_env(void *self, const char *name)
+{
+  return strcmp(name, "AWS_MAX_ATTEMPTS") == 0 ? self : NULL;
+}
+
+static double no_jitter(void *self)
+{
+  (void)self;
+  return 0; /* every backoff is 0 ms, unless the server asks for more */
+}
+
+/* A client whose retry policy makes `max_attempts` attempts. */
+static int setup_with_attempts(void **state, const char *max_attempts)
 {
   struct fixture *f = calloc(1, sizeof(*f));
   f->loop = ops_loop_new();
   assert_int_equal(ops_sigv4_signer_new(&f->signer, 0, NULL), OPS_OK);
+  struct ops_retry_options retry = {.env = {.get = max_attempts_env, .self = (void *)max_attempts},
+                                    .clock = {.now = fixed_now},
+                                    .random = {.next = no_jitter}};
+  assert_int_equal(ops_retry_new(&f->retry, &retry, NULL), OPS_OK);
   struct ops_mcp_options options = {
       .url = "https://aws-mcp.us-east-1.api.aws/mcp",
       .signing_service = "aws-mcp",
@@ -144,16 +177,30 @@ static int setup(void **state)
       .clock = {.now = fixed_now},
       .loop = f->loop,
       .signer = f->signer,
+      .retry = f->retry,
   };
   assert_int_equal(ops_mcp_client_new(&f->client, &options, NULL), OPS_OK);
   *state = f;
   return 0;
 }
 
+/* Most tests see each failure as it is: one attempt. */
+static int setup(void **state)
+{
+  return setup_with_attempts(state, "1");
+}
+
+/* The retry tests: the SDKs' default of three attempts. */
+static int setup_retrying(void **state)
+{
+  return setup_with_attempts(state, "3");
+}
+
 static int teardown(void **state)
 {
   struct fixture *f = *state;
   ops_mcp_client_free(f->client);
+  ops_retry_free(f->retry);
   ops_sigv4_signer_free(f->signer);
   ops_loop_free(f->loop);
   free(f);
@@ -441,9 +488,156 @@ static void closing_deletes_each_named_session(void **state)
   assert_int_equal(ops_mcp_client_open_sessions(f->client), 0);
 }
 
+/* ------------------------------------------------------------------ sending again */
+
+/* Runs the loop (the backoff timers) until the client has started `count` exchanges. */
+static void wait_for_exchanges(struct fixture *f, int count)
+{
+  for (int i = 0; i < 200 && f->fake.count < count; i++)
+    ops_loop_run_once(f->loop, 10);
+  assert_int_equal(f->fake.count, count);
+}
+
+/* Runs the loop a while: nothing due may start an exchange. */
+static void expect_no_more_exchanges(struct fixture *f)
+{
+  int count = f->fake.count;
+  for (int i = 0; i < 5; i++)
+    ops_loop_run_once(f->loop, 5);
+  assert_int_equal(f->fake.count, count);
+}
+
+/* A session for ALICE with one tools/list done: exchanges 0-2. */
+static void with_open_session(struct fixture *f)
+{
+  struct outcome opened = {0};
+  call(f, &ALICE, "tools/list", NULL, &opened);
+  open_session(f, 0, "2025-11-25", "s-1");
+  answer(&f->fake, 2, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}", 0);
+  assert_int_equal(opened.calls, 1);
+}
+
+static void a_throttled_tools_call_is_sent_again_after_the_wait_asked_for(void **state)
+{
+  struct fixture *f = *state;
+  with_open_session(f);
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\"aws___list_regions\"}", &o);
+  answer(&f->fake, 3, 429, JSON "x-amzn-ErrorType: ThrottlingException\nx-amz-retry-after: 60\n",
+         "{\"message\":\"Rate exceeded\"}", 0);
+  assert_int_equal(o.calls, 0);
+  uint64_t start = ops_loop_now_ms();
+  ops_loop_run_once(f->loop, 0);
+  assert_int_equal(f->fake.count, 4); /* not before the 60 ms the server asked for */
+  wait_for_exchanges(f, 5);
+  assert_true(ops_loop_now_ms() - start >= 55);
+  struct exchange *again = &f->fake.exchanges[4];
+  assert_non_null(strstr(again->body, "\"method\":\"tools/call\""));
+  assert_non_null(strstr(again->body, "\"id\":4")); /* a new message: the next id */
+  assert_string_equal(header(again, "Mcp-Session-Id"), "s-1");
+  answer(&f->fake, 4, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"content\":[]}}", 0);
+  assert_int_equal(o.calls, 1);
+  assert_false(o.failed);
+  assert_string_equal(o.result, "{\"content\":[]}");
+  assert_int_equal(ops_retry_quota_left(f->retry), 500); /* the retry's cost came back */
+}
+
+static void a_tools_call_is_sent_again_after_a_503_or_a_refused_connection(void **state)
+{
+  struct fixture *f = *state;
+  with_open_session(f);
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &o);
+  answer(&f->fake, 3, 503, JSON, "{\"message\":\"Service unavailable\"}", 0);
+  wait_for_exchanges(f, 5);
+  fail_exchange(&f->fake, 4, OPS_ERR_TRANSPORT, 7 /* CURLE_COULDNT_CONNECT */);
+  wait_for_exchanges(f, 6);
+  answer(&f->fake, 5, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}", 0);
+  assert_int_equal(o.calls, 1);
+  assert_false(o.failed);
+}
+
+static void a_tools_call_that_may_have_run_is_never_sent_again(void **state)
+{
+  struct fixture *f = *state;
+  with_open_session(f);
+  struct outcome failed_500 = {0}, timed_out = {0}, cut_short = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &failed_500);
+  answer(&f->fake, 3, 500, JSON "x-amzn-ErrorType: InternalServerException\n",
+         "{\"message\":\"Internal server error\"}", 0);
+  assert_int_equal(failed_500.calls, 1);
+  assert_int_equal(failed_500.err.http_status, 500);
+  assert_string_equal(failed_500.err.message,
+                      "aws-mcp.us-east-1.api.aws failed (HTTP 500): Internal server error");
+
+  call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &timed_out);
+  fail_exchange(&f->fake, 4, OPS_ERR_TIMEOUT, 28 /* CURLE_OPERATION_TIMEDOUT */);
+  assert_int_equal(timed_out.calls, 1);
+  assert_int_equal(timed_out.err.kind, OPS_ERR_TIMEOUT);
+
+  call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &cut_short); /* the answer had begun */
+  answer(&f->fake, 5, 200, SSE,
+         "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n", 0);
+  assert_int_equal(cut_short.calls, 1);
+  assert_int_equal(cut_short.err.kind, OPS_ERR_TRANSPORT);
+  expect_no_more_exchanges(f);
+  assert_int_equal(f->fake.count, 6);
+}
+
+static void other_requests_are_sent_again_on_5xx_until_the_attempts_run_out(void **state)
+{
+  struct fixture *f = *state;
+  with_open_session(f);
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/list", NULL, &o);
+  answer(&f->fake, 3, 503, JSON, "{\"message\":\"Service unavailable\"}", 0);
+  wait_for_exchanges(f, 5);
+  assert_non_null(strstr(f->fake.exchanges[4].body, "tools/list"));
+  answer(&f->fake, 4, 500, JSON, "{\"message\":\"Internal server error\"}", 0);
+  wait_for_exchanges(f, 6);
+  answer(&f->fake, 5, 503, JSON, "{\"message\":\"Service unavailable\"}", 0);
+  assert_int_equal(o.calls, 1); /* three attempts: no more */
+  assert_int_equal(o.err.http_status, 503);
+  assert_string_equal(o.err.message, "aws-mcp.us-east-1.api.aws failed (HTTP 503): Service "
+                                     "unavailable (after 3 attempts)");
+  expect_no_more_exchanges(f);
+  assert_int_equal(ops_retry_quota_left(f->retry), 490); /* two retries, no success */
+}
+
+static void opening_a_session_is_retried_and_its_waiting_requests_go_on(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &o);
+  answer(&f->fake, 0, 429, JSON, "{\"message\":\"Rate exceeded\"}", 0); /* initialize */
+  wait_for_exchanges(f, 2);
+  assert_non_null(strstr(f->fake.exchanges[1].body, "\"method\":\"initialize\""));
+  answer(&f->fake, 1, 200, JSON "Mcp-Session-Id: s-1\n", INIT_REPLY("2025-11-25"), 0);
+  answer(&f->fake, 2, 502, JSON, "{\"message\":\"Bad gateway\"}", 0); /* the notification */
+  wait_for_exchanges(f, 4);
+  assert_non_null(strstr(f->fake.exchanges[3].body, "notifications/initialized"));
+  answer(&f->fake, 3, 202, "", "", 0);
+  assert_int_equal(f->fake.count, 5); /* the waiting tools/call goes out */
+  assert_string_equal(header(&f->fake.exchanges[4], "Mcp-Session-Id"), "s-1");
+  assert_int_equal(o.calls, 0);
+}
+
+static void a_call_cancelled_while_it_waits_to_be_sent_again_is_never_sent(void **state)
+{
+  struct fixture *f = *state;
+  with_open_session(f);
+  struct outcome o = {0};
+  struct ops_mcp_call *c = call(f, &ALICE, "tools/list", NULL, &o);
+  answer(&f->fake, 3, 429, JSON "Retry-After: 1\n", "{\"message\":\"Rate exceeded\"}", 0);
+  ops_mcp_call_cancel(c);
+  expect_no_more_exchanges(f);
+  assert_int_equal(o.calls, 0);
+}
+
 int main(void)
 {
-#define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define TEST(name)     cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define RETRYING(name) cmocka_unit_test_setup_teardown(name, setup_retrying, teardown)
   const struct CMUnitTest tests[] = {
       TEST(a_session_opens_once_and_carries_its_headers),
       TEST(requests_made_while_opening_wait_for_the_one_handshake),
@@ -456,6 +650,12 @@ int main(void)
       TEST(a_failed_handshake_fails_every_waiting_request),
       TEST(a_cancelled_call_never_calls_back),
       TEST(closing_deletes_each_named_session),
+      RETRYING(a_throttled_tools_call_is_sent_again_after_the_wait_asked_for),
+      RETRYING(a_tools_call_is_sent_again_after_a_503_or_a_refused_connection),
+      RETRYING(a_tools_call_that_may_have_run_is_never_sent_again),
+      RETRYING(other_requests_are_sent_again_on_5xx_until_the_attempts_run_out),
+      RETRYING(opening_a_session_is_retried_and_its_waiting_requests_go_on),
+      RETRYING(a_call_cancelled_while_it_waits_to_be_sent_again_is_never_sent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
