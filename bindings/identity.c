@@ -1,7 +1,9 @@
 /* identity.c: who each task acts as. Base credentials come from the AWS credential chain
  * (runtime/credentials.h); assumed roles from STS AssumeRole signed with them (runtime/sts.h),
  * cached per (account, role, external id). Each cached source has at most one fetch in flight,
- * shared by every task that needs it, and is fetched again ahead of its expiry. Also the private
+ * shared by every task that needs it, and is fetched again ahead of its expiry. STS calls that
+ * fail with throttling, a 5xx or a connection failure are made again on runtime/retry.h's
+ * policy, waiting on a loop timer. Also the private
  * primitives of assume() and whoami() (bindings/lua/assume.lua), and two for `opsrun doctor`
  * (bindings/lua/commands.lua): where the credentials come from, and the STS server's clock. */
 #include "bindings/identity.h"
@@ -20,6 +22,7 @@
 #include "runtime/aws_config.h"
 #include "runtime/credentials.h"
 #include "runtime/log.h"
+#include "runtime/retry.h"
 #include "runtime/sts.h"
 
 #define AWS_KEY "opsrun.aws"
@@ -53,6 +56,8 @@ struct s_source {
   struct ops_credentials_fetch *chain_fetch; /* SOURCE_BASE, in flight */
   struct s_waiter base_waiter;               /* SOURCE_ROLE, waiting for the base */
   struct ops_sts_call *sts_call;             /* SOURCE_ROLE, in flight */
+  struct ops_retry_request attempts;         /* SOURCE_ROLE, of the fetch in flight */
+  struct ops_timer *retry_timer;             /* SOURCE_ROLE, waiting to call STS again */
   /* SOURCE_ROLE */
   char *account;
   char *role_name;
@@ -68,6 +73,7 @@ struct s_aws {
   struct ops_credentials_context context;
   struct ops_credentials_provider *chain;
   struct ops_sts_client *sts;
+  struct ops_retry *sts_retry; /* the retry policy and quota of every STS call */
   struct ops_sigv4_signer *signer;
   const char *profile; /* --profile, borrowed from the configuration */
   char region[64];
@@ -187,17 +193,59 @@ static void s_fetch_base(struct s_source *base)
     s_fail(base, &err);
 }
 
+/* --- retrying STS calls --- */
+
+/* An STS call failed with *err: when the retry policy allows, logs the retry and returns a timer
+ * that calls fire(ud) after the backoff; else returns NULL, and *err says how many attempts
+ * were made. */
+static struct ops_timer *s_sts_retry(struct s_aws *aws, struct ops_retry_request *attempts,
+                                     struct ops_error *err, const char *what, const char *account,
+                                     ops_timer_fn fire, void *ud)
+{
+  uint64_t delay = 0;
+  struct ops_timer *timer = NULL;
+  if (ops_retry_next(aws->sts_retry, attempts, ops_retry_classify(err), -1, &delay, NULL))
+    timer = ops_loop_timer_start(aws->context.loop, delay, fire, ud);
+  if (!timer) {
+    ops_retry_note_attempts(err, attempts);
+  } else if (ops_log_enabled(OPS_LOG_DEBUG)) {
+    char line[1400];
+    ops_retry_describe(line, sizeof(line), what, aws->sts_retry, attempts, err, delay);
+    ops_log_write(OPS_LOG_DEBUG, account, line);
+  }
+  return timer;
+}
+
+/* Adaptive retry mode: a timer that calls fire(ud) when the STS send rate allows a call, or
+ * NULL when it may go now. */
+static struct ops_timer *s_sts_paced(struct s_aws *aws, ops_timer_fn fire, void *ud)
+{
+  uint64_t wait = ops_retry_send_delay_ms(aws->sts_retry);
+  return wait ? ops_loop_timer_start(aws->context.loop, wait, fire, ud) : NULL;
+}
+
 /* --- an assumed role: AssumeRole signed with the base credentials --- */
+
+static void s_role_call_again(void *ud);
 
 static void s_role_assumed(struct ops_sts_assumed_role *assumed, const struct ops_error *err,
                            void *ud)
 {
   struct s_source *role = ud;
+  struct s_aws *aws = role->aws;
   role->sts_call = NULL;
+  ops_retry_observe(aws->sts_retry, !assumed && err->kind == OPS_ERR_THROTTLED);
   if (!assumed) {
-    s_fail(role, err);
+    struct ops_error failure = *err;
+    role->retry_timer = s_sts_retry(aws, &role->attempts, &failure, "STS AssumeRole", role->account,
+                                    s_role_call_again, role);
+    if (role->retry_timer)
+      role->error = failure; /* stands if every waiter leaves before the retry */
+    else
+      s_fail(role, &failure);
     return;
   }
+  ops_retry_succeeded(aws->sts_retry, &role->attempts);
   free(role->arn);
   role->arn = strdup(assumed->arn ? assumed->arn : "");
   s_set_credentials(role, assumed->credentials);
@@ -216,6 +264,8 @@ static void s_role_with_base(struct s_waiter *waiter)
     s_fail(role, &aws->base.error);
     return;
   }
+  if ((role->retry_timer = s_sts_paced(aws, s_role_call_again, role)))
+    return;
   struct ops_sts_assume_role_params params = {.role_arn = role->role_arn,
                                               .role_session_name = role->session_name,
                                               .external_id = role->external_id,
@@ -226,6 +276,26 @@ static void s_role_with_base(struct s_waiter *waiter)
     s_fail(role, &err);
 }
 
+/* The retry timer is due: AssumeRole again, with the base credentials as they are now. */
+static void s_role_call_again(void *ud)
+{
+  struct s_source *role = ud;
+  role->retry_timer = NULL;
+  s_want(&role->aws->base, &role->base_waiter);
+}
+
+/* No task waits for the role any more: a retry would be for nobody, so it stops, and the last
+ * failure stands until the next assume() fetches afresh. */
+static void s_role_forsaken(struct s_source *source)
+{
+  if (source->waiters || !source->retry_timer)
+    return;
+  ops_loop_timer_cancel(source->aws->context.loop, source->retry_timer);
+  source->retry_timer = NULL;
+  struct ops_error last = source->error;
+  s_fail(source, &last);
+}
+
 static void s_fetch(struct s_source *source)
 {
   source->fetching = true;
@@ -233,6 +303,7 @@ static void s_fetch(struct s_source *source)
     s_fetch_base(source);
     return;
   }
+  source->attempts = (struct ops_retry_request){0};
   source->base_waiter.ready = s_role_with_base;
   s_want(&source->aws->base, &source->base_waiter);
 }
@@ -243,6 +314,9 @@ static void s_source_stop(struct s_source *source)
     ops_credentials_fetch_cancel(source->chain_fetch);
   if (source->sts_call)
     ops_sts_call_cancel(source->sts_call);
+  if (source->retry_timer)
+    ops_loop_timer_cancel(source->aws->context.loop, source->retry_timer);
+  source->retry_timer = NULL;
   ops_credentials_free(source->current);
   source->chain_fetch = NULL;
   source->sts_call = NULL;
@@ -274,9 +348,11 @@ static int s_aws_gc(lua_State *L)
   s_source_stop(&aws->base);
   ops_credentials_provider_free(aws->chain);
   ops_sts_client_free(aws->sts);
+  ops_retry_free(aws->sts_retry);
   ops_sigv4_signer_free(aws->signer);
   aws->chain = NULL;
   aws->sts = NULL;
+  aws->sts_retry = NULL;
   aws->signer = NULL;
   return 0;
 }
@@ -303,8 +379,10 @@ static void s_aws_init(lua_State *L, struct s_aws *aws)
                                 .clock = aws->context.clock,
                                 .env = aws->context.env,
                                 .region = aws->region};
+  struct ops_retry_options retry = {.env = aws->context.env};
   if (ops_sigv4_signer_new(&aws->signer, 0, &err) != 0 ||
-      ops_sts_client_new(&aws->sts, &sts, &err) != 0)
+      ops_sts_client_new(&aws->sts, &sts, &err) != 0 ||
+      ops_retry_new(&aws->sts_retry, &retry, &err) != 0)
     ops_lua_error_raise(L, &err, NULL, NULL);
 }
 
@@ -382,8 +460,10 @@ static void s_identity_ready(struct s_waiter *waiter)
 static void s_identity_cancel(struct ops_wait *wait)
 {
   struct s_identity_wait *w = (struct s_identity_wait *)wait;
-  if (w->queued)
+  if (w->queued) {
     s_unwant(w->source, &w->waiter);
+    s_role_forsaken(w->source);
+  }
   w->queued = false;
 }
 
@@ -523,7 +603,12 @@ static int identity_assume(lua_State *L)
 
 struct s_sts_call {
   struct ops_wait wait;
+  struct s_aws *aws;
+  struct s_source *source; /* the identity it is made as */
+  char account[32];        /* the task's, for the log */
   struct ops_sts_call *call;
+  struct ops_retry_request attempts;
+  struct ops_timer *retry_timer;
   struct ops_sts_identity *identity;
   bool failed;
   struct ops_error error;
@@ -534,6 +619,9 @@ static void s_sts_call_release(struct s_sts_call *c)
   if (c->call)
     ops_sts_call_cancel(c->call);
   c->call = NULL;
+  if (c->retry_timer)
+    ops_loop_timer_cancel(c->aws->context.loop, c->retry_timer);
+  c->retry_timer = NULL;
   ops_sts_identity_free(c->identity);
   c->identity = NULL;
 }
@@ -549,15 +637,45 @@ static int s_sts_call_gc(lua_State *L)
   return 0;
 }
 
+static void s_whoami_send(void *ud);
+
 static void s_whoami_done(struct ops_sts_identity *identity, const struct ops_error *err, void *ud)
 {
   struct s_sts_call *c = ud;
+  struct s_aws *aws = c->aws;
   c->call = NULL;
   c->identity = identity;
-  if (!identity) {
-    c->failed = true;
+  ops_retry_observe(aws->sts_retry, !identity && err->kind == OPS_ERR_THROTTLED);
+  if (identity) {
+    ops_retry_succeeded(aws->sts_retry, &c->attempts);
+  } else {
     c->error = *err;
+    c->retry_timer = s_sts_retry(aws, &c->attempts, &c->error, "STS GetCallerIdentity", c->account,
+                                 s_whoami_send, c);
+    if (c->retry_timer)
+      return;
+    c->failed = true;
   }
+  ops_wait_done(&c->wait);
+}
+
+/* Starts (or starts again) GetCallerIdentity as c->source, once the send rate allows; a call
+ * that cannot start ends the wait with its error. */
+static void s_whoami_send(void *ud)
+{
+  struct s_sts_call *c = ud;
+  struct s_aws *aws = c->aws;
+  c->retry_timer = NULL;
+  if ((c->retry_timer = s_sts_paced(aws, s_whoami_send, c)))
+    return;
+  struct ops_error err;
+  if (!s_usable(c->source, s_now(aws)))
+    err = c->error; /* expired while waiting to try again: the last failure stands */
+  else if (ops_sts_get_caller_identity(aws->sts, c->source->current, s_whoami_done, c, &c->call,
+                                       &err) == 0)
+    return;
+  c->failed = true;
+  c->error = err;
   ops_wait_done(&c->wait);
 }
 
@@ -586,10 +704,10 @@ static int s_whoami_with_identity(lua_State *L, int status, lua_KContext ctx)
   memset(c, 0, sizeof(*c));
   luaL_setmetatable(L, CALL_METATABLE);
   c->wait.cancel = s_sts_call_cancel;
-  struct ops_error err;
-  if (ops_sts_get_caller_identity(aws->sts, s_current(L, aws)->current, s_whoami_done, c,
-                                  &c->call, &err) != 0)
-    return ops_lua_error_raise(L, &err, "whoami", ops_task_account(ops_task_running(L)));
+  c->aws = aws;
+  c->source = s_current(L, aws);
+  snprintf(c->account, sizeof(c->account), "%s", ops_task_account(ops_task_running(L)));
+  s_whoami_send(c); /* a call that cannot start is done at once: k raises its error */
   return ops_task_suspend(L, &c->wait, s_whoami_done_k, (lua_KContext)c);
 }
 
