@@ -19,8 +19,9 @@ struct ops_sse_parser {
   struct s_buffer type;
   struct s_buffer last_id;
   long retry_ms;
-  bool after_cr; /* the previous byte ended a line with CR: a following LF belongs to it */
-  bool started;  /* past a leading byte order mark */
+  bool after_cr;   /* the previous byte ended a line with CR: a following LF belongs to it */
+  bool started;    /* past a leading byte order mark, or sure there is none */
+  size_t bom_seen; /* bytes of a leading byte order mark seen so far (it may come in pieces) */
 };
 
 static bool s_append(struct s_buffer *b, const char *data, size_t len)
@@ -133,14 +134,27 @@ static int s_line(struct ops_sse_parser *parser, const char *line, size_t len)
   return s_field(parser, line, (size_t)(colon - line), value, (size_t)(line + len - value));
 }
 
+/* Skips one leading byte order mark, even one split across feeds; bytes that turn out not to
+ * be one are kept as the start of the first line. */
+static bool s_skip_bom(struct ops_sse_parser *parser, const char **data, size_t *len)
+{
+  static const char bom[] = "\xEF\xBB\xBF";
+  while (!parser->started && *len > 0) {
+    if (**data != bom[parser->bom_seen]) {
+      parser->started = true;
+      return s_append(&parser->line, bom, parser->bom_seen);
+    }
+    ++*data;
+    --*len;
+    parser->started = ++parser->bom_seen == 3;
+  }
+  return true;
+}
+
 int ops_sse_feed(struct ops_sse_parser *parser, const char *data, size_t len)
 {
-  if (!parser->started && parser->line.len == 0 && len >= 3 &&
-      memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
-    data += 3;
-    len -= 3;
-  }
-  parser->started = parser->started || len > 0;
+  if (!parser->started && !s_skip_bom(parser, &data, &len))
+    return OPS_ERR_NOMEM;
   for (size_t i = 0; i < len; i++) {
     char c = data[i];
     if (c == '\n' && parser->after_cr) {
