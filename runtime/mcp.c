@@ -449,11 +449,15 @@ static void s_finish_with_reply(struct ops_mcp_call *call, json_t *reply)
            message ? message : "(the server gave no message)");
     return;
   }
+  /* every MCP result is an object: anything else would reach the caller as a non-table */
   json_t *result = json_object_get(reply, "result");
-  char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+  char *text = json_is_object(result) ? json_dumps(result, JSON_COMPACT) : NULL;
   if (!text && call->kind != CALL_INITIALIZED) {
-    s_fail(call, OPS_ERR_RPC, call->status, NULL, false,
-           "%s: the server's reply has neither result nor error", call->method);
+    s_fail(call, OPS_ERR_RPC, call->status, NULL, false, "%s: the server's reply has %s",
+           call->method,
+           !result                   ? "neither result nor error"
+           : !json_is_object(result) ? "a result that is not an object"
+                                     : "a result that could not be copied (out of memory)");
     return;
   }
   if (call->kind == CALL_INITIALIZE) {
@@ -643,8 +647,13 @@ static void s_on_exchange_done(const struct ops_http_response *response,
     return;
   }
   bool expects_reply = call->kind == CALL_REQUEST || call->kind == CALL_INITIALIZE;
-  if (!expects_reply || response->status == 202) {
+  if (!expects_reply) {
     s_finish(call, NULL, NULL);
+    return;
+  }
+  if (response->status == 202) { /* "accepted" is for notifications: a request has no answer */
+    s_fail(call, OPS_ERR_RPC, response->status, NULL, false,
+           "%s: the server accepted the request (HTTP 202) but sent no reply", call->method);
     return;
   }
   if (call->is_stream) {

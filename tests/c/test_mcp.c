@@ -634,6 +634,33 @@ static void a_call_cancelled_while_it_waits_to_be_sent_again_is_never_sent(void 
   assert_int_equal(o.calls, 0);
 }
 
+/* Found by tests/fuzz/fuzz_mcp.c: a request answered 202 (no reply) called back with neither a
+ * result nor an error, and a result that was not an object (null, a number) came back as such;
+ * mcp.call then indexed it as a table and raised a bare Lua error instead of an rpc error. */
+static void a_reply_without_a_result_object_is_an_rpc_error(void **state)
+{
+  struct fixture *f = *state;
+  with_open_session(f);
+  struct outcome accepted = {0}, null_result = {0}, number_result = {0};
+  call(f, &ALICE, "tools/list", NULL, &accepted);
+  answer(&f->fake, 3, 202, "", "", 0);
+  assert_int_equal(accepted.calls, 1);
+  assert_true(accepted.failed);
+  assert_int_equal(accepted.err.kind, OPS_ERR_RPC);
+  assert_string_equal(accepted.err.message,
+                      "tools/list: the server accepted the request (HTTP 202) but sent no reply");
+  call(f, &ALICE, "tools/list", NULL, &null_result);
+  answer(&f->fake, 4, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":null}", 0);
+  assert_true(null_result.failed);
+  assert_int_equal(null_result.err.kind, OPS_ERR_RPC);
+  assert_string_equal(null_result.err.message,
+                      "tools/list: the server's reply has a result that is not an object");
+  call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &number_result);
+  answer(&f->fake, 5, 200, SSE, "data: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":5}\n\n", 0);
+  assert_true(number_result.failed);
+  assert_int_equal(number_result.err.kind, OPS_ERR_RPC);
+}
+
 int main(void)
 {
 #define TEST(name)     cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -656,6 +683,7 @@ int main(void)
       RETRYING(other_requests_are_sent_again_on_5xx_until_the_attempts_run_out),
       RETRYING(opening_a_session_is_retried_and_its_waiting_requests_go_on),
       RETRYING(a_call_cancelled_while_it_waits_to_be_sent_again_is_never_sent),
+      TEST(a_reply_without_a_result_object_is_an_rpc_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
