@@ -80,6 +80,8 @@ struct s_aws {
   struct s_source base;
   struct s_source *roles;
   struct s_source *main_identity; /* what code outside any task acts as; NULL: the base */
+  struct ops_task *main_sharer;   /* a task whose assume() sets main_identity too (the REPL's) */
+  char base_account[16];          /* the base credentials' account, once whoami() told it */
 };
 
 /* ------------------------------------------------------------------ sources */
@@ -426,6 +428,8 @@ static void s_set_current(lua_State *L, struct s_aws *aws, struct s_source *sour
   if (task) {
     ops_task_set_context(task, source);
     ops_task_set_account(task, source->account);
+    if (task == aws->main_sharer)
+      aws->main_identity = source;
   } else {
     aws->main_identity = source;
   }
@@ -685,6 +689,9 @@ static int s_whoami_done_k(lua_State *L, int status, lua_KContext ctx)
   struct s_sts_call *c = (struct s_sts_call *)ctx;
   if (c->failed)
     return ops_lua_error_raise(L, &c->error, "whoami", ops_task_account(ops_task_running(L)));
+  struct s_aws *aws = s_aws_of(L);
+  if (s_current(L, aws) == &aws->base)
+    snprintf(aws->base_account, sizeof(aws->base_account), "%s", c->identity->account);
   lua_createtable(L, 0, 3);
   lua_pushstring(L, c->identity->account);
   lua_setfield(L, -2, "account");
@@ -714,6 +721,32 @@ static int s_whoami_with_identity(lua_State *L, int status, lua_KContext ctx)
 static int identity_whoami(lua_State *L)
 {
   return ops_identity_await(L, s_whoami_with_identity, 0);
+}
+
+/* ------------------------------------------------------------------ the REPL's identity */
+
+void ops_identity_share_main(lua_State *L)
+{
+  struct s_aws *aws = s_aws_of(L);
+  struct ops_task *task = ops_task_running(L);
+  aws->main_sharer = task;
+  if (task) {
+    ops_task_set_context(task, aws->main_identity);
+    ops_task_set_account(task, aws->main_identity ? aws->main_identity->account : "");
+  }
+}
+
+void ops_identity_unshare_main(lua_State *L)
+{
+  if (lua_getfield(L, LUA_REGISTRYINDEX, AWS_KEY) == LUA_TUSERDATA)
+    ((struct s_aws *)lua_touserdata(L, -1))->main_sharer = NULL;
+  lua_pop(L, 1);
+}
+
+const char *ops_identity_main_account(lua_State *L)
+{
+  struct s_aws *aws = s_aws_of(L);
+  return aws->main_identity ? aws->main_identity->account : aws->base_account;
 }
 
 static int identity_region(lua_State *L)

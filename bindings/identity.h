@@ -24,4 +24,16 @@ struct ops_sigv4_signer *ops_identity_signer(lua_State *L);
  * else us-east-1. */
 const char *ops_identity_region(lua_State *L);
 
+/* For the REPL, whose entries each run as a task of their own yet act as one identity, as the
+ * lines of one script do. Called in a task, ops_identity_share_main makes the task act as code
+ * outside tasks does (the base credentials until a role is assumed) and its assume() change
+ * that identity too, until ops_identity_unshare_main (called anywhere; the REPL calls it when
+ * the entry has ended). Raises the configuration error when the region cannot be read. */
+void ops_identity_share_main(lua_State *L);
+void ops_identity_unshare_main(lua_State *L);
+
+/* The account code outside tasks acts as: the assumed role's; the base credentials' once a
+ * whoami() with them told it; else "". Never calls STS. Borrowed until the next assume(). */
+const char *ops_identity_main_account(lua_State *L);
+
 #endif

@@ -208,7 +208,7 @@ static int s_main(lua_State *L)
   }
   s_run_epilogue(L, NULL, "emit_flush"); /* table, json and csv rows, even after an error */
   if (status == EXIT_OK && cli->interactive)
-    ops_repl_run(L);
+    ops_repl_run(L, s_catch_interrupts);
   s_run_epilogue(L, "mcp", "close"); /* DELETE each MCP session, as the specification asks */
   if (status == EXIT_OK && ops_engine_failures(ops_engine_of(L)) > 0)
     status = EXIT_TASKS_FAILED;

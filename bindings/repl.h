@@ -1,11 +1,14 @@
-/* repl.h: the interactive read-eval-print loop of `opsrun -i`. */
+/* repl.h: the interactive read-eval-print loop of `opsrun -i` (SPEC section 5). */
 #ifndef OPS_REPL_H
 #define OPS_REPL_H
 
 #include <lua.h>
 
-/* Reads statements from stdin until end of input, running each as a task and printing the
- * values of expressions. Errors are printed and the loop goes on. */
-void ops_repl_run(lua_State *L);
+/* Reads entries from stdin until end of input or `:quit`, running each as a task (all of them
+ * acting as one identity) and printing the values of expressions and the rows passed to emit;
+ * errors are printed and the loop goes on. On a terminal: line editing, history, completion and
+ * a prompt with the account and region. `catch_interrupts` installs the host's SIGINT handler,
+ * which interrupts the engine and resets itself: it is called before each prompt and entry. */
+void ops_repl_run(lua_State *L, void (*catch_interrupts)(lua_State *L));
 
 #endif
