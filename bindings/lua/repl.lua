@@ -426,7 +426,7 @@ end
 -- prefix, when they are only shown; and the character to add after a single replacement.
 function repl.complete(line, word)
   local ok, matches, insert, append = pcall(function()
-    local call, quote, typed = line:match("([%w_.]+)%s*%(%s*([\"'])([^\"']*)$")
+    local call, quote, typed = line:match("([%w_.]+)%s*%(?%s*([\"'])([^\"']*)$")
     if call then
       local matches, insert = complete_string(call, word, typed)
       return matches, insert, quote
