@@ -17,6 +17,7 @@ struct ops_http_transfer {
   size_t header_capacity;
   size_t body_capacity;
   size_t max_response_bytes;
+  size_t streamed; /* body bytes handed to on_data so far */
   bool too_large;
   bool (*on_data)(void *ud, const struct ops_http_response *head, const char *data, size_t len);
   ops_http_done_fn done;
@@ -162,11 +163,17 @@ static size_t s_on_body(char *data, size_t size, size_t count, void *ud)
 {
   struct ops_http_transfer *t = ud;
   size_t len = size * count;
-  if (t->on_data && t->response.status == 0)
+  if (!t->on_data)
+    return s_append_body(t, data, len) ? len : 0;
+  /* a stream is bounded too: a server that never ends one must not grow the client without end */
+  if (t->streamed + len > t->max_response_bytes) {
+    t->too_large = true;
+    return 0;
+  }
+  t->streamed += len;
+  if (t->response.status == 0)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->response.status);
-  bool keep_going =
-      t->on_data ? t->on_data(t->ud, &t->response, data, len) : s_append_body(t, data, len);
-  return keep_going ? len : 0;
+  return t->on_data(t->ud, &t->response, data, len) ? len : 0;
 }
 
 /* --- completion --- */

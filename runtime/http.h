@@ -30,7 +30,7 @@ struct ops_http_request {
   const char *body; /* copied by ops_http_start; may be NULL */
   size_t body_len;
   long timeout_ms;           /* whole exchange; 0: none */
-  size_t max_response_bytes; /* 0: OPS_HTTP_MAX_RESPONSE_BYTES */
+  size_t max_response_bytes; /* 0: OPS_HTTP_MAX_RESPONSE_BYTES; streamed bodies too */
   /* Optional streaming: body bytes are handed to on_data as they arrive instead of being
    * buffered (response->body stays empty), with the response's status and headers so far in
    * `head`, so a client can tell JSON from an event stream. Return false to abort the transfer

@@ -757,6 +757,7 @@ static int s_start_exchange(struct ops_mcp_call *call, const struct s_exchange *
                                     .body = x->body,
                                     .body_len = x->body_len,
                                     .timeout_ms = call->timeout_ms,
+                                    .max_response_bytes = MAX_REPLY_BYTES, /* event streams too */
                                     .on_data = s_on_data};
     call->head_seen = false;
     call->body.len = 0;

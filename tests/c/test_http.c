@@ -209,6 +209,38 @@ static void streamed_bodies_arrive_in_pieces(void **state)
   assert_true(s.chunks >= 2); /* sent 10 ms apart: not one buffered blob */
 }
 
+struct bounded_stream {
+  struct outcome o; /* first: on_done reads the same ud as a struct outcome */
+  size_t received;
+};
+
+static bool count_data(void *ud, const struct ops_http_response *head, const char *data,
+                       size_t len)
+{
+  (void)head, (void)data;
+  ((struct bounded_stream *)ud)->received += len;
+  return true;
+}
+
+/* A server that never ended a stream (an MCP event stream) grew the client until the server
+ * stopped: the bound applies to streamed bodies too, with the same clear error. */
+static void oversized_streams_are_abandoned_too(void **state)
+{
+  struct fixture *f = *state;
+  struct bounded_stream b = {0};
+  struct ops_http_request req = {.method = "GET",
+                                 .url = url_of(f, "/chunks/30"),
+                                 .max_response_bytes = 20,
+                                 .on_data = count_data};
+  assert_non_null(ops_http_start(f->loop, &req, on_done, &b, NULL));
+  run_until_done(f->loop, &b.o, 1);
+  assert_true(b.o.failed);
+  assert_int_equal(b.o.err.kind, OPS_ERR_TRANSPORT);
+  assert_false(b.o.err.retryable);
+  assert_non_null(strstr(b.o.err.message, "larger than 20 bytes"));
+  assert_true(b.received <= 20);
+}
+
 static void refused_connections_are_retryable_transport_errors(void **state)
 {
   struct fixture *f = *state;
@@ -276,6 +308,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(cancelling_closes_the_exchange_without_a_callback, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(streamed_bodies_arrive_in_pieces, setup, teardown),
+      cmocka_unit_test_setup_teardown(oversized_streams_are_abandoned_too, setup, teardown),
       cmocka_unit_test_setup_teardown(refused_connections_are_retryable_transport_errors, setup,
                                       teardown),
       cmocka_unit_test(plain_http_is_refused_beyond_loopback),
