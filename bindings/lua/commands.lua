@@ -123,6 +123,14 @@ local function fail(name, err, advice)
   report(FAIL, name, tostring(err) .. (advice and " — to fix: " .. advice or ""))
 end
 
+-- Runs one check under pcall; Ctrl-C (a `cancelled` error) ends doctor, as any command, rather
+-- than failing only the check it came in.
+local function attempt(check)
+  local ok, err = pcall(check)
+  if not ok and field(err, "kind") == "cancelled" then error(err, 0) end
+  return ok, err
+end
+
 -- The registry's entry for an account id when the registry loads, else just the id: the role
 -- check must not depend on the registry check.
 local function account_entry(id)
@@ -137,7 +145,7 @@ end
 
 local function check_credentials()
   local source
-  local ok, err = pcall(function()
+  local ok, err = attempt(function()
     source = private.identity.source()
     local me = opsrun.whoami()
     report(PASS, "credentials", string.format("%s: %s (account %s)", source, me.arn, me.account))
@@ -148,7 +156,7 @@ local function check_credentials()
 end
 
 local function check_role(id)
-  local ok, err = pcall(function()
+  local ok, err = attempt(function()
     local role = opsrun.assume(account_entry(id))
     local me = opsrun.whoami()
     report(PASS, "role", string.format("%s in %s: %s", role.role, role.account, me.arn))
@@ -169,7 +177,7 @@ local function describe_skew(skew)
 end
 
 local function check_clock()
-  local ok, err = pcall(function()
+  local ok, err = attempt(function()
     local server, now, endpoint = private.identity.server_time()
     local skew = server + 0.5 - now -- the Date header drops the fraction of a second
     local text = string.format("this machine's clock is %s the clock of STS (%s)", describe_skew(skew), endpoint)
@@ -200,7 +208,7 @@ local function check_registry()
       .. "checks only the connection")
     return
   end
-  local ok, err = pcall(function()
+  local ok, err = attempt(function()
     local accounts, central = private.registry.accounts(), private.registry.central()
     local text = string.format("%s: %d workload account%s", private.config.registry or "$ACCOUNT_REGISTRY",
       #accounts, #accounts == 1 and "" or "s")
@@ -244,7 +252,7 @@ local function mcp_advice(err)
 end
 
 local function check_mcp(id)
-  local ok, err = pcall(function()
+  local ok, err = attempt(function()
     local as = ""
     if id then
       local role = opsrun.assume(account_entry(id))

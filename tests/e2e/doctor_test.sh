@@ -127,6 +127,23 @@ expect "a dead STS endpoint: ✗ credentials and ✗ clock, both naming the conn
    [[ "$(line registry)" == "✓ "* ]]'
 sim_stop
 
+# --- Ctrl-C ----------------------------------------------------------------------------------
+
+sim_start --accounts 2 --mcp-latency-ms 10000 || exit 1
+env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
+  AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" \
+  "$OPSRUN" -r "$registry" doctor >"$E2E_TMP/out" 2>"$E2E_TMP/err" &
+pid=$!
+sleep 1.5 # the first three checks are done; mcp waits on the slow initialize
+kill -INT "$pid"
+wait "$pid"
+status=$?
+out=$(cat "$E2E_TMP/out") err=$(cat "$E2E_TMP/err")
+expect "Ctrl-C during a check ends doctor (130), the finished lines kept, no ✗ for the cut check" \
+  '[ $status -eq 130 ] && [ "$(marks)" = "✓✓✓" ] && [ "$err" = "opsrun: interrupted" ]'
+sim_stop
+
 # --- a skewed clock (the simulator's clock is offset; ours is the one "wrong") ---------------
 
 sim_start --accounts 2 --skew-seconds 90 || exit 1
