@@ -135,7 +135,12 @@ env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us
   AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" \
   "$OPSRUN" -r "$registry" doctor >"$E2E_TMP/out" 2>"$E2E_TMP/err" &
 pid=$!
-sleep 1.5 # the first three checks are done; mcp waits on the slow initialize
+# wait for the first three lines: mcp then waits on the slow initialize
+for ((i = 0; i < 100; i++)); do
+  [ "$(grep -c '' "$E2E_TMP/out")" -ge 3 ] && break
+  sleep 0.1
+done
+sleep 0.2
 kill -INT "$pid"
 wait "$pid"
 status=$?
