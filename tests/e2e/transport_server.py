@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""transport_server.py: a hostile HTTP(S) server on 127.0.0.1 for transport_test.sh. Prints its
+port on the first line of stdout, then answers by path, whatever the method:
+
+  /redirect        302 to /target on the same server (a client that follows it shows in the log)
+  /target          200 {"jsonrpc":"2.0","id":1,"result":{}}
+  /endless-json    200 application/json whose body never ends
+  /endless-sse     200 text/event-stream of data lines that never end an event
+  /endless-line    200 text/event-stream: one line that never ends
+  /endless-xml     200 text/xml that never ends (an STS answer)
+  /endless-headers 200 whose header lines never end
+  anything else    200 {}
+
+Every request is logged as "METHOD PATH" to --log. Endless answers stop on their own after
+--max-bytes bytes (default 1 GiB) or --max-seconds (default 60), and the whole server exits after
+--lifetime seconds (default 300), so that nothing outlives the test. With --cert and --key it
+speaks TLS with that (self-signed) certificate."""
+import argparse
+import os
+import ssl
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CHUNK = 64 * 1024
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _record(self):
+        with open(self.server.log_path, "a") as log:
+            log.write(f"{self.command} {self.path}\n")
+
+    def _read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+
+    def _stream(self, status, content_type, first, piece):
+        """Sends `first`, then `piece` over and over in chunks until the limits."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        deadline = time.monotonic() + self.server.max_seconds
+        block = piece * max(1, CHUNK // len(piece))
+        sent = 0
+        try:
+            data = first
+            while sent < self.server.max_bytes and time.monotonic() < deadline:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                sent += len(data)
+                data = block
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+        self.close_connection = True
+
+    def _endless_headers(self):
+        self.send_response(200)
+        self.flush_headers()  # the status line first: send_response only buffers it
+        deadline = time.monotonic() + self.server.max_seconds
+        sent, n = 0, 0
+        try:
+            while sent < self.server.max_bytes and time.monotonic() < deadline:
+                line = b"X-Padding-%d: %s\r\n" % (n, b"p" * 1000)
+                self.wfile.write(line)
+                sent += len(line)
+                n += 1
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+        self.close_connection = True
+
+    def _answer(self):
+        self._read_body()
+        self._record()
+        path = self.path.split("?")[0]
+        if path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{self.server.server_port}/target")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path == "/endless-json":
+            self._stream(200, "application/json", b'{"jsonrpc":"2.0","id":1,"result":{"x":"',
+                         b"0123456789abcdef")
+        elif path == "/endless-sse":
+            self._stream(200, "text/event-stream", b"id: 1\n", b"data: 0123456789abcdef\n")
+        elif path == "/endless-line":
+            self._stream(200, "text/event-stream", b"data: ", b"0123456789abcdef")
+        elif path == "/endless-xml":
+            self._stream(200, "text/xml", b"<AssumeRoleResponse><x>", b"0123456789abcdef")
+        elif path == "/endless-headers":
+            self._endless_headers()
+        else:
+            body = b'{"jsonrpc":"2.0","id":1,"result":{}}' if path == "/target" else b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = do_PUT = _answer
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients that refuse the certificate or hang up are the point of the test
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--max-bytes", type=int, default=1 << 30)
+    parser.add_argument("--max-seconds", type=float, default=60)
+    parser.add_argument("--lifetime", type=float, default=300)
+    args = parser.parse_args()
+    server = Server(("127.0.0.1", 0), Handler)
+    server.log_path = args.log
+    server.max_bytes = args.max_bytes
+    server.max_seconds = args.max_seconds
+    if args.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Timer(args.lifetime, lambda: os._exit(0)).start()
+    print(server.server_port, flush=True)
+    sys.stdout.close()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
