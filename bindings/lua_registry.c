@@ -4,6 +4,7 @@
 #include "bindings/lua_registry.h"
 
 #include <lauxlib.h>
+#include <string.h>
 
 #include "bindings/config.h"
 #include "bindings/lua_error.h"
@@ -145,6 +146,23 @@ static int registry_central(lua_State *L)
   return 1;
 }
 
+/* registry.find(id) -> the account with that id, central or workload, whatever the shard; or
+ * nil (assume() takes an account's settings from here) */
+static int registry_find(lua_State *L)
+{
+  const char *id = luaL_checkstring(L, 1);
+  const struct ops_registry *registry = s_registry_or_raise(L);
+  for (size_t i = 0; i < ops_registry_count(registry); i++) {
+    const struct ops_registry_account *account = ops_registry_at(registry, i);
+    if (strcmp(account->id, id) == 0) {
+      s_push_account(L, account);
+      return 1;
+    }
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
 int ops_lua_registry_preload(lua_State *L, struct ops_error *err)
 {
   const struct ops_registry *registry = NULL;
@@ -153,8 +171,10 @@ int ops_lua_registry_preload(lua_State *L, struct ops_error *err)
 
 int luaopen_opsrun_registry(lua_State *L)
 {
-  static const luaL_Reg functions[] = {
-      {"accounts", registry_accounts}, {"central", registry_central}, {NULL, NULL}};
+  static const luaL_Reg functions[] = {{"accounts", registry_accounts},
+                                       {"central", registry_central},
+                                       {"find", registry_find},
+                                       {NULL, NULL}};
   luaL_newlib(L, functions);
   return 1;
 }

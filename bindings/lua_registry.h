@@ -28,6 +28,7 @@ int ops_lua_registry_preload(lua_State *L, struct ops_error *err);
  * invalid or not configured:
  *   accounts() -> array of the workload accounts after --shard, in registry order
  *   central()  -> the central account, or nil
+ *   find(id)   -> the account with that id, central or workload, whatever the shard; or nil
  * Each account is a fresh table {id, name, environment, role_name, regions, tags, external_id,
  * session_duration, index}: effective values, `index` its 0-based registry index. */
 int luaopen_opsrun_registry(lua_State *L);

@@ -13,6 +13,7 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev   # HTTP, crypto, XML, JSON
   libedit-dev libcmocka-dev                                       # REPL line editing, C unit tests
   jq tmux valgrind awscli python3 curl ca-certificates            # end-to-end test tools
+  man-db systemd                                                  # man page and unit file checks
 )
 
 missing=()

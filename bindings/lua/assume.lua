@@ -14,15 +14,11 @@ local function registry_configured()
   return private.config.registry ~= nil or (os.getenv("ACCOUNT_REGISTRY") or "") ~= ""
 end
 
--- The registry's entry for an account id (workload or central), when there is a registry.
+-- The registry's entry for an account id (workload or central, in any shard), when there is a
+-- registry.
 local function registry_account(id)
   if not registry_configured() then return nil end
-  for _, acct in ipairs(private.registry.accounts()) do
-    if acct.id == id then return acct end
-  end
-  local central = private.registry.central()
-  if central and central.id == id then return central end
-  return nil
+  return private.registry.find(id)
 end
 
 local function account_of(account)

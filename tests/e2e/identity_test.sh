@@ -113,6 +113,13 @@ expect "a denied account gives an AccessDenied error object in AWS's words" \
   '[ "$out" = "false	denied	AccessDenied	assume	$denied	403
 AccessDenied (assume $denied): User: $central_arn is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::$denied:role/CentralOpsTargetRole" ]'
 
+sim_get '{accounts: [.accounts[] | {id: ., name: ("acct-" + .)}] | .[0].role_name = "ShardTestRole"}' \
+  >"$E2E_TMP/shard-registry.json"
+opsrun_with "${base_keys[@]}" -- -r "$E2E_TMP/shard-registry.json" --shard 2/2 -e "
+print(#accounts(), pcall(assume, '$first'))"
+expect "assume(id) takes the account's settings from the registry, even outside --shard" \
+  '[[ "$out" == "25	false	AccessDenied (assume $first): "*"role/ShardTestRole" ]]'
+
 opsrun_with "${base_keys[@]}" -- -e "assume('$first', {session_name = 'bad:name'})"
 expect "parameters STS would refuse are refused before sending, in AWS's words" \
   '[ $status -eq 2 ] && [[ "$err" == *"roleSessionName"* ]]'
