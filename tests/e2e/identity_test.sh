@@ -113,7 +113,7 @@ expect "a denied account gives an AccessDenied error object in AWS's words" \
   '[ "$out" = "false	denied	AccessDenied	assume	$denied	403
 AccessDenied (assume $denied): User: $central_arn is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::$denied:role/CentralOpsTargetRole" ]'
 
-sim_get '{accounts: [.accounts[] | {id: ., name: ("acct-" + .)}] | .[0].role_name = "ShardTestRole"}' \
+sim_get '{accounts: ([.accounts[] | {id: ., name: ("acct-" + .)}] | .[0].role_name = "ShardTestRole")}' \
   >"$E2E_TMP/shard-registry.json"
 opsrun_with "${base_keys[@]}" -- -r "$E2E_TMP/shard-registry.json" --shard 2/2 -e "
 print(#accounts(), pcall(assume, '$first'))"
