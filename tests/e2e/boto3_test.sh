@@ -7,11 +7,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../sim/lib.sh"
 trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
 
-opsrun_sim() {
-  run env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
-    AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
-    AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" "$OPSRUN" "$@"
-}
 inventory() { # ACCOUNT REGION: the simulator's EC2 answer, {Reservations}
   curl -s "${SIM_COUNTERS%/counters}/inventory?account=$1&region=$2" | jq -c .ec2
 }
@@ -35,22 +30,22 @@ done
 expect "the simulator has instances to compare ($best_count in $best)" '[ "$best_count" -gt 0 ]'
 
 for region in us-east-1 eu-west-1; do
-  opsrun_sim -e "assume('$best')
+  sim_run opsrun -e "assume('$best')
 print(json.encode(mcp.boto3('ec2', 'DescribeInstances', {}, { region = '$region' })))"
   got=$(normalized <<<"$out") want=$(inventory "$best" "$region" | normalized)
   expect "DescribeInstances in $region as the assumed role equals the inventory's Reservations" \
     '[ $status -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]'
 done
 
-opsrun_sim -e "assume('$best') print(json.encode(mcp.boto3('ec2', 'DescribeInstances')))"
+sim_run opsrun -e "assume('$best') print(json.encode(mcp.boto3('ec2', 'DescribeInstances')))"
 got=$(normalized <<<"$out") want=$(inventory "$best" us-east-1 | normalized)
 expect "without opts.region it runs in the operating region (AWS_REGION)" \
   '[ $status -eq 0 ] && [ "$got" = "$want" ]'
 
-opsrun_sim -e "assume('$best') print(mcp.boto3('sts', 'GetCallerIdentity').Account)"
+sim_run opsrun -e "assume('$best') print(mcp.boto3('sts', 'GetCallerIdentity').Account)"
 expect "sts GetCallerIdentity through boto3 answers as the assumed account" '[ "$out" = "$best" ]'
 
-opsrun_sim -e "local r = sweep({...}, function(id, region)
+sim_run opsrun -e "local r = sweep({...}, function(id, region)
   assume(id)
   local n = 0
   for _, res in ipairs(mcp.boto3('ec2', 'DescribeInstances', {}, { region = region }).Reservations or {}) do
@@ -68,7 +63,7 @@ expect "a sweep of accounts × regions counts every account's instances" \
 
 # --- errors ------------------------------------------------------------------------------------
 
-opsrun_sim -e "assume('$best')
+sim_run opsrun -e "assume('$best')
 local ok, e = pcall(mcp.boto3, 'ec2', 'DescribeInstances', { MaxResults = 1 })
 print(ok, e.kind, e.code, e.phase, e.account, e.service, e.operation, e.region)
 print(e.message)"
@@ -76,21 +71,21 @@ expect "an invalid MaxResults raises a tool error named by its botocore code" \
   '[ $status -eq 0 ] && [ "$(head -1 <<<"$out")" = "false	tool	InvalidParameterValue	mcp	$best	ec2	DescribeInstances	us-east-1" ] &&
    [ "$(tail -1 <<<"$out")" = "botocore.exceptions.ClientError: An error occurred (InvalidParameterValue) when calling the DescribeInstances operation: Value ( 1 ) for parameter maxResults is invalid. Expecting a value greater than 5." ]'
 
-opsrun_sim -e "assume('$best') mcp.boto3('ec2', 'DescribeInstances', { MaxResults = 1 })"
+sim_run opsrun -e "assume('$best') mcp.boto3('ec2', 'DescribeInstances', { MaxResults = 1 })"
 expect "uncaught, it exits 1 with the error's line on stderr" \
   '[ $status -eq 1 ] && [[ "$err" == "opsrun: InvalidParameterValue (mcp $best): botocore.exceptions.ClientError: An error occurred (InvalidParameterValue) when calling the DescribeInstances operation: "* ]] && [ -z "$out" ]'
 
-opsrun_sim -e "local ok, e = pcall(mcp.boto3, 'ec2', 'DescribeInstances', { Bogus = 1 }) print(e.code)
+sim_run opsrun -e "local ok, e = pcall(mcp.boto3, 'ec2', 'DescribeInstances', { Bogus = 1 }) print(e.code)
 print(e.message)"
 expect "an unknown parameter is a ParamValidationError in botocore's words" \
   '[ "$(head -1 <<<"$out")" = ParamValidationError ] && [[ "$out" == *"Unknown parameter in input: \"Bogus\""* ]]'
 
-opsrun_sim -e "local ok, e = pcall(mcp.boto3, 'ec2', 'DescribeVpcs') print(e.kind, e.code, e.message)"
+sim_run opsrun -e "local ok, e = pcall(mcp.boto3, 'ec2', 'DescribeVpcs') print(e.kind, e.code, e.message)"
 expect "a script failure without a botocore code is a ScriptError with the server's text" \
   '[ "$out" = "tool	ScriptError	NotImplementedError: opsrun-sim does not simulate ec2.DescribeVpcs" ]'
 
 before=$(curl -s "$SIM_COUNTERS" | jq .tool_calls.total)
-opsrun_sim -e "mcp.boto3('ec2\"); import os #', 'DescribeInstances')"
+sim_run opsrun -e "mcp.boto3('ec2\"); import os #', 'DescribeInstances')"
 after=$(curl -s "$SIM_COUNTERS" | jq .tool_calls.total)
 expect "a service name that is not a name is a bad argument, and nothing is sent" \
   '[ $status -eq 1 ] && [ "$before" = "$after" ] && [[ "$err" == "opsrun: (command line):1: bad argument #1 to '"'"'boto3'"'"' (service name must look like '"'"'ec2'"'"', got "* ]]'
@@ -118,11 +113,11 @@ for i, text in ipairs(strings) do
 end
 LUA
 )
-opsrun_sim "$hostile"
+sim_run opsrun "$hostile"
 expect "hostile strings arrive intact: the server quotes each back exactly" \
   '[ $status -eq 0 ] && [ "$out" = "$(printf "%s\ttrue\ttrue\n" 1 2 3 4 5 6 7)" ]'
 
-opsrun_sim -e "assume('$best') local r = mcp.boto3('ec2', 'DescribeInstances',
+sim_run opsrun -e "assume('$best') local r = mcp.boto3('ec2', 'DescribeInstances',
   { Filters = { { Name = 'tag:Owner', Values = { \"nobody'); import os #\" } } } }) print(#r.Reservations)"
 expect "a hostile filter value is just a value that matches nothing" '[ $status -eq 0 ] && [ "$out" = 0 ]'
 

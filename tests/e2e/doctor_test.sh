@@ -8,12 +8,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../sim/lib.sh"
 trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
 
-# opsrun against the running simulator as its base user, in a clean environment
-opsrun_sim() {
-  run env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
-    AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
-    AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" "$@"
-}
 # line NAME: the line of check NAME in $out (its name is the second word)
 line() {
   printf '%s\n' "$out" | awk -v name="$1" '$2 == name'
@@ -40,7 +34,7 @@ sim_start --accounts 3 --deny-accounts 1 || exit 1
 
 # --- everything in order -------------------------------------------------------------------
 
-opsrun_sim "$OPSRUN" -r "$registry" doctor
+sim_run opsrun -r "$registry" doctor
 expect "all checks pass: exit 0, four ✓ lines in order, nothing on stderr" \
   '[ $status -eq 0 ] && [ "$(marks)" = "✓✓✓✓" ] && [ -z "$err" ] &&
    [ "$(printf "%s\n" "$out" | awk "{print \$2}" | tr "\n" " ")" = "credentials clock registry mcp " ]'
@@ -53,13 +47,13 @@ expect "the registry line counts the workload accounts and names the central one
 expect "the mcp line has the tool count and names" \
   '[[ "$(line mcp)" == "✓ mcp          $SIM_MCP: initialize and tools/list signed, 8 tools: "*aws___run_script*aws___list_regions* ]]'
 
-opsrun_sim "$OPSRUN" -r "$registry" --account 200000000001 doctor
+sim_run opsrun -r "$registry" --account 200000000001 doctor
 expect "--account ID: a role line between credentials and clock, and MCP as that role" \
   '[ $status -eq 0 ] && [ "$(marks)" = "✓✓✓✓✓" ] &&
    [ "$(line role)" = "✓ role         CentralOpsTargetRole in 200000000001: arn:aws:sts::200000000001:assumed-role/CentralOpsTargetRole/opsrun-200000000001" ] &&
    [[ "$(line mcp)" == *" as CentralOpsTargetRole in 200000000001: "*"8 tools"* ]]'
 
-opsrun_sim "$OPSRUN" -r "$registry" --account 200000000003 doctor
+sim_run opsrun -r "$registry" --account 200000000003 doctor
 expect "--account of a role whose trust refuses us: ✗ role with AccessDenied and the fix, ✗ mcp" \
   '[ $status -eq 1 ] && [ "$(marks)" = "✓✗✓✓✗" ] &&
    [[ "$(line role)" == "✗ role         AccessDenied (assume 200000000003): "*" — to fix: the role'"'"'s trust policy"* ]] &&
@@ -67,7 +61,7 @@ expect "--account of a role whose trust refuses us: ✗ role with AccessDenied a
 
 # --- a wrong secret --------------------------------------------------------------------------
 
-opsrun_sim env AWS_SECRET_ACCESS_KEY=wrong-secret-0123456789 "$OPSRUN" -vvv -r "$registry" doctor
+sim_run env AWS_SECRET_ACCESS_KEY=wrong-secret-0123456789 "$OPSRUN" -vvv -r "$registry" doctor
 expect "a wrong secret: ✗ credentials and ✗ mcp, the clock and registry still ✓, exit 1" \
   '[ $status -eq 1 ] && [ "$(marks)" = "✗✓✓✗" ] &&
    [[ "$(line credentials)" == "✗ credentials  environment: SignatureDoesNotMatch (whoami): "*" — to fix: check the secret access key"* ]] &&
@@ -86,41 +80,41 @@ expect "no credentials: ✗ credentials with the chain's message (where it looke
 
 run "$OPSRUN" -r "$E2E_TMP/broken.json" -e ''
 registry_message=${err#opsrun: }
-opsrun_sim "$OPSRUN" -r "$E2E_TMP/broken.json" doctor
+sim_run opsrun -r "$E2E_TMP/broken.json" doctor
 expect "a broken registry: ✗ registry with the registry's one-line message, the others ✓, exit 1" \
   '[ $status -eq 1 ] && [ "$(marks)" = "✓✓✗✓" ] && [[ "$registry_message" == *"/accounts/1/id"* ]] &&
    [[ "$(line registry)" == "✗ registry     $registry_message — to fix: "* ]]'
 
-opsrun_sim "$OPSRUN" doctor
+sim_run opsrun doctor
 expect "no registry: ✗ registry saying what to set, exit 1" \
   '[ $status -eq 1 ] && [ "$(marks)" = "✓✓✗✓" ] &&
    [[ "$(line registry)" == "✗ registry     no account registry — to fix: pass -r FILE, or set OPSRUN_REGISTRY"* ]]'
 
-opsrun_sim "$OPSRUN" doctor credentials clock mcp
+sim_run opsrun doctor credentials clock mcp
 expect "doctor credentials clock mcp: only the connection checks, exit 0 without a registry" \
   '[ $status -eq 0 ] && [ "$(marks)" = "✓✓✓" ] && [ -z "$(line registry)" ]'
 
-opsrun_sim "$OPSRUN" doctor mcp registry
+sim_run opsrun doctor mcp registry
 expect "checks named in any order run in the usual order" \
   '[ $status -eq 1 ] && [ "$(printf "%s\n" "$out" | awk "{print \$2}" | tr "\n" " ")" = "registry mcp " ]'
 
-opsrun_sim "$OPSRUN" doctor network
+sim_run opsrun doctor network
 expect "an unknown check is a usage error (exit 2) naming the checks" \
   '[ $status -eq 2 ] && [ -z "$out" ] && [[ "$err" == *"doctor checks credentials, clock, registry, mcp; got '"'"'network'"'"'"* ]]'
 
 printf '{"accounts": [{"id": "200000000001", "name": "Prod"}]}' >"$E2E_TMP/no-central.json"
-opsrun_sim "$OPSRUN" -r "$E2E_TMP/no-central.json" doctor registry
+sim_run opsrun -r "$E2E_TMP/no-central.json" doctor registry
 expect "a registry without a central account: a warning (!), exit 0" \
   '[ $status -eq 0 ] && [[ "$(line registry)" == "! registry     "*": 1 workload account, no central account — "* ]]'
 
 # --- a dead endpoint -------------------------------------------------------------------------
 
-opsrun_sim "$OPSRUN" -r "$registry" --mcp-url http://127.0.0.1:1/mcp doctor
+sim_run opsrun -r "$registry" --mcp-url http://127.0.0.1:1/mcp doctor
 expect "a dead MCP endpoint: ✗ mcp naming the connection failure and the URL to check, exit 1" \
   '[ $status -eq 1 ] && [ "$(marks)" = "✓✓✓✗" ] &&
    [[ "$(line mcp)" == "✗ mcp          "*"http://127.0.0.1:1/mcp"*"Failed to connect"*"— to fix: check the endpoint (--mcp-url, OPSRUN_MCP_URL: http://127.0.0.1:1/mcp)"* ]]'
 
-opsrun_sim env AWS_ENDPOINT_URL_STS=http://127.0.0.1:1 "$OPSRUN" -r "$registry" doctor
+sim_run env AWS_ENDPOINT_URL_STS=http://127.0.0.1:1 "$OPSRUN" -r "$registry" doctor
 expect "a dead STS endpoint: ✗ credentials and ✗ clock, both naming the connection failure" \
   '[ $status -eq 1 ] && [[ "$(line credentials)" == "✗ credentials  "*"Failed to connect"* ]] &&
    [[ "$(line clock)" == "✗ clock        "*"Failed to connect"*"— to fix: check the network and the STS endpoint"* ]] &&
@@ -152,7 +146,7 @@ sim_stop
 # --- a skewed clock (the simulator's clock is offset; ours is the one "wrong") ---------------
 
 sim_start --accounts 2 --skew-seconds 90 || exit 1
-opsrun_sim "$OPSRUN" -r "$registry" doctor
+sim_run opsrun -r "$registry" doctor
 expect "a clock 90 s off: a warning (!) on the clock line, the rest ✓, exit 0" \
   '[ $status -eq 0 ] && [ "$(marks)" = "✓!✓✓" ] &&
    [[ "$(line clock)" == "! clock        this machine'"'"'s clock is "*" s behind the clock of STS"*"over 1 minute"* ]]'
@@ -163,7 +157,7 @@ for skew in 400 -400; do
   way=behind
   [ $skew -lt 0 ] && way="ahead of"
   sim_start --accounts 2 --skew-seconds $skew || exit 1
-  opsrun_sim "$OPSRUN" -r "$registry" doctor
+  sim_run opsrun -r "$registry" doctor
   expect "a clock $skew s off: ✗ clock (SigV4 refuses it), signed checks ✗ pointing at the clock, exit 1" \
     '[ $status -eq 1 ] && [ "$(marks)" = "✗✗✓✗" ] &&
      [[ "$(line clock)" == "✗ clock        this machine'"'"'s clock is 4"??" s $way the clock of STS"*"SigV4 refuses requests more than 5 minutes off — to fix: "* ]] &&

@@ -15,10 +15,7 @@ hung=$(sim_get '.hung | join(" ")')
 inventory="${SIM_COUNTERS%/counters}/inventory"
 
 opsrun_sim() {
-  run env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
-    AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
-    AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" \
-    "$OPSRUN" --no-progress -r "$E2E_TMP/registry.json" --timeout 3 "$@"
+  sim_run opsrun --no-progress -r "$E2E_TMP/registry.json" --timeout 3 "$@"
 }
 
 # What the simulator holds: "account region instance type state" lines, sorted.

@@ -31,6 +31,17 @@ run_stdin() {
   err=$(cat "$E2E_TMP/err")
 }
 
+# sim_run CMD [ARGS...]: as run, in a clean environment in which opsrun acts as the base user of
+# the simulator that tests/sim/lib.sh's sim_start started; `opsrun` as CMD means $OPSRUN.
+sim_run() {
+  local cmd=$1
+  shift
+  [ "$cmd" = opsrun ] && cmd=$OPSRUN
+  run env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
+    AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
+    AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" "$cmd" "$@"
+}
+
 # expect NAME CONDITION: CONDITION is evaluated by bash; on failure the last run is shown.
 expect() {
   if eval "$2"; then
