@@ -154,6 +154,10 @@ expect "accounts() prints as a table, its columns aligned under the header" \
    [ "$(awk -v s="$header" "BEGIN { print index(s, \"environment\") }")" = \
      "$(awk -v s="$row" "BEGIN { print index(s, \"prod\") }")" ]'
 
+central=$(sim_get .central_account)
+entry 'whoami().account'
+expect "once whoami() resolved the base credentials, the prompt shows their account" \
+  '[ "$(screen | grep "^opsrun" | tail -1)" = "opsrun $central us-east-1> " ]'
 entry "assume(\"$first\").account"
 expect "after assume the prompt shows the account" \
   '[ "$(screen | grep "^opsrun" | tail -1)" = "opsrun $first us-east-1> " ]'
