@@ -8,6 +8,7 @@
 #include <editline/readline.h>
 #include <errno.h>
 #include <lauxlib.h>
+#include <locale.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,42 +188,34 @@ static void s_history_add(struct s_repl *repl, const char *entry)
 
 /* ------------------------------------------------------------------ completion */
 
-/* The matches for readline: [common prefix or what to insert, matches..., NULL], or NULL. */
+/* The matches for readline: [what to insert, matches..., NULL], or NULL when there are none or
+ * memory ran out. readline frees them. */
 static char **s_match_array(lua_State *L, int matches, int insert)
 {
   size_t n = lua_rawlen(L, matches);
-  if (n == 0)
-    return NULL;
-  char **array = calloc(n + 2, sizeof(*array));
+  char **array = n > 0 ? calloc(n + 2, sizeof(*array)) : NULL;
   if (!array)
     return NULL;
-  size_t common = 0;
+  array[0] = strdup(lua_tostring(L, insert) ? lua_tostring(L, insert) : "");
+  if (!array[0])
+    goto fail;
   for (size_t i = 1; i <= n; i++) {
     lua_rawgeti(L, matches, (lua_Integer)i);
-    const char *match = lua_tostring(L, -1);
-    array[i] = strdup(match ? match : "");
+    array[i] = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
     lua_pop(L, 1);
-    if (i == 1)
-      common = strlen(array[1]);
-    while (common > 0 && strncmp(array[1], array[i], common) != 0)
-      common--;
+    if (!array[i])
+      goto fail;
   }
-  if (lua_isstring(L, insert))
-    array[0] = strdup(lua_tostring(L, insert));
-  else
-    array[0] = strndup(array[1] ? array[1] : "", common);
-  for (size_t i = 0; i <= n; i++)
-    if (!array[i]) { /* out of memory: offer nothing */
-      for (size_t j = 0; j <= n; j++)
-        free(array[j]);
-      free(array);
-      return NULL;
-    }
   return array;
+fail:
+  for (size_t i = 0; i <= n; i++)
+    free(array[i]);
+  free(array);
+  return NULL;
 }
 
-/* rl_attempted_completion_function: private.repl.complete(line before the cursor, word), run
- * as a task because finding tool names is a network call. */
+/* rl_attempted_completion_function: private.repl.complete(line, cursor, word), run as a task
+ * because finding tool names is a network call. */
 static char **s_complete(const char *text, int start, int end)
 {
   (void)start;
@@ -232,12 +225,11 @@ static char **s_complete(const char *text, int start, int end)
   int top = lua_gettop(L);
   char **array = NULL;
   s_push_repl_field(L, "complete");
-  lua_pushlstring(L, rl_line_buffer, (size_t)(end > 0 ? end : 0));
+  lua_pushstring(L, rl_line_buffer);
+  lua_pushinteger(L, end); /* in characters: libedit counts wide characters */
   lua_pushstring(L, text);
-  if (s_run_task(repl, 2) == LUA_OK && lua_istable(L, top + 1)) {
-    /* libedit adds the character to every match it lists, not only to a single one */
-    bool single = lua_rawlen(L, top + 1) == 1 && lua_isnil(L, top + 2);
-    const char *append = single ? lua_tostring(L, top + 3) : NULL;
+  if (s_run_task(repl, 3) == LUA_OK && lua_istable(L, top + 1)) {
+    const char *append = lua_tostring(L, top + 3);
     rl_completion_append_character = append && append[0] ? append[0] : '\0';
     array = s_match_array(L, top + 1, top + 2);
   }
@@ -251,6 +243,10 @@ static char **s_complete(const char *text, int start, int end)
 
 static void s_editor_start(struct s_repl *repl)
 {
+  /* libedit decodes what is typed by LC_CTYPE: in the "C" locale it drops every non-ASCII
+   * character. Lua itself classifies characters with its own tables, so this changes nothing
+   * else. */
+  setlocale(LC_CTYPE, "");
   rl_readline_name = "opsrun"; /* for `opsrun:` lines in ~/.editrc */
   rl_catch_signals = 0;        /* Ctrl-C is the host's handler's: see s_read_line */
   rl_attempted_completion_function = s_complete;

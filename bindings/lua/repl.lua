@@ -421,21 +421,26 @@ local function complete_string(call, word, typed)
   return {}
 end
 
--- What Tab offers for `word`, the text libedit will replace, with `line` the text before the
--- cursor. Returns the full replacements (sorted); the text to insert instead of their common
--- prefix, when they are only shown; and the character to add after a single replacement.
-function repl.complete(line, word)
+-- What Tab offers for `word`, the text libedit will replace, in `line` with the cursor after
+-- `cursor` characters. Returns the replacements (sorted; only shown when there are several);
+-- what to insert in place of `word` (their common prefix, unless a listing alone is wanted);
+-- and the character to add after a single replacement, else "" (libedit would add it to every
+-- match it lists).
+function repl.complete(line, cursor, word)
   local ok, matches, insert, append = pcall(function()
+    local offset = utf8.len(line) and utf8.offset(line, cursor + 1) or cursor + 1
+    line = line:sub(1, offset - 1)
     local call, quote, typed = line:match("([%w_.]+)%s*%(?%s*([\"'])([^\"']*)$")
     if call then
       local matches, insert = complete_string(call, word, typed)
       return matches, insert, quote
     end
-    if line:match("[\"']") and select(2, line:gsub("[\"']", "")) % 2 == 1 then return {} end
+    if select(2, line:gsub("[\"']", "")) % 2 == 1 then return {} end -- inside another string
     return complete_path(word), nil, ""
   end)
-  if not ok then return {}, nil, "" end
-  return matches, insert, append or ""
+  if not ok or #matches == 0 then return {}, "", "" end
+  if insert then return matches, insert, "" end
+  return matches, common_prefix(matches), #matches == 1 and append or ""
 end
 
 -- :help --------------------------------------------------------------------------------------

@@ -182,7 +182,7 @@ end)
 
 describe("repl.complete", function()
   local function complete(line, word)
-    return repl.complete(line, word or line:match("[%w_.:]*$"))
+    return repl.complete(line, utf8.len(line), word or line:match("[%w_.:]*$"))
   end
 
   it("offers globals and keywords for a bare word", function()
@@ -217,6 +217,19 @@ describe("repl.complete", function()
     _G.repl_spec_obj, _G.repl_spec_text = nil, nil
   end)
 
+  it("says what to insert: the common prefix, and the closing quote after a single match", function()
+    _G.repl_spec_obj = { alpha = 1, alphabet = 2 }
+    assert.are.same({ { "repl_spec_obj.alpha", "repl_spec_obj.alphabet" }, "repl_spec_obj.alpha", "" },
+      { complete("repl_spec_obj.al") })
+    assert.are.same({ { "repl_spec_obj.alphabet" }, "repl_spec_obj.alphabet", "" },
+      { complete("repl_spec_obj.alphab") })
+    _G.repl_spec_obj = nil
+  end)
+
+  it("reads the line up to the cursor, counted in characters", function()
+    assert.are.same({ "pairs" }, (repl.complete('x = "é" pai(1)', 10, "pai")))
+  end)
+
   it("offers nothing for an unknown path, inside an unrelated string, or on a bad word", function()
     assert.are.same({}, (complete("nosuchthing.")))
     assert.are.same({}, (complete('print("acc', "acc")))
@@ -243,8 +256,7 @@ describe("repl.complete", function()
       local complete = debug.getregistry()["opsrun.private"].repl.complete
       local json = require "cjson"
       local function show(line, word)
-        local matches, insert, append = complete(line, word)
-        print(json.encode({ matches, insert or json.null, append }))
+        print(json.encode({ complete(line, utf8.len(line), word) }))
       end
       show('assume("', '"')
       show('assume("Cen', 'Cen')
@@ -258,11 +270,11 @@ describe("repl.complete", function()
     local output = pipe:read("a")
     pipe:close()
     assert.are.same({
-      '[["111111111111 (Central)","222222222222 (Production)","222222222233 (Prod EU)"],"\\"","\\""]',
-      '[["111111111111"],null,"\\""]',
-      '[["222222222222 (Production)","222222222233 (Prod EU)"],"2222222222","\\""]',
-      '[["222222222222 (Production)","222222222233 (Prod EU)"],"prod","\\""]',
-      '[["222222222233 (Prod EU)"],"","\\""]',
+      '[["111111111111 (Central)","222222222222 (Production)","222222222233 (Prod EU)"],"\\"",""]',
+      '[["111111111111"],"111111111111","\\""]',
+      '[["222222222222 (Production)","222222222233 (Prod EU)"],"2222222222",""]',
+      '[["222222222222 (Production)","222222222233 (Prod EU)"],"prod",""]',
+      '[["222222222233 (Prod EU)"],"",""]',
     }, lines_of((output:gsub("\n$", ""))))
   end)
 end)
