@@ -313,12 +313,18 @@ local function account_list()
   return list
 end
 
+-- The table a value's metatable sends missing fields to, or nil (a function is never called).
+local function index_table(value)
+  local meta = getmetatable(value)
+  local index = type(meta) == "table" and rawget(meta, "__index") or nil
+  return type(index) == "table" and index or nil
+end
+
 -- The fields a value offers after `.` (or its methods after `:`): its own keys and those of its
--- metatables' __index tables, never calling a metamethod.
+-- metatables' __index tables.
 local function fields_of(value, methods_only)
-  local names, seen, hops = {}, {}, 0
-  while value ~= nil and hops < 16 do
-    hops = hops + 1
+  local names, seen = {}, {}
+  for _ = 1, 16 do -- a chain of __index tables, perhaps a loop
     if type(value) == "table" then
       for key, field in next, value do
         if type(key) == "string" and key:match("^[%a_][%w_]*$") and not seen[key]
@@ -328,9 +334,8 @@ local function fields_of(value, methods_only)
         end
       end
     end
-    local meta = getmetatable(value)
-    value = type(meta) == "table" and rawget(meta, "__index") or nil
-    if type(value) ~= "table" then value = nil end
+    value = index_table(value)
+    if value == nil then break end
   end
   return names
 end
@@ -338,13 +343,10 @@ end
 -- A field by name through tables and their __index tables.
 local function field(value, name)
   for _ = 1, 16 do
-    if type(value) == "table" then
-      local found = rawget(value, name)
-      if found ~= nil then return found end
-    end
-    local meta = getmetatable(value)
-    value = type(meta) == "table" and rawget(meta, "__index") or nil
-    if type(value) ~= "table" then return nil end
+    local found = type(value) == "table" and rawget(value, name) or nil
+    if found ~= nil then return found end
+    value = index_table(value)
+    if value == nil then return nil end
   end
 end
 
@@ -384,15 +386,13 @@ local function common_prefix(texts)
   return prefix
 end
 
--- Completion inside a string argument: `lead` (the opening quote, when libedit's word holds
--- it) goes before each candidate; `typed` is the string so far. `word` is nil when the string
--- holds a word break (a space) and cannot be replaced as a whole: the choices are only shown.
 local function complete_tool(lead, typed)
   return starting_with(tool_names(), typed, function(name) return lead .. name end)
 end
 
 -- Accounts whose id starts with what was typed, or whose name does (ignoring case); the id is
--- inserted, and the choices are listed as "id (name)".
+-- inserted, and the choices are listed as "id (name)". `word` is nil when it cannot be
+-- replaced: the choices are only listed.
 local function complete_account(lead, typed, word)
   local found, wanted = {}, typed:lower()
   for _, acct in ipairs(account_list()) do
@@ -412,12 +412,17 @@ local function complete_account(lead, typed, word)
   return shown, lead .. common_prefix(ids)
 end
 
+-- Completion inside the string argument of `call`, `typed` being the string so far. libedit's
+-- word is its end, the opening quote included when nothing follows it (`lead`, put before each
+-- replacement); a string holding a word break (a space) cannot be replaced as a whole.
 local function complete_string(call, word, typed)
   local lead
-  if word:sub(-#typed) == typed or typed == "" then lead = word:sub(1, #word - #typed) end
+  if typed == "" or word:sub(-#typed) == typed then lead = word:sub(1, #word - #typed) end
   local replaceable = lead == "" or lead == '"' or lead == "'"
-  if call == "mcp.call" and replaceable then return complete_tool(lead, typed) end
-  if call == "assume" then return complete_account(replaceable and lead or "", typed, replaceable and word or nil) end
+  if call == "mcp.call" then return replaceable and complete_tool(lead, typed) or {} end
+  if call == "assume" then
+    return complete_account(replaceable and lead or "", typed, replaceable and word or nil)
+  end
   return {}
 end
 
