@@ -535,12 +535,25 @@ static int s_build(struct ops_registry *registry)
 
 /* --- loading ------------------------------------------------------------------------------- */
 
-/* "SOURCE:LINE:COLUMN: invalid JSON: jansson's text" */
+/* "SOURCE:LINE:COLUMN: invalid JSON: jansson's text". Jansson quotes the text near the error
+ * as it is: its control characters (a newline inside a bad string) are escaped, so that the
+ * message stays one line. */
 static int s_syntax_error(const char *source, const json_error_t *error, struct ops_error *err)
 {
   int column = error->column > 0 ? error->column : 1; /* jansson says 0 for an empty text */
+  char text[sizeof(error->text) * 4];
+  size_t n = 0;
+  for (const unsigned char *c = (const unsigned char *)error->text; *c; c++) {
+    if (*c >= 0x20 && *c != 0x7f)
+      text[n++] = (char)*c;
+    else if (*c == '\n')
+      n += (size_t)snprintf(text + n, sizeof(text) - n, "\\n");
+    else
+      n += (size_t)snprintf(text + n, sizeof(text) - n, "\\x%02x", *c);
+  }
+  text[n] = '\0';
   return ops_error_set(err, OPS_ERR_REGISTRY, "%s:%d:%d: invalid JSON: %s", source, error->line,
-                       column, error->text);
+                       column, text);
 }
 
 int ops_registry_load_text(const char *source, const char *text, size_t len,

@@ -259,6 +259,9 @@ static const struct s_bad s_bad_registries[] = {
     {"{\"accounts\": []} []", "registry.json:1:18: invalid JSON: end of file expected near '['"},
     {"{\"accounts\": [], \"accounts\": []}",
      "registry.json:1:27: invalid JSON: duplicate object key near '\"accounts\"'"},
+    /* found by tests/fuzz/fuzz_registry.c: jansson quotes a bad string's newline as it is */
+    {"{\"accounts\": \"a\\\n\tb\"}",
+     "registry.json:2:1: invalid JSON: invalid escape near '\"a\\\\n'"},
     {"{\"accounts\": [{\n  \"id\": \"222222222222\",\n  \"id\": \"333333333333\", \"name\": "
      "\"P\"}]}",
      "registry.json:3:6: invalid JSON: duplicate object key near '\"id\"'"},
