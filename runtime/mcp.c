@@ -934,9 +934,28 @@ static bool s_version_supported(const char *version)
 }
 
 /* initialize answered: keep the session id and version, then send notifications/initialized. */
+/* MCP: a session id holds visible ASCII only (0x21 to 0x7E). It goes back in the headers of
+ * every request, so anything else (a CR, a space) is refused rather than sent. */
+static bool s_session_id_valid(const char *id)
+{
+  for (; *id; id++)
+    if (*id < 0x21 || *id > 0x7e)
+      return false;
+  return true;
+}
+
 static void s_initialized(struct ops_mcp_call *init)
 {
   struct s_session *session = init->session;
+  if (init->new_session_id && !s_session_id_valid(init->new_session_id)) {
+    struct ops_error err;
+    ops_error_set(&err, OPS_ERR_RPC,
+                  "%s answered initialize with a session id that is not visible ASCII (MCP "
+                  "allows characters 0x21 to 0x7E only)",
+                  init->client->host);
+    s_session_failed(session, &err);
+    return;
+  }
   const char *version =
       json_string_value(json_object_get(json_object_get(init->reply, "result"), "protocolVersion"));
   if (!version || !s_version_supported(version)) {

@@ -661,6 +661,24 @@ static void a_reply_without_a_result_object_is_an_rpc_error(void **state)
   assert_int_equal(number_result.err.kind, OPS_ERR_RPC);
 }
 
+/* Found by tests/fuzz/fuzz_mcp.c: a session id with a CR (or any byte but visible ASCII) was
+ * sent back as it was in the next request's headers. */
+static void a_session_id_that_is_not_visible_ascii_is_refused(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/list", NULL, &o);
+  answer(&f->fake, 0, 200, JSON "Mcp-Session-Id: s-1\rX-Injected: 1\n", INIT_REPLY("2025-11-25"),
+         0);
+  assert_int_equal(f->fake.count, 1); /* no notification carries it */
+  assert_int_equal(o.calls, 1);
+  assert_true(o.failed);
+  assert_int_equal(o.err.kind, OPS_ERR_RPC);
+  assert_string_equal(o.err.message, "aws-mcp.us-east-1.api.aws answered initialize with a session "
+                                     "id that is not visible ASCII (MCP allows characters 0x21 "
+                                     "to 0x7E only)");
+}
+
 int main(void)
 {
 #define TEST(name)     cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -684,6 +702,7 @@ int main(void)
       RETRYING(opening_a_session_is_retried_and_its_waiting_requests_go_on),
       RETRYING(a_call_cancelled_while_it_waits_to_be_sent_again_is_never_sent),
       TEST(a_reply_without_a_result_object_is_an_rpc_error),
+      TEST(a_session_id_that_is_not_visible_ascii_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
