@@ -210,7 +210,8 @@ static int s_main(lua_State *L)
   if (status == EXIT_OK && cli->interactive)
     ops_repl_run(L, s_catch_interrupts);
   s_run_epilogue(L, "mcp", "close"); /* DELETE each MCP session, as the specification asks */
-  if (status == EXIT_OK && ops_engine_failures(ops_engine_of(L)) > 0)
+  /* exit status 3 tells cron a sweep failed; a person at the REPL has seen it already */
+  if (status == EXIT_OK && !cli->interactive && ops_engine_failures(ops_engine_of(L)) > 0)
     status = EXIT_TASKS_FAILED;
   lua_pushinteger(L, status);
   return 1;

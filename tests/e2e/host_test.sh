@@ -134,6 +134,10 @@ expect "the REPL prints values, continues statements, runs tasks and survives er
 after" ]'
 expect "the REPL reports an error and goes on" '[[ "$err" == *"oops"* ]]'
 
+run_stdin $'sweep({1}, function() error("task fails") end)\n' opsrun -i
+expect "leaving the REPL after a failed sweep exits 0: status 3 is for unattended runs" \
+  '[ $status -eq 0 ] && [[ "$err" == *"1 failed"* ]]'
+
 # --- progress on a terminal ------------------------------------------------------------------
 
 progress='sweep({1,2,3}, function() sleep(0.3) end, {concurrency=1})'
