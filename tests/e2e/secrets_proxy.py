@@ -7,12 +7,11 @@ each STS answer, i.e. the credentials opsrun was issued and holds. Prints its po
 line of stdout; exits after --lifetime seconds (default 600)."""
 import argparse
 import http.client
-import os
 import re
-import sys
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback_http import QuietHandler, serve
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer",
               "upgrade", "proxy-connection", "accept-encoding"}
@@ -21,12 +20,7 @@ SIGNATURE = re.compile(r"Signature=([0-9a-f]{64})")
 LOCK = threading.Lock()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
+class Handler(QuietHandler):
     def _keep(self, values):
         values = [v.decode() if isinstance(v, bytes) else v for v in values if v]
         if values:
@@ -58,19 +52,9 @@ class Handler(BaseHTTPRequestHandler):
             conn.close()
         found += [m[1] for m in XML_SECRETS.findall(data)]
         self._keep(found)
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() not in HOP_BY_HOP:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_body(status, [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP], data)
 
     do_GET = do_POST = do_DELETE = do_PUT = _forward
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
 
 
 def main():
@@ -79,13 +63,8 @@ def main():
     parser.add_argument("--secrets", required=True)
     parser.add_argument("--lifetime", type=float, default=600)
     args = parser.parse_args()
-    server = Server(("127.0.0.1", 0), Handler)
-    server.upstream = urllib.parse.urlsplit(args.upstream)
-    server.secrets_path = args.secrets
-    threading.Timer(args.lifetime, lambda: os._exit(0)).start()
-    print(server.server_port, flush=True)
-    sys.stdout.close()
-    server.serve_forever()
+    serve(Handler, args.lifetime, upstream=urllib.parse.urlsplit(args.upstream),
+          secrets_path=args.secrets)
 
 
 if __name__ == "__main__":

@@ -16,22 +16,15 @@ Every request is logged as "METHOD PATH" to --log. Endless answers stop on their
 --lifetime seconds (default 300), so that nothing outlives the test. With --cert and --key it
 speaks TLS with that (self-signed) certificate."""
 import argparse
-import os
 import ssl
-import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from loopback_http import QuietHandler, serve
 
 CHUNK = 64 * 1024
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
+class Handler(QuietHandler):
     def _record(self):
         with open(self.server.log_path, "a") as log:
             log.write(f"{self.command} {self.path}\n")
@@ -97,20 +90,9 @@ class Handler(BaseHTTPRequestHandler):
             self._endless_headers()
         else:
             body = b'{"jsonrpc":"2.0","id":1,"result":{}}' if path == "/target" else b"{}"
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_body(200, [("Content-Type", "application/json")], body)
 
     do_GET = do_POST = do_DELETE = do_PUT = _answer
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # clients that refuse the certificate or hang up are the point of the test
 
 
 def main():
@@ -122,18 +104,13 @@ def main():
     parser.add_argument("--max-seconds", type=float, default=60)
     parser.add_argument("--lifetime", type=float, default=300)
     args = parser.parse_args()
-    server = Server(("127.0.0.1", 0), Handler)
-    server.log_path = args.log
-    server.max_bytes = args.max_bytes
-    server.max_seconds = args.max_seconds
+    wrap = None
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.cert, args.key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Timer(args.lifetime, lambda: os._exit(0)).start()
-    print(server.server_port, flush=True)
-    sys.stdout.close()
-    server.serve_forever()
+        wrap = lambda sock: context.wrap_socket(sock, server_side=True)  # noqa: E731
+    serve(Handler, args.lifetime, wrap, log_path=args.log, max_bytes=args.max_bytes,
+          max_seconds=args.max_seconds)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,31 @@ static void s_line_hook(lua_State *L, lua_Debug *ar)
 
 /* ------------------------------------------------------------------ building a value */
 
+/* The UTF-8 form of a code point up to 0x1FFFFF (surrogates too: the encoder must refuse them). */
+static size_t s_utf8_encode(uint32_t cp, char out[4])
+{
+  if (cp < 0x80) {
+    out[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = (char)(0xC0 | cp >> 6);
+    out[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = (char)(0xE0 | cp >> 12);
+    out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  out[0] = (char)(0xF0 | cp >> 18);
+  out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+  out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+  out[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
 struct builder {
   const uint8_t *at, *end;
   int made;                    /* stack index of the array of tables made so far */
@@ -92,24 +117,8 @@ static void s_push_utf8_string(lua_State *L, struct builder *b)
   for (int i = 0; i < n; i++) {
     uint32_t cp = (uint32_t)(s_byte(b) & 0x1f) << 16 | (uint32_t)(s_byte(b) & 0xff) << 8;
     cp |= (uint32_t)(s_byte(b) & 0xff);
-    char utf8[8];
-    int len = 0;
-    if (cp < 0x80) {
-      utf8[len++] = (char)cp;
-    } else if (cp < 0x800) {
-      utf8[len++] = (char)(0xC0 | cp >> 6);
-      utf8[len++] = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      utf8[len++] = (char)(0xE0 | cp >> 12);
-      utf8[len++] = (char)(0x80 | (cp >> 6 & 0x3F));
-      utf8[len++] = (char)(0x80 | (cp & 0x3F));
-    } else {
-      utf8[len++] = (char)(0xF0 | cp >> 18);
-      utf8[len++] = (char)(0x80 | (cp >> 12 & 0x3F));
-      utf8[len++] = (char)(0x80 | (cp >> 6 & 0x3F));
-      utf8[len++] = (char)(0x80 | (cp & 0x3F));
-    }
-    luaL_addlstring(&buf, utf8, (size_t)len);
+    char utf8[4];
+    luaL_addlstring(&buf, utf8, s_utf8_encode(cp, utf8));
   }
   luaL_pushresult(&buf);
 }
@@ -294,6 +303,8 @@ static bool s_valid_utf8(const unsigned char *s, size_t len)
  * current path (cycles), `depth` the table depth as the encoder counts it. */
 static bool s_acceptable(lua_State *L, int index, int open, int depth)
 {
+  if (!lua_checkstack(L, 8)) /* recursion: Lua guarantees only LUA_MINSTACK slots */
+    abort();
   index = lua_absindex(L, index);
   switch (lua_type(L, index)) {
   case LUA_TNIL:
@@ -427,23 +438,7 @@ static bool s_string(lua_State *L, struct literal *lit)
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
       return s_fail(lit, "an escape of a surrogate or past U+10FFFF");
     char utf8[4];
-    int len = 0;
-    if (cp < 0x80) {
-      utf8[len++] = (char)cp;
-    } else if (cp < 0x800) {
-      utf8[len++] = (char)(0xC0 | cp >> 6);
-      utf8[len++] = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      utf8[len++] = (char)(0xE0 | cp >> 12);
-      utf8[len++] = (char)(0x80 | (cp >> 6 & 0x3F));
-      utf8[len++] = (char)(0x80 | (cp & 0x3F));
-    } else {
-      utf8[len++] = (char)(0xF0 | cp >> 18);
-      utf8[len++] = (char)(0x80 | (cp >> 12 & 0x3F));
-      utf8[len++] = (char)(0x80 | (cp >> 6 & 0x3F));
-      utf8[len++] = (char)(0x80 | (cp & 0x3F));
-    }
-    luaL_addlstring(&buf, utf8, (size_t)len);
+    luaL_addlstring(&buf, utf8, s_utf8_encode(cp, utf8));
   }
   luaL_pushresult(&buf);
   return true;
@@ -580,7 +575,8 @@ static bool s_dict(lua_State *L, int index, struct literal *lit, int depth)
 /* Reads one Python value from the literal and compares it with the Lua value at `index`. */
 static bool s_match(lua_State *L, int index, struct literal *lit, int depth)
 {
-  luaL_checkstack(L, 8, "fuzz match");
+  if (!lua_checkstack(L, 8)) /* unprotected here: no luaL_checkstack */
+    abort();
   if (depth > ENCODER_MAX_DEPTH + 1)
     return s_fail(lit, "nesting deeper than the encoder allows");
   if (lit->at == lit->end)
