@@ -13,42 +13,12 @@
 #include <string.h>
 
 #include "runtime/retry.h"
+#include "tests/c/fakes.h"
 
 /* ------------------------------------------------------------------ fixture */
 
-struct env {
-  const char *names[4];
-  const char *values[4];
-  size_t count;
-};
-
-static void env_set(struct env *env, const char *name, const char *value)
-{
-  size_t i = 0;
-  while (i < env->count && strcmp(env->names[i], name) != 0)
-    i++;
-  assert_true(i < 4);
-  env->names[i] = name;
-  env->values[i] = value;
-  env->count += i == env->count;
-}
-
-static const char *env_get(void *self, const char *name)
-{
-  const struct env *env = self;
-  for (size_t i = 0; i < env->count; i++)
-    if (strcmp(env->names[i], name) == 0)
-      return env->values[i];
-  return NULL;
-}
-
-static double clock_now(void *self)
-{
-  return *(double *)self;
-}
-
 struct fixture {
-  struct env env;
+  struct fake_env env;
   double now;
   double draw; /* what the injected random source returns */
   struct ops_retry *retry;
@@ -64,8 +34,8 @@ static int make(struct fixture *f, struct ops_error *err)
 {
   ops_retry_free(f->retry);
   f->retry = NULL;
-  struct ops_retry_options options = {.env = {.get = env_get, .self = &f->env},
-                                      .clock = {.now = clock_now, .self = &f->now},
+  struct ops_retry_options options = {.env = fake_env_get(&f->env),
+                                      .clock = fake_clock(&f->now),
                                       .random = {.next = fixed_draw, .self = f}};
   return ops_retry_new(&f->retry, &options, err);
 }
@@ -118,8 +88,8 @@ static void attempts_and_mode_come_from_the_environment(void **state)
       {"5", "Adaptive", 5, OPS_RETRY_ADAPTIVE},
   };
   for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
-    env_set(&f->env, "AWS_MAX_ATTEMPTS", good[i].attempts);
-    env_set(&f->env, "AWS_RETRY_MODE", good[i].mode);
+    fake_env_set(&f->env, "AWS_MAX_ATTEMPTS", good[i].attempts);
+    fake_env_set(&f->env, "AWS_RETRY_MODE", good[i].mode);
     assert_int_equal(make(f, &err), OPS_OK);
     assert_int_equal(ops_retry_max_attempts(f->retry), good[i].max_attempts);
     assert_int_equal(ops_retry_mode(f->retry), good[i].expected_mode);
@@ -136,8 +106,8 @@ static void attempts_and_mode_come_from_the_environment(void **state)
       {"3", "fast", "AWS_RETRY_MODE must be standard, adaptive or legacy, not 'fast'"},
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-    env_set(&f->env, "AWS_MAX_ATTEMPTS", bad[i].attempts);
-    env_set(&f->env, "AWS_RETRY_MODE", bad[i].mode);
+    fake_env_set(&f->env, "AWS_MAX_ATTEMPTS", bad[i].attempts);
+    fake_env_set(&f->env, "AWS_RETRY_MODE", bad[i].mode);
     assert_int_equal(make(f, &err), OPS_ERR_CONFIG);
     assert_null(f->retry);
     assert_string_equal(err.message, bad[i].message);
@@ -183,7 +153,7 @@ static int delays(struct fixture *f, enum ops_retry_class failure, uint64_t *out
 static void backoff_is_full_jitter_up_to_twenty_seconds(void **state)
 {
   struct fixture *f = *state;
-  env_set(&f->env, "AWS_MAX_ATTEMPTS", "10");
+  fake_env_set(&f->env, "AWS_MAX_ATTEMPTS", "10");
   assert_int_equal(make(f, NULL), OPS_OK);
   const uint64_t transient[9] = {99, 199, 399, 799, 1599, 3199, 6399, 12799, 19999};
   const uint64_t throttling[9] = {999, 1999, 3999, 7999, 15999, 19999, 19999, 19999, 19999};
@@ -226,7 +196,7 @@ static void attempts_stop_at_the_maximum_and_errors_that_cannot_be_fixed_never_r
   assert_false(ops_retry_next(f->retry, &fresh, OPS_RETRY_NEVER, -1, &delay, &why));
   assert_int_equal(why, OPS_RETRY_REFUSED_NOT_RETRYABLE);
 
-  env_set(&f->env, "AWS_MAX_ATTEMPTS", "1");
+  fake_env_set(&f->env, "AWS_MAX_ATTEMPTS", "1");
   assert_int_equal(make(f, NULL), OPS_OK);
   assert_false(ops_retry_next(f->retry, &fresh, OPS_RETRY_THROTTLING, -1, &delay, &why));
   assert_int_equal(why, OPS_RETRY_REFUSED_ATTEMPTS);
@@ -308,7 +278,7 @@ static void retry_after_is_read_in_both_forms(void **state)
 static void retry_after_is_honoured_within_bounds(void **state)
 {
   struct fixture *f = *state;
-  env_set(&f->env, "AWS_MAX_ATTEMPTS", "10");
+  fake_env_set(&f->env, "AWS_MAX_ATTEMPTS", "10");
   assert_int_equal(make(f, NULL), OPS_OK);
   f->draw = 0.5;
   const struct {
@@ -358,7 +328,7 @@ static void standard_mode_never_delays_a_send(void **state)
 static void adaptive_mode_cuts_the_rate_on_throttling_and_regrows_it(void **state)
 {
   struct fixture *f = *state;
-  env_set(&f->env, "AWS_RETRY_MODE", "adaptive");
+  fake_env_set(&f->env, "AWS_RETRY_MODE", "adaptive");
   assert_int_equal(make(f, NULL), OPS_OK);
   /* until throttled, nothing is limited: 100 sends a second go out */
   assert_int_equal(send_for(f, 3, false), 300);
@@ -399,7 +369,7 @@ static void adaptive_mode_cuts_the_rate_on_throttling_and_regrows_it(void **stat
 static void retries_are_described_for_the_log_and_counted_in_the_final_error(void **state)
 {
   struct fixture *f = *state;
-  env_set(&f->env, "AWS_MAX_ATTEMPTS", "4");
+  fake_env_set(&f->env, "AWS_MAX_ATTEMPTS", "4");
   assert_int_equal(make(f, NULL), OPS_OK);
   struct ops_error err = error_of(OPS_ERR_THROTTLED, 429, "ThrottlingException", true);
   ops_error_set(&err, OPS_ERR_THROTTLED, "Rate exceeded");
