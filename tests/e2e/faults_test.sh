@@ -122,6 +122,11 @@ expect "(a) one AssumeRole per account reached STS: throttled and 5xx ones are r
 expect "(a) retries are logged with the attempt, the delay and the reason" \
   'grep -qE "(STS AssumeRole|STS GetCallerIdentity|MCP [a-z/]+): attempt [0-9] of 10 failed \((throttling|transient error): HTTP (400|429|5[0-9]{2}) .+\); trying again in [0-9]+\.[0-9]{3} s" <<<"$err"'
 row "(a) 20% throttling + 5% 5xx, AWS_MAX_ATTEMPTS=10"
+sweep_accounts AWS_MAX_ATTEMPTS=10 -- -j 20 -- 1 0 whoami
+expect "(a) whoami() in 20 tasks at once: all ok, one GetCallerIdentity each reached STS" \
+  '[ $status -eq 0 ] && [ "$(results "map(select(.ok)) | length")" -eq 20 ] &&
+   [ "$(counted .get_caller_identity)" -eq 20 ] && [ "$(counted ".throttled.sts + .errors_5xx.sts")" -gt 0 ]'
+row "(a) ... whoami() as the base identity"
 sim_stop
 
 # --- (b) sessions that expire every 5 requests ----------------------------------------------
