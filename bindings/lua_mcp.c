@@ -95,7 +95,19 @@ struct s_request {
   char *result_json;
   bool failed;
   struct ops_error error;
+  bool renewed; /* already sent again with renewed credentials */
 };
+
+static int s_request_with_identity(lua_State *L, int status, lua_KContext ctx);
+
+/* The server refused the credentials as expired at its front door, before it ran anything: it
+ * is safe, even for tools/call, to send the request once more with renewed credentials (the
+ * SDKs sign every attempt afresh; a long retry chain can outlive the credentials it began with). */
+static bool s_expired_credentials(const struct s_request *request)
+{
+  return request->failed && !request->renewed && request->error.kind == OPS_ERR_CREDENTIALS &&
+         strcmp(request->error.code, "ExpiredTokenException") == 0;
+}
 
 static void s_request_release(struct s_request *request)
 {
@@ -135,6 +147,11 @@ static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
 {
   (void)status;
   struct s_request *request = (struct s_request *)ctx;
+  if (s_expired_credentials(request)) {
+    s_request_release(request);
+    lua_settop(L, 3); /* method, params_json, timeout */
+    return ops_identity_await(L, s_request_with_identity, 1);
+  }
   if (request->failed)
     return ops_lua_error_raise(L, &request->error, "mcp", ops_task_account(ops_task_running(L)));
   lua_pushstring(L, request->result_json);
@@ -142,14 +159,16 @@ static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
   return 1;
 }
 
-/* Arguments still on the stack after the identity wait: method, params_json, timeout. */
+/* Arguments still on the stack after the identity wait: method, params_json, timeout. `ctx` is 1
+ * when the request is sent again with renewed credentials. */
 static int s_request_with_identity(lua_State *L, int status, lua_KContext ctx)
 {
-  (void)status, (void)ctx;
+  (void)status;
   struct ops_mcp_client *client = s_client_of(L);
   struct s_request *request = lua_newuserdatauv(L, sizeof(*request), 0);
   memset(request, 0, sizeof(*request));
   request->wait.cancel = s_request_cancel;
+  request->renewed = ctx == 1;
   luaL_setmetatable(L, REQUEST_METATABLE);
   struct ops_mcp_request call = {.credentials = ops_identity_credentials(L),
                                  .method = lua_tostring(L, 1),

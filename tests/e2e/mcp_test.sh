@@ -54,6 +54,16 @@ expect "a session the server expired is opened again without the playbook notici
   '[ $status -eq 0 ] && [ "$out" = 6 ] && [ "$(counter .sessions_expired)" -ge 2 ]'
 sim_stop
 
+# A call whose handshake outlives its credentials: the server refuses them as expired before it
+# runs anything, and the call is sent once more with renewed ones (timings: 10 s credentials,
+# fresh for 5 s; 2.1 s per MCP answer, given after the server's checks).
+sim_start --accounts 1 --credential-lifetime 10 --mcp-latency-ms 2100 || exit 1
+first=$(sim_get '.accounts[0]')
+sim_run opsrun -e "assume('$first') sleep(4.2) print(#mcp.call('aws___list_regions', {}).content)"
+expect "a call refused for expired credentials is sent again with renewed ones" \
+  '[ $status -eq 0 ] && [ "$out" = 1 ] && [ "$(counter .assume_role[\"$first\"])" = 2 ] && [ "$(counter .signature_failures.by_reason.expired_token)" -ge 1 ]'
+sim_stop
+
 sim_start --accounts 2 || exit 1
 sim_run opsrun tools
 expect "opsrun tools prints each tool's name and first line" \
