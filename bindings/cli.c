@@ -36,7 +36,7 @@ const char ops_cli_usage[] =
     "      --timeout SECONDS   deadline of one sweep task (default 300)\n"
     "  -o, --output FMT        table, json, jsonl or csv for rows passed to emit\n"
     "                          (default table on a terminal, else jsonl)\n"
-    "      --shard K/N         keep only accounts whose registry index i has i %% N == K-1\n"
+    "      --shard K/N         keep only accounts whose registry index i has i % N == K-1\n"
     "  -q, --quiet             less logging on stderr (repeatable)\n"
     "  -v, --verbose           more logging on stderr (repeatable)\n"
     "      --log-format FMT    text or json (one object a line) (default text)\n"

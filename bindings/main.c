@@ -108,8 +108,10 @@ static bool s_is_configuration_error(lua_State *L, int index)
   return configuration;
 }
 
-/* Runs the loaded chunk on top of the stack with `nargs` arguments as the main task. */
-static int s_run_main_task(lua_State *L, int nargs)
+/* Runs the loaded chunk on top of the stack with `nargs` arguments as the main task. A script's
+ * error is shown with its traceback (it points into the user's code); a command's error (doctor,
+ * tools, call) with its one line, the traceback being opsrun's own. */
+static int s_run_main_task(lua_State *L, int nargs, bool show_traceback)
 {
   if (ops_engine_run(L, nargs) == LUA_OK)
     return EXIT_OK;
@@ -121,7 +123,10 @@ static int s_run_main_task(lua_State *L, int nargs)
     fprintf(stderr, "opsrun: %s\n", luaL_tolstring(L, -2, NULL));
     return EXIT_USAGE;
   }
-  fprintf(stderr, "opsrun: %s\n", lua_tostring(L, -1)); /* the traceback, message first */
+  if (show_traceback)
+    fprintf(stderr, "opsrun: %s\n", lua_tostring(L, -1)); /* the traceback, message first */
+  else
+    fprintf(stderr, "opsrun: %s\n", luaL_tolstring(L, -2, NULL));
   return EXIT_LUA_ERROR;
 }
 
@@ -146,7 +151,7 @@ static int s_run_command(lua_State *L, const struct ops_cli *cli, int argc, char
     lua_pushstring(L, argv[i]);
     lua_rawseti(L, -2, i - cli->script_index);
   }
-  int status = s_run_main_task(L, 1);
+  int status = s_run_main_task(L, 1, false);
   if (status == EXIT_OK && lua_gettop(L) > top && lua_isinteger(L, -1))
     status = (int)lua_tointeger(L, -1);
   lua_settop(L, top);
@@ -202,7 +207,7 @@ static int s_main(lua_State *L)
       lua_pushinteger(L, EXIT_LUA_ERROR);
       return 1;
     }
-    status = s_run_main_task(L, s_push_script_args(L, argc, argv, cli->script_index));
+    status = s_run_main_task(L, s_push_script_args(L, argc, argv, cli->script_index), true);
   } else if (cli->mode == OPS_CLI_COMMAND) {
     status = s_run_command(L, cli, argc, argv);
   }
