@@ -185,11 +185,11 @@ row "(e) 5 denied accounts"
 sim_stop
 
 # --- (f) all at once ------------------------------------------------------------------------
-# Throttling and 5xx at half the rates of (a), and credentials of 12 s: with 20% + 5% and 6 s
-# credentials, in some runs one MCP retry chain outlives the credentials it was signed with and
-# ends in ExpiredTokenException (the MCP client retries below the identity layer, so it cannot
-# re-sign with refreshed credentials as the SDKs do). Sessions expire after 2 requests, as each
-# key (refreshed after 6 s) makes only a few.
+# Throttling and 5xx at half the rates of (a), and credentials of 12 s, so that the exact counts
+# below hold in every run: at 20% + 5% and 6 s credentials an MCP retry chain can outlive the
+# credentials it was signed with (it retries below the identity layer); mcp.call then sends the
+# request once more with renewed credentials (tests/e2e/mcp_test.sh), which changes the counts.
+# Sessions expire after 2 requests, as each key makes only a few.
 
 sim_start --accounts 25 --throttle-rate 0.1 --error-rate 0.02 --session-expiry 2 \
   --credential-lifetime 12 --hang-accounts 5 --deny-accounts 5 --seed 11 || exit 1
