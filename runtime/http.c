@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "runtime/buffer.h"
+
 struct ops_http_transfer {
   struct ops_loop *loop;
   CURL *easy;
@@ -15,7 +17,7 @@ struct ops_http_transfer {
   char method[16];
   struct ops_http_response response;
   size_t header_capacity;
-  size_t body_capacity;
+  struct ops_buffer body; /* the response body; response.body points into it at the end */
   size_t max_response_bytes;
   size_t streamed; /* body bytes handed to on_data so far */
   bool too_large;
@@ -83,6 +85,49 @@ int ops_http_check_credential_url(const char *url, struct ops_error *err)
   return s_check_url(url, true, err);
 }
 
+int ops_http_url_split(const char *url, struct ops_http_url_parts *out, struct ops_error *err)
+{
+  int rc = OPS_OK;
+  char *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+  *out = (struct ops_http_url_parts){0};
+  CURLU *u = curl_url();
+  if (!u)
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    rc = ops_error_set(err, OPS_ERR_CONFIG, "'%s' is not a valid URL", url);
+    goto cleanup;
+  }
+  curl_url_get(u, CURLUPART_PORT, &port, 0); /* each absent when the URL has none */
+  curl_url_get(u, CURLUPART_PATH, &path, 0);
+  curl_url_get(u, CURLUPART_QUERY, &query, 0);
+  size_t len = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
+  out->host = malloc(len);
+  out->path = strdup(path && *path ? path : "/");
+  out->query = query ? strdup(query) : NULL;
+  if (!out->host || !out->path || (query && !out->query)) {
+    ops_http_url_parts_free(out);
+    rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+    goto cleanup;
+  }
+  snprintf(out->host, len, "%s%s%s", host, port ? ":" : "", port ? port : "");
+cleanup:
+  curl_free(host);
+  curl_free(port);
+  curl_free(path);
+  curl_free(query);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+void ops_http_url_parts_free(struct ops_http_url_parts *parts)
+{
+  free(parts->host);
+  free(parts->path);
+  free(parts->query);
+  *parts = (struct ops_http_url_parts){0};
+}
+
 /* --- response collection (libcurl callbacks) --- */
 
 static void s_free_headers(struct ops_http_response *response)
@@ -138,25 +183,11 @@ static size_t s_on_header(char *data, size_t size, size_t count, void *ud)
 
 static bool s_append_body(struct ops_http_transfer *t, const char *data, size_t len)
 {
-  struct ops_http_response *r = &t->response;
-  if (r->body_len + len > t->max_response_bytes) {
+  if (t->body.len + len > t->max_response_bytes) {
     t->too_large = true;
     return false;
   }
-  if (r->body_len + len + 1 > t->body_capacity) {
-    size_t capacity = t->body_capacity ? t->body_capacity : 4096;
-    while (capacity < r->body_len + len + 1)
-      capacity *= 2;
-    char *body = realloc(r->body, capacity);
-    if (!body)
-      return false;
-    r->body = body;
-    t->body_capacity = capacity;
-  }
-  memcpy(r->body + r->body_len, data, len);
-  r->body_len += len;
-  r->body[r->body_len] = '\0';
-  return true;
+  return ops_buffer_append(&t->body, data, len);
 }
 
 static size_t s_on_body(char *data, size_t size, size_t count, void *ud)
@@ -189,9 +220,9 @@ static void s_transfer_free(struct ops_http_transfer *t)
   free(t->request_body);
   s_free_headers(&t->response);
   free(t->response.headers);
-  if (t->response.body)
-    OPENSSL_cleanse(t->response.body, t->response.body_len);
-  free(t->response.body);
+  if (t->body.data)
+    OPENSSL_cleanse(t->body.data, t->body.len);
+  ops_buffer_free(&t->body);
   free(t);
 }
 
@@ -223,8 +254,10 @@ static void s_on_done(CURL *easy, CURLcode result, void *ud)
   struct ops_error err;
   if (result != CURLE_OK)
     s_describe_failure(t, result, &err);
-  if (!t->response.body && !t->on_data)
-    s_append_body(t, "", 0);
+  if (!t->on_data && (t->body.data || ops_buffer_append(&t->body, "", 0))) {
+    t->response.body = t->body.data;
+    t->response.body_len = t->body.len;
+  }
   t->done(&t->response, result == CURLE_OK ? NULL : &err, t->ud);
   s_transfer_free(t);
 }

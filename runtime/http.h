@@ -67,6 +67,20 @@ void ops_http_cancel(struct ops_http_transfer *transfer);
 /* The first header named `name` (case-insensitive), or NULL. */
 const char *ops_http_response_header(const struct ops_http_response *response, const char *name);
 
+/* What signing a request to a URL needs, owned by the struct: the Host header as sent (the host,
+ * with ":port" when the URL names a port), the path ("/" when empty) and the query (NULL when
+ * there is none). */
+struct ops_http_url_parts {
+  char *host;
+  char *path;
+  char *query;
+};
+
+/* Splits `url`. Returns 0, or OPS_ERR_CONFIG ("'URL' is not a valid URL") or OPS_ERR_NOMEM. */
+int ops_http_url_split(const char *url, struct ops_http_url_parts *out, struct ops_error *err);
+
+void ops_http_url_parts_free(struct ops_http_url_parts *parts);
+
 /* Checks the transport rules for `url` alone: https, or http to 127.0.0.0/8, ::1 or localhost. */
 int ops_http_check_url(const char *url, struct ops_error *err);
 

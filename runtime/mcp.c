@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "runtime/buffer.h"
 #include "runtime/log.h"
 #include "runtime/sse.h"
 
@@ -50,11 +51,6 @@ struct s_session {
   struct s_session *next;
 };
 
-struct s_buffer {
-  char *data;
-  size_t len, capacity;
-};
-
 struct ops_mcp_call {
   struct ops_mcp_client *client;
   struct s_session *session;
@@ -68,7 +64,7 @@ struct ops_mcp_call {
   struct ops_sse_parser *sse; /* kept across a resumed stream: it holds the last event id */
   bool head_seen;              /* the current exchange's reply has started */
   bool is_stream;              /* ... and it is an event stream */
-  struct s_buffer body;
+  struct ops_buffer body;
   json_t *reply;           /* the JSON-RPC response once it arrived */
   long status;             /* of the last exchange */
   char *new_session_id;    /* Mcp-Session-Id of an initialize reply */
@@ -110,24 +106,6 @@ static void s_session_submit(struct s_session *session, struct ops_mcp_call *cal
 
 /* ------------------------------------------------------------------ small helpers */
 
-static bool s_append(struct s_buffer *b, const char *data, size_t len)
-{
-  if (b->len + len + 1 > b->capacity) {
-    size_t capacity = b->capacity ? b->capacity : 1024;
-    while (capacity < b->len + len + 1)
-      capacity *= 2;
-    char *grown = realloc(b->data, capacity);
-    if (!grown)
-      return false;
-    b->data = grown;
-    b->capacity = capacity;
-  }
-  memcpy(b->data + b->len, data, len);
-  b->len += len;
-  b->data[b->len] = '\0';
-  return true;
-}
-
 static char *s_strdup_or_null(const char *text)
 {
   return text && *text ? strdup(text) : NULL;
@@ -164,33 +142,12 @@ static void s_identity_free(struct s_identity *identity)
 static int s_parse_url(struct ops_mcp_client *client, struct ops_error *err)
 {
   int rc = ops_http_check_url(client->url, err);
-  if (rc != OPS_OK)
-    return rc;
-  char *host = NULL, *port = NULL, *path = NULL, *query = NULL;
-  CURLU *u = curl_url();
-  if (!u || curl_url_set(u, CURLUPART_URL, client->url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
-    rc = ops_error_set(err, OPS_ERR_CONFIG, "'%s' is not a valid MCP endpoint URL", client->url);
-    goto cleanup;
+  struct ops_http_url_parts parts;
+  if (rc == OPS_OK && (rc = ops_http_url_split(client->url, &parts, err)) == OPS_OK) {
+    client->host = parts.host;
+    client->path = parts.path;
+    client->query = parts.query;
   }
-  curl_url_get(u, CURLUPART_PORT, &port, 0); /* absent when the URL has none */
-  curl_url_get(u, CURLUPART_QUERY, &query, 0);
-  size_t len = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
-  client->host = malloc(len);
-  client->path = strdup(path);
-  client->query = s_strdup_or_null(query);
-  if (!client->host || !client->path) {
-    rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
-    goto cleanup;
-  }
-  snprintf(client->host, len, "%s%s%s", host, port ? ":" : "", port ? port : "");
-cleanup:
-  curl_free(host);
-  curl_free(port);
-  curl_free(path);
-  curl_free(query);
-  curl_url_cleanup(u);
   return rc;
 }
 
@@ -325,7 +282,7 @@ static void s_call_free(struct ops_mcp_call *call)
   if (call->next)
     call->next->prev = call->prev;
   ops_sse_parser_free(call->sse);
-  free(call->body.data);
+  ops_buffer_free(&call->body);
   json_decref(call->reply);
   free(call->method);
   free(call->params_json);
@@ -541,7 +498,7 @@ static bool s_on_data(void *ud, const struct ops_http_response *head, const char
   }
   if (call->is_stream)
     return ops_sse_feed(call->sse, data, len) == OPS_OK;
-  return call->body.len + len <= MAX_REPLY_BYTES && s_append(&call->body, data, len);
+  return call->body.len + len <= MAX_REPLY_BYTES && ops_buffer_append(&call->body, data, len);
 }
 
 /* AWS's words from an error body: JSON {"message": ...} or {"Message": ...}, else the text. */

@@ -4,49 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/buffer.h"
 #include "runtime/error.h"
-
-struct s_buffer {
-  char *data;
-  size_t len, capacity;
-};
 
 struct ops_sse_parser {
   ops_sse_event_fn on_event;
   void *ud;
-  struct s_buffer line;
-  struct s_buffer data;
-  struct s_buffer type;
-  struct s_buffer last_id;
+  struct ops_buffer line;
+  struct ops_buffer data;
+  struct ops_buffer type;
+  struct ops_buffer last_id;
   long retry_ms;
   bool after_cr;   /* the previous byte ended a line with CR: a following LF belongs to it */
   bool started;    /* past a leading byte order mark, or sure there is none */
   size_t bom_seen; /* bytes of a leading byte order mark seen so far (it may come in pieces) */
 };
-
-static bool s_append(struct s_buffer *b, const char *data, size_t len)
-{
-  if (b->len + len + 1 > b->capacity) {
-    size_t capacity = b->capacity ? b->capacity : 256;
-    while (capacity < b->len + len + 1)
-      capacity *= 2;
-    char *grown = realloc(b->data, capacity);
-    if (!grown)
-      return false;
-    b->data = grown;
-    b->capacity = capacity;
-  }
-  memcpy(b->data + b->len, data, len);
-  b->len += len;
-  b->data[b->len] = '\0';
-  return true;
-}
-
-static bool s_set(struct s_buffer *b, const char *data, size_t len)
-{
-  b->len = 0;
-  return s_append(b, data, len);
-}
 
 struct ops_sse_parser *ops_sse_parser_new(ops_sse_event_fn on_event, void *ud)
 {
@@ -56,7 +28,7 @@ struct ops_sse_parser *ops_sse_parser_new(ops_sse_event_fn on_event, void *ud)
   parser->on_event = on_event;
   parser->ud = ud;
   parser->retry_ms = -1;
-  if (!s_set(&parser->last_id, "", 0)) {
+  if (!ops_buffer_set(&parser->last_id, "", 0)) {
     free(parser);
     return NULL;
   }
@@ -67,10 +39,10 @@ void ops_sse_parser_free(struct ops_sse_parser *parser)
 {
   if (!parser)
     return;
-  free(parser->line.data);
-  free(parser->data.data);
-  free(parser->type.data);
-  free(parser->last_id.data);
+  ops_buffer_free(&parser->line);
+  ops_buffer_free(&parser->data);
+  ops_buffer_free(&parser->type);
+  ops_buffer_free(&parser->last_id);
   free(parser);
 }
 
@@ -108,11 +80,11 @@ static int s_field(struct ops_sse_parser *parser, const char *name, size_t name_
 #define IS(field) (name_len == sizeof(field) - 1 && memcmp(name, field, name_len) == 0)
   bool ok = true;
   if (IS("data"))
-    ok = s_append(&parser->data, value, value_len) && s_append(&parser->data, "\n", 1);
+    ok = ops_buffer_append(&parser->data, value, value_len) && ops_buffer_append(&parser->data, "\n", 1);
   else if (IS("event"))
-    ok = s_set(&parser->type, value, value_len);
+    ok = ops_buffer_set(&parser->type, value, value_len);
   else if (IS("id") && !memchr(value, '\0', value_len))
-    ok = s_set(&parser->last_id, value, value_len);
+    ok = ops_buffer_set(&parser->last_id, value, value_len);
   else if (IS("retry") && s_all_digits(value, value_len) && value_len < 10)
     parser->retry_ms = strtol(value, NULL, 10);
 #undef IS
@@ -142,7 +114,7 @@ static bool s_skip_bom(struct ops_sse_parser *parser, const char **data, size_t 
   while (!parser->started && *len > 0) {
     if (**data != bom[parser->bom_seen]) {
       parser->started = true;
-      return s_append(&parser->line, bom, parser->bom_seen);
+      return ops_buffer_append(&parser->line, bom, parser->bom_seen);
     }
     ++*data;
     --*len;
@@ -166,7 +138,7 @@ int ops_sse_feed(struct ops_sse_parser *parser, const char *data, size_t len)
       size_t run = 1; /* take the whole run of ordinary bytes at once */
       while (i + run < len && data[i + run] != '\n' && data[i + run] != '\r')
         run++;
-      if (!s_append(&parser->line, data + i, run))
+      if (!ops_buffer_append(&parser->line, data + i, run))
         return OPS_ERR_NOMEM;
       i += run - 1;
       continue;

@@ -814,36 +814,20 @@ void ops_sts_call_cancel(struct ops_sts_call *call)
 
 /* --- the client --- */
 
-/* host[:port] and the path of `url`, for the Host header and the signature. */
+/* host[:port] and the path of the endpoint, for the Host header and the signature. */
 static int s_split_endpoint(struct ops_sts_client *client, struct ops_error *err)
 {
-  int rc = OPS_OK;
-  char *host = NULL, *port = NULL, *path = NULL;
-  CURLU *u = curl_url();
-  if (!u)
-    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
-  if (curl_url_set(u, CURLUPART_URL, client->endpoint, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-    rc = ops_error_set(err, OPS_ERR_CONFIG, "the STS endpoint '%s' is not a valid URL",
-                       client->endpoint);
-    goto cleanup;
-  }
-  curl_url_get(u, CURLUPART_PORT, &port, 0);
-  curl_url_get(u, CURLUPART_PATH, &path, 0);
-  size_t len = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
-  client->host = malloc(len);
-  client->path = strdup(path && path[0] ? path : "/");
-  if (!client->host || !client->path) {
-    rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
-    goto cleanup;
-  }
-  snprintf(client->host, len, "%s%s%s", host, port ? ":" : "", port ? port : "");
-cleanup:
-  curl_free(host);
-  curl_free(port);
-  curl_free(path);
-  curl_url_cleanup(u);
-  return rc;
+  struct ops_http_url_parts parts;
+  int rc = ops_http_url_split(client->endpoint, &parts, err);
+  if (rc == OPS_ERR_CONFIG)
+    return ops_error_set(err, OPS_ERR_CONFIG, "the STS endpoint '%s' is not a valid URL",
+                         client->endpoint);
+  if (rc != OPS_OK)
+    return rc;
+  client->host = parts.host;
+  client->path = parts.path;
+  free(parts.query); /* the Query protocol sends its parameters in the body */
+  return OPS_OK;
 }
 
 static int s_endpoint(struct ops_sts_client *client, const struct ops_env *env,
