@@ -189,6 +189,7 @@ static int mcp_request(lua_State *L)
   lua_Number timeout = luaL_checknumber(L, 3);
   luaL_argcheck(L, timeout > 0, 3, "timeout must be positive");
   lua_settop(L, 3);
+  s_client_of(L); /* a refused endpoint is reported before any credentials are looked for */
   return ops_identity_await(L, s_request_with_identity, 0);
 }
 

@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh --no-build || { echo "test: setup failed"; echo "0 passed, 1 failed"; exit 1; }
 
+# Tests talk to loopback servers only: a test that reaches the credential chain without
+# credentials must not probe the real instance metadata address (169.254.169.254).
+export AWS_EC2_METADATA_DISABLED=true
+
 total_passed=0
 total_failed=0
 
