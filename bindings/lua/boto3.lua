@@ -3,9 +3,10 @@
 -- decoded (return_value) or raised (status "error"). Uses mcp.call (mcp.lua) and private.error.
 --
 -- The encoder writes pure printable ASCII: strings are single-quoted str literals in which
--- every byte other than printable ASCII (minus ' and \) is an escape (\\ \' \n \r \t \xNN, and
--- \uXXXX / \UXXXXXXXX for the code point of each UTF-8 sequence); invalid UTF-8 is refused, so a
--- literal means exactly the Lua string's text and nothing in a value can end the literal.
+-- every byte other than printable ASCII (minus ' and \) is an escape (\\ \' \n \r \t \xNN,
+-- and \u plus 4 or \U plus 8 hex digits for the code point of each UTF-8 sequence); invalid
+-- UTF-8 is refused, so a literal means exactly the Lua string's text and nothing in a value can
+-- end the literal.
 -- nil and json.null are None; booleans True/False; integers decimal; floats the shortest %.Ng
 -- that reads back exactly, always with a '.' or an exponent (NaN and inf are refused). A table
 -- with keys exactly 1..n (n >= 1) is a list; any other table is a dict whose keys must be
