@@ -1,8 +1,8 @@
-// What both endpoints do before their own protocol: read the body, wait the injected latency,
-// check SigV4, then draw the throttling and 5xx faults. Each endpoint sends a refusal in its own
+// What both endpoints do before their own protocol: hold the answer for the injected latency,
+// read the body, check SigV4, then draw the throttling and 5xx faults. Each endpoint sends a refusal in its own
 // wire form; REFUSALS lists both forms side by side. Uses sigv4.mjs and faults via `sim`.
 import { verifySigV4 } from './sigv4.mjs';
-import { readBody, sleep } from './util.mjs';
+import { holdResponse, readBody } from './util.mjs';
 
 const MISMATCH = { sts: [403, 'SignatureDoesNotMatch', null], mcp: [403, 'InvalidSignatureException', null] };
 const BAD_KEY = { sts: [403, 'InvalidClientTokenId', null], mcp: [403, 'UnrecognizedClientException', null] };
@@ -39,25 +39,28 @@ function refuse(endpoint, kind, message) {
 }
 
 /**
- * Admits one request on `endpoint` ('sts' | 'mcp'). `opts`: { service, region (scope region
- * required, '' for any), signed(body) (false when the request needs no signature) }. Resolves
- * to { body, identity } (identity null when unsigned) or { refusal: {status, code, message} };
- * counts signature failures, throttles and 5xx.
+ * Admits one request on `endpoint` ('sts' | 'mcp') and holds its answer (`res`) for the
+ * endpoint's latency. The request is judged as of the moment its answer leaves, as if it had
+ * waited the whole latency first. `opts`: { service, region (scope region required, '' for
+ * any), signed(body) (false when the request needs no signature) }. Resolves to { body,
+ * identity } (identity null when unsigned) or { refusal: {status, code, message} }; counts
+ * signature failures, throttles and 5xx.
  */
-export async function admit(sim, endpoint, req, { service, region, signed = () => true }) {
+export async function admit(sim, endpoint, req, res, { service, region, signed = () => true }) {
   const { creds, counters, clock, faults } = sim;
+  const latency = faults.latency(endpoint);
+  holdResponse(res, latency);
   let body;
   try {
     body = await readBody(req);
   } catch {
     return refuse(endpoint, 'too_large');
   }
-  await sleep(faults.latency(endpoint));
   let identity = null;
   if (signed(body)) {
     const verdict = await verifySigV4(
       { method: req.method, url: req.url, headers: req.headersDistinct, body },
-      { service, region, now: clock(), lookup: (key) => creds.get(key) },
+      { service, region, now: clock() + latency, lookup: (key) => creds.get(key) },
     );
     if (verdict.failure) {
       counters.signatureFailure(endpoint, verdict.failure.reason);

@@ -182,7 +182,7 @@ export class McpService {
     const send = (status, value, headers) => this.sendJson(res, rid, status, value, headers);
     const path = req.url.split('?')[0];
     if (path !== '/mcp') return send(404, { message: 'Not Found' });
-    const admitted = await admit(this.sim, 'mcp', req, { service: 'aws-mcp', region: this.sim.opts.region });
+    const admitted = await admit(this.sim, 'mcp', req, res, { service: 'aws-mcp', region: this.sim.opts.region });
     if (admitted.refusal) {
       const { status, code, message } = admitted.refusal;
       return this.sendAwsError(res, rid, status, code, message);

@@ -234,7 +234,7 @@ export class StsService {
   async handle(req, res) {
     const rid = requestId();
     let params;
-    const admitted = await admit(this.sim, 'sts', req, {
+    const admitted = await admit(this.sim, 'sts', req, res, {
       service: 'sts',
       region: this.sim.opts.stsRegion,
       signed: (body) => {

@@ -1,5 +1,6 @@
 // Small helpers shared by the simulator: hashing for deterministic data, a seeded PRNG for
-// faults, the (possibly skewed) clock, body reading, and AWS's date and XML text forms.
+// faults, the (possibly skewed) clock, body reading, held (delayed) answers, and AWS's date
+// and XML text forms.
 // Uses only node:crypto.
 import { createHash, randomUUID } from 'node:crypto';
 
@@ -89,8 +90,31 @@ export function requestId() {
   return randomUUID();
 }
 
-export function sleep(ms) {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+const RESPONSE_WRITES = ['writeHead', 'write', 'end'];
+
+/**
+ * Holds what is written to `res` until `ms` from now, then writes it in order. The answer
+ * leaves no earlier than the injected latency, while the work on it overlaps the wait: on a
+ * real network one request's latency does not queue behind another request's processing, and
+ * a single-threaded simulator must not make it so.
+ */
+export function holdResponse(res, ms) {
+  if (ms <= 0) return;
+  const held = [];
+  for (const name of RESPONSE_WRITES) {
+    res[name] = (...args) => {
+      held.push([name, args]);
+      return name === 'write' ? true : res;
+    };
+  }
+  setTimeout(() => {
+    for (const name of RESPONSE_WRITES) delete res[name]; // back to ServerResponse's own
+    try {
+      for (const [name, args] of held) if (!res.destroyed) res[name](...args);
+    } catch (err) {
+      res.destroy(err); // e.g. a handler's error answer after a held success: drop the connection
+    }
+  }, ms);
 }
 
 /** Reads a request body into one Buffer; rejects past `limit` bytes. */
