@@ -1,5 +1,5 @@
 /* loop.h: the one event loop of a process: libcurl transfers and timers, driven on one thread
- * by curl_multi_poll. Everything in opsrun that waits (HTTP, sleeps, deadlines) is registered
+ * by epoll and curl_multi_socket_action. Everything in opsrun that waits (HTTP, sleeps, deadlines) is registered
  * here, and its callback runs from ops_loop_run_once. */
 #ifndef OPS_LOOP_H
 #define OPS_LOOP_H

@@ -114,11 +114,12 @@ static void statuses_are_answers_not_failures(void **state)
   assert_string_equal(o.body, "status 429");
 }
 
-/* Twenty 300 ms requests are in flight together: the server sees them all at once. */
+/* Two hundred 300 ms requests are in flight together, more sockets than one epoll wait returns:
+ * the server sees them all at once. */
 static void transfers_run_concurrently_on_one_thread(void **state)
 {
   struct fixture *f = *state;
-  enum { N = 20 };
+  enum { N = 200 };
   struct outcome outcomes[N] = {0};
   struct ops_http_request req = {.method = "GET", .url = url_of(f, "/delay/300")};
   for (int i = 0; i < N; i++)
