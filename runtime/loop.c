@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NO_DUE UINT64_MAX
+#define NO_DUE          UINT64_MAX
 #define EVENTS_PER_WAIT 64
 
 struct ops_timer {
@@ -35,7 +35,7 @@ struct s_transfer {
 struct ops_loop {
   CURLM *multi;
   int epoll_fd;
-  int wakeup_fd;       /* an eventfd: ops_loop_wakeup writes to it, the loop drains it */
+  int wakeup_fd;        /* an eventfd: ops_loop_wakeup writes to it, the loop drains it */
   uint64_t curl_due_ms; /* when libcurl wants CURL_SOCKET_TIMEOUT, or NO_DUE */
   struct ops_timer **heap;
   size_t timer_count;
@@ -323,7 +323,8 @@ static void s_curl_timeout(struct ops_loop *loop)
 int ops_loop_run_once(struct ops_loop *loop, int max_wait_ms)
 {
   struct epoll_event events[EVENTS_PER_WAIT];
-  int ready = epoll_wait(loop->epoll_fd, events, EVENTS_PER_WAIT, s_wait_timeout_ms(loop, max_wait_ms));
+  int ready =
+      epoll_wait(loop->epoll_fd, events, EVENTS_PER_WAIT, s_wait_timeout_ms(loop, max_wait_ms));
   for (int i = 0; i < ready; i++) {
     if (events[i].data.fd == loop->wakeup_fd)
       s_drain_wakeups(loop);

@@ -1,6 +1,6 @@
 /* loop.h: the one event loop of a process: libcurl transfers and timers, driven on one thread
- * by epoll and curl_multi_socket_action. Everything in opsrun that waits (HTTP, sleeps, deadlines) is registered
- * here, and its callback runs from ops_loop_run_once. */
+ * by epoll and curl_multi_socket_action. Everything in opsrun that waits (HTTP, sleeps, deadlines)
+ * is registered here, and its callback runs from ops_loop_run_once. */
 #ifndef OPS_LOOP_H
 #define OPS_LOOP_H
 
