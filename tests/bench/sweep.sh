@@ -4,7 +4,8 @@
 # trips (initialize, notifications/initialized, tools/call). Prints the sweep's wall time (from
 # the playbook's own log lines), the latency bound ceil(N/C) x (STS + 3 MCP), their ratio, the
 # whole process's wall time (start-up and the DELETE of every session at exit included),
-# opsrun's CPU seconds and its peak memory.
+# opsrun's CPU seconds and its peak memory, and the simulator's CPU seconds over the run (when
+# they near the wall time, the simulator rather than opsrun sets the pace).
 # Usage: tests/bench/sweep.sh ["N..." ["C..."]]   (default "100 400 1000" "16 64 256")
 # Needs build/opsrun (or $OPSRUN) and the simulator's node_modules (scripts/setup.sh).
 set -euo pipefail
@@ -33,11 +34,18 @@ sweep_seconds() {
     map(select(.message | startswith("sweep "))) | (.[1] | at) - (.[0] | at)' "$1"
 }
 
-printf '%-6s %-5s %-8s %-8s %-7s %-8s %-7s %-8s\n' N C "sweep s" "bound s" ratio "total s" "cpu s" "peak MB"
+# CPU seconds the simulator has used so far, all its threads.
+sim_cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SIM_PID/stat"
+}
+
+printf '%-6s %-5s %-8s %-8s %-7s %-8s %-7s %-8s %-8s\n' N C "sweep s" "bound s" ratio "total s" "cpu s" \
+  "peak MB" "sim cpu s"
 for n in $sizes; do
   sim_start --accounts "$n" --sts-latency-ms "$sts_ms" --mcp-latency-ms "$mcp_ms" >/dev/null
   sim_get '{accounts: [.accounts[] | {id: ., name: ("acct-" + .)}]}' >"$work/registry.json"
   for c in $concurrencies; do
+    sim_before=$(sim_cpu_seconds)
     env -i PATH="$PATH" HOME="$work" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
       AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
       AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" \
@@ -46,9 +54,11 @@ for n in $sizes; do
       2>"$work/log"
     read -r total user sys rss <"$work/time"
     awk -v n="$n" -v c="$c" -v swept="$(sweep_seconds "$work/log")" -v total="$total" \
-      -v cpu="$(echo "$user + $sys" | bc)" -v rss="$rss" -v trip="$(( sts_ms + 3 * mcp_ms ))" 'BEGIN {
+      -v cpu="$(echo "$user + $sys" | bc)" -v rss="$rss" -v trip="$(( sts_ms + 3 * mcp_ms ))" \
+      -v sim="$(echo "$(sim_cpu_seconds) - $sim_before" | bc)" 'BEGIN {
       bound = int((n + c - 1) / c) * trip / 1000
-      printf "%-6d %-5d %-8.2f %-8.2f %-7.2f %-8.2f %-7.2f %-8.1f\n", n, c, swept, bound, swept / bound, total, cpu, rss / 1024
+      printf "%-6d %-5d %-8.2f %-8.2f %-7.2f %-8.2f %-7.2f %-8.1f %-8.2f\n", n, c, swept, bound,
+        swept / bound, total, cpu, rss / 1024, sim
     }'
   done
   sim_stop
