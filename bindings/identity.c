@@ -725,7 +725,7 @@ static int identity_whoami(lua_State *L)
 
 /* ------------------------------------------------------------------ the REPL's identity */
 
-void ops_identity_share_main(lua_State *L)
+static int s_share_main(lua_State *L)
 {
   struct s_aws *aws = s_aws_of(L);
   struct ops_task *task = ops_task_running(L);
@@ -734,6 +734,27 @@ void ops_identity_share_main(lua_State *L)
     ops_task_set_context(task, aws->main_identity);
     ops_task_set_account(task, aws->main_identity ? aws->main_identity->account : "");
   }
+  return 0;
+}
+
+void ops_identity_share_main(lua_State *L)
+{
+  lua_pushcfunction(L, s_share_main);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+    lua_pop(L, 1); /* an unreadable region: the first AWS call raises it */
+}
+
+static int s_run_as_main_k(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)status, (void)ctx;
+  return lua_gettop(L);
+}
+
+int ops_identity_run_as_main(lua_State *L)
+{
+  ops_identity_share_main(L);
+  lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, s_run_as_main_k);
+  return s_run_as_main_k(L, LUA_OK, 0);
 }
 
 void ops_identity_unshare_main(lua_State *L)

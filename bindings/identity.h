@@ -24,13 +24,18 @@ struct ops_sigv4_signer *ops_identity_signer(lua_State *L);
  * else us-east-1. */
 const char *ops_identity_region(lua_State *L);
 
-/* For the REPL, whose entries each run as a task of their own yet act as one identity, as the
- * lines of one script do. Called in a task, ops_identity_share_main makes the task act as code
- * outside tasks does (the base credentials until a role is assumed) and its assume() change
- * that identity too, until ops_identity_unshare_main (called anywhere; the REPL calls it when
- * the entry has ended). Raises the configuration error when the region cannot be read. */
+/* For the script and the REPL, whose entries each run as a task of their own yet act as one
+ * identity, as the lines of one script do. Called in a task, ops_identity_share_main makes the
+ * task act as code outside tasks does (the base credentials until a role is assumed) and its
+ * assume() change that identity too, until ops_identity_unshare_main (called anywhere, when the
+ * task has ended). Never raises: when the region cannot be read, the first AWS call says so. */
 void ops_identity_share_main(lua_State *L);
 void ops_identity_unshare_main(lua_State *L);
+
+/* A task body (a lua_CFunction): calls the function at index 1 with the values above it, acting
+ * as the state's own identity (ops_identity_share_main), and returns what it returns. The
+ * script and each REPL entry run in it; the caller unshares when the task has ended. */
+int ops_identity_run_as_main(lua_State *L);
 
 /* The account code outside tasks acts as: the assumed role's; the base credentials' once a
  * whoami() with them told it; else "". Never calls STS. Borrowed until the next assume(). */

@@ -14,6 +14,7 @@
 
 #include "bindings/cli.h"
 #include "bindings/engine.h"
+#include "bindings/identity.h"
 #include "bindings/lua_registry.h"
 #include "bindings/opsrun.h"
 #include "bindings/repl.h"
@@ -130,6 +131,17 @@ static int s_run_main_task(lua_State *L, int nargs, bool show_traceback)
   return EXIT_LUA_ERROR;
 }
 
+/* Runs the loaded script (or chunk) and its `nargs` arguments as the main task, acting as the
+ * state's own identity: the role it assumes is the one `opsrun -i SCRIPT` goes on with. */
+static int s_run_script(lua_State *L, int nargs)
+{
+  lua_pushcfunction(L, ops_identity_run_as_main);
+  lua_insert(L, -2 - nargs);
+  int status = s_run_main_task(L, nargs + 1, true);
+  ops_identity_unshare_main(L);
+  return status;
+}
+
 /* Pushes private.<field>.<name> (a function of the embedded Lua). */
 static void s_push_private_function(lua_State *L, const char *field, const char *name)
 {
@@ -207,7 +219,7 @@ static int s_main(lua_State *L)
       lua_pushinteger(L, EXIT_LUA_ERROR);
       return 1;
     }
-    status = s_run_main_task(L, s_push_script_args(L, argc, argv, cli->script_index), true);
+    status = s_run_script(L, s_push_script_args(L, argc, argv, cli->script_index));
   } else if (cli->mode == OPS_CLI_COMMAND) {
     status = s_run_command(L, cli, argc, argv);
   }

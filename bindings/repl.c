@@ -66,27 +66,11 @@ static void s_interrupt_hook(lua_State *L, lua_Debug *ar)
   lua_error(L);
 }
 
-static int s_share_identity(lua_State *L)
-{
-  ops_identity_share_main(L);
-  return 0;
-}
-
-static int s_entry_k(lua_State *L, int status, lua_KContext ctx)
-{
-  (void)status, (void)ctx;
-  return lua_gettop(L);
-}
-
 /* The body of an entry's task: fn(args...) acting as the REPL's identity. */
 static int s_entry(lua_State *L)
 {
-  lua_pushcfunction(L, s_share_identity);
-  if (lua_pcall(L, 0, 0, 0) != LUA_OK) /* an unreadable region: AWS calls will raise it */
-    lua_pop(L, 1);
   lua_sethook(L, s_interrupt_hook, LUA_MASKCOUNT, INTERRUPT_CHECK_INSTRUCTIONS);
-  lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, s_entry_k);
-  return s_entry_k(L, LUA_OK, 0);
+  return ops_identity_run_as_main(L);
 }
 
 /* Runs the function and its `nargs` arguments on top of the stack as an entry's task; results

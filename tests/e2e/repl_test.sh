@@ -23,7 +23,8 @@ hung=$(sim_get '.hung[0]')
 sim_get '{accounts: ([.accounts[] | {id: ., name: ("Account " + .[10:]), environment: "prod"}]
           + [{id: .central_account, name: "Central", role: "central"}])}' >"$E2E_TMP/registry.json"
 
-# repl_start: opsrun -i in a new 200x50 terminal; the pane then shows its exit status.
+# repl_start [SCRIPT]: opsrun -i [SCRIPT] in a new 200x50 terminal; the pane then shows its exit
+# status.
 repl_start() {
   [ -n "$SOCKET" ] && tmux -S "$SOCKET" kill-server 2>/dev/null
   runs=$((runs + 1))
@@ -33,9 +34,9 @@ repl_start() {
     XDG_STATE_HOME="$E2E_TMP/state" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
     AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" \
     AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
-    ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$OPSRUN" -r "$E2E_TMP/registry.json" -i)
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$OPSRUN" -r "$E2E_TMP/registry.json" -i "$@")
   tmux -S "$SOCKET" new-session -d -x 200 -y 50 "$command; echo \"[exit \$?]\"; sleep 600"
-  wait_for "opsrun us-east-1> "
+  wait_for "us-east-1> "
 }
 
 # screen: what the terminal shows, scrollback included, wrapped lines joined; also in $out, so
@@ -227,5 +228,17 @@ keys Enter
 wait_for "[exit 0]"
 screen >/dev/null
 expect ":quit leaves with status 0" 'screen | grep -qx "\[exit 0\]"'
+
+# --- third run: a script first ----------------------------------------------------------------
+
+printf 'assume("%s")\nsetup_done = true\n' "$first" >"$E2E_TMP/setup.lua"
+repl_start "$E2E_TMP/setup.lua"
+expect "after opsrun -i SCRIPT the prompt shows the account the script assumed" \
+  '[ "$(screen | grep "^opsrun" | tail -1)" = "opsrun $first us-east-1> " ]'
+entry 'whoami().account, setup_done'
+printed >/dev/null
+expect "entries act as that role and see the script's globals" '[ "$out" = "\"$first\"  true" ]'
+keys C-d
+wait_for "[exit 0]"
 
 finish
