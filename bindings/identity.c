@@ -723,7 +723,7 @@ static int identity_whoami(lua_State *L)
   return ops_identity_await(L, s_whoami_with_identity, 0);
 }
 
-/* ------------------------------------------------------------------ the REPL's identity */
+/* ------------------------------------------------------------------ the main identity */
 
 static int s_share_main(lua_State *L)
 {

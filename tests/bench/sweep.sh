@@ -31,7 +31,7 @@ LUA
 # Seconds between the playbook's two log lines (JSON log, millisecond timestamps).
 sweep_seconds() {
   jq -rs 'def at: (.time[0:19] + "Z" | fromdateiso8601) + (.time[20:23] | tonumber) / 1000;
-    map(select(.message | startswith("sweep "))) | (.[1] | at) - (.[0] | at)' "$1"
+    (map(select(.message == "sweep ends")) | .[0] | at) - (map(select(.message == "sweep starts")) | .[0] | at)' "$1"
 }
 
 # CPU seconds the simulator has used so far, all its threads.

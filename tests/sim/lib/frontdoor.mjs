@@ -1,6 +1,7 @@
 // What both endpoints do before their own protocol: hold the answer for the injected latency,
-// read the body, check SigV4, then draw the throttling and 5xx faults. Each endpoint sends a refusal in its own
-// wire form; REFUSALS lists both forms side by side. Uses sigv4.mjs and faults via `sim`.
+// read the body, check SigV4, then draw the throttling and 5xx faults. Each endpoint sends a
+// refusal in its own wire form; REFUSALS lists both forms side by side. Uses sigv4.mjs and
+// faults via `sim`.
 import { verifySigV4 } from './sigv4.mjs';
 import { holdResponse, readBody } from './util.mjs';
 
