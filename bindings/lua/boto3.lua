@@ -222,10 +222,13 @@ local function argument_problem(service, operation, params, opts)
   if opts.meta ~= nil and type(opts.meta) ~= "table" then return 4, "meta must be a table" end
 end
 
--- The aws___run_script code: one assignment awaiting call_boto3 with four keywords, one return.
+-- The aws___run_script code: one assignment awaiting call_boto3 with four keywords, then the
+-- bare expression `result`. The sandbox runs the code as a module with top-level await, and the
+-- value of its final bare expression is the script's return_value; a module-level `return` is a
+-- SyntaxError there, as in CPython.
 local function script(service, operation, region, params_literal)
   return string.format("result = await call_boto3(service_name=%s, operation_name=%s, "
-    .. "region_name=%s, params=%s)\nreturn result", python_string(service),
+    .. "region_name=%s, params=%s)\nresult", python_string(service),
     python_string(operation), python_string(region), params_literal)
 end
 private.boto3_script = script

@@ -695,7 +695,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   lua_pushliteral(L, "result = await call_boto3(service_name='ec2', "
                      "operation_name='DescribeInstances', region_name='us-east-1', params=");
   lua_pushvalue(L, literal);
-  lua_pushliteral(L, ")\nreturn result");
+  lua_pushliteral(L, ")\nresult");
   lua_concat(L, 3);
   if (!lua_rawequal(L, -1, -2))
     s_die("the script is not the expected two statements", lua_tostring(L, -2));

@@ -1,8 +1,9 @@
 -- boto3_spec.lua: mcp.boto3 of the opsrun module (SPEC section 4): the Lua → Python literal
 -- encoder of bindings/lua/boto3.lua, fuzzed with thousands of seeded random and hostile values
 -- whose encodings CPython itself checks (tests/lua/check_python_literals.py: ast.literal_eval
--- of each literal, ast.parse of each whole script), and mcp.boto3 over a stubbed mcp.call:
--- the code and options it sends, envelopes decoded, script errors raised in their own words.
+-- of each literal, each whole script compiled as the sandbox compiles it), and mcp.boto3 over
+-- a stubbed mcp.call: the code and options it sends, envelopes decoded, script errors raised in
+-- their own words.
 -- FUZZ_SEED and FUZZ_COUNT change the fuzz (defaults: a fixed seed, 4000 values).
 local cjson = require "cjson"
 local opsrun = require "opsrun"
@@ -323,7 +324,7 @@ describe("mcp.boto3", function()
     assert.are.equal(1, #calls)
     assert.are.equal("aws___run_script", calls[1].tool)
     assert.are.equal("result = await call_boto3(service_name='ec2', operation_name='DescribeInstances', "
-      .. "region_name='eu-west-1', params={'MaxResults': 5})\nreturn result", calls[1].args.code)
+      .. "region_name='eu-west-1', params={'MaxResults': 5})\nresult", calls[1].args.code)
     assert.are.same({ region = "eu-west-1", timeout = 7, meta = { X = "y" } }, calls[1].opts)
   end)
 
@@ -333,7 +334,7 @@ describe("mcp.boto3", function()
     local region = private.region()
     assert.are.equal(region, calls[1].opts.region)
     assert.are.equal("result = await call_boto3(service_name='sts', operation_name='GetCallerIdentity', "
-      .. "region_name='" .. region .. "', params={})\nreturn result", calls[1].args.code)
+      .. "region_name='" .. region .. "', params={})\nresult", calls[1].args.code)
   end)
 
   it("reads the envelope from the text when there is no structured content", function()

@@ -9,7 +9,9 @@ Python rather than by itself. Each line is one of:
       exactly (types too: True is not 1, 1 is not 1.0, -0.0 is not 0.0), and S must parse to
       exactly two statements: `result = await call_boto3(...)` with the four keywords
       service_name, operation_name, region_name, params (no positional arguments, the first
-      three equal to the given strings, params equal to TAGGED), then `return result`.
+      three equal to the given strings, params equal to TAGGED), then the bare expression
+      `result`; and S must compile as the hosted sandbox compiles it (a module with top-level
+      await: compile(S, "<script>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)).
   {"kind": "utf8", "hex": H, "lua_valid": B}
       B (whether Lua's encoder accepted the bytes) must equal whether Python decodes them as
       strict UTF-8.
@@ -64,11 +66,14 @@ def same(a, b):
 
 def check_script(record, expected):
     """None, or what is wrong with the generated script's shape."""
+    # ast.parse accepts what the compiler refuses (a module-level return): compile, as the
+    # sandbox does, before looking at the shape.
+    compile(record["script"], "<script>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     tree = ast.parse(record["script"], mode="exec")
     body = tree.body
     if len(body) != 2:
         return f"{len(body)} statements, expected 2"
-    assign, ret = body
+    assign, final = body
     if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1
             and isinstance(assign.targets[0], ast.Name) and assign.targets[0].id == "result"):
         return "the first statement is not `result = ...`"
@@ -88,9 +93,9 @@ def check_script(record, expected):
             return f"{name} is {value!r}, expected {record[name.split('_')[0]]!r}"
     if not same(values[3], expected):
         return "params in the script differ from the value"
-    if not (isinstance(ret, ast.Return) and isinstance(ret.value, ast.Name)
-            and ret.value.id == "result"):
-        return "the second statement is not `return result`"
+    if not (isinstance(final, ast.Expr) and isinstance(final.value, ast.Name)
+            and final.value.id == "result"):
+        return "the second statement is not the bare expression `result`"
     return None
 
 
