@@ -20,6 +20,9 @@
 #define MAX_RESUMES 5
 #define DEFAULT_RETRY_MS 1000
 #define JSONRPC_METHOD_NOT_FOUND (-32601)
+/* The hosted AWS MCP Server's answer to a request in an expired or unknown session, at whatever
+ * HTTP status: "The provided SessionId was not found or has expired, please re-initialize". */
+#define HOSTED_SESSION_GONE (-30001)
 
 static const char *const s_supported_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
                                                    "2024-11-05"};
@@ -47,6 +50,7 @@ struct s_session {
   enum s_session_state state;
   char *session_id; /* NULL until the server names the session (or when it never does) */
   char protocol_version[32];
+  unsigned generation;        /* counts openings, so a late "gone" closes only its own */
   struct ops_mcp_call *queue; /* requests waiting for the session to open */
   struct s_session *next;
 };
@@ -69,6 +73,7 @@ struct ops_mcp_call {
   long status;             /* of the last exchange */
   char *new_session_id;    /* Mcp-Session-Id of an initialize reply */
   int resumes;
+  unsigned sent_in;        /* generation of the named session last sent in; 0: none */
   bool reopened;           /* already resent once after the session expired */
   struct ops_retry_request attempts;
   long retry_after_ms;       /* what the last failed answer asked for, or -1 */
@@ -562,6 +567,37 @@ static void s_fail_status(struct ops_mcp_call *call, const struct ops_http_respo
 
 static void s_session_expired(struct s_session *session);
 
+/* The JSON-RPC error code of a message, or 0. */
+static json_int_t s_error_code(json_t *message)
+{
+  json_t *code = json_object_get(json_object_get(message, "error"), "code");
+  return json_is_integer(code) ? json_integer_value(code) : 0;
+}
+
+/* Did the server say the session of a request is gone? HTTP 404 is the MCP specification's
+ * word (Streamable HTTP, session management); the hosted AWS MCP Server says it with JSON-RPC
+ * error -30001 at whatever status. Either way it ran nothing. */
+static bool s_session_gone(const struct ops_mcp_call *call, long status, json_t *reply)
+{
+  return call->kind == CALL_REQUEST &&
+         (status == 404 || s_error_code(reply) == HOSTED_SESSION_GONE);
+}
+
+/* Sends a request whose named session is gone once more in a new session (opening it unless
+ * another request already did). False when that does not apply or was done already. */
+static bool s_reopened(struct ops_mcp_call *call, long status, json_t *reply)
+{
+  struct s_session *session = call->session;
+  if (call->reopened || !call->sent_in || !s_session_gone(call, status, reply))
+    return false;
+  call->reopened = true;
+  s_call_reset_stream(call);
+  if (session->state == SESSION_OPEN && session->generation == call->sent_in)
+    s_session_expired(session);
+  s_session_submit(session, call); /* waits for the new session, then sends again */
+  return true;
+}
+
 static void s_on_exchange_done(const struct ops_http_response *response,
                                const struct ops_error *err, void *ud)
 {
@@ -582,7 +618,8 @@ static void s_on_exchange_done(const struct ops_http_response *response,
   if (call->reply) { /* we stopped reading once it arrived: any abort error is ours */
     json_t *reply = call->reply;
     call->reply = NULL;
-    s_finish_with_reply(call, reply);
+    if (!s_reopened(call, response->status, reply))
+      s_finish_with_reply(call, reply);
     json_decref(reply);
     return;
   }
@@ -590,15 +627,13 @@ static void s_on_exchange_done(const struct ops_http_response *response,
     s_exchange_failed(call, err);
     return;
   }
-  bool expired = response->status == 404 && call->session && call->session->session_id &&
-                 call->kind == CALL_REQUEST;
-  if (expired && !call->reopened) {
-    call->reopened = true;
-    s_call_reset_stream(call);
-    s_session_expired(call->session);
-    s_session_submit(call->session, call); /* opens a new session, then sends again */
+  json_t *body = call->is_stream || !call->body.len
+                     ? NULL
+                     : json_loadb(call->body.data, call->body.len, JSON_ALLOW_NUL, NULL);
+  bool reopened = s_reopened(call, response->status, body);
+  json_decref(body);
+  if (reopened)
     return;
-  }
   if (response->status < 200 || response->status >= 300) {
     s_fail_status(call, response);
     return;
@@ -675,8 +710,11 @@ static int s_start_exchange(struct ops_mcp_call *call, const struct s_exchange *
   pairs[n++] = (struct ops_sigv4_pair){"Accept", x->accept};
   if (x->body)
     pairs[n++] = (struct ops_sigv4_pair){"Content-Type", "application/json"};
-  if (session->session_id && call->kind != CALL_INITIALIZE)
+  call->sent_in = 0;
+  if (session->session_id && call->kind != CALL_INITIALIZE) {
     pairs[n++] = (struct ops_sigv4_pair){"Mcp-Session-Id", session->session_id};
+    call->sent_in = session->generation;
+  }
   if (session->protocol_version[0] && call->kind != CALL_INITIALIZE)
     pairs[n++] = (struct ops_sigv4_pair){"MCP-Protocol-Version", session->protocol_version};
   if (x->last_event_id)
@@ -942,6 +980,7 @@ static void s_initialized(struct ops_mcp_call *init)
 static void s_session_opened(struct s_session *session)
 {
   session->state = SESSION_OPEN;
+  session->generation++;
   ops_log(OPS_LOG_DEBUG, NULL, "MCP: session %s open (protocol %s)",
           session->session_id ? session->session_id : "(unnamed)", session->protocol_version);
   while (session->queue) {

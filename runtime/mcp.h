@@ -2,8 +2,10 @@
  * 2024-11-05 to 2025-11-25), every request SigV4-signed as the identity it is made for.
  *
  * One session per identity (its access key id): opened on first use with `initialize` and
- * `notifications/initialized`, reused by every request of that identity, opened again once when
- * the server says it expired (HTTP 404), and closed with DELETE by ops_mcp_client_close.
+ * `notifications/initialized`, reused by every request of that identity, and closed with DELETE
+ * by ops_mcp_client_close. When the server says a session is gone (HTTP 404, or the hosted AWS
+ * MCP Server's JSON-RPC error -30001 at any status), a new one is opened and each request sent
+ * in the old one is sent once more: the server ran nothing.
  * Sessions of different identities never mix. Replies may be JSON or an event stream; a stream
  * that ends before the reply is resumed with GET and Last-Event-ID after the server's `retry`.
  * Failed exchanges are sent again on runtime/retry.h's policy (throttling, 5xx, connection

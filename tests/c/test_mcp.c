@@ -384,6 +384,85 @@ static void an_expired_session_is_opened_again_once(void **state)
   assert_int_equal(o.err.http_status, 404);
 }
 
+/* The id of the message exchange `i` sent. */
+static int sent_id(const struct fixture *f, int i)
+{
+  return atoi(strstr(f->fake.exchanges[i].body, "\"id\":") + 5);
+}
+
+/* Answers exchange `i` with an empty result. */
+static void answer_ok(struct fixture *f, int i)
+{
+  char reply[128];
+  snprintf(reply, sizeof(reply), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{}}", sent_id(f, i));
+  answer(&f->fake, i, 200, JSON, reply, 0);
+}
+
+/* The hosted AWS MCP Server's words for an expired or unknown session (%s: the id). */
+#define SESSION_GONE                                                                               \
+  "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":null,\"error\":{\"code\":-30001,\"message\":\"The "   \
+  "provided SessionId was not found or has expired, please re-initialize\"}}"
+
+static void a_session_gone_in_hosted_words_is_opened_again_at_any_status(void **state)
+{
+  struct fixture *f = *state;
+  const struct {
+    long status;
+    bool stream; /* an event stream names the request; AWS's JSON error bodies say "id": "" */
+    const char *headers, *format;
+  } answers[] = {
+      {200, false, JSON, SESSION_GONE},
+      {400, false, JSON, SESSION_GONE},
+      {404, false, JSON, SESSION_GONE},
+      {200, true, SSE, "id: e-1\ndata: " SESSION_GONE "\n\n"},
+  };
+  struct outcome opened = {0};
+  call(f, &ALICE, "tools/list", NULL, &opened);
+  open_session(f, 0, "2025-11-25", "s-0");
+  answer_ok(f, 2);
+  for (size_t i = 0; i < sizeof(answers) / sizeof(*answers); i++) {
+    struct outcome o = {0};
+    int sent = f->fake.count;
+    call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &o);
+    char id[16], body[512], session_id[8];
+    snprintf(id, sizeof(id), answers[i].stream ? "%d" : "\"\"", sent_id(f, sent));
+    snprintf(body, sizeof(body), answers[i].format, id);
+    answer(&f->fake, sent, answers[i].status, answers[i].headers, body, 0);
+    assert_int_equal(o.calls, 0);
+    assert_null(header(&f->fake.exchanges[sent + 1], "Mcp-Session-Id")); /* a new initialize */
+    snprintf(session_id, sizeof(session_id), "s-%zu", i + 1);
+    open_session(f, sent + 1, "2025-11-25", session_id);
+    struct exchange *again = &f->fake.exchanges[sent + 3];
+    assert_string_equal(header(again, "Mcp-Session-Id"), session_id);
+    assert_non_null(strstr(again->body, "\"tools/call\""));
+    answer_ok(f, sent + 3);
+    assert_int_equal(o.calls, 1);
+    assert_false(o.failed);
+  }
+}
+
+static void requests_in_flight_when_a_session_goes_share_one_new_session(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome a = {0}, b = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\"a\"}", &a);
+  call(f, &ALICE, "tools/call", "{\"name\":\"b\"}", &b);
+  open_session(f, 0, "2025-11-25", "old"); /* a and b go out as exchanges 2 and 3 */
+  char gone[512];
+  snprintf(gone, sizeof(gone), SESSION_GONE, "\"\"");
+  answer(&f->fake, 2, 200, JSON, gone, 0);
+  answer(&f->fake, 3, 400, JSON, gone, 0);
+  assert_int_equal(f->fake.count, 5); /* one initialize only, both waiting for it */
+  open_session(f, 4, "2025-11-25", "new");
+  assert_int_equal(f->fake.count, 8);
+  assert_string_equal(header(&f->fake.exchanges[6], "Mcp-Session-Id"), "new");
+  assert_string_equal(header(&f->fake.exchanges[7], "Mcp-Session-Id"), "new");
+  answer_ok(f, 6);
+  answer_ok(f, 7);
+  assert_false(a.failed || b.failed);
+  assert_int_equal(a.calls + b.calls, 2);
+}
+
 static void http_failures_map_to_error_kinds_with_aws_words_kept(void **state)
 {
   struct fixture *f = *state;
@@ -691,6 +770,8 @@ int main(void)
       TEST(event_stream_replies_with_notifications_and_a_ping_in_front),
       TEST(a_stream_closed_early_is_resumed_with_last_event_id),
       TEST(an_expired_session_is_opened_again_once),
+      TEST(a_session_gone_in_hosted_words_is_opened_again_at_any_status),
+      TEST(requests_in_flight_when_a_session_goes_share_one_new_session),
       TEST(http_failures_map_to_error_kinds_with_aws_words_kept),
       TEST(a_failed_handshake_fails_every_waiting_request),
       TEST(a_cancelled_call_never_calls_back),
