@@ -21,7 +21,10 @@ const FLAGS = [
   ['sts-error-rate', 'F', null, 'STS only: fraction answered InternalFailure 500 / ServiceUnavailable 503', 'rate'],
   ['mcp-error-rate', 'F', null, 'MCP only: fraction answered 500 / 503', 'rate'],
   ['sse', '', false, 'answer MCP requests as text/event-stream instead of JSON', 'bool'],
-  ['session-expiry', 'N', 0, 'an MCP session serves N requests after initialize, then 404 (0: never)', 'int'],
+  ['session-expiry', 'N', 0, 'an MCP session serves N requests after initialize, then is forgotten (0: never)', 'int'],
+  ['session-expiry-error', 'KIND', 'standard', 'a forgotten session is answered: standard (404, -32001) or hosted (-30001)', 'string'],
+  ['session-expiry-status', 'S', null, 'HTTP status of the hosted answer: 200, 400 or 404 (default 404)', 'int'],
+  ['mcp-rate-limit', 'N', 0, 'MCP requests per second per account, as a token bucket of N (0: no limit)', 'int'],
   ['deny-accounts', 'N|IDS', '', "the last N accounts (or these ids): the role's trust refuses the central principal", 'accounts'],
   ['hang-accounts', 'N|IDS', '', 'N accounts before the denied ones (or these ids): MCP tool calls never answer', 'accounts'],
   ['tools-page-size', 'N', 3, 'tools per tools/list page', 'int'],
@@ -109,6 +112,8 @@ export function parseOptions(argv) {
   opts.mcpThrottleRate ??= opts.throttleRate;
   opts.stsErrorRate ??= opts.errorRate;
   opts.mcpErrorRate ??= opts.errorRate;
+  validateSessionExpiry(opts);
+  opts.sessionExpiryStatus ??= 404;
   validate(opts);
   return opts;
 }
@@ -120,6 +125,14 @@ function validate(opts) {
   }
   if (opts.credentialLifetime < 0) throw new Error('--credential-lifetime: expected >= 0');
   if (opts.sessionExpiry < 0) throw new Error('--session-expiry: expected >= 0');
+  if (opts.mcpRateLimit < 0) throw new Error('--mcp-rate-limit: expected >= 0');
   if (opts.toolsPageSize < 1) throw new Error('--tools-page-size: expected >= 1');
   if (opts.roles.length === 0) throw new Error('--roles: expected at least one role name');
+}
+
+function validateSessionExpiry({ sessionExpiryError, sessionExpiryStatus }) {
+  if (!['standard', 'hosted'].includes(sessionExpiryError)) throw new Error('--session-expiry-error: expected standard or hosted');
+  if (sessionExpiryStatus === null) return;
+  if (sessionExpiryError !== 'hosted') throw new Error('--session-expiry-status: needs --session-expiry-error hosted');
+  if (![200, 400, 404].includes(sessionExpiryStatus)) throw new Error('--session-expiry-status: expected 200, 400 or 404');
 }
