@@ -41,6 +41,11 @@ const char ops_cli_usage[] =
     "  -v, --verbose           more logging on stderr (repeatable)\n"
     "      --log-format FMT    text or json (one object a line) (default text)\n"
     "      --no-progress       no progress line on stderr (default: shown on a terminal)\n"
+    "      --read-only         refuse AWS operations that are not reads, and raw\n"
+    "                          aws___run_script code, before sending (default\n"
+    "                          $OPSRUN_READ_ONLY)\n"
+    "      --mcp-rate N        MCP requests a second per account, 0 for no pacing\n"
+    "                          (default $OPSRUN_MCP_RATE, else 10: the hosted quota)\n"
     "  -e CHUNK                run CHUNK instead of a script file\n"
     "  -i                      interactive REPL\n"
     "  -h, --help              this text\n"
@@ -55,9 +60,26 @@ const char ops_cli_usage[] =
     "configuration error; 3 the script finished but at least one sweep task failed.\n";
 
 enum s_option_id {
-  OPT_REGISTRY, OPT_PROFILE, OPT_REGION, OPT_ROLE, OPT_MCP_URL, OPT_ACCOUNT, OPT_CONCURRENCY,
-  OPT_TIMEOUT, OPT_OUTPUT, OPT_SHARD, OPT_QUIET, OPT_VERBOSE, OPT_LOG_FORMAT, OPT_NO_PROGRESS,
-  OPT_CHUNK, OPT_INTERACTIVE, OPT_HELP, OPT_VERSION,
+  OPT_REGISTRY,
+  OPT_PROFILE,
+  OPT_REGION,
+  OPT_ROLE,
+  OPT_MCP_URL,
+  OPT_ACCOUNT,
+  OPT_CONCURRENCY,
+  OPT_TIMEOUT,
+  OPT_OUTPUT,
+  OPT_SHARD,
+  OPT_QUIET,
+  OPT_VERBOSE,
+  OPT_LOG_FORMAT,
+  OPT_NO_PROGRESS,
+  OPT_READ_ONLY,
+  OPT_MCP_RATE,
+  OPT_CHUNK,
+  OPT_INTERACTIVE,
+  OPT_HELP,
+  OPT_VERSION,
 };
 
 struct s_option {
@@ -68,15 +90,26 @@ struct s_option {
 };
 
 static const struct s_option s_options[] = {
-    {"registry", 'r', true, OPT_REGISTRY},   {"profile", 0, true, OPT_PROFILE},
-    {"region", 0, true, OPT_REGION},         {"role", 0, true, OPT_ROLE},
-    {"mcp-url", 0, true, OPT_MCP_URL},       {"account", 0, true, OPT_ACCOUNT},
-    {"concurrency", 'j', true, OPT_CONCURRENCY}, {"timeout", 0, true, OPT_TIMEOUT},
-    {"output", 'o', true, OPT_OUTPUT},       {"shard", 0, true, OPT_SHARD},
-    {"quiet", 'q', false, OPT_QUIET},        {"verbose", 'v', false, OPT_VERBOSE},
-    {"log-format", 0, true, OPT_LOG_FORMAT}, {"no-progress", 0, false, OPT_NO_PROGRESS},
-    {NULL, 'e', true, OPT_CHUNK},            {NULL, 'i', false, OPT_INTERACTIVE},
-    {"help", 'h', false, OPT_HELP},          {"version", 0, false, OPT_VERSION},
+    {"registry", 'r', true, OPT_REGISTRY},
+    {"profile", 0, true, OPT_PROFILE},
+    {"region", 0, true, OPT_REGION},
+    {"role", 0, true, OPT_ROLE},
+    {"mcp-url", 0, true, OPT_MCP_URL},
+    {"account", 0, true, OPT_ACCOUNT},
+    {"concurrency", 'j', true, OPT_CONCURRENCY},
+    {"timeout", 0, true, OPT_TIMEOUT},
+    {"output", 'o', true, OPT_OUTPUT},
+    {"shard", 0, true, OPT_SHARD},
+    {"quiet", 'q', false, OPT_QUIET},
+    {"verbose", 'v', false, OPT_VERBOSE},
+    {"log-format", 0, true, OPT_LOG_FORMAT},
+    {"no-progress", 0, false, OPT_NO_PROGRESS},
+    {"read-only", 0, false, OPT_READ_ONLY},
+    {"mcp-rate", 0, true, OPT_MCP_RATE},
+    {NULL, 'e', true, OPT_CHUNK},
+    {NULL, 'i', false, OPT_INTERACTIVE},
+    {"help", 'h', false, OPT_HELP},
+    {"version", 0, false, OPT_VERSION},
 };
 
 struct s_parser {
@@ -164,6 +197,14 @@ static int s_apply(struct s_parser *p, const struct s_option *option, const char
     config->log_format = strcmp(value, "json") == 0 ? OPS_LOG_JSON : OPS_LOG_TEXT;
     break;
   case OPT_NO_PROGRESS: config->progress = false; break;
+  case OPT_READ_ONLY: config->read_only = true; break;
+  case OPT_MCP_RATE:
+    if (!ops_config_parse_rate(value, &config->mcp_requests_per_second))
+      return s_fail(p,
+                    "--mcp-rate must be MCP requests a second per account, 0 or more (0: no "
+                    "pacing), got '%s'",
+                    value);
+    break;
   case OPT_CHUNK:
     p->cli->mode = OPS_CLI_CHUNK;
     p->cli->chunk = value;
@@ -249,6 +290,8 @@ int ops_cli_parse(int argc, char **argv, struct ops_cli *cli, char *error, size_
   struct s_parser p = {.cli = cli, .error = error, .error_len = error_len};
   memset(cli, 0, sizeof(*cli));
   ops_config_defaults(&cli->config);
+  if (ops_config_from_environment(&cli->config, error, error_len) < 0)
+    return -1;
   cli->mode = OPS_CLI_SCRIPT;
   int i = 1;
   while (i < argc && cli->mode == OPS_CLI_SCRIPT) {

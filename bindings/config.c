@@ -2,8 +2,11 @@
 #include "bindings/config.h"
 
 #include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define CONFIG_KEY "opsrun.config"
@@ -28,7 +31,53 @@ void ops_config_defaults(struct ops_config *config)
       .log_level = OPS_LOG_NOTICE,
       .log_format = OPS_LOG_TEXT,
       .progress = isatty(STDERR_FILENO),
+      .mcp_requests_per_second = OPS_DEFAULT_MCP_RATE,
   };
+}
+
+bool ops_config_parse_rate(const char *text, double *out)
+{
+  char *end;
+  double rate = strtod(text, &end);
+  if (end == text || *end || !isfinite(rate) || rate < 0)
+    return false;
+  *out = rate;
+  return true;
+}
+
+/* A yes/no setting as people write it in an environment file: 1/0, true/false, yes/no, on/off. */
+static int s_parse_flag(const char *text)
+{
+  static const char *const yes[] = {"1", "true", "yes", "on"};
+  static const char *const no[] = {"0", "false", "no", "off"};
+  for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+    if (strcasecmp(text, yes[i]) == 0)
+      return 1;
+    if (strcasecmp(text, no[i]) == 0)
+      return 0;
+  }
+  return -1;
+}
+
+int ops_config_from_environment(struct ops_config *config, char *error, size_t error_len)
+{
+  const char *read_only = s_env("OPSRUN_READ_ONLY");
+  const char *rate = s_env("OPSRUN_MCP_RATE");
+  int flag = read_only ? s_parse_flag(read_only) : 0;
+  if (flag < 0) {
+    snprintf(error, error_len, "OPSRUN_READ_ONLY must be 1 or 0 (true or false), got '%s'",
+             read_only);
+    return -1;
+  }
+  config->read_only = flag == 1;
+  if (rate && !ops_config_parse_rate(rate, &config->mcp_requests_per_second)) {
+    snprintf(error, error_len,
+             "OPSRUN_MCP_RATE must be MCP requests a second per account, 0 or more (0: no "
+             "pacing), got '%s'",
+             rate);
+    return -1;
+  }
+  return 0;
 }
 
 void ops_config_store(lua_State *L, const struct ops_config *config)
@@ -60,7 +109,7 @@ static void s_set_string(lua_State *L, const char *name, const char *value)
 
 void ops_config_push(lua_State *L, const struct ops_config *config)
 {
-  lua_createtable(L, 0, 12);
+  lua_createtable(L, 0, 14);
   s_set_string(L, "registry", config->registry_path);
   s_set_string(L, "profile", config->profile);
   s_set_string(L, "region", config->region);
@@ -76,6 +125,10 @@ void ops_config_push(lua_State *L, const struct ops_config *config)
   lua_setfield(L, -2, "timeout");
   lua_pushboolean(L, config->progress);
   lua_setfield(L, -2, "progress");
+  lua_pushboolean(L, config->read_only);
+  lua_setfield(L, -2, "read_only");
+  lua_pushnumber(L, config->mcp_requests_per_second);
+  lua_setfield(L, -2, "mcp_rate");
 }
 
 const char *ops_output_name(enum ops_output output)

@@ -26,15 +26,26 @@ struct ops_config {
   enum ops_log_level log_level;
   enum ops_log_format log_format;
   bool progress;
+  bool read_only;                 /* --read-only, $OPSRUN_READ_ONLY: refuse what is not a read */
+  double mcp_requests_per_second; /* --mcp-rate, $OPSRUN_MCP_RATE; 0: not paced */
 };
 
 #define OPS_DEFAULT_MCP_URL "https://aws-mcp.us-east-1.api.aws/mcp"
 #define OPS_DEFAULT_CONCURRENCY 16
 #define OPS_MAX_CONCURRENCY 1024
 #define OPS_DEFAULT_TIMEOUT_SECONDS 300.0
+/* The hosted AWS MCP Server's quota of authenticated requests a second per account. */
+#define OPS_DEFAULT_MCP_RATE 10.0
 
 /* Fills the defaults that do not depend on the command line. */
 void ops_config_defaults(struct ops_config *config);
+
+/* Reads the settings whose environment variables can be wrong ($OPSRUN_READ_ONLY,
+ * $OPSRUN_MCP_RATE). Returns 0, or -1 with a one-line reason in `error` (exit 2). */
+int ops_config_from_environment(struct ops_config *config, char *error, size_t error_len);
+
+/* Parses a request rate: a number of requests a second, 0 or more. False when it is not. */
+bool ops_config_parse_rate(const char *text, double *out);
 
 /* Keeps a copy of `config` in L's registry for the bindings. */
 void ops_config_store(lua_State *L, const struct ops_config *config);

@@ -76,7 +76,8 @@ static struct ops_mcp_client *s_client_of(lua_State *L)
                                     .transport = ops_transport_http(loop),
                                     .clock = ops_clock_system(),
                                     .loop = loop,
-                                    .signer = ops_identity_signer(L)};
+                                    .signer = ops_identity_signer(L),
+                                    .requests_per_second = config->mcp_requests_per_second};
   struct s_client *client = lua_newuserdatauv(L, sizeof(*client), 0);
   client->mcp = NULL;
   luaL_setmetatable(L, CLIENT_METATABLE);

@@ -14,6 +14,7 @@
 
 #include "runtime/buffer.h"
 #include "runtime/log.h"
+#include "runtime/pacer.h"
 #include "runtime/sse.h"
 
 #define MAX_REPLY_BYTES ((size_t)64 << 20)
@@ -51,6 +52,7 @@ struct s_session {
   char *session_id; /* NULL until the server names the session (or when it never does) */
   char protocol_version[32];
   unsigned generation;        /* counts openings, so a late "gone" closes only its own */
+  struct ops_pacer *pacer;    /* the identity's request quota; NULL: none */
   struct ops_mcp_call *queue; /* requests waiting for the session to open */
   struct s_session *next;
 };
@@ -98,6 +100,7 @@ struct ops_mcp_client {
   struct ops_sigv4_signer *signer;
   struct ops_retry *retry;
   struct ops_retry *own_retry; /* when the options gave none */
+  double requests_per_second;  /* each identity's quota; 0: none */
   struct s_session *sessions;
   struct ops_mcp_call *calls;
   int64_t next_id;
@@ -170,6 +173,7 @@ int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options
   client->clock = options->clock;
   client->loop = options->loop;
   client->signer = options->signer;
+  client->requests_per_second = options->requests_per_second;
   client->next_id = 1;
   int rc = client->url && client->service && client->region && client->client_version
                ? s_parse_url(client, err)
@@ -201,6 +205,7 @@ void ops_mcp_client_free(struct ops_mcp_client *client)
     client->sessions = session->next;
     s_identity_free(&session->identity);
     free(session->session_id);
+    ops_pacer_free(session->pacer);
     free(session);
   }
   free(client->url);
@@ -866,11 +871,15 @@ static void s_exchange_failed(struct ops_mcp_call *call, const struct ops_error 
   s_finish(call, NULL, &final);
 }
 
-/* Adaptive retry mode: holds a send back while the client-side send rate says so. */
+/* Holds a send back while the identity's request quota says so (every exchange counts, as at
+ * the server), then, in adaptive retry mode, while the client-side send rate says so. */
 static bool s_paced(struct ops_mcp_call *call)
 {
   struct ops_mcp_client *client = call->client;
-  uint64_t wait = s_retried_kind(call) ? ops_retry_send_delay_ms(client->retry) : 0;
+  struct ops_pacer *pacer = call->session ? call->session->pacer : NULL;
+  uint64_t wait = pacer ? ops_pacer_delay_ms(pacer, ops_loop_now_ms()) : 0;
+  if (!wait && s_retried_kind(call))
+    wait = ops_retry_send_delay_ms(client->retry);
   return wait && (call->backoff = ops_loop_timer_start(client->loop, wait, s_send_again, call));
 }
 
@@ -884,7 +893,9 @@ static struct s_session *s_session_for(struct ops_mcp_client *client,
     if (strcmp(s->identity.access_key_id, credentials->access_key_id) == 0)
       return s;
   struct s_session *session = calloc(1, sizeof(*session));
-  if (!session || !s_identity_copy(&session->identity, credentials)) {
+  bool paced = client->requests_per_second > 0;
+  if (!session || !s_identity_copy(&session->identity, credentials) ||
+      (paced && !(session->pacer = ops_pacer_new(client->requests_per_second)))) {
     if (session)
       s_identity_free(&session->identity);
     free(session);

@@ -40,6 +40,9 @@ struct ops_mcp_options {
   /* The retry policy of every call (borrowed; outlives the client). NULL: the client makes its
    * own from the process environment (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE). */
   struct ops_retry *retry;
+  /* Each identity's requests a second (runtime/pacer.h), below a per-account server quota such
+   * as the hosted AWS MCP Server's; 0: not paced. */
+  double requests_per_second;
 };
 
 struct ops_mcp_client;

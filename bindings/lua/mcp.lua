@@ -1,6 +1,7 @@
 -- mcp.lua: mcp.call and mcp.tools (SPEC section 4) on the private JSON-RPC request of
 -- bindings/lua_mcp.c: argument checks, `_meta`, tools/list pages, and results shaped as
--- {content, structured, text}, with isError results raised as `tool` errors.
+-- {content, structured, text}, with isError results raised as `tool` errors; and --read-only,
+-- which refuses before sending what it cannot tell is a read.
 local opsrun, private = ...
 local json = opsrun.json
 
@@ -47,12 +48,67 @@ local function text_of(content)
   return table.concat(parts, "\n")
 end
 
+-- --read-only. The hosted server marks no tool read-only, so the client decides: an AWS
+-- operation is a read when its name starts with one of these verbs followed by a capital letter
+-- or nothing (DescribeInstances, GetObject, Scan); IAM calls these access levels List and Read.
+local READ_VERBS = { "Describe", "Get", "List", "Search", "Lookup", "BatchGet", "BatchDescribe",
+  "Scan", "Query", "Head" }
+private.READ_VERBS = READ_VERBS
+
+-- Tools that change nothing in AWS, whatever their arguments: documentation, skills, regions
+-- and the status of earlier scripts. aws___get_presigned_url is a read when its operation is.
+local READ_ONLY_TOOLS = { aws___search_documentation = true, aws___read_documentation = true,
+  aws___retrieve_skill = true, aws___list_regions = true, aws___get_regional_availability = true,
+  aws___get_tasks = true }
+
+-- A key only the bindings hold: options carrying it come from mcp.boto3 or mcp.paginate, whose
+-- code calls one operation they have checked already.
+private.CHECKED_CODE = setmetatable({}, { __name = "opsrun.CheckedCode" })
+
+local function is_read(operation)
+  for _, verb in ipairs(READ_VERBS) do
+    if operation:sub(1, #verb) == verb and not operation:sub(#verb + 1, #verb + 1):match("[a-z]")
+    then
+      return true
+    end
+  end
+  return false
+end
+
+local function read_only_error(what, why)
+  return private.error({ code = "ReadOnly", phase = "mcp",
+    message = "--read-only refused " .. what .. ": " .. why .. "; nothing was sent" }, "denied")
+end
+
+-- nil when --read-only allows the AWS operation `service`.`operation`, else the error to raise.
+function private.read_only_refusal(service, operation)
+  if not private.config.read_only or is_read(operation) then return nil end
+  return read_only_error(service .. " " .. operation, "it is not a read (reads start with "
+    .. table.concat(READ_VERBS, ", ") .. ")")
+end
+
+-- nil when --read-only allows calling `tool` with `args` (and `opts`), else the error to raise.
+local function tool_refusal(tool, args, opts)
+  if not private.config.read_only or READ_ONLY_TOOLS[tool] then return nil end
+  if tool == "aws___run_script" then
+    if opts[private.CHECKED_CODE] then return nil end
+    return read_only_error("aws___run_script with code of its own",
+      "opsrun cannot tell what code does; use mcp.boto3 or mcp.paginate")
+  end
+  if tool == "aws___get_presigned_url" and type(args.operation_name) == "string" then
+    return private.read_only_refusal(tostring(args.service_name), args.operation_name)
+  end
+  return read_only_error("the tool " .. tool, "opsrun cannot tell whether it only reads")
+end
+
 function mcp.call(tool, args, opts)
   if type(tool) ~= "string" or tool == "" then fail("call", "tool must be a tool name") end
   if args ~= nil and type(args) ~= "table" then
     fail("call", "args must be a table, got " .. type(args))
   end
   opts = check_opts("call", opts)
+  local refusal = tool_refusal(tool, args or {}, opts)
+  if refusal then error(refusal, 2) end
   local meta = { AWS_REGION = opts.region or private.region() }
   for key, value in pairs(opts.meta or {}) do meta[key] = value end
   -- lua-cjson writes an empty table as {}, the empty arguments object

@@ -158,8 +158,9 @@ static double no_jitter(void *self)
   return 0; /* every backoff is 0 ms, unless the server asks for more */
 }
 
-/* A client whose retry policy makes `max_attempts` attempts. */
-static int setup_with_attempts(void **state, const char *max_attempts)
+/* A client whose retry policy makes `max_attempts` attempts, each identity paced at `rate`
+ * requests a second (0: not paced). */
+static int setup_client(void **state, const char *max_attempts, double rate)
 {
   struct fixture *f = calloc(1, sizeof(*f));
   f->loop = ops_loop_new();
@@ -178,6 +179,7 @@ static int setup_with_attempts(void **state, const char *max_attempts)
       .loop = f->loop,
       .signer = f->signer,
       .retry = f->retry,
+      .requests_per_second = rate,
   };
   assert_int_equal(ops_mcp_client_new(&f->client, &options, NULL), OPS_OK);
   *state = f;
@@ -187,13 +189,19 @@ static int setup_with_attempts(void **state, const char *max_attempts)
 /* Most tests see each failure as it is: one attempt. */
 static int setup(void **state)
 {
-  return setup_with_attempts(state, "1");
+  return setup_client(state, "1", 0);
 }
 
 /* The retry tests: the SDKs' default of three attempts. */
 static int setup_retrying(void **state)
 {
-  return setup_with_attempts(state, "3");
+  return setup_client(state, "3", 0);
+}
+
+/* The pacing test: one request a second per identity. */
+static int setup_paced(void **state)
+{
+  return setup_client(state, "1", 1);
 }
 
 static int teardown(void **state)
@@ -461,6 +469,22 @@ static void requests_in_flight_when_a_session_goes_share_one_new_session(void **
   answer_ok(f, 7);
   assert_false(a.failed || b.failed);
   assert_int_equal(a.calls + b.calls, 2);
+}
+
+static void each_identity_is_paced_apart(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome a = {0}, b = {0};
+  call(f, &ALICE, "tools/list", NULL, &a);
+  call(f, &BOB, "tools/list", NULL, &b);
+  assert_int_equal(f->fake.count, 2); /* both initialize at once: one quota each */
+  char reply[256];
+  snprintf(reply, sizeof(reply),
+           "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{\"protocolVersion\":\"2025-11-25\","
+           "\"capabilities\":{},\"serverInfo\":{\"name\":\"sim\",\"version\":\"1\"}}}",
+           sent_id(f, 0));
+  answer(&f->fake, 0, 200, JSON "Mcp-Session-Id: s-a\n", reply, 0);
+  assert_int_equal(f->fake.count, 2); /* Alice's next request waits for her next second */
 }
 
 static void http_failures_map_to_error_kinds_with_aws_words_kept(void **state)
@@ -772,6 +796,7 @@ int main(void)
       TEST(an_expired_session_is_opened_again_once),
       TEST(a_session_gone_in_hosted_words_is_opened_again_at_any_status),
       TEST(requests_in_flight_when_a_session_goes_share_one_new_session),
+      cmocka_unit_test_setup_teardown(each_identity_is_paced_apart, setup_paced, teardown),
       TEST(http_failures_map_to_error_kinds_with_aws_words_kept),
       TEST(a_failed_handshake_fails_every_waiting_request),
       TEST(a_cancelled_call_never_calls_back),
