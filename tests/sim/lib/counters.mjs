@@ -24,6 +24,7 @@ export class Counters {
     this.toolCalls = { total: 0, by_account: {}, by_tool: {} };
     this.boto3Calls = {};
     this.throttled = { sts: 0, mcp: 0 };
+    this.quotaThrottled = { total: 0, by_account: {} };
     this.errors5xx = { sts: 0, mcp: 0 };
     this.hungCalls = 0;
     this.concurrent = { total: 0, sts: 0, mcp: 0 };
@@ -67,6 +68,12 @@ export class Counters {
     bump(this.toolCalls.by_tool, tool);
   }
 
+  /** A request refused because its account used up its per-account quota (--mcp-rate-limit). */
+  quotaThrottle(account) {
+    this.quotaThrottled.total++;
+    bump(this.quotaThrottled.by_account, account);
+  }
+
   boto3Call(service, operation) {
     bump(this.boto3Calls, `${service}.${operation}`);
   }
@@ -94,6 +101,7 @@ export class Counters {
       },
       boto3_calls: { ...this.boto3Calls },
       throttled: { ...this.throttled },
+      quota_throttled: { total: this.quotaThrottled.total, by_account: { ...this.quotaThrottled.by_account } },
       errors_5xx: { ...this.errors5xx },
       hung_calls: this.hungCalls,
       concurrent_requests: { ...this.concurrent },

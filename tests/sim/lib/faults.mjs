@@ -1,7 +1,32 @@
-// Faults on demand: per-endpoint latency and the seeded draw that decides whether a signed
-// request is throttled or answered with a 5xx. Each endpoint has its own PRNG streams, so the
-// decisions for a given order of requests repeat exactly for a given --seed. Uses util.mjs.
+// Faults on demand: per-endpoint latency, the seeded draw that decides whether a signed
+// request is throttled or answered with a 5xx, and the per-account request quota of the MCP
+// endpoint. Each endpoint has its own PRNG streams, so the decisions for a given order of
+// requests repeat exactly for a given --seed. Uses util.mjs.
 import { prng } from './util.mjs';
+
+/**
+ * One token bucket per account: `rate` tokens a second, holding at most `rate` (a second's
+ * worth of burst). AWS documents only the sustained rate, so the burst size is our assumption.
+ */
+class AccountBuckets {
+  constructor(rate) {
+    this.rate = rate;
+    this.buckets = new Map();
+  }
+
+  /** Takes a token for `account` at `now` (ms); false when its bucket is empty. */
+  take(account, now) {
+    const bucket = this.buckets.get(account) ?? { tokens: this.rate, at: now };
+    // With a latency range, requests are judged slightly out of order: time never runs back.
+    const elapsed = Math.max(0, now - bucket.at);
+    bucket.tokens = Math.min(this.rate, bucket.tokens + (elapsed * this.rate) / 1000);
+    bucket.at += elapsed;
+    const taken = bucket.tokens >= 1;
+    if (taken) bucket.tokens -= 1;
+    this.buckets.set(account, bucket);
+    return taken;
+  }
+}
 
 export class Faults {
   constructor(opts) {
@@ -12,6 +37,13 @@ export class Faults {
     this.latencies = { sts: opts.stsLatencyMs, mcp: opts.mcpLatencyMs };
     this.draws = { sts: prng(opts.seed, 'sts-faults'), mcp: prng(opts.seed, 'mcp-faults') };
     this.delays = { sts: prng(opts.seed, 'sts-latency'), mcp: prng(opts.seed, 'mcp-latency') };
+    this.quotas = { sts: null, mcp: opts.mcpRateLimit > 0 ? new AccountBuckets(opts.mcpRateLimit) : null };
+  }
+
+  /** Whether a signed request of `account` on `endpoint` at `now` (ms) exceeds its quota. */
+  overQuota(endpoint, account, now) {
+    const quota = this.quotas[endpoint];
+    return quota !== null && !quota.take(account, now);
   }
 
   /** Milliseconds to wait before answering a request on `endpoint`. */

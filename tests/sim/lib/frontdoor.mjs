@@ -1,7 +1,7 @@
 // What both endpoints do before their own protocol: hold the answer for the injected latency,
-// read the body, check SigV4, then draw the throttling and 5xx faults. Each endpoint sends a
-// refusal in its own wire form; REFUSALS lists both forms side by side. Uses sigv4.mjs and
-// faults via `sim`.
+// read the body, check SigV4, apply the per-account quota, then draw the throttling and 5xx
+// faults. Each endpoint sends a refusal in its own wire form; REFUSALS lists both forms side by
+// side. Uses sigv4.mjs and faults via `sim`.
 import { verifySigV4 } from './sigv4.mjs';
 import { holdResponse, readBody } from './util.mjs';
 
@@ -45,7 +45,7 @@ function refuse(endpoint, kind, message) {
  * waited the whole latency first. `opts`: { service, region (scope region required, '' for
  * any), signed(body) (false when the request needs no signature) }. Resolves to { body,
  * identity } (identity null when unsigned) or { refusal: {status, code, message} }; counts
- * signature failures, throttles and 5xx.
+ * signature failures, quota and random throttles, and 5xx.
  */
 export async function admit(sim, endpoint, req, res, { service, region, signed = () => true }) {
   const { creds, counters, clock, faults } = sim;
@@ -59,15 +59,20 @@ export async function admit(sim, endpoint, req, res, { service, region, signed =
   }
   let identity = null;
   if (signed(body)) {
+    const judgedAt = clock() + latency;
     const verdict = await verifySigV4(
       { method: req.method, url: req.url, headers: req.headersDistinct, body },
-      { service, region, now: clock() + latency, lookup: (key) => creds.get(key) },
+      { service, region, now: judgedAt, lookup: (key) => creds.get(key) },
     );
     if (verdict.failure) {
       counters.signatureFailure(endpoint, verdict.failure.reason);
       return refuse(endpoint, verdict.failure.reason, verdict.failure.message);
     }
     identity = verdict.identity;
+    if (faults.overQuota(endpoint, identity.account, judgedAt)) {
+      counters.quotaThrottle(identity.account);
+      return refuse(endpoint, 'throttle');
+    }
   }
   const fault = faults.decide(endpoint);
   if (fault === 'throttle') {

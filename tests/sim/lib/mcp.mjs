@@ -1,5 +1,5 @@
 // The AWS MCP Server endpoint: checks SigV4 (service aws-mcp) on the raw body, applies faults,
-// binds each Mcp-Session-Id to the access key that initialised it, and hands the request to
+// binds each Mcp-Session-Id to the caller (user id) that initialised it, and hands the request to
 // the official SDK (Server + WebStandardStreamableHTTPServerTransport, the core of the SDK's
 // Streamable HTTP transport; we use it directly so the Response can be post-processed for
 // --sse framing and --nonstandard-errors). Uses frontdoor.mjs and tools.mjs.
@@ -15,6 +15,8 @@ import { REGION_IDS, requestId } from './util.mjs';
 const SERVER_INFO = { name: 'aws-mcp', title: 'AWS MCP Server (opsrun-sim)', version: '1.0.0' };
 const INSTRUCTIONS = 'Use aws___run_script to call AWS APIs as the signing identity; _meta.AWS_REGION sets the default region.';
 const HANG = new Promise(() => {});
+// What the hosted server answers for a session it does not know (mcp-proxy-for-aws #117, #299).
+const HOSTED_SESSION_GONE = { code: -30001, message: 'The provided SessionId was not found or has expired, please re-initialize your connection.' };
 // Each Server would otherwise build its own Ajv instance: most of the cost of a new session.
 const SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
 
@@ -27,6 +29,11 @@ function encodeCursor(offset) {
   return Buffer.from(JSON.stringify({ offset })).toString('base64url');
 }
 
+/** The id of a single JSON-RPC request, else null (notification, batch, no body). */
+function requestIdOf(message) {
+  return message !== null && typeof message === 'object' && 'method' in message && 'id' in message ? message.id : null;
+}
+
 function decodeCursor(cursor) {
   try {
     const { offset } = JSON.parse(Buffer.from(String(cursor), 'base64url').toString('utf8'));
@@ -37,7 +44,7 @@ function decodeCursor(cursor) {
   throw rpcFailure(ErrorCode.InvalidParams, 'Invalid cursor');
 }
 
-/** One MCP session: its SDK server and transport, the identity bound to it, its task log. */
+/** One MCP session: its SDK server and transport, the identity using it, its task log. */
 class Session {
   constructor(identity) {
     this.identity = identity;
@@ -69,7 +76,7 @@ export class McpService {
   /** A JSON-RPC error body, in the hosted server's non-standard shape when asked to. */
   rpcError(code, message, id = null, nonstandard = this.sim.opts.nonstandardErrors) {
     return nonstandard
-      ? { jsonrpc: '2.0', id: '', result: null, error: { code, message } }
+      ? { jsonrpc: '2.0', id: id ?? '', result: null, error: { code, message } }
       : { jsonrpc: '2.0', error: { code, message }, id };
   }
 
@@ -153,27 +160,42 @@ export class McpService {
     });
   }
 
+  /**
+   * Answers a request naming a session the server does not have (unknown, expired, another
+   * caller's): the SDK's 404 -32001, or with --session-expiry-error hosted the hosted server's
+   * -30001 at --session-expiry-status, echoing the request's id so a client can match it.
+   */
+  sendSessionGone(res, rid, message) {
+    const { sessionExpiryError, sessionExpiryStatus } = this.sim.opts;
+    if (sessionExpiryError !== 'hosted') return this.sendJson(res, rid, 404, this.rpcError(-32001, 'Session not found'));
+    const { code, message: text } = HOSTED_SESSION_GONE;
+    return this.sendJson(res, rid, sessionExpiryStatus, this.rpcError(code, text, requestIdOf(message)));
+  }
+
   /** Finds the session a request names and checks it may use it; answers and returns null if not. */
-  claimSession(res, rid, sessionId, identity) {
+  claimSession(res, rid, sessionId, identity, message) {
     const { opts, counters } = this.sim;
     const session = this.sessions.get(sessionId);
-    const notFound = () => {
-      this.sendJson(res, rid, 404, this.rpcError(-32001, 'Session not found'));
+    const gone = () => {
+      this.sendSessionGone(res, rid, message);
       return null;
     };
-    if (!session) return notFound();
-    // A session belongs to the key that initialised it; another identity cannot see it at all.
-    if (session.identity.accessKeyId !== identity.accessKeyId) {
+    if (!session) return gone();
+    // A session belongs to the caller's user id (AROA…:session-name for a role session), not to
+    // one key: mcp-proxy-for-aws PR #122. Another caller cannot see it at all.
+    if (session.identity.userId !== identity.userId) {
       counters.sessionIdentityMismatch++;
-      return notFound();
+      return gone();
     }
     if (opts.sessionExpiry && session.requests >= opts.sessionExpiry) {
       counters.sessionsExpired++;
       this.sessions.delete(sessionId);
       session.transport.close();
-      return notFound();
+      return gone();
     }
     session.requests++;
+    // Tools act with the credentials that signed this request (a refreshed key of the same caller).
+    session.identity = identity;
     return session;
   }
 
@@ -203,7 +225,7 @@ export class McpService {
     const sessionId = req.headers['mcp-session-id'];
     let session;
     if (sessionId) {
-      session = this.claimSession(res, rid, sessionId, identity);
+      session = this.claimSession(res, rid, sessionId, identity, parsed);
       if (!session) return undefined;
     } else if (req.method === 'POST' && isInitializeRequest(parsed)) {
       session = await this.createSession(identity);
