@@ -23,7 +23,7 @@ const FLAGS = [
   ['sse', '', false, 'answer MCP requests as text/event-stream instead of JSON', 'bool'],
   ['session-expiry', 'N', 0, 'an MCP session serves N requests after initialize, then is forgotten (0: never)', 'int'],
   ['session-expiry-error', 'KIND', 'standard', 'a forgotten session is answered: standard (404, -32001) or hosted (-30001)', 'string'],
-  ['session-expiry-status', 'S', null, 'HTTP status of the hosted answer: 200, 400 or 404 (default 404)', 'int'],
+  ['session-expiry-status', 'CODE', null, 'HTTP status of the hosted answer: 200, 400 or 404 (default 404)', 'int'],
   ['mcp-rate-limit', 'N', 0, 'MCP requests per second per account, as a token bucket of N (0: no limit)', 'int'],
   ['deny-accounts', 'N|IDS', '', "the last N accounts (or these ids): the role's trust refuses the central principal", 'accounts'],
   ['hang-accounts', 'N|IDS', '', 'N accounts before the denied ones (or these ids): MCP tool calls never answer', 'accounts'],
