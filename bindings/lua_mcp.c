@@ -194,6 +194,17 @@ static int mcp_request(lua_State *L)
   return ops_identity_await(L, s_request_with_identity, 0);
 }
 
+/* offers_task_tools() -> whether the current identity's session is with a server that takes
+ * task-augmented tools/call; false before its first request (the credentials it reads are those
+ * of that request, still current). */
+static int mcp_offers_task_tools(lua_State *L)
+{
+  const struct ops_sigv4_credentials *credentials = ops_identity_credentials(L);
+  lua_pushboolean(L, credentials->access_key_id &&
+                         ops_mcp_client_offers_task_tools(s_client_of(L), credentials));
+  return 1;
+}
+
 /* ------------------------------------------------------------------ closing */
 
 struct s_close {
@@ -239,8 +250,10 @@ int luaopen_opsrun_mcp(lua_State *L)
   lua_pushcfunction(L, s_request_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 2);
-  static const luaL_Reg functions[] = {
-      {"request", mcp_request}, {"close", mcp_close}, {NULL, NULL}};
+  static const luaL_Reg functions[] = {{"request", mcp_request},
+                                       {"offers_task_tools", mcp_offers_task_tools},
+                                       {"close", mcp_close},
+                                       {NULL, NULL}};
   luaL_newlib(L, functions);
   return 1;
 }

@@ -53,6 +53,7 @@ struct s_session {
   char protocol_version[32];
   unsigned generation;        /* counts openings, so a late "gone" closes only its own */
   struct ops_pacer *pacer;    /* the identity's request quota; NULL: none */
+  bool offers_task_tools;     /* the server declared tasks.requests.tools.call */
   struct ops_mcp_call *queue; /* requests waiting for the session to open */
   struct s_session *next;
 };
@@ -217,6 +218,15 @@ void ops_mcp_client_free(struct ops_mcp_client *client)
   free(client->client_version);
   ops_retry_free(client->own_retry);
   free(client);
+}
+
+bool ops_mcp_client_offers_task_tools(const struct ops_mcp_client *client,
+                                      const struct ops_sigv4_credentials *credentials)
+{
+  for (const struct s_session *s = client->sessions; s; s = s->next)
+    if (strcmp(s->identity.access_key_id, credentials->access_key_id) == 0)
+      return s->state == SESSION_OPEN && s->offers_task_tools;
+  return false;
 }
 
 size_t ops_mcp_client_open_sessions(const struct ops_mcp_client *client)
@@ -974,6 +984,10 @@ static void s_initialized(struct ops_mcp_call *init)
     return;
   }
   snprintf(session->protocol_version, sizeof(session->protocol_version), "%s", version);
+  json_t *tasks = json_object_get(
+      json_object_get(json_object_get(init->reply, "result"), "capabilities"), "tasks");
+  session->offers_task_tools = json_is_object(
+      json_object_get(json_object_get(json_object_get(tasks, "requests"), "tools"), "call"));
   free(session->session_id);
   session->session_id = init->new_session_id;
   init->new_session_id = NULL;

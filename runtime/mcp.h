@@ -17,6 +17,7 @@
 #ifndef OPS_MCP_H
 #define OPS_MCP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "runtime/error.h"
@@ -83,6 +84,11 @@ void ops_mcp_call_cancel(struct ops_mcp_call *call);
 /* Sends DELETE for every open session with a session id and forgets the sessions; done(ud)
  * runs when every DELETE has ended, at once when there is none. */
 void ops_mcp_client_close(struct ops_mcp_client *client, void (*done)(void *ud), void *ud);
+
+/* Whether the open session of this identity is with a server that declared task-augmented
+ * tools/call (capabilities.tasks.requests.tools.call, MCP 2025-11-25); false without a session. */
+bool ops_mcp_client_offers_task_tools(const struct ops_mcp_client *client,
+                                      const struct ops_sigv4_credentials *credentials);
 
 /* How many sessions are open (for tests and doctor). */
 size_t ops_mcp_client_open_sessions(const struct ops_mcp_client *client);

@@ -101,6 +101,60 @@ local function tool_refusal(tool, args, opts)
   return read_only_error("the tool " .. tool, "opsrun cannot tell whether it only reads")
 end
 
+-- MCP tasks (2025-11-25, basic/utilities/tasks). Each tool's execution.taskSupport, as the last
+-- tools/list said; a tool that requires a task is called as one when the session's server
+-- declared task-augmented tools/call.
+local task_support = {}
+local TERMINAL_TASK = { completed = true, failed = true, cancelled = true }
+local DEFAULT_POLL_SECONDS = 1 -- when a task names no pollInterval
+local MIN_POLL_SECONDS = 0.05
+
+local function poll_seconds(task)
+  local interval = tonumber(null_to_nil(task.pollInterval))
+  if not interval then return DEFAULT_POLL_SECONDS end
+  return math.max(interval / 1000, MIN_POLL_SECONDS)
+end
+
+-- A task-augmented tools/call: the task polled with tasks/get at its pollInterval (a sleep, so
+-- other tasks go on and the deadline and Ctrl-C apply) until it ends or needs input opsrun
+-- cannot give, then its CallToolResult from tasks/result.
+local function call_as_task(params, opts)
+  params.task = {}
+  local task = null_to_nil(request("tools/call", params, opts).task)
+  if type(task) ~= "table" or type(task.taskId) ~= "string" then
+    error(private.error({ phase = "mcp", message = "tools/call " .. params.name
+      .. ": the server answered a task-augmented call without a task" }, "rpc"), 0)
+  end
+  while not TERMINAL_TASK[task.status] and task.status ~= "input_required" do
+    opsrun.sleep(poll_seconds(task))
+    task = request("tasks/get", { taskId = task.taskId }, opts)
+  end
+  return request("tasks/result", { taskId = task.taskId }, opts)
+end
+
+-- Was a plain call refused because the tool must be called as a task? Servers say so with
+-- "method not found" (-32601), as a JSON-RPC error or as an isError result; when the session's
+-- server takes task-augmented calls, tools/list then tells whether the tool requires one.
+local function task_required(tool, failed, opts)
+  if not failed or task_support[tool] ~= nil or not private.mcp.offers_task_tools() then
+    return false
+  end
+  mcp.tools(opts)
+  return task_support[tool] == "required"
+end
+
+local function call_tool(params, opts)
+  if task_support[params.name] == "required" and private.mcp.offers_task_tools() then
+    return call_as_task(params, opts)
+  end
+  local ok, result = pcall(request, "tools/call", params, opts)
+  local refused = ok and result.isError == true
+    or not ok and type(result) == "table" and result.kind == "rpc" and result.code == "-32601"
+  if task_required(params.name, refused, opts) then return call_as_task(params, opts) end
+  if not ok then error(result, 0) end
+  return result
+end
+
 function mcp.call(tool, args, opts)
   if type(tool) ~= "string" or tool == "" then fail("call", "tool must be a tool name") end
   if args ~= nil and type(args) ~= "table" then
@@ -112,7 +166,7 @@ function mcp.call(tool, args, opts)
   local meta = { AWS_REGION = opts.region or private.region() }
   for key, value in pairs(opts.meta or {}) do meta[key] = value end
   -- lua-cjson writes an empty table as {}, the empty arguments object
-  local result = request("tools/call", { name = tool, arguments = args or {}, _meta = meta }, opts)
+  local result = call_tool({ name = tool, arguments = args or {}, _meta = meta }, opts)
   local content = null_to_nil(result.content) or {}
   local text = text_of(content)
   if result.isError == true then
@@ -132,6 +186,9 @@ function mcp.tools(opts)
   for _ = 1, MAX_PAGES do
     local page = request("tools/list", cursor and { cursor = cursor } or nil, opts)
     for _, tool in ipairs(null_to_nil(page.tools) or {}) do
+      local execution = null_to_nil(tool.execution)
+      task_support[tool.name] = type(execution) == "table" and null_to_nil(execution.taskSupport)
+        or "forbidden"
       tools[#tools + 1] = {
         name = tool.name,
         description = null_to_nil(tool.description) or "",

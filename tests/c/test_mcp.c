@@ -487,6 +487,22 @@ static void each_identity_is_paced_apart(void **state)
   assert_int_equal(f->fake.count, 2); /* Alice's next request waits for her next second */
 }
 
+static void a_server_that_takes_task_tool_calls_is_known_per_session(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/list", NULL, &o);
+  assert_false(ops_mcp_client_offers_task_tools(f->client, &ALICE)); /* no session yet */
+  answer(&f->fake, 0, 200, JSON "Mcp-Session-Id: s-1\n",
+         "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":\"2025-11-25\","
+         "\"capabilities\":{\"tasks\":{\"requests\":{\"tools\":{\"call\":{}}}}},"
+         "\"serverInfo\":{\"name\":\"sim\",\"version\":\"1\"}}}",
+         0);
+  answer(&f->fake, 1, 202, "", "", 0);
+  assert_true(ops_mcp_client_offers_task_tools(f->client, &ALICE));
+  assert_false(ops_mcp_client_offers_task_tools(f->client, &BOB));
+}
+
 static void http_failures_map_to_error_kinds_with_aws_words_kept(void **state)
 {
   struct fixture *f = *state;
@@ -796,6 +812,7 @@ int main(void)
       TEST(an_expired_session_is_opened_again_once),
       TEST(a_session_gone_in_hosted_words_is_opened_again_at_any_status),
       TEST(requests_in_flight_when_a_session_goes_share_one_new_session),
+      TEST(a_server_that_takes_task_tool_calls_is_known_per_session),
       cmocka_unit_test_setup_teardown(each_identity_is_paced_apart, setup_paced, teardown),
       TEST(http_failures_map_to_error_kinds_with_aws_words_kept),
       TEST(a_failed_handshake_fails_every_waiting_request),

@@ -2,8 +2,9 @@
 # everything.sh: opsrun against the reference MCP server @modelcontextprotocol/server-everything
 # (pinned in package.json) in streamableHttp mode, started here on a free port and stopped on exit.
 # `opsrun tools`, `opsrun call` and the playbook everything_client.lua list its tools and call
-# echo, get-sum and get-structured-content; the server's own log shows one session per opsrun
-# run, closed with DELETE. One line per check, then "N passed, M failed".
+# echo, get-sum and get-structured-content, and simulate-research-query, which must run as an MCP
+# task (polled with tasks/get, its result from tasks/result); the server's own log shows one
+# session per opsrun run, closed with DELETE. One line per check, then "N passed, M failed".
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
 . tests/mcp-peers/peer_env.sh
@@ -87,6 +88,18 @@ run opsrun -o json call get-structured-content "location=New York"
 expect "opsrun -o json call get-structured-content prints structuredContent" \
   '[ $status -eq 0 ] && jq -e ". == {temperature: 33, conditions: \"Cloudy\", humidity: 82}" <<<"$out" >/dev/null'
 
+# a tool whose execution.taskSupport is "required" (MCP tasks, 2025-11-25), called by a process
+# that has not listed the tools: refused as a plain call, then called as a task and polled
+run opsrun call simulate-research-query topic=opsrun
+expect "opsrun call of a tool that requires a task prints the task's result" \
+  '[ $status -eq 0 ] && grep -q "^# Research Report: opsrun" <<<"$out" &&
+   grep -q "Status progressed" <<<"$out"'
+
+run opsrun -e 'sweep({ "r" }, function() mcp.call("simulate-research-query", { topic = "r" }) end,
+  { timeout = 1 })'
+expect "an MCP task past its sweep task's deadline ends as a timeout (exit 3)" \
+  '[ $status -eq 3 ] && grep -q "1 failed (1 timeout)" <<<"$err"'
+
 # --- the playbook: every call in one session
 sessions_before=$(server_count 'Session initialized with ID')
 deletes_before=$(server_count 'Received session termination request')
@@ -125,7 +138,10 @@ check "a call past its timeout raises a timeout error, and the next call is answ
   '.timed_out.ok == false and .timed_out.kind == "timeout" and .after_timeout.text == "Echo: after a timeout"'
 check "eight concurrent mcp.call tasks each get their own reply" \
   '.concurrent == [range(1; 9) | "Echo: task \(.)"]'
-expect "the playbook's 18 requests, concurrent ones included, used one session" \
+check "a tool that requires an MCP task is polled to its result while quick calls finish" \
+  '.task_sweep.finished == ["echo 1", "echo 2", "research"]
+   and (.task_sweep.research | test("^# Research Report: research"))'
+expect "the playbook's requests, concurrent ones and task polls included, used one session" \
   '[ $(( $(server_count "Session initialized with ID") - sessions_before )) -eq 1 ]'
 expect "opsrun closed that session with DELETE when it exited" \
   '[ $(( $(server_count "Received session termination request") - deletes_before )) -eq 1 ]'

@@ -1,7 +1,8 @@
 -- everything_client.lua: opsrun's MCP calls against the reference "everything" server
 -- (@modelcontextprotocol/server-everything in streamableHttp mode). Lists the tools; calls echo,
 -- get-sum and get-structured-content, two calls the server answers with isError, one whose reply
--- stream carries progress notifications first, one that times out, and eight at once. Prints
+-- stream carries progress notifications first, one that times out, eight at once, and a tool that
+-- must run as an MCP task in a sweep beside quick calls. Prints
 -- what it saw as one JSON object for everything.sh to judge; a call that raises is recorded with
 -- its error fields, so one wrong answer does not hide the others.
 local WANTED = { echo = true, ["get-sum"] = true, ["get-structured-content"] = true }
@@ -54,4 +55,17 @@ seen.concurrent = {}
 for i, r in ipairs(results) do
   seen.concurrent[i] = r.ok and r.value or ("error: " .. tostring(r.error))
 end
+-- a tool that requires a task (MCP tasks: simulate-research-query works for about four seconds)
+-- beside quick calls that finish meanwhile
+local function research_or_echo(item)
+  if item:match("^research") then return mcp.call("simulate-research-query", { topic = item }).text end
+  return mcp.call("echo", { message = item }).text
+end
+local finished = {}
+results = sweep({ "research", "echo 1", "echo 2" }, function(item)
+  local out = research_or_echo(item)
+  finished[#finished + 1] = item
+  return out
+end, { concurrency = 3, timeout = 30 })
+seen.task_sweep = { finished = finished, research = results[1].ok and results[1].value or tostring(results[1].error) }
 print(json.encode(seen))
