@@ -45,7 +45,7 @@ const char ops_cli_usage[] =
     "                          aws___run_script code, before sending (default\n"
     "                          $OPSRUN_READ_ONLY)\n"
     "      --mcp-rate N        MCP requests a second per account, 0 for no pacing\n"
-    "                          (default $OPSRUN_MCP_RATE, else 10: the hosted quota)\n"
+    "                          (default $OPSRUN_MCP_RATE, else 3: the hosted quota)\n"
     "  -e CHUNK                run CHUNK instead of a script file\n"
     "  -i                      interactive REPL\n"
     "  -h, --help              this text\n"

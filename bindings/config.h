@@ -34,8 +34,9 @@ struct ops_config {
 #define OPS_DEFAULT_CONCURRENCY 16
 #define OPS_MAX_CONCURRENCY 1024
 #define OPS_DEFAULT_TIMEOUT_SECONDS 300.0
-/* The hosted AWS MCP Server's quota of authenticated requests a second per account. */
-#define OPS_DEFAULT_MCP_RATE 10.0
+/* The hosted AWS MCP Server's quota: "Requests per account per Region: 3 per second (sustained)",
+ * not adjustable (Agent Toolkit for AWS user guide, Quotas for AWS MCP Server). */
+#define OPS_DEFAULT_MCP_RATE 3.0
 
 /* Fills the defaults that do not depend on the command line. */
 void ops_config_defaults(struct ops_config *config);
