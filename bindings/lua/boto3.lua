@@ -1,6 +1,7 @@
 -- boto3.lua: mcp.boto3(service, operation [, params [, opts]]) of SPEC section 4: Lua values as
 -- Python literals, the aws___run_script code that awaits call_boto3, and its result envelope
--- decoded (return_value) or raised (status "error"). Uses mcp.call (mcp.lua) and private.error.
+-- decoded (return_value) or raised (status "error"). The argument checks, the literals and the
+-- envelope are shared with mcp.paginate (paginate.lua). Uses mcp.call (mcp.lua), private.error.
 --
 -- The encoder writes pure printable ASCII: strings are single-quoted str literals in which
 -- every byte other than printable ASCII (minus ' and \) is an escape (\\ \' \n \r \t \xNN,
@@ -201,7 +202,7 @@ local function name_problem(what, name, pattern, example)
   end
 end
 
--- nil, or the position and problem of the first bad argument.
+-- nil, or the position and problem of the first bad argument of mcp.boto3 or mcp.paginate.
 local function argument_problem(service, operation, params, opts)
   local problem = name_problem("service name", service, SERVICE_PATTERN, "ec2")
   if problem then return 1, problem end
@@ -221,6 +222,13 @@ local function argument_problem(service, operation, params, opts)
   end
   if opts.meta ~= nil and type(opts.meta) ~= "table" then return 4, "meta must be a table" end
 end
+private.boto3_argument_problem = argument_problem
+
+-- The message of a bad argument to mcp.`name`, in luaL_argerror's words.
+local function bad_argument(name, position, problem)
+  return "bad argument #" .. position .. " to '" .. name .. "' (" .. problem .. ")"
+end
+private.bad_argument = bad_argument
 
 -- The aws___run_script code: one assignment awaiting call_boto3 with four keywords, then the
 -- bare expression `result`. The sandbox runs the code as a module with top-level await, and the
@@ -264,33 +272,38 @@ local function envelope_error(call, envelope)
   return script_error(call, message, type(envelope.stderr) == "string" and envelope.stderr or nil)
 end
 
-function mcp.boto3(service, operation, params, opts)
-  local position, problem = argument_problem(service, operation, params, opts)
-  if position then error("bad argument #" .. position .. " to 'boto3' (" .. problem .. ")", 2) end
-  opts = opts or {}
-  local region = opts.region or private.region()
-  local params_literal
-  params_literal, problem = python_literal(params or {}, "params")
-  if not params_literal then error("bad argument #3 to 'boto3' (" .. problem .. ")", 2) end
-
-  local call = { service = service, operation = operation, region = region }
-  local code = script(service, operation, region, params_literal)
+-- Runs `code` (which calls call.service's call.operation in call.region) with aws___run_script
+-- under the options of mcp.boto3 and returns the decoded return_value, or raises the script's
+-- error in its own words. Shared by mcp.boto3 and mcp.paginate.
+function private.run_boto3_script(call, code, opts)
   local ok, result = pcall(mcp.call, "aws___run_script", { code = code },
-    { region = region, timeout = opts.timeout, meta = opts.meta })
+    { region = call.region, timeout = opts.timeout, meta = opts.meta })
   if not ok then
     -- isError results are raised by mcp.call; a script's own failure is re-raised in its words
     local err = result
     local envelope = type(err) == "table" and err.kind == "tool" and err.content
       and envelope_of(nil, err.message)
-    if envelope and envelope.status == "error" then error(envelope_error(call, envelope), 2) end
+    if envelope and envelope.status == "error" then error(envelope_error(call, envelope), 0) end
     error(err, 0)
   end
   local envelope = envelope_of(result.structured, result.text)
   if not envelope then
     error(script_error(call, "aws___run_script answered without a result envelope: "
-      .. result.text:sub(1, 200)), 2)
+      .. result.text:sub(1, 200)), 0)
   end
-  if envelope.status == "error" then error(envelope_error(call, envelope), 2) end
+  if envelope.status == "error" then error(envelope_error(call, envelope), 0) end
   if envelope.return_value == json.null then return nil end
   return envelope.return_value
+end
+
+function mcp.boto3(service, operation, params, opts)
+  local position, problem = argument_problem(service, operation, params, opts)
+  if position then error(bad_argument("boto3", position, problem), 2) end
+  opts = opts or {}
+  local region = opts.region or private.region()
+  local params_literal
+  params_literal, problem = python_literal(params or {}, "params")
+  if not params_literal then error(bad_argument("boto3", 3, problem), 2) end
+  local call = { service = service, operation = operation, region = region }
+  return private.run_boto3_script(call, script(service, operation, region, params_literal), opts)
 end
