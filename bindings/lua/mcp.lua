@@ -155,6 +155,79 @@ local function call_tool(params, opts)
   return result
 end
 
+-- The hosted server's own pattern for long work, through its aws___get_tasks tool: "Use after a
+-- tool call returns task_id with status "working". Up to 3 IDs per call. Tasks expire after 5
+-- min. Pass poll_iteration (start at 1, increment each call) and follow the
+-- recommended_wait_seconds in the response before polling again." The answers' exact shapes are
+-- not public, so they are read tolerantly: the object of a result is its structuredContent or the
+-- JSON of its text; a task is named by task_id (or taskId).
+local DEFAULT_WAIT_SECONDS = 2
+local MAX_WAIT_SECONDS = 60
+
+local function result_object(result)
+  local structured = null_to_nil(result.structuredContent)
+  if type(structured) == "table" then return structured end
+  local ok, decoded = pcall(json.decode, text_of(null_to_nil(result.content) or {}))
+  if ok and type(decoded) == "table" then return decoded end
+  return {}
+end
+
+local function task_id_of(object)
+  local id = null_to_nil(object.task_id or object.taskId)
+  return type(id) == "string" and id ~= "" and id or nil
+end
+
+-- The id of the hosted task a tool result stands for, or nil for a finished result.
+local function working_task(result)
+  local object = result_object(result)
+  if result.isError ~= true and object.status == "working" then return task_id_of(object) end
+end
+
+-- The entry for task `id` in an aws___get_tasks answer: one of its `tasks`, the value under the
+-- id, or the answer itself.
+local function task_entry(answer, id)
+  for _, entry in ipairs(type(answer.tasks) == "table" and answer.tasks or {}) do
+    if type(entry) == "table" and task_id_of(entry) == id then return entry end
+  end
+  if type(answer[id]) == "table" then return answer[id] end
+  if task_id_of(answer) == id then return answer end
+end
+
+local function wait_seconds(...)
+  for _, object in ipairs({ ... }) do
+    local seconds = tonumber(null_to_nil(object.recommended_wait_seconds))
+    if seconds then return math.min(math.max(seconds, MIN_POLL_SECONDS), MAX_WAIT_SECONDS) end
+  end
+  return DEFAULT_WAIT_SECONDS
+end
+
+-- A finished task's result as a tool result: the one it carries under `result` (a tool result,
+-- or a value such as aws___run_script's envelope), else the entry itself.
+local function finished_result(entry)
+  local value = null_to_nil(entry.result)
+  if type(value) ~= "table" then value = entry end
+  if type(null_to_nil(value.content)) == "table" then return value end
+  local failed = value.status == "error" or value.status == "failed"
+  return { content = { { type = "text", text = json.encode(value) } }, structuredContent = value,
+    isError = failed or nil }
+end
+
+local function await_hosted_task(id, first, params, opts)
+  local wait = wait_seconds(result_object(first))
+  for iteration = 1, math.huge do
+    opsrun.sleep(wait)
+    local answer = result_object(call_tool({ name = "aws___get_tasks", _meta = params._meta,
+      arguments = { task_ids = { id }, poll_iteration = iteration } }, opts))
+    local entry = task_entry(answer, id)
+    if not entry then
+      error(private.error({ phase = "mcp", code = "aws___get_tasks", message = "aws___get_tasks "
+        .. "did not answer for task " .. id .. " of " .. params.name }, "tool"), 0)
+    end
+    if entry.status ~= "working" then return finished_result(entry) end
+    wait = wait_seconds(entry, answer)
+  end
+end
+
 function mcp.call(tool, args, opts)
   if type(tool) ~= "string" or tool == "" then fail("call", "tool must be a tool name") end
   if args ~= nil and type(args) ~= "table" then
@@ -166,7 +239,10 @@ function mcp.call(tool, args, opts)
   local meta = { AWS_REGION = opts.region or private.region() }
   for key, value in pairs(opts.meta or {}) do meta[key] = value end
   -- lua-cjson writes an empty table as {}, the empty arguments object
-  local result = call_tool({ name = tool, arguments = args or {}, _meta = meta }, opts)
+  local params = { name = tool, arguments = args or {}, _meta = meta }
+  local result = call_tool(params, opts)
+  local task = working_task(result)
+  if task then result = await_hosted_task(task, result, params, opts) end
   local content = null_to_nil(result.content) or {}
   local text = text_of(content)
   if result.isError == true then
