@@ -26,7 +26,10 @@ local MAX_VALUES = 1000000
 -- Identifier-like names only: they go into the code inside literals anyway, but a strict shape
 -- gives a clear message for a typo and a second wall against injection.
 local SERVICE_PATTERN = "^[a-z][a-z0-9%-]*$"   -- ec2, s3, resourcegroupstaggingapi, sso-admin
-local OPERATION_PATTERN = "^[A-Za-z][A-Za-z0-9_]*$" -- DescribeInstances or describe_instances
+-- The hosted call_boto3 takes the API's PascalCase name only: "operation_name MUST be the
+-- PascalCase AWS API operation name (e.g. ListBuckets, GetTable). Do not use the snake_case boto3
+-- method name" (the tool's published description).
+local OPERATION_PATTERN = "^[A-Z][A-Za-z0-9]*$" -- DescribeInstances
 local REGION_PATTERN = "^[a-z][a-z0-9%-]*$"    -- us-east-1, us-gov-west-1
 local MAX_NAME_LENGTH = 64
 
@@ -274,10 +277,14 @@ end
 
 -- Runs `code` (which calls call.service's call.operation in call.region) with aws___run_script
 -- under the options of mcp.boto3 and returns the decoded return_value, or raises the script's
--- error in its own words. Shared by mcp.boto3 and mcp.paginate.
+-- error in its own words; with --read-only, only an operation that reads. Shared by mcp.boto3
+-- and mcp.paginate.
 function private.run_boto3_script(call, code, opts)
+  local refusal = private.read_only_refusal(call.service, call.operation)
+  if refusal then error(refusal, 0) end
   local ok, result = pcall(mcp.call, "aws___run_script", { code = code },
-    { region = call.region, timeout = opts.timeout, meta = opts.meta })
+    { region = call.region, timeout = opts.timeout, meta = opts.meta,
+      [private.CHECKED_CODE] = true })
   if not ok then
     -- isError results are raised by mcp.call; a script's own failure is re-raised in its words
     local err = result

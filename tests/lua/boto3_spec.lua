@@ -214,7 +214,7 @@ local function tagged(value)
 end
 
 local SERVICES = { "ec2", "s3", "sso-admin", "resourcegroupstaggingapi" }
-local OPERATIONS = { "DescribeInstances", "describe_instances", "ListBuckets", "GetCallerIdentity" }
+local OPERATIONS = { "DescribeInstances", "ListBuckets", "GetCallerIdentity", "GetObjectV2" }
 local REGIONS = { "us-east-1", "eu-west-1", "us-gov-west-1", "ap-southeast-2" }
 
 local function value_record(params)
@@ -325,7 +325,8 @@ describe("mcp.boto3", function()
     assert.are.equal("aws___run_script", calls[1].tool)
     assert.are.equal("result = await call_boto3(service_name='ec2', operation_name='DescribeInstances', "
       .. "region_name='eu-west-1', params={'MaxResults': 5})\nresult", calls[1].args.code)
-    assert.are.same({ region = "eu-west-1", timeout = 7, meta = { X = "y" } }, calls[1].opts)
+    local opts = calls[1].opts
+    assert.are.same({ "eu-west-1", 7, { X = "y" } }, { opts.region, opts.timeout, opts.meta })
   end)
 
   it("runs in the operating region by default, with params {} when none are given", function()
@@ -406,6 +407,8 @@ describe("mcp.boto3", function()
     bad([[bad argument #2 to 'boto3' (operation name must look like 'DescribeInstances', got "Describe\nInstances")]],
       "ec2", "Describe\nInstances")
     bad("bad argument #2 to 'boto3' (operation name expected, got number)", "ec2", 1)
+    bad([[bad argument #2 to 'boto3' (operation name must look like 'DescribeInstances', got "describe_instances")]],
+      "ec2", "describe_instances") -- the hosted call_boto3 takes PascalCase names only
     bad("bad argument #3 to 'boto3' (params must be a table or nil, got string)", "ec2", "X", "{}")
     bad("bad argument #3 to 'boto3' (params.Name: string is not valid UTF-8 (byte 1))", "ec2", "X",
       { Name = "\xff" })

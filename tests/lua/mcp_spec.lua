@@ -75,6 +75,15 @@ describe("--read-only", function()
     end
   end)
 
+  it("refuses mcp.boto3 of an operation that is not a read, and sends one that is", function()
+    assert.matches("refused ec2 TerminateInstances: it is not a read", refusal(function()
+      mcp.boto3("ec2", "TerminateInstances", { InstanceIds = { "i-1" } })
+    end), 1, true)
+    local sent = script_server({ text_result({ status = "success", return_value = { n = 1 } }) })
+    assert.are.same({ n = 1 }, mcp.boto3("ec2", "DescribeInstances"))
+    assert.are.equal("aws___run_script", sent[1].params.name)
+  end)
+
   it("lets tools that only read through", function()
     local sent = script_server({ text_result({ regions = {} }) })
     mcp.call("aws___list_regions", {})
