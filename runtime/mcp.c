@@ -24,6 +24,10 @@
 /* The hosted AWS MCP Server's answer to a request in an expired or unknown session, at whatever
  * HTTP status: "The provided SessionId was not found or has expired, please re-initialize". */
 #define HOSTED_SESSION_GONE (-30001)
+/* ... and to a request signed with expired credentials, before it runs anything: -32001 "Your
+ * AWS session token has expired. Please refresh your credentials and try again. ..." */
+#define HOSTED_TOKEN_EXPIRED       (-32001)
+#define HOSTED_TOKEN_EXPIRED_WORDS "token has expired"
 
 static const char *const s_supported_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
                                                    "2024-11-05"};
@@ -409,6 +413,15 @@ static void s_fail_exchange(struct ops_mcp_call *call, enum ops_err kind, long s
   s_exchange_failed(call, &err);
 }
 
+/* Does a JSON-RPC message say the request's credentials expired, in the hosted server's words? */
+static bool s_token_expired(json_t *message)
+{
+  json_t *error = json_object_get(message, "error");
+  const char *words = json_string_value(json_object_get(error, "message"));
+  return json_integer_value(json_object_get(error, "code")) == HOSTED_TOKEN_EXPIRED && words &&
+         strstr(words, HOSTED_TOKEN_EXPIRED_WORDS);
+}
+
 /* A JSON-RPC response: its error (standard, or AWS's `"result": null` beside `"error"`), or its
  * result as JSON text. */
 static void s_finish_with_reply(struct ops_mcp_call *call, json_t *reply)
@@ -422,8 +435,12 @@ static void s_finish_with_reply(struct ops_mcp_call *call, json_t *reply)
       snprintf(code_text, sizeof(code_text), "%lld", (long long)json_integer_value(code));
     else if (json_is_string(code))
       snprintf(code_text, sizeof(code_text), "%s", json_string_value(code));
-    s_fail(call, OPS_ERR_RPC, call->status, code_text, false, "%s failed: %s", call->method,
-           message ? message : "(the server gave no message)");
+    if (s_token_expired(reply)) /* the front door's ExpiredTokenException, in JSON-RPC words */
+      s_fail(call, OPS_ERR_CREDENTIALS, call->status, "ExpiredTokenException", false,
+             "%s refused the request: %s", call->client->host, message);
+    else
+      s_fail(call, OPS_ERR_RPC, call->status, code_text, false, "%s failed: %s", call->method,
+             message ? message : "(the server gave no message)");
     return;
   }
   /* every MCP result is an object: anything else would reach the caller as a non-table */
@@ -565,7 +582,13 @@ static void s_fail_status(struct ops_mcp_call *call, const struct ops_http_respo
   if (aws_type) /* "AccessDeniedException:http://internal.amazon.com/..." */
     snprintf(code, sizeof(code), "%.*s", (int)strcspn(aws_type, ":"), aws_type);
   long status = response->status;
-  if (status == 401 || status == 403)
+  json_t *body = call->body.len ? json_loadb(call->body.data, call->body.len, 0, NULL) : NULL;
+  bool token_expired = s_token_expired(body);
+  json_decref(body);
+  if (token_expired)
+    s_fail_exchange(call, OPS_ERR_CREDENTIALS, status, "ExpiredTokenException", false,
+                    "%s refused the request (HTTP %ld): %s", call->client->host, status, message);
+  else if (status == 401 || status == 403)
     s_fail_exchange(call, OPS_ERR_CREDENTIALS, status, code[0] ? code : NULL, false,
                     "%s refused the request (HTTP %ld): %s", call->client->host, status, message);
   else if (status == 429)

@@ -503,6 +503,11 @@ static void a_server_that_takes_task_tool_calls_is_known_per_session(void **stat
   assert_false(ops_mcp_client_offers_task_tools(f->client, &BOB));
 }
 
+/* The hosted server's JSON-RPC answer to expired credentials (mcp-proxy-for-aws PR #95). */
+#define TOKEN_EXPIRED_MESSAGE                                                                      \
+  "Your AWS session token has expired. Please refresh your credentials and try again."
+#define TOKEN_EXPIRED "{\"code\":-32001,\"message\":\"" TOKEN_EXPIRED_MESSAGE "\"}"
+
 static void http_failures_map_to_error_kinds_with_aws_words_kept(void **state)
 {
   struct fixture *f = *state;
@@ -531,6 +536,12 @@ static void http_failures_map_to_error_kinds_with_aws_words_kept(void **state)
        "{\"jsonrpc\":\"2.0\",\"id\":\"\",\"result\":null,\"error\":{\"code\":-32602,\"message\":"
        "\"Unknown tool: nope\"}}",
        OPS_ERR_RPC, "-32602", "tools/call failed: Unknown tool: nope", false},
+      {200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":\"\",\"result\":null,\"error\":" TOKEN_EXPIRED "}",
+       OPS_ERR_CREDENTIALS, "ExpiredTokenException",
+       "aws-mcp.us-east-1.api.aws refused the request: " TOKEN_EXPIRED_MESSAGE, false},
+      {401, JSON, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":" TOKEN_EXPIRED "}",
+       OPS_ERR_CREDENTIALS, "ExpiredTokenException",
+       "aws-mcp.us-east-1.api.aws refused the request (HTTP 401): " TOKEN_EXPIRED_MESSAGE, false},
   };
   struct outcome opened = {0};
   call(f, &ALICE, "tools/list", NULL, &opened);
