@@ -1,22 +1,22 @@
 #!/usr/bin/python3
 """gen_paginators.py: writes bindings/lua/paginators.lua, the pagination rules mcp.paginate
 follows, from botocore's own paginator definitions (Debian's python3-botocore ships them as
-data/SERVICE/API-VERSION/paginators-1.json). Uses only the standard library and that data.
+data), read through botocore's loader as a boto3 client reads them: the latest API version of
+the service model, with the sdk-extras files merged in.
 
-Usage: /usr/bin/python3 scripts/gen_paginators.py [DATA_DIR] > bindings/lua/paginators.lua
-DATA_DIR defaults to the data directory of the botocore package Python imports.
+Usage: /usr/bin/python3 scripts/gen_paginators.py > bindings/lua/paginators.lua
 
-For each service (its directory name is the boto3 client name that call_boto3 takes) the latest
-API version that has a service model is read; one line per service holds its paginated
-operations in the format the header of the output describes. Expressions are checked against
-the small JMESPath subset paginate.lua's script evaluates, so a botocore that used more would
-stop this script rather than produce a table the script misreads.
+Services are named as boto3 names its clients (which call_boto3 takes); one line per service
+holds its paginated operations in the format the header of the output describes. Expressions are
+checked against the small JMESPath subset paginate.lua's script evaluates, so a botocore that
+used more would stop this script rather than produce a table the script misreads.
 """
-import gzip
-import json
-import os
 import re
 import sys
+
+import botocore
+import botocore.loaders
+from botocore.exceptions import DataNotFoundError
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 STEP = NAME + r"(?:\[-?[0-9]+\])*"
@@ -45,29 +45,6 @@ private.PAGINATORS = {{
 
 def fail(message):
     sys.exit("gen_paginators: " + message)
-
-
-def load(path):
-    """The JSON document at path, or at path + '.gz' (newer botocore compresses its data)."""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
-    if os.path.exists(path + ".gz"):
-        with gzip.open(path + ".gz", "rt", encoding="utf-8") as file:
-            return json.load(file)
-    return None
-
-
-def has(directory, name):
-    return os.path.exists(os.path.join(directory, name)) or os.path.exists(
-        os.path.join(directory, name + ".gz"))
-
-
-def latest_version(service_dir):
-    """The newest API version directory holding a service model (versions are dates), or None."""
-    versions = sorted(name for name in os.listdir(service_dir)
-                      if has(os.path.join(service_dir, name), "service-2.json"))
-    return os.path.join(service_dir, versions[-1]) if versions else None
 
 
 def as_list(value):
@@ -117,35 +94,29 @@ def operation_entry(where, config, model):
     return " ".join(fields)
 
 
-def service_line(service, version_dir):
-    paginators = load(os.path.join(version_dir, "paginators-1.json"))
-    if not paginators or not paginators.get("pagination"):
+def service_line(loader, service):
+    version = loader.determine_latest_version(service, "service-2")
+    try:
+        paginators = loader.load_service_model(service, "paginators-1", version)
+    except DataNotFoundError:
         return None
-    model = load(os.path.join(version_dir, "service-2.json"))
+    if not paginators.get("pagination"):
+        return None
+    model = loader.load_service_model(service, "service-2", version)
     entries = [operation_entry(f"{service} {operation}", config, model)
                for operation, config in sorted(paginators["pagination"].items())]
     key = service if PLAIN_SERVICE.fullmatch(service) else f'["{service}"]'
     return f'{key} = "{";".join(entries)}",\n'
 
 
-def main(argv):
-    if len(argv) > 1:
-        data_dir, version = argv[1], "(" + argv[1] + ")"
-    else:
-        import botocore
-        data_dir, version = os.path.join(os.path.dirname(botocore.__file__), "data"), botocore.__version__
-    lines = []
-    for service in sorted(os.listdir(data_dir)):
-        service_dir = os.path.join(data_dir, service)
-        if not os.path.isdir(service_dir) or not re.fullmatch(r"[a-z][a-z0-9-]*", service):
-            continue
-        version_dir = latest_version(service_dir)
-        line = version_dir and service_line(service, version_dir)
-        if line:
-            lines.append(line)
-    sys.stdout.write(HEADER.format(version=version) + "".join(lines) + "}\n")
+def main():
+    loader = botocore.loaders.create_loader()
+    lines = [service_line(loader, service)
+             for service in sorted(loader.list_available_services("service-2"))]
+    sys.stdout.write(HEADER.format(version=botocore.__version__)
+                     + "".join(line for line in lines if line) + "}\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

@@ -134,11 +134,8 @@ end
 local function rule_of(service, operation)
   local rule = rules_of(service)[operation]
   if rule then return rule end
-  local why = service .. " " .. operation .. " has no paginator in " .. private.PAGINATORS_SOURCE
-  if operation:find("^%l") then
-    why = why .. " (paginators are named by the PascalCase operation, e.g. DescribeInstances)"
-  end
-  return nil, why .. "; mcp.boto3 makes one call"
+  return nil, service .. " " .. operation .. " has no paginator in " .. private.PAGINATORS_SOURCE
+    .. "; mcp.boto3 makes one call"
 end
 
 local function positive_integer(value)

@@ -459,6 +459,7 @@ The opsrun API (every name is a global; SPEC section 4):
   mcp.call(tool, args [, opts])  call an AWS MCP Server tool: {content, structured, text}
   mcp.tools()                    the MCP server's tools: {name, description, input_schema}
   mcp.boto3(service, op [, params [, opts]])  one boto3 call through aws___run_script
+  mcp.paginate(service, op [, params [, opts]])  every page of it in one aws___run_script
   sweep(list, fn [, opts])       fn(item) for every item, each in its own task
   emit(row)                      print a result row in the --output format
   log.debug/info/warn/error(fmt, ...)  a line on stderr

@@ -195,7 +195,7 @@ describe("repl.complete", function()
 
   it("offers the fields of a table after a dot", function()
     _G.mcp = opsrun.mcp
-    assert.are.same({ "mcp.boto3", "mcp.call", "mcp.tools" }, (complete("mcp.")))
+    assert.are.same({ "mcp.boto3", "mcp.call", "mcp.paginate", "mcp.tools" }, (complete("mcp.")))
     assert.are.same({ "mcp.call" }, (complete("print(mcp.c")))
     assert.are.same({ "string.format" }, (complete("string.form")))
   end)
