@@ -14,6 +14,7 @@ PACKAGES=(
   libedit-dev libcmocka-dev                                       # REPL line editing, C unit tests
   jq tmux valgrind awscli python3 curl ca-certificates            # end-to-end test tools
   man-db systemd                                                  # man page and unit file checks
+  python3-botocore                                                # paginator rules (scripts/gen_paginators.py)
 )
 
 missing=()
