@@ -197,6 +197,7 @@ function mcp.paginate(service, operation, params, opts)
   params_text, problem = params_literal(params, rule, opts.page_size)
   if not params_text then error(private.bad_argument("paginate", 3, problem), 2) end
 
-  local call = { service = service, operation = operation, region = opts.region or private.region() }
+  local region = opts.region or private.region()
+  local call = { service = service, operation = operation, region = region }
   return private.run_boto3_script(call, script(call, params_text, rule, opts.max_items), opts)
 end

@@ -8,9 +8,10 @@ Reads what tests/lua/paginate_spec.lua wrote, one JSON object a line:
    "max_items": N or null, "page_size": N or null, "script": CODE,
    "pages": "[PAGE, ...]" or null, "seed": N}
 
-"pages" is JSON text (so that an empty list stays a list on its way from Lua). With it null, the pages are drawn at random (seeded) from botocore's paginator definition
-for the operation: tokens present, empty or missing, empty pages, more_results flags true or
-false, result keys missing, tokens repeated. Each script must compile as the hosted sandbox
+"pages" is JSON text, so that an empty list stays a list on its way from Lua. With it null, the
+pages are drawn at random (seeded) from botocore's paginator definition for the operation:
+tokens present, empty or missing, empty pages, more_results flags true or false, result keys
+missing, tokens repeated. Each script must compile as the hosted sandbox
 compiles it (a module with top-level await), import nothing, end in a bare expression, carry
 botocore's rule for the operation, and then make the same requests (the same params, in the
 same order) and end with the same value as PageIterator.build_full_result(), type for type; or
@@ -139,7 +140,8 @@ def outcome(run):
 def random_pages(config, rng):
     """Pages shaped by the operation's definition, with the irregularities real services show."""
     results = as_list(config["result_key"])
-    outputs = [alternative.strip() for e in as_list(config["output_token"]) for alternative in e.split("||")]
+    outputs = [alternative.strip() for expression in as_list(config["output_token"])
+               for alternative in expression.split("||")]
     item_fields = [a.split("].")[1] for a in outputs if "]." in a]  # Contents[-1].Key: Key
     count, serial, pages = rng.randint(1, 6), 0, []
     for number in range(count):
@@ -157,7 +159,7 @@ def random_pages(config, rng):
                 set_value_from_jmespath(page, key, rng.choice([f"kept {number}", number, None]))
         for alternative in outputs:
             if "[" not in alternative and (not last or rng.random() < 0.3):
-                token = rng.choice([f"token {number}", f"token {number}", "", None, "None", "token 0"])
+                token = rng.choice([f"token {number}"] * 2 + ["", None, "None", "token 0"])
                 if token is not None:
                     set_value_from_jmespath(page, alternative, token)
         if "more_results" in config and rng.random() < 0.9:

@@ -60,8 +60,8 @@ describe("paginators.lua", function()
 
   it("is the table the binary carries, one line per service", function()
     assert.matches("^botocore %d+%.%d+%.%d+$", private.PAGINATORS_SOURCE)
-    assert.matches(";DescribeInstances NextToken MaxResults Reservations;", private.PAGINATORS["ec2"],
-      1, true)
+    local ec2 = private.PAGINATORS["ec2"]
+    assert.matches(";DescribeInstances NextToken MaxResults Reservations;", ec2, 1, true)
     assert.is_string(private.PAGINATORS["sso-admin"])
     assert.is_nil(private.PAGINATORS["sts"])
   end)
@@ -84,7 +84,7 @@ describe("the script mcp.paginate sends", function()
     assert.are.equal(loop, select(1, sent(nil, "iam", "ListRoles")):match("\n\n.*$"))
   end)
 
-  it("carries two tokens, several result keys and a more_results flag (s3 ListObjectVersions)", function()
+  it("carries two tokens, result keys and a more_results flag (s3 ListObjectVersions)", function()
     local code = sent(nil, "s3", "ListObjectVersions", { Bucket = "b" }, { region = "us-east-1" })
     assert.are.equal("service, operation, region = 's3', 'ListObjectVersions', 'us-east-1'\n"
       .. "params = {'Bucket': 'b'}\n"
@@ -94,8 +94,9 @@ describe("the script mcp.paginate sends", function()
       .. "max_items = None", head(code))
   end)
 
-  it("puts page_size under the limit key, a string where the API wants one, and max_items", function()
-    local code = sent(nil, "cloudfront", "ListDistributions", {}, { max_items = 30, page_size = 10 })
+  it("puts page_size under the limit key (a string if the API says so), and max_items", function()
+    local code = sent(nil, "cloudfront", "ListDistributions", {},
+      { max_items = 30, page_size = 10 })
     assert.matches("\nparams = {'MaxItems': '10'}\n", code, 1, true)
     assert.matches("'output_token': ['DistributionList.NextMarker'], 'result_key': "
       .. "['DistributionList.Items'], 'more_results': 'DistributionList.IsTruncated'", code, 1, true)
@@ -107,8 +108,8 @@ describe("the script mcp.paginate sends", function()
   it("carries the non-aggregate keys and token expressions (kinesis, s3 ListObjects)", function()
     local code = sent(nil, "kinesis", "DescribeStream", { StreamName = "s" })
     assert.matches("'output_token': ['StreamDescription.Shards[-1].ShardId']", code, 1, true)
-    assert.matches("'non_aggregate_keys': ['StreamDescription.StreamARN', 'StreamDescription.StreamName'",
-      code, 1, true)
+    assert.matches("'non_aggregate_keys': ['StreamDescription.StreamARN', "
+      .. "'StreamDescription.StreamName'", code, 1, true)
     code = sent(nil, "s3", "ListObjects", { Bucket = "b" })
     assert.matches("'output_token': ['NextMarker||Contents[-1].Key']", code, 1, true)
   end)
@@ -206,7 +207,8 @@ end
 local function reservations(from, to, token)
   local items = {}
   for i = from, to do
-    items[#items + 1] = string.format('{"ReservationId": "r-%d", "Instances": [{"InstanceId": "i-%d"}]}', i, i)
+    items[#items + 1] = string.format('{"ReservationId": "r-%d", "Instances": [{"InstanceId": '
+      .. '"i-%d"}]}', i, i)
   end
   local page = '"Reservations": [' .. table.concat(items, ", ") .. "]"
   if token then page = page .. ', "NextToken": "' .. token .. '"' end
@@ -223,6 +225,8 @@ end
 
 local function named_cases()
   local ec2 = "DescribeInstances"
+  local three_pages = pages({ reservations(1, 2, "t1"), reservations(3, 4, "t2"),
+    reservations(5, 5) })
   return {
     case("1 page", "ec2", ec2, {}, nil, pages({ reservations(1, 3) })),
     case("2 pages", "ec2", ec2, {}, nil, pages({ reservations(1, 2, "t1"), reservations(3, 3) })),
@@ -234,50 +238,59 @@ local function named_cases()
     case("an empty token ends it", "ec2", ec2, {}, nil,
       pages({ reservations(1, 2, ""), reservations(3, 3) })),
     case("a starting token and the limit key in params", "ec2", ec2,
-      { NextToken = "start", MaxResults = 5 }, nil, pages({ reservations(1, 2, "t1"), reservations(3, 3) })),
-    case("page_size as MaxResults", "ec2", ec2, {}, { page_size = 2 },
-      pages({ reservations(1, 2, "t1"), reservations(3, 3) })),
-    case("max_items inside a page", "ec2", ec2, {}, { max_items = 3 },
-      pages({ reservations(1, 2, "t1"), reservations(3, 4, "t2"), reservations(5, 5) })),
-    case("max_items on a page boundary", "ec2", ec2, {}, { max_items = 2 },
-      pages({ reservations(1, 2, "t1"), reservations(3, 4, "t2"), reservations(5, 5) })),
+      { NextToken = "start", MaxResults = 5 }, nil, three_pages),
+    case("page_size as MaxResults", "ec2", ec2, {}, { page_size = 2 }, three_pages),
+    case("max_items inside a page", "ec2", ec2, {}, { max_items = 3 }, three_pages),
+    case("max_items on a page boundary", "ec2", ec2, {}, { max_items = 2 }, three_pages),
     case("the same token twice", "ec2", ec2, {}, nil,
       pages({ reservations(1, 1, "t1"), reservations(2, 2, "t1"), reservations(3, 3) })),
     case("IsTruncated false ends it whatever the Marker", "iam", "ListRoles", { PathPrefix = "/" },
       { region = "us-east-1" }, pages({
         '{"Roles": [{"RoleName": "a"}], "IsTruncated": true, "Marker": "m1"}',
         '{"Roles": [], "IsTruncated": true, "Marker": "m2"}',
-        '{"Roles": [{"RoleName": "b"}, {"RoleName": "c"}], "IsTruncated": false, "Marker": "stale"}',
+        '{"Roles": [{"RoleName": "b"}, {"RoleName": "c"}], "IsTruncated": false, "Marker": "old"}',
         '{"Roles": [{"RoleName": "never"}]}' })),
     case("the first page's Group is kept", "iam", "GetGroup", { GroupName = "g" }, nil, pages({
-      '{"Group": {"GroupName": "g", "Path": "/1/"}, "Users": [{"UserName": "a"}], "IsTruncated": true, "Marker": "m1"}',
-      '{"Group": {"GroupName": "g", "Path": "/2/"}, "Users": [{"UserName": "b"}], "IsTruncated": false}' })),
-    case("two tokens and three result keys", "s3", "ListObjectVersions", { Bucket = "b" }, nil, pages({
+      '{"Group": {"GroupName": "g", "Path": "/1/"}, "Users": [{"UserName": "a"}], '
+        .. '"IsTruncated": true, "Marker": "m1"}',
+      '{"Group": {"GroupName": "g", "Path": "/2/"}, "Users": [{"UserName": "b"}], '
+        .. '"IsTruncated": false}' })),
+    case("two tokens and three result keys", "s3", "ListObjectVersions", { Bucket = "b" }, nil,
+      pages({
       '{"Versions": [{"Key": "a"}], "DeleteMarkers": [{"Key": "d"}], "IsTruncated": true, '
         .. '"NextKeyMarker": "k1", "NextVersionIdMarker": "v1"}',
-      '{"Versions": [{"Key": "b"}], "CommonPrefixes": [{"Prefix": "p/"}], "IsTruncated": true, "NextKeyMarker": "k2"}',
+      '{"Versions": [{"Key": "b"}], "CommonPrefixes": [{"Prefix": "p/"}], "IsTruncated": true, '
+        .. '"NextKeyMarker": "k2"}',
       '{"DeleteMarkers": [{"Key": "e"}], "CommonPrefixes": [], "IsTruncated": false}' })),
-    case("result keys that are numbers and strings are added", "s3", "ListObjectVersions", {}, nil, pages({
-      '{"Versions": [], "DeleteMarkers": 2, "CommonPrefixes": "ab", "IsTruncated": true, "NextKeyMarker": "k1"}',
-      '{"DeleteMarkers": 3.5, "CommonPrefixes": "cd", "IsTruncated": true, "NextKeyMarker": "k2"}',
-      '{"Versions": [{"Key": "a"}], "DeleteMarkers": {"x": 1}, "IsTruncated": false}' })),
-    case("the next marker or the last key", "s3", "ListObjects", { Bucket = "b" }, { max_items = 4 }, pages({
-      '{"Contents": [{"Key": "a"}, {"Key": "b"}], "IsTruncated": true}',
-      '{"Contents": [{"Key": "c"}], "NextMarker": "n2", "IsTruncated": true}',
-      '{"Contents": [], "IsTruncated": true}' })),
+    case("result keys that are numbers and strings are added", "s3", "ListObjectVersions", {}, nil,
+      pages({
+        '{"Versions": [], "DeleteMarkers": 2, "CommonPrefixes": "ab", "IsTruncated": true, '
+          .. '"NextKeyMarker": "k1"}',
+        '{"DeleteMarkers": 3.5, "CommonPrefixes": "cd", "IsTruncated": true, "NextKeyMarker": "k2"}',
+        '{"Versions": [{"Key": "a"}], "DeleteMarkers": {"x": 1}, "IsTruncated": false}' })),
+    case("the next marker or the last key", "s3", "ListObjects", { Bucket = "b" }, { max_items = 4 },
+      pages({
+        '{"Contents": [{"Key": "a"}, {"Key": "b"}], "IsTruncated": true}',
+        '{"Contents": [{"Key": "c"}], "NextMarker": "n2", "IsTruncated": true}',
+        '{"Contents": [], "IsTruncated": true}' })),
     case("nested keys and a string page size", "cloudfront", "ListDistributions", {},
       { page_size = 1, region = "us-east-1" }, pages({
-        '{"DistributionList": {"Items": [{"Id": "A"}], "IsTruncated": true, "NextMarker": "d1", "Quantity": 1}}',
-        '{"DistributionList": {"Items": [{"Id": "B"}], "IsTruncated": false, "NextMarker": "d2", "Quantity": 1}}' })),
-    case("shards and the stream's own fields", "kinesis", "DescribeStream", { StreamName = "s" }, nil, pages({
-      '{"StreamDescription": {"StreamName": "s", "StreamStatus": "ACTIVE", "HasMoreShards": true, '
-        .. '"Shards": [{"ShardId": "shard-1"}, {"ShardId": "shard-2"}]}}',
-      '{"StreamDescription": {"StreamName": "s", "StreamStatus": "UPDATING", "HasMoreShards": false, '
-        .. '"Shards": [{"ShardId": "shard-3"}]}}' })),
-    case("rows beside the metadata of the first page", "athena", "GetQueryResults", { QueryExecutionId = "q" },
-      nil, pages({
-        '{"ResultSet": {"Rows": [{"Data": [1]}], "ResultSetMetadata": {"ColumnInfo": [1]}}, "UpdateCount": 0, "NextToken": "t"}',
-        '{"ResultSet": {"Rows": [{"Data": [2]}], "ResultSetMetadata": {"ColumnInfo": [2]}}, "UpdateCount": 7}' })),
+        '{"DistributionList": {"Items": [{"Id": "A"}], "IsTruncated": true, "NextMarker": "d1", '
+          .. '"Quantity": 1}}',
+        '{"DistributionList": {"Items": [{"Id": "B"}], "IsTruncated": false, "NextMarker": "d2", '
+          .. '"Quantity": 1}}' })),
+    case("shards and the stream's own fields", "kinesis", "DescribeStream", { StreamName = "s" }, nil,
+      pages({
+        '{"StreamDescription": {"StreamName": "s", "StreamStatus": "ACTIVE", "HasMoreShards": true, '
+          .. '"Shards": [{"ShardId": "shard-1"}, {"ShardId": "shard-2"}]}}',
+        '{"StreamDescription": {"StreamName": "s", "StreamStatus": "UPDATING", '
+          .. '"HasMoreShards": false, "Shards": [{"ShardId": "shard-3"}]}}' })),
+    case("rows beside the metadata of the first page", "athena", "GetQueryResults",
+      { QueryExecutionId = "q" }, nil, pages({
+        '{"ResultSet": {"Rows": [{"Data": [1]}], "ResultSetMetadata": {"ColumnInfo": [1]}}, '
+          .. '"UpdateCount": 0, "NextToken": "t"}',
+        '{"ResultSet": {"Rows": [{"Data": [2]}], "ResultSetMetadata": {"ColumnInfo": [2]}}, '
+          .. '"UpdateCount": 7}' })),
   }
 end
 
@@ -320,7 +333,8 @@ describe("the scripts, run by CPython beside botocore's paginator", function()
     assert.is_true(#cases > 1000, #cases .. " cases")
     local ok, output = judge(cases)
     assert.is_true(ok, output)
-    assert.matches("^" .. #cases .. " scripts checked %(" .. named .. " with canned pages%), 0 failed\n$", output)
+    assert.matches("^" .. #cases .. " scripts checked %(" .. named
+      .. " with canned pages%), 0 failed\n$", output)
   end)
 
   it("has a judge that catches a script that differs from botocore", function()
