@@ -354,6 +354,11 @@ static void s_spawn(lua_State *L, int group_index, int key_index, double timeout
                     const char *account, int nargs)
 {
   struct ops_engine *engine = ops_engine_of(L);
+  luaL_checkstack(L, 4, "starting a task");
+  lua_State *co = lua_newthread(L);
+  /* a new thread's stack holds about 40 values: grow it for the body and every argument */
+  if (!lua_checkstack(co, nargs + 1))
+    luaL_error(L, "too many arguments (%d) to a task", nargs);
   struct ops_task *task = calloc(1, sizeof(*task));
   if (!task)
     luaL_error(L, "out of memory starting a task");
@@ -366,7 +371,7 @@ static void s_spawn(lua_State *L, int group_index, int key_index, double timeout
   lua_pushvalue(L, key_index);
   task->key_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
-  task->co = lua_newthread(L);
+  task->co = co;
   lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
   lua_pushvalue(L, -2);
   lua_pushlightuserdata(L, task);
@@ -407,8 +412,12 @@ static void s_resume(struct ops_task *task)
     return;
   }
   lua_State *L = task->engine->L;
+  if (status == LUA_OK && !lua_checkstack(L, nresults + 8)) { /* fails the task, not L's code */
+    lua_settop(task->co, 0);
+    lua_pushfstring(task->co, "too many results (%d) from a task", nresults - 1);
+    status = LUA_ERRRUN;
+  }
   if (status == LUA_OK) {
-    luaL_checkstack(L, nresults + 8, "too many results");
     lua_xmove(task->co, L, nresults);
     s_finish(task, lua_toboolean(L, -nresults), nresults - 1);
   } else { /* an error the body's pcall could not catch (memory, or in the handler) */
@@ -679,6 +688,7 @@ static int group_next(lua_State *L)
 
 int ops_engine_run(lua_State *L, int nargs)
 {
+  luaL_checkstack(L, 2, "running a function"); /* the group and the key below it */
   int function_index = lua_gettop(L) - nargs;
   lua_pushcfunction(L, engine_group);
   lua_call(L, 0, 1);

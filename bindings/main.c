@@ -82,11 +82,12 @@ static void s_create_arg_table(lua_State *L, int argc, char **argv, int script_i
   lua_setglobal(L, "arg");
 }
 
-/* Pushes the script's arguments (after SCRIPT or CHUNK); returns how many. */
+/* Pushes the script's arguments (after SCRIPT or CHUNK), with room for the function that runs
+ * them (s_run_script); returns how many. */
 static int s_push_script_args(lua_State *L, int argc, char **argv, int script_index)
 {
   int n = argc - script_index - 1;
-  luaL_checkstack(L, n > 0 ? n : 1, "too many arguments to the script");
+  luaL_checkstack(L, (n > 0 ? n : 0) + 1, "too many arguments to the script");
   for (int i = script_index + 1; i < argc; i++)
     lua_pushstring(L, argv[i]);
   return n > 0 ? n : 0;

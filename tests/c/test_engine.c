@@ -1,6 +1,7 @@
 /* test_engine.c: the binding interface of bindings/engine.h and bindings/task_http.h, driven
  * from Lua against the loopback server: a test binding `http_get` awaits transfers the way
- * the STS and MCP bindings do, and sweeps of it run concurrently, time out and cancel. */
+ * the STS and MCP bindings do, and sweeps of it run concurrently, time out and cancel; a task
+ * takes and returns 1,000 values. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -142,6 +143,26 @@ static void outside_any_task_a_wait_drives_the_engine_in_place(void **state)
                    LUA_OK);
 }
 
+/* A new coroutine's stack holds about 40 values: starting a task with more arguments, or
+ * taking more results from it, must grow the receiving stack first (under valgrind an overrun
+ * shows even where it does not crash). */
+static void a_task_takes_a_thousand_arguments_and_returns_them(void **state)
+{
+  struct fixture *f = *state;
+  enum { COUNT = 1000 };
+  int top = lua_gettop(f->L);
+  if (luaL_loadstring(f->L, "assert(select('#', ...) == 1000) return ...") != LUA_OK)
+    fail_msg("syntax: %s", lua_tostring(f->L, -1));
+  luaL_checkstack(f->L, COUNT, NULL);
+  for (int i = 1; i <= COUNT; i++)
+    lua_pushinteger(f->L, i);
+  if (ops_engine_run(f->L, COUNT) != LUA_OK)
+    fail_msg("%s", lua_tostring(f->L, -1));
+  assert_int_equal(lua_gettop(f->L), top + COUNT);
+  for (int i = 1; i <= COUNT; i++)
+    assert_int_equal(lua_tointeger(f->L, top + i), i);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -150,10 +171,11 @@ int main(void)
       cmocka_unit_test_setup_teardown(a_sweep_keeps_every_transfer_in_flight_at_once, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(concurrency_bounds_transfers_in_flight, setup, teardown),
-      cmocka_unit_test_setup_teardown(a_deadline_cancels_the_transfer_of_a_task, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(a_deadline_cancels_the_transfer_of_a_task, setup, teardown),
       cmocka_unit_test_setup_teardown(transport_failures_raise_error_objects, setup, teardown),
       cmocka_unit_test_setup_teardown(outside_any_task_a_wait_drives_the_engine_in_place, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(a_task_takes_a_thousand_arguments_and_returns_them, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,10 @@ expect "a script gets arg and ... as lua sets them" \
 run opsrun -e 'print(arg[0], select("#", ...), ...)' x y
 expect "-e passes the arguments after the chunk" '[ "$out" = "print(arg[0], select(\"#\", ...), ...)	2	x	y" ]'
 
+# shellcheck disable=SC2046
+run opsrun "$(dirname "$0")/count_args.lua" $(seq 1 1000)
+expect "1,000 arguments reach arg and ... intact" '[ "$out" = "1000	1000	0" ] && [ $status -eq 0 ]'
+
 run_stdin 'print(6 * 7)' opsrun -
 expect "- reads the script from stdin" '[ "$out" = 42 ]'
 

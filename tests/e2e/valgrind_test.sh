@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # valgrind_test.sh: an end-to-end sweep clean under valgrind memcheck (issue 9): six accounts
 # of the simulator (one denied), each task assuming its role, calling a tool, a boto3 script and
-# whoami, and a call that fails; JSON replies and event streams. No memory error and no leak
+# whoami, and a call that fails; JSON replies and event streams; and a script given 1,000
+# arguments, more than a new coroutine's stack holds (issue 14). No memory error and no leak
 # (--leak-check=full --errors-for-leak-kinds=definite --error-exitcode). Valgrind cannot run a
 # sanitizer build: with one (build-asan) this test only checks that LeakSanitizer is on there,
 # as the normal build runs the sweep.
@@ -23,6 +24,13 @@ if ! command -v valgrind >/dev/null; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+
+# A task's coroutine starts with room for about 40 values: more script arguments than that must
+# grow its stack, or they are written past it (seen by valgrind, not by a crash every time).
+# shellcheck disable=SC2046
+run valgrind --error-exitcode=99 "$OPSRUN" "$(dirname "$0")/count_args.lua" $(seq 1 1000)
+expect "1,000 script arguments arrive intact, no memory error" \
+  '[ $status -eq 0 ] && [ "$out" = "1000	1000	0" ] && grep -q "ERROR SUMMARY: 0 errors from 0 contexts" <<<"$err"'
 
 playbook='local results = sweep(accounts(), function(acct)
   local role = assume(acct)
