@@ -96,6 +96,22 @@ expect "Ctrl-C during a sweep exits 130 at once (${elapsed_ms} ms), the summary 
 expect "... and keeps every finished result" \
   '[ "$(jq -r "[.account, .region, .instance, .type, .state] | join(\" \")" <<<"$out" | sort)" = "$expected" ]'
 
+# --- the README's playbook snippets ---------------------------------------------------------
+
+# Each ```lua block of README.md, run as a playbook: the first is the inventory.
+awk '/^```lua$/ { n++; file = dir "/readme_" n ".lua"; next } /^```$/ { file = "" } file { print > file }' \
+  dir="$E2E_TMP" "$root/README.md"
+snippets=("$E2E_TMP"/readme_*.lua)
+expect "README.md has Lua snippets to run" '[ -f "${snippets[0]}" ]'
+for snippet in "${snippets[@]}"; do
+  opsrun_sim -o jsonl "$snippet"
+  expect "README snippet $(basename "$snippet") runs: only the denied and hung accounts fail" \
+    '[ $status -eq 3 ] && [[ "$err" != *"opsrun: "* ]] && [[ "$err" == *" failed (2 denied, 2 timeout"* ]]'
+done
+opsrun_sim -o jsonl "$E2E_TMP/readme_1.lua"
+expect "the README's inventory snippet lists every instance the simulator holds" \
+  '[ "$(jq -r "[.account, .instance, .state] | join(\" \")" <<<"$out" | sort)" = "$(cut -d" " -f1,3,5 <<<"$expected" | sort)" ]'
+
 # --- the README's demo -----------------------------------------------------------------------
 
 sim_stop
