@@ -14,6 +14,8 @@ struct ops_http_transfer {
   CURL *easy;
   struct curl_slist *request_headers;
   char *request_body;
+  size_t request_body_len;
+  size_t request_body_read; /* by libcurl, through s_on_read */
   char method[16];
   struct ops_http_response response;
   size_t header_capacity;
@@ -207,6 +209,32 @@ static size_t s_on_body(char *data, size_t size, size_t count, void *ud)
   return t->on_data(t->ud, &t->response, data, len) ? len : 0;
 }
 
+/* --- the request body (libcurl callbacks) --- */
+
+static size_t s_on_read(char *buffer, size_t size, size_t count, void *ud)
+{
+  struct ops_http_transfer *t = ud;
+  size_t len = t->request_body_len - t->request_body_read;
+  if (len > size * count)
+    len = size * count;
+  memcpy(buffer, t->request_body + t->request_body_read, len);
+  t->request_body_read += len;
+  return len;
+}
+
+/* libcurl rewinds a body only to send it again by itself: when a kept-alive connection closes
+ * after the request went out and before any answer, it replays the request on a new one
+ * (Curl_retry_request, libcurl 7.88). The server may have acted on it (a tools/call may have
+ * run), so whether to send it again is the retry policy's to decide: refusing the rewind makes
+ * libcurl fail the transfer (CURLE_SEND_FAIL_REWIND) instead. A request without a body has
+ * nothing to rewind and may still be replayed: ours are reads or idempotent (GET, an MCP
+ * session's DELETE, the instance metadata token's PUT). */
+static int s_on_seek(void *ud, curl_off_t offset, int origin)
+{
+  (void)ud, (void)offset, (void)origin;
+  return CURL_SEEKFUNC_CANTSEEK;
+}
+
 /* --- completion --- */
 
 /* Request headers carry session tokens and response bodies credentials (STS, the credential
@@ -234,6 +262,12 @@ static void s_describe_failure(struct ops_http_transfer *t, CURLcode result, str
   if (result == CURLE_OPERATION_TIMEDOUT) {
     ops_error_set(err, OPS_ERR_TIMEOUT, "%s %s: no complete answer in time (%s)", t->method, url,
                   why);
+    err->retryable = true;
+  } else if (result == CURLE_SEND_FAIL_REWIND) { /* s_on_seek: libcurl wanted to send it again */
+    ops_error_set(err, OPS_ERR_TRANSPORT,
+                  "%s %s: the connection closed after the request was sent, before any answer "
+                  "(the server may have acted on it)",
+                  t->method, url);
     err->retryable = true;
   } else if (t->too_large) {
     ops_error_set(err, OPS_ERR_TRANSPORT, "%s %s: response larger than %zu bytes, abandoned",
@@ -299,9 +333,14 @@ static int s_set_request_body(struct ops_http_transfer *t, const struct ops_http
   if (!t->request_body)
     return OPS_ERR_NOMEM;
   memcpy(t->request_body, req->body, req->body_len);
-  t->request_body[req->body_len] = '\0';
+  t->request_body_len = req->body_len;
+  /* through a read callback, not CURLOPT_POSTFIELDS, which libcurl may send twice (s_on_seek) */
+  curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-  curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->request_body);
+  curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, s_on_read);
+  curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
+  curl_easy_setopt(t->easy, CURLOPT_SEEKFUNCTION, s_on_seek);
+  curl_easy_setopt(t->easy, CURLOPT_SEEKDATA, t);
   return OPS_OK;
 }
 

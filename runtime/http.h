@@ -1,6 +1,7 @@
 /* http.h: one HTTP exchange as a transfer on the event loop (libcurl easy handle on the loop's
  * multi handle). Transport rules live here: TLS always verified, plain http:// only to loopback,
- * no redirects, bounded response size. */
+ * no redirects, bounded response size, and a request is sent once: libcurl never replays one the
+ * server may have read (sending again is the caller's retry policy's decision). */
 #ifndef OPS_HTTP_H
 #define OPS_HTTP_H
 
@@ -48,7 +49,8 @@ struct ops_http_request {
 struct ops_http_transfer;
 
 /* Called once when the exchange ends. On success `err` is NULL and `response` is the server's
- * answer, whatever its status; on failure (connection, timeout, size limit) `err` says why and
+ * answer, whatever its status; on failure (connection, timeout, size limit, a connection closed
+ * after the request was sent: code "curl:65", retryable) `err` says why and
  * `response` holds what arrived. Both are borrowed until the callback returns; the transfer is
  * freed after it. */
 typedef void (*ops_http_done_fn)(const struct ops_http_response *response,

@@ -92,11 +92,12 @@ static void hang(struct connection *c)
   }
 }
 
-static void serve(struct connection *c, const char *request, size_t header_len, size_t body_len)
+/* Answers one request; returns false when the connection is to be closed instead. */
+static bool serve(struct connection *c, const char *request, size_t header_len, size_t body_len)
 {
   char method[16], path[256];
   if (sscanf(request, "%15s %255s", method, path) != 2)
-    return;
+    return false;
   long n;
   if (sscanf(path, "/delay/%ld", &n) == 1) {
     sleep_ms(n);
@@ -121,6 +122,8 @@ static void serve(struct connection *c, const char *request, size_t header_len, 
     free(body);
   } else if (strcmp(path, "/hang") == 0) {
     hang(c);
+  } else if (strcmp(path, "/close") == 0) {
+    return false;
   } else if (sscanf(path, "/chunks/%ld", &n) == 1) {
     const char *head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
     send_all(c->fd, head, strlen(head));
@@ -135,6 +138,7 @@ static void serve(struct connection *c, const char *request, size_t header_len, 
   } else {
     respond(c->fd, 404, NULL, "no such route", 13);
   }
+  return true;
 }
 
 static void *connection_main(void *arg)
@@ -148,8 +152,10 @@ static void *connection_main(void *arg)
     int peak = c->server->peak;
     while (now > peak && !atomic_compare_exchange_weak(&c->server->peak, &peak, now))
       ;
-    serve(c, buf, header_len, body_len);
+    bool keep_open = serve(c, buf, header_len, body_len);
     c->server->in_progress--;
+    if (!keep_open)
+      break;
   }
   free(buf);
   close(c->fd);

@@ -6,6 +6,7 @@
  *   GET  /status/CODE  that status with body "status CODE"
  *   GET  /big/BYTES    200 with a body of BYTES 'x's
  *   GET  /hang         never answers (until the client goes or the server stops)
+ *   POST /close        reads the request, then closes the connection without answering
  *   GET  /chunks/N     200, N chunks "chunk I\n" sent 10 ms apart
  * It counts requests and the peak number in progress at once. */
 #ifndef LOOPBACK_SERVER_H

@@ -1,6 +1,7 @@
 /* test_http.c: HTTP transfers on the event loop against the loopback server: bodies, headers,
  * statuses, many in flight at once, deadlines, size limits, cancellation, streaming, and the
- * transport rules (plain http:// only to loopback). */
+ * transport rules (plain http:// only to loopback; a request the server may have read is never
+ * sent again by libcurl itself). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -100,6 +101,54 @@ static void post_carries_body_and_headers_both_ways(void **state)
   assert_int_equal(o.status, 200);
   assert_string_equal(o.body, body);
   assert_string_equal(o.header, "spaced value");
+}
+
+static void large_bodies_are_sent_whole(void **state)
+{
+  struct fixture *f = *state;
+  enum { SIZE = 300000 }; /* several of libcurl's upload buffers */
+  char *body = malloc(SIZE);
+  for (size_t i = 0; i < SIZE; i++)
+    body[i] = (char)('a' + i % 26);
+  struct ops_http_request req = {
+      .method = "POST", .url = url_of(f, "/echo"), .body = body, .body_len = SIZE};
+  struct outcome o = {0};
+  assert_non_null(ops_http_start(f->loop, &req, on_done, &o, NULL));
+  run_until_done(f->loop, &o, 1);
+  free(body);
+  assert_false(o.failed);
+  assert_int_equal(o.body_len, SIZE);
+  assert_memory_equal(o.body, "abcdefghijklmnopqrstuvwxyzabc", 29);
+}
+
+/* POSTs `path` with a small JSON-RPC body and runs it to its end. */
+static void post(struct fixture *f, const char *path, struct outcome *o)
+{
+  const char body[] = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\"}";
+  struct ops_http_request req = {
+      .method = "POST", .url = url_of(f, path), .body = body, .body_len = strlen(body)};
+  assert_non_null(ops_http_start(f->loop, &req, on_done, o, NULL));
+  run_until_done(f->loop, o, 1);
+}
+
+/* When a kept-alive connection closes after the request went out and before any answer, libcurl
+ * would send it again by itself on a new connection. The server may have acted on it (a tool
+ * may have run): the transfer fails instead, retryable, and only a new one sends it again. */
+static void a_request_the_server_may_have_read_is_not_sent_again(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome first = {0}, closed = {0}, again = {0};
+  post(f, "/echo", &first); /* leaves the connection open for the next request */
+  assert_false(first.failed);
+  post(f, "/close", &closed);
+  assert_int_equal(loopback_server_requests(f->server), 2);
+  assert_true(closed.failed);
+  assert_int_equal(closed.err.kind, OPS_ERR_TRANSPORT);
+  assert_true(closed.err.retryable);
+  assert_non_null(strstr(closed.err.message, "the server may have acted on it"));
+  post(f, "/echo", &again); /* what the retry policy does: a new transfer */
+  assert_false(again.failed);
+  assert_int_equal(loopback_server_requests(f->server), 3);
 }
 
 static void statuses_are_answers_not_failures(void **state)
@@ -302,6 +351,9 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(post_carries_body_and_headers_both_ways, setup, teardown),
+      cmocka_unit_test_setup_teardown(large_bodies_are_sent_whole, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_request_the_server_may_have_read_is_not_sent_again, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(statuses_are_answers_not_failures, setup, teardown),
       cmocka_unit_test_setup_teardown(transfers_run_concurrently_on_one_thread, setup, teardown),
       cmocka_unit_test_setup_teardown(a_deadline_ends_a_hung_exchange, setup, teardown),

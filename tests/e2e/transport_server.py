@@ -9,15 +9,21 @@ port on the first line of stdout, then answers by path, whatever the method:
   /endless-line    200 text/event-stream: one line that never ends
   /endless-xml     200 text/xml that never ends (an STS answer)
   /endless-headers 200 whose header lines never end
+  /close-on-call   an MCP server that reads every tools/call, then closes the connection without
+                   answering (initialize and the rest are answered on kept-alive connections)
+  /sts-close-once  an STS endpoint that closes the connection on its first AssumeRole without
+                   answering, and answers GetCallerIdentity and every later AssumeRole
   anything else    200 {}
 
-Every request is logged as "METHOD PATH" to --log. Endless answers stop on their own after
+Every request is logged as "METHOD PATH" to --log (with the JSON-RPC method for /close-on-call, the Action for /sts-close-once). Endless answers stop on their own after
 --max-bytes bytes (default 1 GiB) or --max-seconds (default 60), and the whole server exits after
 --lifetime seconds (default 300), so that nothing outlives the test. With --cert and --key it
 speaks TLS with that (self-signed) certificate."""
 import argparse
+import json
 import ssl
 import time
+import urllib.parse
 
 from loopback_http import QuietHandler, serve
 
@@ -25,14 +31,13 @@ CHUNK = 64 * 1024
 
 
 class Handler(QuietHandler):
-    def _record(self):
+    def _record(self, detail=""):
         with open(self.server.log_path, "a") as log:
-            log.write(f"{self.command} {self.path}\n")
+            log.write(f"{self.command} {self.path}{detail}\n")
 
     def _read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        return self.rfile.read(length) if length else b""
 
     def _stream(self, status, content_type, first, piece):
         """Sends `first`, then `piece` over and over in chunks until the limits."""
@@ -68,10 +73,55 @@ class Handler(QuietHandler):
             pass
         self.close_connection = True
 
+    def _close_on_call(self, body):
+        message = json.loads(body or b"{}")
+        self._record(f" {message.get('method')}")
+        if message.get("method") == "tools/call":
+            self.close_connection = True  # read, and never answered
+        elif "id" not in message:
+            self.send_body(202, [], b"")
+        else:
+            result = {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
+                      "serverInfo": {"name": "close-on-call", "version": "1"}}
+            reply = {"jsonrpc": "2.0", "id": message["id"],
+                     "result": result if message.get("method") == "initialize" else {}}
+            self.send_body(200, [("Content-Type", "application/json")], json.dumps(reply).encode())
+
+    def _sts_close_once(self, body):
+        form = urllib.parse.parse_qs(body.decode())
+        action = form.get("Action", [""])[0]
+        self._record(f" {action}")
+        if action == "AssumeRole" and not self.server.closed_an_assume_role:
+            self.server.closed_an_assume_role = True
+            self.close_connection = True  # read, and never answered
+            return
+        account = "111111111111"
+        if action == "AssumeRole":
+            account = form["RoleArn"][0].split(":")[4]
+            expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+            result = (f"<Credentials><AccessKeyId>ASIAE2E</AccessKeyId><SecretAccessKey>s"
+                      f"</SecretAccessKey><SessionToken>t</SessionToken><Expiration>{expires}"
+                      f"</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROAE2E:o"
+                      f"</AssumedRoleId><Arn>arn:aws:sts::{account}:assumed-role/r/o</Arn>"
+                      f"</AssumedRoleUser>")
+        else:
+            result = (f"<Arn>arn:aws:iam::{account}:user/e2e</Arn><UserId>AIDAE2E</UserId>"
+                      f"<Account>{account}</Account>")
+        xml = (f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+               f"<{action}Result>{result}</{action}Result><ResponseMetadata><RequestId>1"
+               f"</RequestId></ResponseMetadata></{action}Response>")
+        self.send_body(200, [("Content-Type", "text/xml")], xml.encode())
+
     def _answer(self):
-        self._read_body()
-        self._record()
+        body = self._read_body()
         path = self.path.split("?")[0]
+        if path == "/close-on-call":
+            self._close_on_call(body)
+            return
+        if path == "/sts-close-once":
+            self._sts_close_once(body)
+            return
+        self._record()
         if path == "/redirect":
             self.send_response(302)
             self.send_header("Location", f"http://127.0.0.1:{self.server.server_port}/target")
@@ -110,7 +160,7 @@ def main():
         context.load_cert_chain(args.cert, args.key)
         wrap = lambda sock: context.wrap_socket(sock, server_side=True)  # noqa: E731
     serve(Handler, args.lifetime, wrap, log_path=args.log, max_bytes=args.max_bytes,
-          max_seconds=args.max_seconds)
+          max_seconds=args.max_seconds, closed_an_assume_role=False)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 # self-signed one fails, naming the problem, for MCP and for STS), plain http:// to a host that
 # is not loopback is refused before connecting, redirects are reported rather than followed, and
 # answers that never end (bodies, event streams, one endless line, headers) end in a clear error
-# with bounded memory instead of an out-of-memory kill.
+# with bounded memory instead of an out-of-memory kill; a request the server read before closing
+# the connection unanswered is never sent again by libcurl (issue 14), only by the retry policy.
 source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 server_pids=()
@@ -117,5 +118,23 @@ expect "an STS answer that never ends fails at 1 MiB (${peak_mb} MiB)" \
 run_opsrun --mcp-url "http://127.0.0.1:$hostile/endless-headers" tools
 expect "header lines that never end fail clearly (${peak_mb} MiB)" \
   '[ $status -eq 1 ] && [[ "$err" == *"Too large response headers"* ]] && [ "$peak_mb" -lt $MAX_RSS_MB ]'
+
+# --- a request the server may have read is sent again only by the retry policy ----------------
+start_server closing
+closing=$PORT
+run_opsrun --mcp-url "http://127.0.0.1:$closing/close-on-call" -e '
+for _ = 1, 2 do
+  local ok, e = pcall(mcp.call, "aws___run_script", {code = "print(1)"})
+  print(ok, e.kind, e.message)
+end'
+calls=$(grep -c "tools/call" "$E2E_TMP/closing.log")
+expect "a tools/call the server read, then closed its kept-alive connection on, is sent once ($calls for 2 calls)" \
+  '[ "$calls" -eq 2 ] && [ "$(grep -c "^false	transport	" <<<"$out")" -eq 2 ]'
+expect "... failing with a transport error that says the server may have acted on it" \
+  '[[ "$(head -n1 <<<"$out")" == *"closed after the request was sent, before any answer (the server may have acted on it)" ]]'
+
+STS_URL="http://127.0.0.1:$closing/sts-close-once" run_opsrun -e 'whoami() print(assume("222222222222").arn)'
+expect "STS AssumeRole (idempotent) closed unanswered on a kept-alive connection is retried and succeeds" \
+  '[ $status -eq 0 ] && [ "$out" = "arn:aws:sts::222222222222:assumed-role/r/o" ] && [ "$(grep -c AssumeRole "$E2E_TMP/closing.log")" -eq 2 ]'
 
 finish
