@@ -10,6 +10,8 @@ import { Faults } from './lib/faults.mjs';
 import { handleHook } from './lib/hooks.mjs';
 import { makeWebIdentityToken, StsService } from './lib/sts.mjs';
 import { McpService } from './lib/mcp.mjs';
+import { SHAPES } from './lib/boto3.mjs';
+import { Sandbox } from './sandbox/sandbox.mjs';
 import { makeClock } from './lib/util.mjs';
 
 function fail(message) {
@@ -31,6 +33,13 @@ try {
 }
 
 const counters = new Counters();
+const log = opts.log ? (line) => process.stderr.write(`opsrun-sim: ${line}\n`) : () => {};
+const sandbox = new Sandbox({
+  limitSeconds: opts.scriptTimeout,
+  shapes: SHAPES,
+  log: (line) => process.stderr.write(`opsrun-sim: ${line}\n`),
+});
+await sandbox.start().catch((err) => fail(`cannot start the Python sandbox: ${err.message}`));
 const sim = {
   opts,
   org,
@@ -38,7 +47,8 @@ const sim = {
   counters,
   clock: makeClock(opts.skewSeconds),
   faults: new Faults(opts),
-  log: opts.log ? (line) => process.stderr.write(`opsrun-sim: ${line}\n`) : () => {},
+  sandbox,
+  log,
 };
 const sts = new StsService(sim);
 const mcp = new McpService(sim);
@@ -107,6 +117,7 @@ function stop() {
     server.close();
     server.closeAllConnections();
   }
+  sandbox.stop();
   process.exit(0);
 }
 process.on('SIGTERM', stop);

@@ -1,8 +1,9 @@
 // The AWS calls a script can make through call_boto3: EC2 DescribeInstances, STS
-// GetCallerIdentity, S3 ListBuckets and IAM ListRoles, answered as the signing identity from
-// inventory.mjs, with botocore's parameter validation and ClientError wording.
-import { PyDict, PyError, pyRepr, toPlain, typeName } from './pyvalues.mjs';
-import { ec2Instances, iamRoles, reservationsOf, s3Buckets } from './inventory.mjs';
+// GetCallerIdentity, S3 ListBuckets and ListObjectsV2, IAM ListRoles, answered as the signing
+// identity from inventory.mjs with botocore's error classes and wording. The Python sandbox checks
+// parameters against SHAPES (botocore's messages need Python's own types and str()), so calls
+// arrive here as plain JSON values with botocore's validation report.
+import { ec2Instances, iamRoles, reservationsOf, s3Buckets, s3Objects } from './inventory.mjs';
 import { REGION_IDS } from './util.mjs';
 
 const S = { type: 'string' };
@@ -11,51 +12,47 @@ const B = { type: 'boolean' };
 const list = (member) => ({ type: 'list', member });
 const struct = (members, required = []) => ({ type: 'structure', members, required });
 
-const PY_CLASS = { string: "<class 'str'>", integer: "<class 'int'>", boolean: "<class 'bool'>", list: "<class 'list'>, <class 'tuple'>", structure: "<class 'dict'>" };
-const ACCEPTS = { string: ['str'], integer: ['int'], boolean: ['bool'], list: ['list', 'tuple'], structure: ['dict'] };
+/** A failure the script sees as a Python exception: `type` names it (see sandbox.py). */
+export class Boto3Error extends Error {
+  constructor(type, message, fields = {}) {
+    super(message);
+    this.type = type;
+    this.fields = fields;
+  }
+
+  toWire() {
+    return { type: this.type, message: this.message, ...this.fields };
+  }
+}
 
 function clientError(code, message, operation) {
-  return new PyError('botocore.exceptions.ClientError', `An error occurred (${code}) when calling the ${operation} operation: ${message}`);
+  return new Boto3Error('ClientError', message, { code, operation });
 }
 
-/** botocore's ParamValidationError lines for `value` against `shape` at `path`. */
-function validate(value, shape, path, errors) {
-  if (!ACCEPTS[shape.type].includes(typeName(value)) && !(shape.type === 'integer' && typeof value === 'boolean')) {
-    errors.push(`Invalid type for parameter ${path}, value: ${pyRepr(value)}, type: <class '${typeName(value)}'>, valid types: ${PY_CLASS[shape.type]}`);
-    return;
-  }
-  if (shape.type === 'list') {
-    const items = Array.isArray(value) ? value : value.items;
-    items.forEach((item, i) => validate(item, shape.member, `${path}[${i}]`, errors));
-  } else if (shape.type === 'structure') {
-    validateStructure(value, shape, path, errors);
-  }
+const TOKEN_PREFIX = 'opsrun-sim:';
+
+function pageToken(offset, emptyNext = false) {
+  return Buffer.from(`${TOKEN_PREFIX}${offset}${emptyNext ? ':empty' : ''}`).toString('base64');
 }
 
-function validateStructure(dict, shape, path, errors) {
-  const names = Object.keys(shape.members);
-  const where = path ? `in ${path}` : 'in input';
-  for (const req of shape.required) {
-    if (!dict.has(req)) errors.push(`Missing required parameter ${where}: "${req}"`);
-  }
-  for (const [key, v] of dict.entries()) {
-    if (typeof key !== 'string' || !(key in shape.members)) {
-      errors.push(`Unknown parameter ${where}: "${typeof key === 'string' ? key : pyRepr(key)}", must be one of: ${names.join(', ')}`);
-    } else {
-      validate(v, shape.members[key], path ? `${path}.${key}` : key, errors);
-    }
-  }
-}
-
-function pageToken(offset) {
-  return Buffer.from(`opsrun-sim:${offset}`).toString('base64');
-}
-
-function pageOffset(token, onBad) {
-  if (token === undefined) return 0;
-  const m = /^opsrun-sim:(\d+)$/.exec(Buffer.from(String(token), 'base64').toString());
+function parseToken(token, onBad) {
+  if (token === undefined) return { offset: 0, empty: false };
+  const m = /^opsrun-sim:(\d+)(:empty)?$/.exec(Buffer.from(String(token), 'base64').toString());
   if (!m) throw onBad();
-  return Number(m[1]);
+  return { offset: Number(m[1]), empty: m[2] !== undefined };
+}
+
+/**
+ * One page of `items`: `size` of them from where `token` (from an earlier page) points, and the
+ * token of the next page if there is one. With --empty-page, a result of two or more pages
+ * answers an empty page (no items, a next token) right after its first page.
+ */
+function pageOf(items, token, size, ctx, onBadToken) {
+  const { offset, empty } = parseToken(token, onBadToken);
+  if (empty) return { items: [], next: pageToken(offset) };
+  const end = offset + size;
+  if (end >= items.length) return { items: items.slice(offset) };
+  return { items: items.slice(offset, end), next: pageToken(end, ctx.opts.emptyPage && offset === 0) };
 }
 
 function globMatch(pattern, text) {
@@ -94,7 +91,8 @@ function describeInstances(ctx, p) {
   if (p.MaxResults !== undefined && (p.MaxResults < 5 || p.MaxResults > 1000)) {
     throw clientError('InvalidParameterValue', `Value ( ${p.MaxResults} ) for parameter maxResults is invalid. Expecting a value greater than 5.`, op);
   }
-  let instances = ec2Instances(ctx.seed, ctx.account, ctx.region);
+  const all = ec2Instances(ctx.org, ctx.account, ctx.region);
+  let instances = all;
   if (p.InstanceIds?.length) {
     for (const id of p.InstanceIds) {
       if (!/^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/.test(id)) throw clientError('InvalidInstanceID.Malformed', `Invalid id: "${id}"`, op);
@@ -109,19 +107,15 @@ function describeInstances(ctx, p) {
   for (const f of p.Filters ?? []) {
     const values = filterValues(f.Name);
     if (!values) throw clientError('InvalidParameterValue', `The filter '${f.Name}' is invalid`, op);
-    instances = instances.filter((i) => values(i).some((v) => f.Values.some((pat) => globMatch(pat, v))));
+    instances = instances.filter((i) => values(i).some((v) => (f.Values ?? []).some((pat) => globMatch(pat, v))));
   }
-  const offset = pageOffset(p.NextToken, () => clientError('InvalidParameterValue', 'Unable to parse pagination token', op));
-  const size = p.MaxResults ?? 1000;
-  const page = instances.slice(offset, offset + size);
-  const all = reservationsOf(ctx.seed, ctx.account, ctx.region, ec2Instances(ctx.seed, ctx.account, ctx.region));
-  const onPage = new Set(page.map((i) => i.InstanceId));
-  const reservations = all
+  // Without MaxResults EC2 answers everything at once.
+  const page = pageOf(instances, p.NextToken, p.MaxResults ?? Infinity, ctx, () => clientError('InvalidParameterValue', 'Unable to parse pagination token', op));
+  const onPage = new Set(page.items.map((i) => i.InstanceId));
+  const reservations = reservationsOf(ctx.seed, ctx.account, ctx.region, all)
     .map((r) => ({ ...r, Instances: r.Instances.filter((i) => onPage.has(i.InstanceId)) }))
     .filter((r) => r.Instances.length);
-  const out = { Reservations: reservations };
-  if (offset + size < instances.length) out.NextToken = pageToken(offset + size);
-  return out;
+  return { Reservations: reservations, ...(page.next ? { NextToken: page.next } : {}) };
 }
 
 function listBuckets(ctx, p) {
@@ -132,12 +126,67 @@ function listBuckets(ctx, p) {
   if (p.MaxBuckets !== undefined && (p.MaxBuckets < 1 || p.MaxBuckets > 10000)) {
     throw clientError('InvalidArgument', 'Argument max-buckets must be an integer between 1 and 10000.', op);
   }
-  const offset = pageOffset(p.ContinuationToken, () => clientError('InvalidArgument', 'The continuation token provided is incorrect', op));
-  const size = p.MaxBuckets ?? 10000;
-  const out = { Buckets: buckets.slice(offset, offset + size), Owner };
+  const page = pageOf(buckets, p.ContinuationToken, p.MaxBuckets ?? 10000, ctx, () => clientError('InvalidArgument', 'The continuation token provided is incorrect', op));
+  const out = { Buckets: page.items, Owner };
   if (p.Prefix !== undefined) out.Prefix = p.Prefix;
-  if (offset + size < buckets.length) out.ContinuationToken = pageToken(offset + size);
+  if (page.next) out.ContinuationToken = page.next;
   return out;
+}
+
+/** The bucket named `name` in the caller's account, or the S3 error for a bucket it cannot list. */
+function ownBucket(ctx, name, op) {
+  if (s3Buckets(ctx.seed, ctx.account, ctx.regionIds).Buckets.some((b) => b.Name === name)) return name;
+  const owner = /-(\d{12})-[0-9a-f]{6}$/.exec(name)?.[1];
+  if (owner && ctx.org.isKnownAccount(owner) && s3Buckets(ctx.seed, owner, ctx.regionIds).Buckets.some((b) => b.Name === name)) {
+    throw clientError('AccessDenied', 'Access Denied', op);
+  }
+  throw clientError('NoSuchBucket', 'The specified bucket does not exist', op);
+}
+
+/** Keys and, with a delimiter, the common prefixes that roll keys up, in listing order. */
+function listingEntries(objects, prefix, delimiter, startAfter) {
+  const entries = [];
+  const rolledUp = new Set();
+  for (const object of objects) {
+    if (!object.Key.startsWith(prefix) || (startAfter !== undefined && object.Key <= startAfter)) continue;
+    const cut = delimiter ? object.Key.indexOf(delimiter, prefix.length) : -1;
+    if (cut < 0) {
+      entries.push({ object });
+    } else {
+      const common = object.Key.slice(0, cut + delimiter.length);
+      if (!rolledUp.has(common)) entries.push({ common });
+      rolledUp.add(common);
+    }
+  }
+  return entries;
+}
+
+function listObjectsV2(ctx, p) {
+  const op = 'ListObjectsV2';
+  const bucket = ownBucket(ctx, p.Bucket, op);
+  if (p.MaxKeys !== undefined && p.MaxKeys < 0) {
+    throw clientError('InvalidArgument', 'Argument maxKeys must be an integer between 0 and 2147483647', op);
+  }
+  const maxKeys = Math.min(p.MaxKeys ?? 1000, 1000);
+  const prefix = p.Prefix ?? '';
+  const entries = listingEntries(s3Objects(ctx.org, bucket), prefix, p.Delimiter, p.StartAfter);
+  const page = maxKeys === 0 ? { items: [] } : pageOf(entries, p.ContinuationToken, maxKeys, ctx, () => clientError('InvalidArgument', 'The continuation token provided is incorrect', op));
+  const contents = page.items.filter((e) => e.object).map((e) => e.object);
+  const common = page.items.filter((e) => e.common).map((e) => ({ Prefix: e.common }));
+  // S3 leaves out empty lists and echoes the request's optional parameters.
+  return {
+    IsTruncated: page.next !== undefined,
+    ...(contents.length ? { Contents: contents } : {}),
+    Name: bucket,
+    Prefix: prefix,
+    ...(p.Delimiter !== undefined ? { Delimiter: p.Delimiter } : {}),
+    MaxKeys: maxKeys,
+    ...(common.length ? { CommonPrefixes: common } : {}),
+    KeyCount: page.items.length,
+    ...(p.ContinuationToken !== undefined ? { ContinuationToken: p.ContinuationToken } : {}),
+    ...(page.next ? { NextContinuationToken: page.next } : {}),
+    ...(p.StartAfter !== undefined ? { StartAfter: p.StartAfter } : {}),
+  };
 }
 
 function listRoles(ctx, p) {
@@ -147,11 +196,8 @@ function listRoles(ctx, p) {
   if (p.MaxItems !== undefined && (p.MaxItems < 1 || p.MaxItems > 1000)) {
     throw clientError('ValidationError', `1 validation error detected: Value '${p.MaxItems}' at 'maxItems' failed to satisfy constraint: Member must have value ${p.MaxItems < 1 ? 'greater than or equal to 1' : 'less than or equal to 1000'}`, op);
   }
-  const offset = pageOffset(p.Marker, () => clientError('ValidationError', 'Invalid Marker.', op));
-  const size = p.MaxItems ?? 100;
-  const out = { Roles: roles.slice(offset, offset + size), IsTruncated: offset + size < roles.length };
-  if (out.IsTruncated) out.Marker = pageToken(offset + size);
-  return out;
+  const page = pageOf(roles, p.Marker, p.MaxItems ?? 100, ctx, () => clientError('ValidationError', 'Invalid Marker.', op));
+  return { Roles: page.items, IsTruncated: page.next !== undefined, ...(page.next ? { Marker: page.next } : {}) };
 }
 
 function getCallerIdentity(ctx) {
@@ -167,53 +213,55 @@ const OPERATIONS = {
   },
   sts: { GetCallerIdentity: { shape: struct({}), run: getCallerIdentity } },
   s3: {
-    ListBuckets: { shape: struct({ MaxBuckets: I, ContinuationToken: S, Prefix: S, BucketRegion: S }), run: listBuckets, global: false },
+    ListBuckets: { shape: struct({ MaxBuckets: I, ContinuationToken: S, Prefix: S, BucketRegion: S }), run: listBuckets },
+    ListObjectsV2: {
+      shape: struct({
+        Bucket: S, Delimiter: S, EncodingType: S, MaxKeys: I, Prefix: S, ContinuationToken: S, FetchOwner: B, StartAfter: S,
+        RequestPayer: S, ExpectedBucketOwner: S, OptionalObjectAttributes: list(S),
+      }, ['Bucket']),
+      run: listObjectsV2,
+    },
   },
   iam: { ListRoles: { shape: struct({ PathPrefix: S, Marker: S, MaxItems: I }), run: listRoles, global: true } },
 };
 
-function camelOperation(name) {
-  return /_/.test(name) || /^[a-z]/.test(name) ? name.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('') : name;
-}
+/** The input shapes of the simulated operations, {service: {operation: shape}}, for the sandbox. */
+export const SHAPES = Object.fromEntries(
+  Object.entries(OPERATIONS).map(([service, ops]) => [service, Object.fromEntries(Object.entries(ops).map(([op, spec]) => [op, spec.shape]))]),
+);
 
 function endpointHost(service, region) {
   return service === 'iam' ? 'iam.amazonaws.com' : `${service}.${region}.amazonaws.com`;
 }
 
 /**
- * One call_boto3 call. `args`: bound Python arguments {service_name, operation_name,
- * region_name, params}; `ctx`: {identity, org, seed, defaultRegion, regionIds, counters};
- * `apiCalls` collects {service, operation, region}. Returns plain data or throws PyError.
+ * One call_boto3 call from the sandbox: {service, operation, region (null: the default), params
+ * (null unless valid), report (botocore's validation lines)}. `ctx`: {identity, org, seed, opts,
+ * defaultRegion, regionIds, counters}. Returns the response or throws Boto3Error, checking in
+ * boto3's order: the client (service, region), the operation, the parameters, the endpoint.
  */
-export function callBoto3(args, ctx, apiCalls) {
-  const { service_name: service, operation_name: opName, params } = args;
-  for (const [name, v] of [['service_name', service], ['operation_name', opName]]) {
-    if (typeof v !== 'string') throw new PyError('TypeError', `${name} must be str, not ${typeName(v)}`);
-  }
-  const region = args.region_name ?? ctx.defaultRegion;
-  if (typeof region !== 'string') throw new PyError('TypeError', `region_name must be str, not ${typeName(region)}`);
-  if (params !== null && !(params instanceof PyDict)) {
-    throw new PyError('TypeError', `params must be a dict, not ${typeName(params)}`);
-  }
-  const operation = camelOperation(opName);
-  apiCalls.push({ service, operation, region });
+export function callBoto3(call, ctx) {
+  const { service, operation } = call;
+  const region = call.region ?? ctx.defaultRegion;
   ctx.counters.boto3Call(service, operation);
   if (!(service in OPERATIONS)) {
-    throw new PyError('botocore.exceptions.UnknownServiceError', `Unknown service: '${service}'. Valid service names are: ${Object.keys(OPERATIONS).sort().join(', ')}`);
+    throw new Boto3Error('UnknownServiceError', `Unknown service: '${service}'. Valid service names are: ${Object.keys(OPERATIONS).sort().join(', ')}`);
   }
-  const spec = OPERATIONS[service][operation];
-  if (!spec) throw new PyError('NotImplementedError', `opsrun-sim does not simulate ${service}.${operation}`);
   if (!/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(region)) {
-    throw new PyError('botocore.exceptions.InvalidRegionError', `Provided region_name '${region}' doesn't match a supported format.`);
+    throw new Boto3Error('InvalidRegionError', `Provided region_name '${region}' doesn't match a supported format.`);
   }
+  // The hosted sandbox passes operation_name to botocore as it is, which knows only API names.
+  if (!/^[A-Z][A-Za-z0-9]*$/.test(operation)) throw new Boto3Error('OperationNotFoundError', operation);
+  const spec = OPERATIONS[service][operation];
+  if (!spec) throw new Boto3Error('NotImplementedError', `opsrun-sim does not simulate ${service}.${operation}`);
+  if (call.report.length) throw new Boto3Error('ParamValidationError', `Parameter validation failed:\n${call.report.join('\n')}`);
   if (!spec.global && !REGION_IDS.has(region)) {
-    throw new PyError('botocore.exceptions.EndpointConnectionError', `Could not connect to the endpoint URL: "https://${endpointHost(service, region)}/"`);
+    throw new Boto3Error('EndpointConnectionError', `Could not connect to the endpoint URL: "https://${endpointHost(service, region)}/"`);
   }
-  const errors = [];
-  validateStructure(params ?? new PyDict(), spec.shape, '', errors);
-  if (errors.length) throw new PyError('botocore.exceptions.ParamValidationError', `Parameter validation failed:\n${errors.join('\n')}`);
-  const plain = params ? toPlain(params) : {};
-  return spec.run({ ...ctx, account: ctx.identity.account, region }, plain);
+  return spec.run({ ...ctx, account: ctx.identity.account, region }, call.params);
 }
 
-export const SIMULATED_OPERATIONS = Object.entries(OPERATIONS).flatMap(([s, ops]) => Object.keys(ops).map((o) => `${s}.${o}`));
+/** How many items each list of a response holds, as the hosted api_calls report them (n_items). */
+export function itemCounts(response) {
+  return Object.fromEntries(Object.entries(response).filter(([, v]) => Array.isArray(v)).map(([k, v]) => [k, v.length]));
+}

@@ -58,6 +58,9 @@ export class Organisation {
     this.maxSessionDuration = opts.maxSessionDuration;
     this.externalId = opts.externalId;
     this.webIdentitySub = opts.webIdentitySub;
+    // Resource counts every account has (null: seeded per account, see inventory.mjs).
+    this.instancesPerRegion = opts.instancesPerRegion ?? null;
+    this.objectsPerBucket = opts.objectsPerBucket ?? null;
     this.userArn = `arn:aws:iam::${CENTRAL_ACCOUNT}:user/${CENTRAL_USER}`;
     this.userId = 'AIDA' + drawChars(UPPER_ALNUM, 17, this.seed, 'user-id');
   }

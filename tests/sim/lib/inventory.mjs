@@ -1,23 +1,36 @@
-// Deterministic AWS resources per (account, region): EC2 instances, S3 buckets, IAM roles.
-// The boto3 simulation answers from these, and GET /_sim/inventory exposes the same generator
-// so tests can ask what the simulator should answer. Uses util.mjs hashing and identity.mjs.
+// Deterministic AWS resources per (account, region): EC2 instances, S3 buckets and their
+// objects, IAM roles. The boto3 simulation answers from these, and GET /_sim/inventory exposes
+// the same generator so tests can ask what the simulator should answer. Counts are seeded unless
+// the organisation fixes them (--instances-per-region, --objects-per-bucket). Uses util.mjs
+// hashing and identity.mjs.
 import { digest, pick, u32 } from './util.mjs';
-import { PyDatetime } from './pyvalues.mjs';
 import { CENTRAL_ACCOUNT, WEB_IDENTITY_ROLE } from './identity.mjs';
 
 const INSTANCE_TYPES = ['t3.micro', 't3.small', 't3.medium', 'm6i.large', 'c7g.xlarge', 'r6g.large', 't4g.nano'];
 const OWNERS = ['alice@example.com', 'bob@example.com', 'team-payments', 'team-platform', 'carol@example.com'];
 const WORKLOADS = ['web', 'api', 'worker', 'batch', 'db-proxy', 'bastion', 'cache'];
 const BUCKET_PURPOSES = ['logs', 'artifacts', 'backups', 'data-lake', 'terraform-state', 'static-site'];
+const OBJECT_FOLDERS = ['app', 'exports', 'reports'];
+const OBJECT_EXTENSIONS = ['json', 'csv', 'log', 'parquet'];
 const EPOCH_2023 = Date.UTC(2023, 0, 1);
+
+/**
+ * A response timestamp. The Python sandbox turns every Date into a datetime, as boto3 returns
+ * timestamps; as JSON (GET /_sim/inventory, a script's return value) it reads as
+ * datetime.isoformat() does: 2023-08-23T22:57:29+00:00.
+ */
+export class Timestamp extends Date {
+  toJSON() {
+    return this.toISOString().replace(/\.\d{3}Z$/, '+00:00');
+  }
+}
 
 function hex(buf, n) {
   return buf.toString('hex').slice(0, n);
 }
 
 function dateFrom(buf, at, days = 700) {
-  const ms = EPOCH_2023 + (u32(buf, at) % (days * 86400)) * 1000;
-  return new PyDatetime(ms);
+  return new Timestamp(EPOCH_2023 + (u32(buf, at) % (days * 86400)) * 1000);
 }
 
 function instanceState(buf) {
@@ -60,10 +73,10 @@ function makeInstance(seed, account, region, index) {
   return instance;
 }
 
-/** The instances of an account in a region: 0 to 4 of them, the same every run for a seed. */
-export function ec2Instances(seed, account, region) {
-  const count = digest(seed, 'ec2-count', account, region)[0] % 5;
-  return Array.from({ length: count }, (_, i) => makeInstance(seed, account, region, i));
+/** The instances of an account in a region: 0 to 4 of them (or the fixed count), the same every run for a seed. */
+export function ec2Instances(org, account, region) {
+  const count = org.instancesPerRegion ?? digest(org.seed, 'ec2-count', account, region)[0] % 5;
+  return Array.from({ length: count }, (_, i) => makeInstance(org.seed, account, region, i));
 }
 
 /** Groups instances into reservations as EC2 does (here one or two instances per reservation). */
@@ -144,14 +157,37 @@ export function iamRoles(org, account) {
   return roles;
 }
 
+function makeObject(seed, bucket, index) {
+  const b = digest(seed, 's3-object', bucket, index);
+  const day = dateFrom(b, 0);
+  const [year, month] = day.toISOString().split('-');
+  const folder = pick(OBJECT_FOLDERS, b, 4);
+  return {
+    Key: `${folder}/${year}/${month}/${pick(WORKLOADS, b, 5)}-${hex(b.subarray(6), 8)}.${pick(OBJECT_EXTENSIONS, b, 14)}`,
+    LastModified: day,
+    ETag: `"${hex(digest(seed, 's3-etag', bucket, index), 32)}"`,
+    Size: u32(b, 10) % 5000000,
+    StorageClass: 'STANDARD',
+  };
+}
+
+/** The objects of a bucket in key order (as S3 lists them): 0 to 6 of them, or the fixed count. */
+export function s3Objects(org, bucket) {
+  const count = org.objectsPerBucket ?? digest(org.seed, 's3-objects', bucket)[0] % 7;
+  const objects = Array.from({ length: count }, (_, i) => makeObject(org.seed, bucket, i));
+  return objects.sort((x, y) => (x.Key < y.Key ? -1 : x.Key > y.Key ? 1 : 0));
+}
+
 /** Everything the simulator would answer for one account and region (for GET /_sim/inventory). */
 export function inventory(org, account, region, regions) {
-  const instances = ec2Instances(org.seed, account, region);
+  const instances = ec2Instances(org, account, region);
+  const s3 = s3Buckets(org.seed, account, regions);
   return {
     account,
     region,
     ec2: { Reservations: reservationsOf(org.seed, account, region, instances) },
-    s3: s3Buckets(org.seed, account, regions),
+    s3,
+    s3_objects: Object.fromEntries(s3.Buckets.map((b) => [b.Name, s3Objects(org, b.Name)])),
     iam: { Roles: iamRoles(org, account), IsTruncated: false },
   };
 }

@@ -29,6 +29,10 @@ const FLAGS = [
   ['hang-accounts', 'N|IDS', '', 'N accounts before the denied ones (or these ids): MCP tool calls never answer', 'accounts'],
   ['tools-page-size', 'N', 3, 'tools per tools/list page', 'int'],
   ['nonstandard-errors', '', false, 'JSON-RPC errors come back as {"jsonrpc","id":"","result":null,"error"}', 'bool'],
+  ['script-timeout', 'S', 30, 'aws___run_script time limit: a script still running after S seconds fails', 'int'],
+  ['instances-per-region', 'N', null, 'EC2 instances in every account and region (default: 0-4, seeded)', 'int'],
+  ['objects-per-bucket', 'N', null, 'S3 objects in every bucket (default: 0-6, seeded)', 'int'],
+  ['empty-page', '', false, 'a paginated result of 2+ pages answers an empty page (no items, a next token) after its first', 'bool'],
   ['log', '', false, 'one line per request on stderr', 'bool'],
   ['help', '', false, 'print this help and exit', 'bool'],
 ];
@@ -128,6 +132,13 @@ function validate(opts) {
   if (opts.mcpRateLimit < 0) throw new Error('--mcp-rate-limit: expected >= 0');
   if (opts.toolsPageSize < 1) throw new Error('--tools-page-size: expected >= 1');
   if (opts.roles.length === 0) throw new Error('--roles: expected at least one role name');
+  if (opts.scriptTimeout < 1) throw new Error('--script-timeout: expected >= 1');
+  if (opts.instancesPerRegion !== null && (opts.instancesPerRegion < 0 || opts.instancesPerRegion > 10000)) {
+    throw new Error('--instances-per-region: expected 0..10000');
+  }
+  if (opts.objectsPerBucket !== null && (opts.objectsPerBucket < 0 || opts.objectsPerBucket > 10000)) {
+    throw new Error('--objects-per-bucket: expected 0..10000');
+  }
 }
 
 function validateSessionExpiry({ sessionExpiryError, sessionExpiryStatus }) {

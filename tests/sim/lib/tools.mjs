@@ -1,10 +1,10 @@
 // The hosted AWS MCP Server's tools as the simulator offers them: their tools/list entries and
-// what each returns. aws___run_script runs script.mjs against boto3.mjs; the documentation,
-// skill and region tools answer from small built-in tables. Uses @smithy/signature-v4 to
-// presign S3 URLs with the caller's own credentials.
+// what each returns. aws___run_script runs the code in the CPython sandbox (sandbox/sandbox.mjs)
+// and answers its call_boto3 calls from boto3.mjs; the documentation, skill and region tools
+// answer from small built-in tables. Uses @smithy/signature-v4 to presign S3 URLs with the
+// caller's own credentials.
 import { SignatureV4 } from '@smithy/signature-v4';
-import { runScript } from './script.mjs';
-import { callBoto3 } from './boto3.mjs';
+import { Boto3Error, callBoto3, itemCounts } from './boto3.mjs';
 import { NodeSha256 } from './sigv4.mjs';
 import { digest, REGION_IDS, REGIONS } from './util.mjs';
 
@@ -12,16 +12,24 @@ const ENVELOPE_SCHEMA = {
   type: 'object',
   properties: {
     status: { type: 'string', enum: ['success', 'error'] },
-    return_value: { description: 'The JSON value the script returned (null when it returned nothing or failed)' },
+    return_value: { description: "The value of the script's final expression (null when there is none or the script failed)" },
     api_calls: {
       type: 'array',
-      items: { type: 'object', properties: { service: { type: 'string' }, operation: { type: 'string' }, region: { type: 'string' } } },
+      items: {
+        type: 'object',
+        properties: {
+          service: { type: 'string' },
+          operation: { type: 'string' },
+          status: { type: 'string', enum: ['success', 'error'] },
+          n_items: { type: 'object', additionalProperties: { type: 'integer' } },
+        },
+      },
     },
     stdout: { type: 'string' },
     stderr: { type: 'string' },
-    error: { type: ['string', 'null'] },
+    error: { type: 'string' },
   },
-  required: ['status', 'return_value', 'api_calls', 'stdout', 'stderr', 'error'],
+  required: ['status', 'return_value', 'api_calls'],
 };
 
 const DOCS = [
@@ -36,7 +44,7 @@ const DOCS = [
   ['https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListRoles.html', 'ListRoles - AWS Identity and Access Management',
     'Lists the IAM roles that have the specified path prefix. MaxItems and Marker paginate; IsTruncated says whether more roles remain.'],
   ['https://docs.aws.amazon.com/aws-mcp/latest/userguide/run-script.html', 'Running scripts - AWS MCP Server',
-    'aws___run_script runs Python in a sandbox. Call AWS APIs with await call_boto3(service_name=..., operation_name=..., region_name=..., params={...}) and return a JSON-serialisable value. The result envelope has status, return_value, api_calls, stdout, stderr and error. The default region comes from _meta.AWS_REGION.'],
+    'aws___run_script runs Python in a sandbox. Call AWS APIs with await call_boto3(service_name=..., operation_name=..., region_name=..., params={...}); the value of the final expression is the return_value. The result envelope has status, return_value and api_calls, and stdout, stderr and error when there are any. The default region comes from _meta.AWS_REGION.'],
 ];
 
 const SKILLS = {
@@ -53,14 +61,26 @@ function obj(properties, required = []) {
   return { type: 'object', properties, required, additionalProperties: false };
 }
 
+// The hosted tool's published description up to "(list_buckets, get_table);" (quoted by
+// glama.ai, see README.md); the rest, on the final expression and the envelope, is ours.
+const RUN_SCRIPT_DESCRIPTION = `Execute Python code in sandboxed environment with AWS API access via call_boto3. No network except call_boto3.
+
+async def call_boto3(
+    *,
+    service_name: str,
+    operation_name: str,
+    region_name: str | None = None,
+    params: dict | None = None,
+) -> dict: ...  # the AWS response itself
+
+operation_name MUST be the PascalCase AWS API operation name (e.g. ListBuckets, GetTable). Do not use the snake_case boto3 method name (list_buckets, get_table); the value of the script's final expression is the return_value of the result {status, return_value, api_calls}, which also carries stdout, stderr and error when there are any. region_name defaults to _meta.AWS_REGION.`;
+
 export const TOOLS = [
   {
     name: 'aws___run_script',
-    title: 'Run a Python script with AWS API access',
-    description: 'Runs Python code in a sandbox that can call AWS APIs as the caller.\nCall an API with `await call_boto3(service_name=..., operation_name=..., region_name=..., params={...})` and `return` a JSON-serialisable value. The result is an envelope {status, return_value, api_calls, stdout, stderr, error}; region_name defaults to _meta.AWS_REGION.',
-    inputSchema: obj({ code: { type: 'string', description: 'Python source; top-level await and return are allowed' } }, ['code']),
+    description: RUN_SCRIPT_DESCRIPTION,
+    inputSchema: obj({ code: { type: 'string', description: 'Python code to execute' } }, ['code']),
     outputSchema: ENVELOPE_SCHEMA,
-    annotations: { readOnlyHint: false, openWorldHint: true },
   },
   {
     name: 'aws___get_tasks',
@@ -217,10 +237,33 @@ function regionalAvailability(args, ctx) {
   return text({ region: args.region, resource_type: args.resource_type, results });
 }
 
-function runScriptTool(args, ctx) {
-  const envelope = runScript(args.code, {
-    callBoto3: (boto3Args, line, apiCalls) => callBoto3(boto3Args, ctx, apiCalls),
-  });
+/** Answers one call_boto3 of a script and lists it in `apiCalls` as the hosted api_calls do. */
+function answerCall(call, ctx, apiCalls) {
+  const { service, operation } = call;
+  try {
+    const result = callBoto3(call, ctx);
+    apiCalls.push({ service, operation, status: 'success', n_items: itemCounts(result) });
+    return { result };
+  } catch (err) {
+    if (!(err instanceof Boto3Error)) throw err;
+    apiCalls.push({ service, operation, status: 'error' });
+    return { error: err.toWire() };
+  }
+}
+
+/** The result envelope: status, return_value and api_calls always; output and error if any. */
+function envelopeOf(outcome, apiCalls) {
+  const envelope = { status: outcome.status, return_value: outcome.return_value, api_calls: apiCalls };
+  if (outcome.stdout) envelope.stdout = outcome.stdout;
+  if (outcome.stderr) envelope.stderr = outcome.stderr;
+  if (outcome.status === 'error') envelope.error = outcome.error;
+  return envelope;
+}
+
+async function runScriptTool(args, ctx) {
+  const apiCalls = [];
+  const outcome = await ctx.sandbox.run(args.code, (call) => answerCall(call, ctx, apiCalls));
+  const envelope = envelopeOf(outcome, apiCalls);
   ctx.session.recordTask(envelope, ctx.now);
   return {
     content: [{ type: 'text', text: JSON.stringify(envelope) }],
@@ -247,7 +290,8 @@ const HANDLERS = {
 
 /**
  * Runs one tool. `ctx`: { identity, defaultRegion (_meta.AWS_REGION or --region), session
- * (recordTask, tasks), org, seed, now, counters, regionIds }. Returns a CallToolResult.
+ * (recordTask, tasks), sandbox (sandbox/sandbox.mjs), org, seed, opts, now, counters, regionIds }.
+ * Returns a CallToolResult.
  */
 export async function callTool(name, args, ctx) {
   const tool = TOOLS.find((t) => t.name === name);

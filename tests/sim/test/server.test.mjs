@@ -8,7 +8,7 @@ import {
   assumeRole, baseCreds, counters, INITIALIZE, mcpPost, openSession, runScriptCall, signingFetch, startSim, sts, xmlField,
 } from './helpers.mjs';
 
-const EC2_SCRIPT = "result = await call_boto3(service_name='ec2', operation_name='DescribeInstances', region_name=None, params={})\nreturn result";
+const EC2_SCRIPT = "result = await call_boto3(service_name='ec2', operation_name='DescribeInstances', region_name=None, params={})\nresult";
 
 async function withSim(flags, fn) {
   const sim = await startSim(flags);
@@ -120,11 +120,12 @@ test('MCP through the SDK client: paginated tools, run_script in _meta.AWS_REGIO
       const result = await client.callTool({ name: 'aws___run_script', arguments: { code: EC2_SCRIPT }, _meta: { AWS_REGION: region } });
       const inventory = await (await fetch(`${ready.counters.replace('/counters', '/inventory')}?account=${account}&region=${region}`)).json();
       assert.equal(result.structuredContent.status, 'success');
-      assert.deepEqual(result.structuredContent.api_calls, [{ service: 'ec2', operation: 'DescribeInstances', region }]);
+      const items = { Reservations: inventory.ec2.Reservations.length };
+      assert.deepEqual(result.structuredContent.api_calls, [{ service: 'ec2', operation: 'DescribeInstances', status: 'success', n_items: items }]);
       assert.deepEqual(result.structuredContent.return_value, inventory.ec2);
       assert.deepEqual(JSON.parse(result.content[0].text), result.structuredContent);
     }
-    const failed = await client.callTool({ name: 'aws___run_script', arguments: { code: 'return undefined_name' } });
+    const failed = await client.callTool({ name: 'aws___run_script', arguments: { code: 'undefined_name' } });
     assert.equal(failed.isError, true);
     assert.equal(failed.structuredContent.error, "NameError: name 'undefined_name' is not defined");
 
@@ -274,7 +275,7 @@ test('hundreds of concurrent sessions over keep-alive', () =>
       ready.accounts.map(async (account) => {
         const creds = await assumeRole(ready, account);
         const session = await openSession(ready, creds);
-        const r = await mcpPost(ready, creds, runScriptCall("return await call_boto3('sts', 'GetCallerIdentity')"), { session });
+        const r = await mcpPost(ready, creds, runScriptCall("await call_boto3(service_name='sts', operation_name='GetCallerIdentity')"), { session });
         return r.json.result.structuredContent.return_value.Account === account;
       }),
     );
