@@ -10,7 +10,7 @@ counter() {
   curl -s "$SIM_COUNTERS" | jq -r "$1"
 }
 # The playbook the checks share: the account whose credentials the simulator saw, via boto3.
-caller_account='local r = mcp.call("aws___run_script", {code = "result = await call_boto3(service_name=\"sts\", operation_name=\"GetCallerIdentity\")\nreturn result"})
+caller_account='local r = mcp.call("aws___run_script", {code = "result = await call_boto3(service_name=\"sts\", operation_name=\"GetCallerIdentity\")\nresult"})
 return r.structured.return_value.Account'
 
 for mode in json sse; do
@@ -73,7 +73,7 @@ sim_run opsrun call aws___get_regional_availability region=eu-west-1 resource_ty
 expect "opsrun call TOOL key=value prints the result" '[ $status -eq 0 ] && [ -n "$out" ]'
 
 sim_run opsrun --account "$(sim_get '.accounts[1]')" call aws___run_script \
-  '{"code": "return await call_boto3(service_name=\"sts\", operation_name=\"GetCallerIdentity\")"}'
+  '{"code": "await call_boto3(service_name=\"sts\", operation_name=\"GetCallerIdentity\")"}'
 expect "opsrun --account ID call acts as the role in that account" \
   '[ $status -eq 0 ] && [ "$(jq -r .return_value.Account <<<"$out")" = "$(sim_get ".accounts[1]")" ]'
 

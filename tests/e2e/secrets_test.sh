@@ -172,7 +172,7 @@ for mode in json sse; do
   expect "[$mode] opsrun call" '[ $status -eq 0 ] && [ -n "$out" ]'
   scenario call_as -- --account "$first" call aws___run_script \
     'code=result = await call_boto3(service_name="sts", operation_name="GetCallerIdentity")
-return result'
+result'
   expect "[$mode] opsrun --account call" '[ $status -eq 0 ] && grep -q "$first" <<<"$out"'
   scenario call_denied -- --account "$denied" call aws___list_regions '{}'
   expect "[$mode] opsrun --account DENIED call fails" '[ $status -ne 0 ] && grep -q AccessDenied <<<"$err"'

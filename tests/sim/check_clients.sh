@@ -157,20 +157,20 @@ for r in eu-west-1 eu-central-1 ap-southeast-2 us-west-2 sa-east-1; do
     break
   fi
 done
-RUN_EC2=$(jq -nc --arg region "${REGION:-eu-west-1}" '{jsonrpc:"2.0",id:20,method:"tools/call",params:{name:"aws___run_script",_meta:{AWS_REGION:$region},arguments:{code:"result = await call_boto3(service_name='"'"'ec2'"'"', operation_name='"'"'DescribeInstances'"'"', region_name=None, params={'"'"'Filters'"'"': [{'"'"'Name'"'"': '"'"'instance-state-name'"'"', '"'"'Values'"'"': ['"'"'running'"'"', '"'"'stopped'"'"', '"'"'pending'"'"']}]})\nreturn result"}}}')
+RUN_EC2=$(jq -nc --arg region "${REGION:-eu-west-1}" '{jsonrpc:"2.0",id:20,method:"tools/call",params:{name:"aws___run_script",_meta:{AWS_REGION:$region},arguments:{code:"result = await call_boto3(service_name='"'"'ec2'"'"', operation_name='"'"'DescribeInstances'"'"', region_name=None, params={'"'"'Filters'"'"': [{'"'"'Name'"'"': '"'"'instance-state-name'"'"', '"'"'Values'"'"': ['"'"'running'"'"', '"'"'stopped'"'"', '"'"'pending'"'"']}]})\nresult"}}}')
 t_run_script() {
   [ "$(mcp_post "$TMP_KEY" "$TMP_SECRET" "$TMP_TOKEN" "$SESSION" "$RUN_EC2")" = 200 ] || return 1
   [ -n "$REGION" ] || return 1
   curl -sS "${SIM_COUNTERS%/counters}/inventory?account=$ACCOUNT&region=$REGION" >"$WORK/inventory" || return 1
   jq -c '.result.structuredContent.return_value' "$WORK/body" >"$WORK/got"
   jq -c '.ec2' "$WORK/inventory" >"$WORK/want"
-  has ".result.structuredContent.status == \"success\" and .result.structuredContent.api_calls == [{\"service\":\"ec2\",\"operation\":\"DescribeInstances\",\"region\":\"$REGION\"}] and (.result.content[0].text | fromjson) == .result.structuredContent" "$WORK/body" &&
+  has ".result.structuredContent.status == \"success\" and .result.structuredContent.api_calls == [{\"service\":\"ec2\",\"operation\":\"DescribeInstances\",\"status\":\"success\",\"n_items\":{\"Reservations\":(.result.structuredContent.return_value.Reservations | length)}}] and (.result.content[0].text | fromjson) == .result.structuredContent" "$WORK/body" &&
     cmp -s "$WORK/got" "$WORK/want" && has '.Reservations[0].OwnerId' "$WORK/got" &&
     [ "$(jq -r '.Reservations[0].OwnerId' "$WORK/got")" = "$ACCOUNT" ]
 }
 check "tools/call aws___run_script DescribeInstances answers for $ACCOUNT in _meta.AWS_REGION ${REGION:-?}" t_run_script
 
-RUN_WHOAMI=$(jq -nc '{jsonrpc:"2.0",id:21,method:"tools/call",params:{name:"aws___run_script",arguments:{code:"r = await call_boto3(service_name=\"sts\", operation_name=\"GetCallerIdentity\", region_name=\"us-east-1\", params={})\nreturn r"}}}')
+RUN_WHOAMI=$(jq -nc '{jsonrpc:"2.0",id:21,method:"tools/call",params:{name:"aws___run_script",arguments:{code:"r = await call_boto3(service_name=\"sts\", operation_name=\"GetCallerIdentity\", region_name=\"us-east-1\", params={})\nr"}}}')
 t_run_whoami() {
   [ "$(mcp_post "$TMP_KEY" "$TMP_SECRET" "$TMP_TOKEN" "$SESSION" "$RUN_WHOAMI")" = 200 ] &&
     has ".result.structuredContent.return_value.Arn == \"$ROLE_ARN\"" "$WORK/body"
@@ -179,9 +179,15 @@ check "aws___run_script sts GetCallerIdentity is the assumed role" t_run_whoami
 
 t_bad_script() {
   [ "$(mcp_post "$TMP_KEY" "$TMP_SECRET" "$TMP_TOKEN" "$SESSION" '{"jsonrpc":"2.0","id":22,"method":"tools/call","params":{"name":"aws___run_script","arguments":{"code":"import os\nos.system(\"true\")"}}}')" = 200 ] &&
-    has '.result.structuredContent.status == "error" and (.result.structuredContent.error | startswith("NotImplementedError"))' "$WORK/body"
+    has '.result.isError and .result.structuredContent.error == "ModuleNotFoundError: No module named '"'"'os'"'"'"' "$WORK/body"
 }
-check "code the simulator cannot run gives status error" t_bad_script
+check "code the sandbox refuses (import os) gives status error in Python's words" t_bad_script
+
+t_module_return() {
+  [ "$(mcp_post "$TMP_KEY" "$TMP_SECRET" "$TMP_TOKEN" "$SESSION" '{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"aws___run_script","arguments":{"code":"result = 1\nreturn result"}}}')" = 200 ] &&
+    has ".result.isError and .result.structuredContent.error == \"SyntaxError: 'return' outside function (<script>, line 2)\"" "$WORK/body"
+}
+check "a script ending in a module-level return fails as CPython fails it" t_module_return
 
 t_wrong_secret_mcp() {
   [ "$(mcp_post "$TMP_KEY" "${TMP_SECRET%?}x" "$TMP_TOKEN" "$SESSION" '{"jsonrpc":"2.0","id":30,"method":"tools/list"}')" = 403 ] &&
@@ -223,7 +229,7 @@ check "an unsigned MCP request is 401 MissingAuthenticationTokenException" t_uns
 
 t_counters() {
   curl -sS "$SIM_COUNTERS" >"$WORK/counters" &&
-    has ".assume_role[\"$ACCOUNT\"] == 1 and .assume_role_denied[\"$DENIED\"] == 1 and .sessions_opened == 1 and .tool_calls.by_account[\"$ACCOUNT\"] == 3 and .signature_failures.by_reason.signature_mismatch >= 3 and .signature_failures.by_reason.missing_auth == 1" "$WORK/counters"
+    has ".assume_role[\"$ACCOUNT\"] == 1 and .assume_role_denied[\"$DENIED\"] == 1 and .sessions_opened == 1 and .tool_calls.by_account[\"$ACCOUNT\"] == 4 and .signature_failures.by_reason.signature_mismatch >= 3 and .signature_failures.by_reason.missing_auth == 1" "$WORK/counters"
 }
 check "counters record assume-role, sessions, tool calls and signature failures" t_counters
 sim_stop
