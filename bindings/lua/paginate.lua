@@ -138,18 +138,25 @@ local function rule_of(service, operation)
     .. "; mcp.boto3 makes one call"
 end
 
-local function positive_integer(value)
-  return math.type(value) == "integer" and value > 0
+-- A count as an integer (5.0, as json.decode gives numbers, is 5), or nil if it is not one.
+local function count_of(value)
+  local count = math.type(value) and math.tointeger(value)
+  if count and count > 0 then return count end
 end
 
--- nil, or the problem of paginate's own options under the operation's rule.
-local function paging_problem(opts, rule)
-  if opts.max_items ~= nil and not positive_integer(opts.max_items) then
-    return "max_items must be a positive integer"
+-- max_items and page_size, or nil and the problem of paginate's own options under the rule.
+local function paging_of(opts, rule)
+  local max_items, page_size = count_of(opts.max_items), count_of(opts.page_size)
+  if opts.max_items ~= nil and not max_items then
+    return nil, "max_items must be a positive integer"
   end
-  if opts.page_size == nil then return nil end
-  if not positive_integer(opts.page_size) then return "page_size must be a positive integer" end
-  if not rule.limit_key then return "page_size: the operation has no limit key to set" end
+  if opts.page_size ~= nil and not page_size then
+    return nil, "page_size must be a positive integer"
+  end
+  if page_size and not rule.limit_key then
+    return nil, "page_size: the operation has no limit key to set"
+  end
+  return { max_items = max_items, page_size = page_size }
 end
 
 -- params with the page size under the limit key (botocore's PageSize), as a Python literal.
@@ -191,13 +198,14 @@ function mcp.paginate(service, operation, params, opts)
   local rule
   rule, problem = rule_of(service, operation)
   if not rule then error(private.bad_argument("paginate", 2, problem), 2) end
-  problem = paging_problem(opts, rule)
-  if problem then error(private.bad_argument("paginate", 4, problem), 2) end
+  local paging
+  paging, problem = paging_of(opts, rule)
+  if not paging then error(private.bad_argument("paginate", 4, problem), 2) end
   local params_text
-  params_text, problem = params_literal(params, rule, opts.page_size)
+  params_text, problem = params_literal(params, rule, paging.page_size)
   if not params_text then error(private.bad_argument("paginate", 3, problem), 2) end
 
   local region = opts.region or private.region()
   local call = { service = service, operation = operation, region = region }
-  return private.run_boto3_script(call, script(call, params_text, rule, opts.max_items), opts)
+  return private.run_boto3_script(call, script(call, params_text, rule, paging.max_items), opts)
 end

@@ -101,8 +101,8 @@ describe("the script mcp.paginate sends", function()
     assert.matches("'output_token': ['DistributionList.NextMarker'], 'result_key': "
       .. "['DistributionList.Items'], 'more_results': 'DistributionList.IsTruncated'", code, 1, true)
     assert.matches("\nmax_items = 30\n", code, 1, true)
-    code = sent(nil, "ec2", "DescribeInstances", { MaxResults = 1000 }, { page_size = 50 })
-    assert.matches("\nparams = {'MaxResults': 50}\n", code, 1, true)
+    code = sent(nil, "ec2", "DescribeInstances", { MaxResults = 1000 }, { page_size = 50.0 })
+    assert.matches("\nparams = {'MaxResults': 50}\n", code, 1, true) -- 50.0 from json.decode is 50
   end)
 
   it("carries the non-aggregate keys and token expressions (kinesis, s3 ListObjects)", function()
