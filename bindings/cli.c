@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/aws_config.h"
+#include "runtime/region.h"
+
 const char ops_cli_usage[] =
     "Usage: opsrun [options] SCRIPT [ARGS...]    run a playbook (ARGS go to `arg` and `...`;\n"
     "                                            SCRIPT - reads it from stdin)\n"
@@ -161,10 +164,15 @@ static int s_apply(struct s_parser *p, const struct s_option *option, const char
   struct ops_config *config = &p->cli->config;
   long number;
   char *end;
+  struct ops_error err;
   switch (option->id) {
   case OPT_REGISTRY: config->registry_path = value; break;
   case OPT_PROFILE: config->profile = value; break;
-  case OPT_REGION: config->region = value; break;
+  case OPT_REGION:
+    if (ops_region_check(value, "--region", &err) != OPS_OK)
+      return s_fail(p, "%s", err.message);
+    config->region = value;
+    break;
   case OPT_ROLE: config->role = value; break;
   case OPT_MCP_URL: config->mcp_url = value; break;
   case OPT_ACCOUNT: config->account = value; break;
@@ -285,6 +293,20 @@ static void s_finish(struct s_parser *p)
     config->progress = false;
 }
 
+/* A region from the environment goes into host names and signatures: one that is not a region
+ * name stops the run before anything starts, as a bad --region does. (A profile's is checked
+ * when the files are read, at the first AWS call.) */
+static int s_check_env_region(struct s_parser *p)
+{
+  struct ops_env env = ops_env_process();
+  const char *variable = NULL;
+  const char *region = ops_aws_config_env_region(&env, &variable);
+  struct ops_error err;
+  if (region && ops_region_check(region, variable, &err) != OPS_OK)
+    return s_fail(p, "%s", err.message);
+  return 0;
+}
+
 int ops_cli_parse(int argc, char **argv, struct ops_cli *cli, char *error, size_t error_len)
 {
   struct s_parser p = {.cli = cli, .error = error, .error_len = error_len};
@@ -307,6 +329,9 @@ int ops_cli_parse(int argc, char **argv, struct ops_cli *cli, char *error, size_
       return -1;
   }
   s_finish(&p);
+  bool runs = cli->mode == OPS_CLI_SCRIPT || cli->mode == OPS_CLI_CHUNK; /* not --help */
+  if (runs && !cli->config.region && s_check_env_region(&p) < 0)
+    return -1;
   if (cli->mode == OPS_CLI_CHUNK) {
     cli->script_index = i - 1; /* the chunk stands where a script would */
     return 0;

@@ -5,7 +5,8 @@
  * fail with throttling, a 5xx or a connection failure are made again on runtime/retry.h's
  * policy, waiting on a loop timer. Also the private
  * primitives of assume() and whoami() (bindings/lua/assume.lua), and two for `opsrun doctor`
- * (bindings/lua/commands.lua): where the credentials come from, and the STS server's clock. */
+ * (bindings/lua/commands.lua): where the credentials come from, and the STS server's clock; the
+ * operating region and the region name check for the Lua that takes regions. */
 #include "bindings/identity.h"
 
 #include <curl/curl.h>
@@ -22,6 +23,7 @@
 #include "runtime/aws_config.h"
 #include "runtime/credentials.h"
 #include "runtime/log.h"
+#include "runtime/region.h"
 #include "runtime/retry.h"
 #include "runtime/sts.h"
 
@@ -776,6 +778,16 @@ static int identity_region(lua_State *L)
   return 1;
 }
 
+/* is_region(value): whether it is a string shaped like a region name (runtime/region.h), for
+ * the Lua that takes regions from scripts (mcp.boto3, sweep). */
+static int identity_is_region(lua_State *L)
+{
+  size_t len = 0;
+  const char *name = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : NULL;
+  lua_pushboolean(L, name && strlen(name) == len && ops_region_is_name(name));
+  return 1;
+}
+
 /* ------------------------------------------------------------------ for doctor */
 
 static int s_source_k(lua_State *L, int status, lua_KContext ctx)
@@ -848,6 +860,7 @@ int luaopen_opsrun_identity(lua_State *L)
   static const luaL_Reg functions[] = {{"assume", identity_assume},
                                        {"whoami", identity_whoami},
                                        {"region", identity_region},
+                                       {"is_region", identity_is_region},
                                        {"source", identity_source},
                                        {"server_time", identity_server_time},
                                        {NULL, NULL}};

@@ -11,6 +11,7 @@
 #include "bindings/lua_error.h"
 #include "bindings/opsrun.h"
 #include "runtime/mcp.h"
+#include "runtime/region.h"
 
 #define CLIENT_KEY "opsrun.mcp"
 #define CLIENT_METATABLE "opsrun.McpClient"
@@ -31,13 +32,17 @@ static int s_client_gc(lua_State *L)
   return 0;
 }
 
-/* Signing service and region (SPEC section 2): from a host SERVICE.REGION.api.aws, else
- * $OPSRUN_MCP_SIGNING_NAME (aws-mcp) and $OPSRUN_MCP_SIGNING_REGION (the operating region). */
-static void s_signing_scope(lua_State *L, const char *url, char *service, size_t service_len,
-                            char *region, size_t region_len)
+/* Signing service and region (SPEC section 2): from a host SERVICE.REGION.api.aws whose REGION
+ * is a region name, else $OPSRUN_MCP_SIGNING_NAME (aws-mcp) and $OPSRUN_MCP_SIGNING_REGION (the
+ * operating region), which must be a region name: it goes into every request's signature. */
+static int s_signing_scope(lua_State *L, const char *url, char *service, size_t service_len,
+                           char *region, size_t region_len, struct ops_error *err)
 {
   const char *env_service = getenv("OPSRUN_MCP_SIGNING_NAME");
   const char *env_region = getenv("OPSRUN_MCP_SIGNING_REGION");
+  if (env_region && *env_region &&
+      ops_region_check(env_region, "OPSRUN_MCP_SIGNING_REGION", err) != OPS_OK)
+    return OPS_ERR_CONFIG;
   snprintf(service, service_len, "%s", env_service && *env_service ? env_service
                                                                      : DEFAULT_SIGNING_SERVICE);
   snprintf(region, region_len, "%s", env_region && *env_region ? env_region
@@ -48,13 +53,18 @@ static void s_signing_scope(lua_State *L, const char *url, char *service, size_t
   const char *suffix = ".api.aws";
   if (host_len <= strlen(suffix) ||
       strncmp(host + host_len - strlen(suffix), suffix, strlen(suffix)) != 0)
-    return;
+    return OPS_OK;
   const char *dot = memchr(host, '.', host_len);
   const char *region_end = host + host_len - strlen(suffix);
-  if (!dot || dot >= region_end || memchr(dot + 1, '.', (size_t)(region_end - dot - 1)))
-    return; /* not exactly SERVICE.REGION.api.aws */
+  char host_region[OPS_REGION_MAX_LENGTH + 2];
+  if (!dot || dot >= region_end)
+    return OPS_OK;
+  snprintf(host_region, sizeof(host_region), "%.*s", (int)(region_end - dot - 1), dot + 1);
+  if (!ops_region_is_name(host_region))
+    return OPS_OK; /* not exactly SERVICE.REGION.api.aws */
   snprintf(service, service_len, "%.*s", (int)(dot - host), host);
-  snprintf(region, region_len, "%.*s", (int)(region_end - dot - 1), dot + 1);
+  snprintf(region, region_len, "%s", host_region);
+  return OPS_OK;
 }
 
 static struct ops_mcp_client *s_client_of(lua_State *L)
@@ -67,7 +77,10 @@ static struct ops_mcp_client *s_client_of(lua_State *L)
   lua_pop(L, 1);
   const struct ops_config *config = ops_config_get(L);
   char service[64], region[64];
-  s_signing_scope(L, config->mcp_url, service, sizeof(service), region, sizeof(region));
+  struct ops_error err;
+  if (s_signing_scope(L, config->mcp_url, service, sizeof(service), region, sizeof(region), &err) !=
+      OPS_OK)
+    ops_lua_error_raise(L, &err, "mcp", NULL);
   struct ops_loop *loop = ops_engine_loop(ops_engine_of(L));
   struct ops_mcp_options options = {.url = config->mcp_url,
                                     .signing_service = service,
@@ -81,7 +94,6 @@ static struct ops_mcp_client *s_client_of(lua_State *L)
   struct s_client *client = lua_newuserdatauv(L, sizeof(*client), 0);
   client->mcp = NULL;
   luaL_setmetatable(L, CLIENT_METATABLE);
-  struct ops_error err;
   if (ops_mcp_client_new(&client->mcp, &options, &err) != OPS_OK)
     ops_lua_error_raise(L, &err, "mcp", NULL);
   lua_setfield(L, LUA_REGISTRYINDEX, CLIENT_KEY);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/region.h"
+
 /* The path of a shared file: the override variable (a leading "~/" is the home directory, as
  * the CLI expands it), else HOME/.aws/NAME. */
 static int s_path(const struct ops_env *env, const char *variable, const char *name, char **out,
@@ -92,23 +94,50 @@ const char *ops_aws_config_profile(const struct ops_env *env, const char *explic
   return profile ? profile : "default";
 }
 
+/* Writes `region` to `out` when it is a region name, else says where it came from. */
+static int s_take_region(const char *region, const char *source, char *out, size_t size,
+                         struct ops_error *err)
+{
+  int rc = ops_region_check(region, source, err);
+  if (rc == OPS_OK)
+    snprintf(out, size, "%s", region);
+  return rc;
+}
+
+const char *ops_aws_config_env_region(const struct ops_env *env, const char **variable)
+{
+  static const char *const variables[] = {"AWS_REGION", "AWS_DEFAULT_REGION"};
+  for (size_t i = 0; i < sizeof(variables) / sizeof(*variables); i++) {
+    const char *region = ops_env_get(env, variables[i]);
+    if (region && region[0]) { /* set but empty is unset, as in a profile */
+      *variable = variables[i];
+      return region;
+    }
+  }
+  return NULL;
+}
+
 int ops_aws_config_region(const struct ops_env *env, const char *explicit_profile, char *out,
                           size_t size, struct ops_error *err)
 {
+  const char *variable = NULL;
+  const char *from_env = ops_aws_config_env_region(env, &variable);
+  if (from_env)
+    return s_take_region(from_env, variable, out, size, err);
   struct ops_aws_config config = {0};
-  const char *region = ops_env_get(env, "AWS_REGION");
-  if (!region)
-    region = ops_env_get(env, "AWS_DEFAULT_REGION");
-  if (region) {
-    snprintf(out, size, "%s", region);
-    return OPS_OK;
-  }
   int rc = ops_aws_config_load(&config, env, err);
   if (rc != OPS_OK)
     return rc;
-  region =
-      ops_aws_config_get(&config, ops_aws_config_profile(env, explicit_profile), "region", NULL);
-  snprintf(out, size, "%s", region && region[0] ? region : OPS_AWS_DEFAULT_REGION);
+  const char *profile = ops_aws_config_profile(env, explicit_profile);
+  const char *path = NULL;
+  const char *region = ops_aws_config_get(&config, profile, "region", &path);
+  if (region && region[0]) {
+    char source[512];
+    snprintf(source, sizeof(source), "profile %.64s in %s", profile, path);
+    rc = s_take_region(region, source, out, size, err);
+  } else {
+    snprintf(out, size, "%s", OPS_AWS_DEFAULT_REGION);
+  }
   ops_aws_config_clear(&config);
-  return OPS_OK;
+  return rc;
 }

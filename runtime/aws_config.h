@@ -49,9 +49,16 @@ void ops_aws_config_describe_files(const struct ops_aws_config *config, char *bu
  * "default". Borrowed from the arguments or the environment. */
 const char *ops_aws_config_profile(const struct ops_env *env, const char *explicit_profile);
 
+/* The region the environment names: AWS_REGION, else AWS_DEFAULT_REGION, an empty value
+ * counting as none; NULL when neither does. *variable receives the name of the one used.
+ * Borrowed from the environment. */
+const char *ops_aws_config_env_region(const struct ops_env *env, const char **variable);
+
 /* The operating region when --region is not given: AWS_REGION, else AWS_DEFAULT_REGION, else
  * the `region` of the profile (`explicit_profile` as for ops_aws_config_profile), else
- * OPS_AWS_DEFAULT_REGION. Writes it to `out`; returns 0, or the error of a malformed file. */
+ * OPS_AWS_DEFAULT_REGION; an empty value counts as none. Writes it to `out`; returns 0, the
+ * error of a malformed file, or OPS_ERR_CONFIG naming the source of a value that is not a
+ * region name (runtime/region.h). */
 int ops_aws_config_region(const struct ops_env *env, const char *explicit_profile, char *out,
                           size_t size, struct ops_error *err);
 

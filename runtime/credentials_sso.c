@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "runtime/region.h"
 #include "runtime/timestamp.h"
 
 #define S_TIMEOUT_MS 10000L
@@ -252,6 +253,11 @@ int ops_credentials_provider_sso_new(struct ops_credentials_provider **out,
                                      const struct ops_credentials_sso_config *config,
                                      struct ops_error *err)
 {
+  char source[128];
+  snprintf(source, sizeof(source), "sso_region of profile %.64s",
+           config->profile ? config->profile : "default");
+  if (ops_region_check(config->region, source, err) != OPS_OK) /* the portal's host name */
+    return OPS_ERR_CONFIG;
   bool ok = true;
   struct s_sso *sso = calloc(1, sizeof(*sso));
   if (sso) {

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/region.h"
+
 #define ACCOUNT_ID_DIGITS 12
 #define MAX_SHOWN_VALUE   60 /* bytes of a bad value quoted in a message */
 #define MAX_SUGGESTED_KEY 64 /* longer unknown keys get no "did you mean" */
@@ -282,39 +284,6 @@ static int s_check_role(struct s_check *c, const json_t *value)
   return s_expected(c, value, "\"central\" or \"workload\"");
 }
 
-static bool s_is_lower(char ch)
-{
-  return ch >= 'a' && ch <= 'z';
-}
-
-static bool s_is_digit(char ch)
-{
-  return ch >= '0' && ch <= '9';
-}
-
-/* The shape of an AWS region name: two letters, one or more words, a number, joined by '-'
- * ("us-east-1", "us-gov-west-1", "ap-southeast-2"). */
-static bool s_is_region(const char *name)
-{
-  if (!s_is_lower(name[0]) || !s_is_lower(name[1]))
-    return false;
-  size_t words = 0;
-  for (const char *p = name + 2; *p == '-';) {
-    p++;
-    if (s_is_digit(*p)) {
-      while (s_is_digit(*p))
-        p++;
-      return *p == '\0' && words > 0;
-    }
-    if (!s_is_lower(*p))
-      return false;
-    while (s_is_lower(*p))
-      p++;
-    words++;
-  }
-  return false;
-}
-
 static int s_check_regions(struct s_check *c, const json_t *value)
 {
   if (!json_is_array(value) || json_array_size(value) == 0)
@@ -322,7 +291,7 @@ static int s_check_regions(struct s_check *c, const json_t *value)
   for (size_t i = 0; i < json_array_size(value); i++) {
     const json_t *region = json_array_get(value, i);
     size_t saved = s_enter_index(c, i);
-    if (!json_is_string(region) || !s_is_region(json_string_value(region)))
+    if (!json_is_string(region) || !ops_region_is_name(json_string_value(region)))
       return s_expected(c, region, "a region name such as \"us-east-1\"");
     s_leave(c, saved);
   }

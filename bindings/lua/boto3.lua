@@ -30,7 +30,7 @@ local SERVICE_PATTERN = "^[a-z][a-z0-9%-]*$"   -- ec2, s3, resourcegroupstagging
 -- PascalCase AWS API operation name (e.g. ListBuckets, GetTable). Do not use the snake_case boto3
 -- method name" (the tool's published description).
 local OPERATION_PATTERN = "^[A-Z][A-Za-z0-9]*$" -- DescribeInstances
-local REGION_PATTERN = "^[a-z][a-z0-9%-]*$"    -- us-east-1, us-gov-west-1
+local REGION_PATTERN = private.identity.is_region -- us-east-1, us-gov-west-1 (runtime/region.h)
 local MAX_NAME_LENGTH = 64
 
 local ASCII_ESCAPES = { ["\\"] = "\\\\", ["'"] = "\\'", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
@@ -196,10 +196,12 @@ local function python_literal(value, path)
 end
 private.python_literal = python_literal
 
--- nil, or what is wrong with a service, operation or region name.
+-- nil, or what is wrong with a service, operation or region name (`pattern` may be a predicate).
 local function name_problem(what, name, pattern, example)
   if type(name) ~= "string" then return what .. " expected, got " .. type(name) end
-  if #name > MAX_NAME_LENGTH or not name:match(pattern) then
+  local fits
+  if type(pattern) == "function" then fits = pattern(name) else fits = name:match(pattern) end
+  if #name > MAX_NAME_LENGTH or not fits then
     return string.format("%s must look like '%s', got %s", what, example,
       (string.format("%q", name):gsub("\\\n", "\\n")))
   end

@@ -24,6 +24,10 @@ local function check_options(opts)
     end
     for i, region in ipairs(opts.regions) do
       if type(region) ~= "string" then return nil, "regions[" .. i .. "] must be a string" end
+      if not private.identity.is_region(region) then
+        return nil, string.format("regions[%d] must be a region name such as 'us-east-1', got %s",
+          i, (string.format("%q", region):gsub("\\\n", "\\n")))
+      end
     end
   end
   if opts.on_result ~= nil and type(opts.on_result) ~= "function" then

@@ -1,7 +1,8 @@
 /* test_ini.c: the AWS shared-file INI dialect: profile sections in each file, comments, inline
  * comments, continuation lines, sub-properties, key case, whitespace, repeated sections and
  * properties, [profile default] over [default], and malformed lines named by file:line; plus the
- * merged profile view and the region of runtime/aws_config.h. */
+ * merged profile view and the region of runtime/aws_config.h, refused when it is not a region
+ * name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,6 +293,49 @@ static void files_load_merge_and_name_the_region(void **state)
   rmdir(dir);
 }
 
+/* A region goes into host names, headers and signatures: one that is not a region name is
+ * refused wherever it comes from, and the message names that source. */
+static void a_region_that_is_not_a_region_name_is_refused_naming_its_source(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/test_ini_XXXXXX", path[256];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/config", dir);
+  write_file(path, "[default]\nregion = eu-west-1.evil.example\n");
+  struct fake_env fe = {0};
+  fake_env_set(&fe, "HOME", dir);
+  fake_env_set(&fe, "AWS_CONFIG_FILE", path);
+  struct ops_env env = fake_env_get(&fe);
+  char region[64] = "", expected[400];
+  struct ops_error err = {0};
+
+  assert_int_equal(ops_aws_config_region(&env, NULL, region, sizeof(region), &err), OPS_ERR_CONFIG);
+  snprintf(expected, sizeof(expected),
+           "region 'eu-west-1.evil.example' from profile default in %s is not a region name "
+           "(such as us-east-1)",
+           path);
+  assert_string_equal(err.message, expected);
+
+  fake_env_set(&fe, "AWS_DEFAULT_REGION", "x@127.0.0.1:1/#");
+  assert_int_equal(ops_aws_config_region(&env, NULL, region, sizeof(region), &err), OPS_ERR_CONFIG);
+  assert_string_equal(err.message, "region 'x@127.0.0.1:1/#' from AWS_DEFAULT_REGION is not a "
+                                   "region name (such as us-east-1)");
+
+  fake_env_set(&fe, "AWS_REGION", "us-east-1\r\nX-Injected: yes");
+  assert_int_equal(ops_aws_config_region(&env, NULL, region, sizeof(region), &err), OPS_ERR_CONFIG);
+  assert_string_equal(err.message, "region 'us-east-1\\x0d\\x0aX-Injected: yes' from AWS_REGION "
+                                   "is not a region name (such as us-east-1)");
+  assert_string_equal(region, ""); /* nothing written */
+
+  fake_env_set(&fe, "AWS_REGION", ""); /* empty is unset: the next source counts */
+  fake_env_set(&fe, "AWS_DEFAULT_REGION", "eusc-de-east-1");
+  assert_int_equal(ops_aws_config_region(&env, NULL, region, sizeof(region), &err), OPS_OK);
+  assert_string_equal(region, "eusc-de-east-1");
+
+  unlink(path);
+  rmdir(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -303,6 +347,7 @@ int main(void)
       cmocka_unit_test(repeats_merge_and_the_last_value_wins),
       cmocka_unit_test(malformed_lines_are_named_by_file_and_line),
       cmocka_unit_test(files_load_merge_and_name_the_region),
+      cmocka_unit_test(a_region_that_is_not_a_region_name_is_refused_naming_its_source),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -357,6 +357,12 @@ static const struct s_bad s_bad_registries[] = {
      "\"us-east\""},
     {ACCOUNT(GOOD ", \"regions\": [\"eu-west-1\", 1]"),
      "registry.json: /accounts/0/regions/1: expected a region name such as \"us-east-1\", got 1"},
+    {ACCOUNT(GOOD ", \"regions\": [\"x@127.0.0.1:1/#\"]"),
+     "registry.json: /accounts/0/regions/0: expected a region name such as \"us-east-1\", got "
+     "\"x@127.0.0.1:1/#\""},
+    {ACCOUNT(GOOD ", \"regions\": [\"us-east-1\\r\\nX: y\"]"),
+     "registry.json: /accounts/0/regions/0: expected a region name such as \"us-east-1\", got "
+     "\"us-east-1\\r\\nX: y\""},
     /* session_duration */
     {ACCOUNT(GOOD ", \"session_duration\": 899"),
      "registry.json: /accounts/0/session_duration: expected an integer number of seconds from "

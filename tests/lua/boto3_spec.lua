@@ -415,6 +415,12 @@ describe("mcp.boto3", function()
     bad("bad argument #4 to 'boto3' (options must be a table, got string)", "ec2", "X", {}, "eu-west-1")
     bad([[bad argument #4 to 'boto3' (region must look like 'us-east-1', got "eu-west-1'")]], "ec2", "X",
       {}, { region = "eu-west-1'" })
+    bad([[bad argument #4 to 'boto3' (region must look like 'us-east-1', got "us-east-1\13\nX: y")]],
+      "ec2", "X", {}, { region = "us-east-1\r\nX: y" })
+    bad([[bad argument #4 to 'boto3' (region must look like 'us-east-1', got "us-east-1-")]], "ec2", "X",
+      {}, { region = "us-east-1-" }) -- the partitions' shape, not any lowercase word
+    bad([[bad argument #4 to 'boto3' (region must look like 'us-east-1', got "us-east-1\0")]], "ec2", "X",
+      {}, { region = "us-east-1\0" })
     bad("bad argument #4 to 'boto3' (timeout must be a positive number of seconds)", "ec2", "X", {},
       { timeout = 0 })
     assert.are.equal(0, #calls)

@@ -148,6 +148,10 @@ describe("sweep", function()
     rejects("concurrency must be an integer from 1 to 1024, got 2.5", {}, print, { concurrency = 2.5 })
     rejects("timeout must be a positive number of seconds, got -1", {}, print, { timeout = -1 })
     rejects("regions must be a non-empty array of region names", {}, print, { regions = {} })
+    rejects([[regions[2] must be a region name such as 'us-east-1', got "us-east-1\13\nX-Injected: yes"]],
+      {}, print, { regions = { "eu-west-1", "us-east-1\r\nX-Injected: yes" } })
+    rejects([[regions[1] must be a region name such as 'us-east-1', got "x@127.0.0.1:1/#"]], {}, print,
+      { regions = { "x@127.0.0.1:1/#" } })
     rejects("on_result must be a function, got string", {}, print, { on_result = "x" })
   end)
 end)
