@@ -13,6 +13,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "runtime/http.h"
+
 #define S_RELATIVE_HOST "http://169.254.170.2"
 #define S_TIMEOUT_MS    2000L
 
@@ -23,12 +25,11 @@ struct s_exchange {
 
 static bool s_allowed_host(const char *host)
 {
-  static const char *const hosts[] = {"169.254.170.2", "169.254.170.23", "[fd00:ec2::23]",
-                                      "localhost",     "[::1]",          NULL};
+  static const char *const hosts[] = {"169.254.170.2", "169.254.170.23", "[fd00:ec2::23]", NULL};
   for (const char *const *h = hosts; *h; h++)
     if (strcasecmp(host, *h) == 0)
       return true;
-  return strncmp(host, "127.", 4) == 0;
+  return ops_http_is_loopback_host(host);
 }
 
 static int s_check_full_uri(const char *url, struct ops_error *err)

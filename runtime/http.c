@@ -2,6 +2,8 @@
  * response's headers and body (or streams the body), and words transport failures. */
 #include "runtime/http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +33,22 @@ struct ops_http_transfer {
 
 /* --- transport rules --- */
 
-static bool s_is_loopback(const char *host)
+bool ops_http_is_loopback_host(const char *host)
 {
-  return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-         strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+  if (strcasecmp(host, "localhost") == 0)
+    return true;
+  struct in_addr v4;
+  if (inet_pton(AF_INET, host, &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  char bare[INET6_ADDRSTRLEN];
+  size_t len = strlen(host);
+  if (len > 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof(bare)) {
+    memcpy(bare, host + 1, len - 2); /* "[::1]", as libcurl's URL parser gives it */
+    bare[len - 2] = '\0';
+    host = bare;
+  }
+  struct in6_addr v6;
+  return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 /* The AWS credential endpoints that only speak plain http, by design: the container endpoint
@@ -67,7 +81,8 @@ static int s_check_url(const char *url, bool credential_endpoint, struct ops_err
     goto cleanup;
   if (strcmp(scheme, "http") != 0)
     rc = ops_error_set(err, OPS_ERR_CONFIG, "'%s': only https:// URLs are supported", url);
-  else if (!s_is_loopback(host) && !(credential_endpoint && s_is_credential_endpoint(host)))
+  else if (!ops_http_is_loopback_host(host) &&
+           !(credential_endpoint && s_is_credential_endpoint(host)))
     rc = ops_error_set(err, OPS_ERR_CONFIG,
                        "refusing plain http:// to %s (not loopback): use https://", host);
 cleanup:

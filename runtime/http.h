@@ -83,7 +83,14 @@ int ops_http_url_split(const char *url, struct ops_http_url_parts *out, struct o
 
 void ops_http_url_parts_free(struct ops_http_url_parts *parts);
 
-/* Checks the transport rules for `url` alone: https, or http to 127.0.0.0/8, ::1 or localhost. */
+/* Whether `host` (as libcurl's URL parser gives it: IPv6 in brackets, IPv4 numbers normalised)
+ * is loopback: a literal address in 127.0.0.0/8 or ::1, or the name localhost, which libcurl
+ * (7.78 and later; opsrun needs 7.85) answers itself with 127.0.0.1 and ::1 without asking DNS
+ * (lib/hostip.c, get_localhost). Never a name that only starts like one: 127.0.0.1.nip.io is
+ * whatever DNS says. */
+bool ops_http_is_loopback_host(const char *host);
+
+/* Checks the transport rules for `url` alone: https, or http to a loopback host (above). */
 int ops_http_check_url(const char *url, struct ops_error *err);
 
 /* The same rules with request.credential_endpoint set: also http to the AWS link-local

@@ -729,6 +729,14 @@ static void the_container_endpoint(void **state)
                  "AWS_CONTAINER_CREDENTIALS_FULL_URI: unsupported host '10.0.0.1': the container "
                  "credentials endpoint must be a loopback address or one of 169.254.170.2, "
                  "169.254.170.23, fd00:ec2::23, localhost");
+  /* loopback is an address, not a name that merely starts like one */
+  fake_env_set(&f->env, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1.nip.io/creds");
+  assert_int_equal(ops_credentials_provider_ecs_new(&p, &f->context, NULL), OPS_OK);
+  fetch(f, p, &o);
+  assert_failure(&o, OPS_ERR_CONFIG,
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI: unsupported host '127.0.0.1.nip.io': the "
+                 "container credentials endpoint must be a loopback address or one of "
+                 "169.254.170.2, 169.254.170.23, fd00:ec2::23, localhost");
   assert_int_equal(f->ft.request_count, 3);
 }
 

@@ -318,6 +318,41 @@ static void plain_http_is_refused_beyond_loopback(void **state)
   assert_int_equal(ops_http_check_url("not a url", &err), OPS_ERR_CONFIG);
 }
 
+/* Loopback is a literal address or localhost (which libcurl answers itself), never a name that
+ * DNS resolves, however it starts. */
+static void loopback_is_an_address_not_a_name(void **state)
+{
+  (void)state;
+  static const char *const loopback[] = {
+      "http://127.0.0.1:8080/mcp",
+      "http://127.255.255.254/",
+      "http://LocalHost/",
+      "http://[::1]:9/",
+      "http://[0:0:0:0:0:0:0:1]/",
+      "http://127.1/", /* libcurl's URL parser normalises IPv4 numbers: 127.0.0.1 */
+      "http://2130706433/"};
+  static const char *const not_loopback[] = {"http://127.0.0.1.nip.io:8080/mcp",
+                                             "http://127.evil.example/",
+                                             "http://localhost.evil.example/",
+                                             "http://localhost./",
+                                             "http://128.0.0.1/",
+                                             "http://[::2]/",
+                                             "http://[::ffff:127.0.0.1]/",
+                                             "http://0.0.0.0/"};
+  struct ops_error err;
+  for (size_t i = 0; i < sizeof(loopback) / sizeof(*loopback); i++)
+    if (ops_http_check_url(loopback[i], &err) != OPS_OK)
+      fail_msg("%s: %s", loopback[i], err.message);
+  for (size_t i = 0; i < sizeof(not_loopback) / sizeof(*not_loopback); i++)
+    if (ops_http_check_url(not_loopback[i], &err) != OPS_ERR_CONFIG)
+      fail_msg("%s passed as loopback", not_loopback[i]);
+  assert_int_equal(ops_http_check_url("http://127.0.0.1.nip.io:8080/mcp", &err), OPS_ERR_CONFIG);
+  assert_string_equal(err.message,
+                      "refusing plain http:// to 127.0.0.1.nip.io (not loopback): use https://");
+  assert_true(ops_http_is_loopback_host("127.0.0.1"));
+  assert_false(ops_http_is_loopback_host("127.0.0.1.nip.io"));
+}
+
 /* The credential sources' flag opens plain http to the AWS link-local credential endpoints, and
  * only to them. */
 static void credential_endpoints_may_use_plain_http(void **state)
@@ -365,6 +400,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(refused_connections_are_retryable_transport_errors, setup,
                                       teardown),
       cmocka_unit_test(plain_http_is_refused_beyond_loopback),
+      cmocka_unit_test(loopback_is_an_address_not_a_name),
       cmocka_unit_test(credential_endpoints_may_use_plain_http),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,6 +86,9 @@ expect "... by opsrun call too" '[ $status -eq 2 ] && [[ "$err" == *"refusing pl
 STS_URL=http://sts.example.com run_opsrun -e 'print(whoami().arn)'
 expect "AWS_ENDPOINT_URL_STS http:// to a host that is not loopback is refused, naming the variable" \
   '[ $status -eq 2 ] && [[ "$err" == *"AWS_ENDPOINT_URL_STS: refusing plain http:// to sts.example.com (not loopback)"* ]]'
+run_opsrun --mcp-url http://127.0.0.1.nip.io:8080/mcp tools
+expect "a name that only starts like a loopback address is not loopback (resolved by DNS)" \
+  '[ $status -eq 2 ] && [[ "$err" == *"refusing plain http:// to 127.0.0.1.nip.io (not loopback)"* ]]'
 run_opsrun --mcp-url ftp://127.0.0.1/mcp tools
 expect "other schemes are refused" '[ $status -eq 2 ] && [[ "$err" == *"only https:// URLs are supported"* ]]'
 
