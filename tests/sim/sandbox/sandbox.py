@@ -1,9 +1,9 @@
 """aws___run_script for opsrun-sim, run by CPython itself.
 
-A long-lived helper that tests/sim/sandbox/sandbox.mjs starts with Debian's `/usr/bin/python3 -I
--S` (standard library only). It speaks JSON lines on stdin/stdout and runs many scripts at once on
-one asyncio loop, each as the hosted sandbox does: compiled as a module with top-level await, the
-value of its final bare expression as `return_value`, `call_boto3` its only way to AWS.
+A long-lived helper that sandbox.mjs starts with Debian's `/usr/bin/python3 -I -S` (standard
+library only). It speaks JSON lines on stdin/stdout and runs many scripts at once on one asyncio
+loop, each as the hosted sandbox does: compiled as a module with top-level await, the value of
+its final bare expression as `return_value`, `call_boto3` its only way to AWS.
 
 Node to Python:
   {"type": "init", "shapes": {service: {operation: shape}}, "limit_seconds": S,
@@ -365,15 +365,14 @@ class Script:
         self.send_done("success", None, "", f'"return_value": {encoded}')
 
     def report_failure(self, exc):
-        if self.expired:
-            summary = own_frames_removed(traceback.TracebackException.from_exception(exc))
-            frames = "".join(summary.stack.format())
-            header = "Traceback (most recent call last):\n" if frames else ""
-            stderr = f"{header}{frames}{Settings.timeout_error}\n"
-            self.send_done("error", Settings.timeout_error, stderr)
-            return
         summary = own_frames_removed(traceback.TracebackException.from_exception(exc))
-        self.send_done("error", exception_line(exc), "".join(summary.format()))
+        if not self.expired:
+            self.send_done("error", exception_line(exc), "".join(summary.format()))
+            return
+        # Stopped at its limit: where it was, then the timeout instead of how it was stopped.
+        frames = "".join(summary.stack.format())
+        header = "Traceback (most recent call last):\n" if frames else ""
+        self.send_done("error", Settings.timeout_error, f"{header}{frames}{Settings.timeout_error}\n")
 
     def send_done(self, status, error, stderr, raw_tail='"return_value": null'):
         self.bridge.send({"type": "done", "id": self.id, "status": status,
