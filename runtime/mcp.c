@@ -900,6 +900,8 @@ static void s_exchange_failed(struct ops_mcp_call *call, const struct ops_error 
     return;
   }
   struct ops_error final = *err;
+  if (call->kind == CALL_REQUEST && !s_may_resend(call, err))
+    final.retryable = false; /* the server may have acted on it: no one may send it again */
   ops_retry_note_attempts(&final, &call->attempts);
   s_finish(call, NULL, &final);
 }

@@ -16,18 +16,24 @@ local function null_to_nil(value)
   return value
 end
 
-local function fail(name, message)
-  error("bad argument to 'mcp." .. name .. "' (" .. message .. ")", 3)
+-- Raises a bad argument error blaming the caller of mcp.`name`, `depth` frames above the caller
+-- of fail (1: mcp.`name` called fail itself).
+local function fail(name, message, depth)
+  error("bad argument to 'mcp." .. name .. "' (" .. message .. ")", 2 + (depth or 1))
 end
 
 local function check_opts(name, opts)
   if opts == nil then return {} end
-  if type(opts) ~= "table" then fail(name, "options must be a table, got " .. type(opts)) end
+  local function bad(message) fail(name, message, 3) end
+  if type(opts) ~= "table" then bad("options must be a table, got " .. type(opts)) end
   if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
-    fail(name, "timeout must be a positive number of seconds")
+    bad("timeout must be a positive number of seconds")
   end
-  if opts.region ~= nil and type(opts.region) ~= "string" then fail(name, "region must be a string") end
-  if opts.meta ~= nil and type(opts.meta) ~= "table" then fail(name, "meta must be a table") end
+  if opts.region ~= nil and not private.identity.is_region(opts.region) then
+    bad("region must be a region name such as 'us-east-1', got "
+      .. (string.format("%q", opts.region):gsub("\\\n", "\\n")))
+  end
+  if opts.meta ~= nil and type(opts.meta) ~= "table" then bad("meta must be a table") end
   return opts
 end
 

@@ -699,11 +699,13 @@ static void a_tools_call_that_may_have_run_is_never_sent_again(void **state)
   assert_int_equal(failed_500.err.http_status, 500);
   assert_string_equal(failed_500.err.message,
                       "aws-mcp.us-east-1.api.aws failed (HTTP 500): Internal server error");
+  assert_false(failed_500.err.retryable); /* nor by a sweep's retries */
 
   call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &timed_out);
   fail_exchange(&f->fake, 4, OPS_ERR_TIMEOUT, 28 /* CURLE_OPERATION_TIMEDOUT */);
   assert_int_equal(timed_out.calls, 1);
   assert_int_equal(timed_out.err.kind, OPS_ERR_TIMEOUT);
+  assert_false(timed_out.err.retryable);
 
   call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &cut_short); /* the answer had begun */
   answer(&f->fake, 5, 200, SSE,
