@@ -208,10 +208,17 @@ local function wait_seconds(...)
 end
 
 -- A finished task's result as a tool result: the one it carries under `result` (a tool result,
--- or a value such as aws___run_script's envelope), else the entry itself.
-local function finished_result(entry)
+-- or a value such as aws___run_script's envelope), or the entry itself when it is such an
+-- envelope (it has a return_value); an entry with neither ended without a result.
+local function finished_result(entry, id)
   local value = null_to_nil(entry.result)
-  if type(value) ~= "table" then value = entry end
+  if type(value) ~= "table" and entry.return_value ~= nil then value = entry end
+  if type(value) ~= "table" then -- it ended without one: failed, expired, not found
+    local words = null_to_nil(entry.message) or null_to_nil(entry.error)
+    error(private.error({ phase = "mcp", code = "aws___get_tasks", message = "task " .. id
+      .. " ended " .. tostring(null_to_nil(entry.status)) .. " without a result"
+      .. (words and ": " .. tostring(words) or "") }, "tool"), 0)
+  end
   if type(null_to_nil(value.content)) == "table" then return value end
   local failed = value.status == "error" or value.status == "failed"
   return { content = { { type = "text", text = json.encode(value) } }, structuredContent = value,
@@ -229,7 +236,7 @@ local function await_hosted_task(id, first, params, opts)
       error(private.error({ phase = "mcp", code = "aws___get_tasks", message = "aws___get_tasks "
         .. "did not answer for task " .. id .. " of " .. params.name }, "tool"), 0)
     end
-    if entry.status ~= "working" then return finished_result(entry) end
+    if entry.status ~= "working" then return finished_result(entry, id) end
     wait = wait_seconds(entry, answer)
   end
 end

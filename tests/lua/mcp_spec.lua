@@ -176,6 +176,15 @@ describe("the hosted server's long-running pattern", function()
     assert.matches("NameError", err.message, 1, true)
   end)
 
+  it("raises a task that ended without a result in the server's words", function()
+    script_server({ working, text_result({ tasks = { { task_id = "abc", status = "not_found",
+      message = "Task abc does not exist or has expired" } } }) })
+    local ok, err = pcall(mcp.call, "aws___run_script", { code = "result" })
+    assert.is_false(ok)
+    assert.are.equal("task abc ended not_found without a result: Task abc does not exist or has expired",
+      err.message)
+  end)
+
   it("raises when aws___get_tasks does not know the task", function()
     script_server({ working, text_result({ tasks = {} }) })
     local ok, err = pcall(mcp.call, "aws___run_script", { code = "result" })
