@@ -106,7 +106,7 @@ expect "the prompt shows the region, and no account before anything resolved one
 keys -l 'mcp.'
 keys Tab Tab
 wait_for "mcp.tools"
-expect "Tab lists the fields of mcp" 'screen | grep -qE "mcp\.boto3 +mcp\.call +mcp\.tools"'
+expect "Tab lists the fields of mcp" 'screen | grep -qE "mcp\.boto3 +mcp\.call +mcp\.paginate +mcp\.tools"'
 clear_line
 
 keys -l 'mcp.call("aws___r'
