@@ -39,6 +39,14 @@ print(type(r.content), r.content[1].type, r.structured == nil, #r.text > 0)'
   expect "[$mode] a script the server cannot run raises a tool error" \
     '[ $status -eq 1 ] && [[ "$err" == "opsrun: aws___run_script (mcp): "* ]]'
 
+  sim_run opsrun -e 'mcp.call("aws___run_script", {code = "result = 1\nreturn result"})'
+  expect "[$mode] a script ending in a module-level return fails as CPython fails it" \
+    '[ $status -eq 1 ] && [[ "$err" == *"SyntaxError: '"'"'return'"'"' outside function (<script>, line 2)"* ]]'
+
+  sim_run opsrun -e 'print(mcp.boto3("sts", "GetCallerIdentity").Account)'
+  expect "[$mode] mcp.boto3 ends its script in the bare expression the sandbox returns" \
+    '[ $status -eq 0 ] && [ "$out" = 111111111111 ]'
+
   sim_run opsrun -e 'local ok, e = pcall(mcp.call, "no_such_tool", {}) print(e.kind, e.code, e.phase)'
   expect "[$mode] an unknown tool is a JSON-RPC error object" '[ "$out" = "rpc	-32602	mcp" ]'
 
