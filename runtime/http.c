@@ -406,9 +406,15 @@ struct ops_http_transfer *ops_http_start(struct ops_loop *loop,
       s_set_request_body(t, request) != OPS_OK)
     goto nomem;
   s_set_options(t, request);
-  if (ops_loop_transfer_add(loop, t->easy, s_on_done, t) != 0)
-    goto nomem;
-  return t;
+  CURLMcode added = ops_loop_transfer_add(loop, t->easy, s_on_done, t);
+  if (added == CURLM_OK)
+    return t;
+  if (added != CURLM_OUT_OF_MEMORY) { /* e.g. started from inside one of libcurl's callbacks */
+    s_transfer_free(t);
+    ops_error_set(err, OPS_ERR_TRANSPORT, "cannot start %s %s: libcurl refused it (%s)",
+                  request->method, request->url, curl_multi_strerror(added));
+    return NULL;
+  }
 nomem:
   if (t)
     s_transfer_free(t);

@@ -218,21 +218,22 @@ static int s_fire_due_timers(struct ops_loop *loop)
 
 /* --- transfers --- */
 
-int ops_loop_transfer_add(struct ops_loop *loop, CURL *easy, ops_transfer_fn done, void *ud)
+CURLMcode ops_loop_transfer_add(struct ops_loop *loop, CURL *easy, ops_transfer_fn done, void *ud)
 {
   struct s_transfer *transfer = malloc(sizeof(*transfer));
   if (!transfer)
-    return -1;
+    return CURLM_OUT_OF_MEMORY;
   *transfer = (struct s_transfer){.easy = easy, .done = done, .ud = ud, .next = loop->transfers};
   curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer);
-  if (curl_multi_add_handle(loop->multi, easy) != CURLM_OK) {
+  CURLMcode added = curl_multi_add_handle(loop->multi, easy);
+  if (added != CURLM_OK) {
     free(transfer);
-    return -1;
+    return added;
   }
   if (loop->transfers)
     loop->transfers->prev = transfer;
   loop->transfers = transfer;
-  return 0;
+  return CURLM_OK;
 }
 
 static struct s_transfer *s_detach(struct ops_loop *loop, CURL *easy)

@@ -37,8 +37,9 @@ struct ops_timer *ops_loop_timer_start(struct ops_loop *loop, uint64_t delay_ms,
 void ops_loop_timer_cancel(struct ops_loop *loop, struct ops_timer *timer);
 
 /* Adds a configured easy handle (borrowed until done runs or ops_loop_transfer_cancel). The
- * loop uses the handle's CURLOPT_PRIVATE. Returns 0, or -1 when libcurl refuses the handle. */
-int ops_loop_transfer_add(struct ops_loop *loop, CURL *easy, ops_transfer_fn done, void *ud);
+ * loop uses the handle's CURLOPT_PRIVATE. Returns CURLM_OK, or why libcurl refused the handle
+ * (CURLM_RECURSIVE_API_CALL from inside one of libcurl's callbacks; CURLM_OUT_OF_MEMORY). */
+CURLMcode ops_loop_transfer_add(struct ops_loop *loop, CURL *easy, ops_transfer_fn done, void *ud);
 
 /* Stops a transfer before it ends; its callback will not run. */
 void ops_loop_transfer_cancel(struct ops_loop *loop, CURL *easy);

@@ -476,7 +476,11 @@ static bool s_is_reply_to(const struct ops_mcp_call *call, json_t *message)
          json_object_get(message, "error");
 }
 
-/* A request the server sent on the stream: answer ping, decline the rest. */
+static void s_send_again(void *ud);
+
+/* A request the server sent on the stream: answer ping, decline the rest. The answer goes out
+ * from the loop's next turn: this runs inside libcurl's write callback, where starting another
+ * transfer is refused (CURLM_RECURSIVE_API_CALL). */
 static void s_answer_server_request(struct ops_mcp_call *call, json_t *request)
 {
   const char *method = json_string_value(json_object_get(request, "method"));
@@ -494,7 +498,9 @@ static void s_answer_server_request(struct ops_mcp_call *call, json_t *request)
            : NULL;
   if (answer) {
     answer->params_json = text; /* the whole message, sent as it is */
-    s_send(answer);
+    answer->backoff = ops_loop_timer_start(call->client->loop, 0, s_send_again, answer);
+    if (!answer->backoff)
+      s_call_free(answer);
   } else {
     free(text);
   }

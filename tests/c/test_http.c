@@ -291,6 +291,45 @@ static void oversized_streams_are_abandoned_too(void **state)
   assert_true(b.received <= 20);
 }
 
+/* Starts a second transfer from inside the first one's data callback, as libcurl forbids. */
+struct nested_start {
+  struct outcome o; /* first: on_done reads the same ud as a struct outcome */
+  struct fixture *f;
+  struct ops_error err;
+  bool tried, started;
+};
+
+static bool start_inside(void *ud, const struct ops_http_response *head, const char *data,
+                         size_t len)
+{
+  (void)head, (void)data, (void)len;
+  struct nested_start *n = ud;
+  if (n->tried)
+    return true;
+  n->tried = true;
+  struct ops_http_request req = {.method = "POST", .url = url_of(n->f, "/echo")};
+  struct outcome ignored = {0};
+  n->started = ops_http_start(n->f->loop, &req, on_done, &ignored, &n->err) != NULL;
+  return true;
+}
+
+/* libcurl refuses a transfer started inside its callbacks (CURLM_RECURSIVE_API_CALL): the error
+ * says so instead of "out of memory", which sent the red team looking for a leak (issue 14). */
+static void a_transfer_libcurl_refuses_is_not_called_out_of_memory(void **state)
+{
+  struct fixture *f = *state;
+  struct nested_start n = {.f = f};
+  struct ops_http_request req = {
+      .method = "GET", .url = url_of(f, "/chunks/1"), .on_data = start_inside};
+  assert_non_null(ops_http_start(f->loop, &req, on_done, &n, NULL));
+  run_until_done(f->loop, &n.o, 1);
+  assert_true(n.tried);
+  assert_false(n.started);
+  assert_int_equal(n.err.kind, OPS_ERR_TRANSPORT);
+  assert_non_null(strstr(n.err.message, "cannot start POST"));
+  assert_non_null(strstr(n.err.message, "libcurl refused it"));
+}
+
 static void refused_connections_are_retryable_transport_errors(void **state)
 {
   struct fixture *f = *state;
@@ -397,6 +436,8 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(streamed_bodies_arrive_in_pieces, setup, teardown),
       cmocka_unit_test_setup_teardown(oversized_streams_are_abandoned_too, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_transfer_libcurl_refuses_is_not_called_out_of_memory, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(refused_connections_are_retryable_transport_errors, setup,
                                       teardown),
       cmocka_unit_test(plain_http_is_refused_beyond_loopback),

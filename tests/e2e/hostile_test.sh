@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# hostile_test.sh: issue 14's mislabelled failures and server text, on the real binary against a
+# loopback STS and MCP server whose answers are well formed but hostile (hostile_server.py):
+# each failure is an error object of the kind it is, with a message that says what happened, and
+# nothing the server sends reaches the next request or the terminal unchecked.
+source "$(dirname "$0")/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+server_pid=
+trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$E2E_TMP"' EXIT
+
+python3 "$here/hostile_server.py" --log "$E2E_TMP/server.log" --lifetime 240 >"$E2E_TMP/port" &
+server_pid=$!
+for _ in $(seq 100); do
+  [ -s "$E2E_TMP/port" ] && break
+  sleep 0.05
+done
+PORT=$(head -n1 "$E2E_TMP/port")
+touch "$E2E_TMP/server.log"
+
+# hostile ARGS...: opsrun in a clean environment with made-up base credentials, as `run`.
+hostile() {
+  run env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
+    AWS_ACCESS_KEY_ID=AKIDHOSTILETEST AWS_SECRET_ACCESS_KEY=hostileTestSecret \
+    AWS_ENDPOINT_URL_STS="http://127.0.0.1:$PORT/sts-expired" "$OPSRUN" "$@"
+}
+
+# mcp_call MODE [OPTIONS...]: mcp.call against /mcp/MODE, printing ok, then the text or the
+# error's kind and tostring.
+mcp_call() {
+  local mode=$1
+  shift
+  hostile --mcp-url "http://127.0.0.1:$PORT/mcp/$mode" "$@" -e '
+local ok, r = pcall(mcp.call, "x", {})
+if ok then print(true, r.text) else print(false, type(r) == "table" and r.kind or type(r), tostring(r)) end'
+}
+
+# --- a server request on an event stream is answered --------------------------------------
+# Unpaced, the answer to the ping was started inside libcurl's write callback, which refuses it
+# (CURLM_RECURSIVE_API_CALL), and the refusal was logged as "out of memory starting POST".
+mcp_call ping --mcp-rate 0 -vv
+expect "a ping the server sends on the reply's event stream is answered" \
+  '[ "$out" = "true	ping answered" ] && grep -q "POST /mcp/ping ping answered" "$E2E_TMP/server.log"'
+expect "... and nothing is called out of memory" '[[ "$err" != *"out of memory"* ]]'
+
+finish
