@@ -27,6 +27,8 @@ export class Counters {
     this.quotaThrottled = { total: 0, by_account: {} };
     this.errors5xx = { sts: 0, mcp: 0 };
     this.hungCalls = 0;
+    this.tasksStarted = { total: 0, by_account: {} };
+    this.taskPolls = { total: 0, by_account: {} };
     this.concurrent = { total: 0, sts: 0, mcp: 0 };
     this.peak = { total: 0, sts: 0, mcp: 0 };
   }
@@ -74,6 +76,18 @@ export class Counters {
     bump(this.quotaThrottled.by_account, account);
   }
 
+  /** A tool call that outlived --working-after-ms and became a task. */
+  taskStarted(account) {
+    this.tasksStarted.total++;
+    bump(this.tasksStarted.by_account, account);
+  }
+
+  /** An aws___get_tasks call whose arguments fit its schema. */
+  taskPoll(account) {
+    this.taskPolls.total++;
+    bump(this.taskPolls.by_account, account);
+  }
+
   boto3Call(service, operation) {
     bump(this.boto3Calls, `${service}.${operation}`);
   }
@@ -104,6 +118,8 @@ export class Counters {
       quota_throttled: { total: this.quotaThrottled.total, by_account: { ...this.quotaThrottled.by_account } },
       errors_5xx: { ...this.errors5xx },
       hung_calls: this.hungCalls,
+      tasks_started: { total: this.tasksStarted.total, by_account: { ...this.tasksStarted.by_account } },
+      task_polls: { total: this.taskPolls.total, by_account: { ...this.taskPolls.by_account } },
       concurrent_requests: { ...this.concurrent },
       peak_concurrent_requests: { ...this.peak },
       ...extra,

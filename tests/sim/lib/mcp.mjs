@@ -9,6 +9,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { admit } from './frontdoor.mjs';
+import { TaskStore } from './tasks.mjs';
 import { callTool, TOOL_NAMES, TOOLS } from './tools.mjs';
 import { REGION_IDS, requestId } from './util.mjs';
 
@@ -44,21 +45,12 @@ function decodeCursor(cursor) {
   throw rpcFailure(ErrorCode.InvalidParams, 'Invalid cursor');
 }
 
-/** One MCP session: its SDK server and transport, the identity using it, its task log. */
+/** One MCP session: its SDK server and transport, the identity using it. */
 class Session {
   constructor(identity) {
     this.identity = identity;
     this.id = null;
     this.requests = 0;
-    this.tasks = [];
-    this.taskCount = 0;
-  }
-
-  recordTask(envelope, now) {
-    this.taskCount++;
-    const at = new Date(now).toISOString();
-    this.tasks.push({ task_id: `task-${this.taskCount}`, tool: 'aws___run_script', status: envelope.status, created_at: at, completed_at: at, api_calls: envelope.api_calls });
-    if (this.tasks.length > 100) this.tasks.shift();
   }
 }
 
@@ -67,6 +59,8 @@ export class McpService {
   constructor(sim) {
     this.sim = sim;
     this.sessions = new Map();
+    // Tasks belong to a user id, as sessions do, so a new session of the same caller sees them.
+    this.tasks = new TaskStore({ expiryMs: sim.opts.taskExpirySeconds * 1000, clock: sim.clock });
   }
 
   get sessionCount() {
@@ -151,7 +145,7 @@ export class McpService {
     return callTool(name, args, {
       identity,
       defaultRegion,
-      session,
+      tasks: this.tasks,
       sandbox: this.sim.sandbox,
       org,
       seed: org.seed,

@@ -30,6 +30,9 @@ const FLAGS = [
   ['tools-page-size', 'N', 3, 'tools per tools/list page', 'int'],
   ['nonstandard-errors', '', false, 'JSON-RPC errors come back as {"jsonrpc","id":"","result":null,"error"}', 'bool'],
   ['script-timeout', 'S', 30, 'aws___run_script time limit: a script still running after S seconds fails', 'int'],
+  ['working-after-ms', 'MS', null, 'an aws___run_script still running after MS answers "working" with a task_id (default: never)', 'int'],
+  ['task-expiry-seconds', 'S', 300, 'a task is forgotten S seconds after it finished', 'int'],
+  ['boto3-latency-ms', 'MS', 0, 'each call_boto3 answer reaches the script MS after the call', 'int'],
   ['instances-per-region', 'N', null, 'EC2 instances in every account and region (default: 0-4, seeded)', 'int'],
   ['objects-per-bucket', 'N', null, 'S3 objects in every bucket (default: 0-6, seeded)', 'int'],
   ['empty-page', '', false, 'a paginated result of 2+ pages answers an empty page (no items, a next token) after its first', 'bool'],
@@ -133,6 +136,9 @@ function validate(opts) {
   if (opts.toolsPageSize < 1) throw new Error('--tools-page-size: expected >= 1');
   if (opts.roles.length === 0) throw new Error('--roles: expected at least one role name');
   if (opts.scriptTimeout < 1) throw new Error('--script-timeout: expected >= 1');
+  if (opts.workingAfterMs !== null && opts.workingAfterMs < 0) throw new Error('--working-after-ms: expected >= 0');
+  if (opts.taskExpirySeconds < 1) throw new Error('--task-expiry-seconds: expected >= 1');
+  if (opts.boto3LatencyMs < 0) throw new Error('--boto3-latency-ms: expected >= 0');
   if (opts.instancesPerRegion !== null && (opts.instancesPerRegion < 0 || opts.instancesPerRegion > 10000)) {
     throw new Error('--instances-per-region: expected 0..10000');
   }

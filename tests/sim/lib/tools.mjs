@@ -1,36 +1,14 @@
 // The hosted AWS MCP Server's tools as the simulator offers them: their tools/list entries and
 // what each returns. aws___run_script runs the code in the CPython sandbox (sandbox/sandbox.mjs)
-// and answers its call_boto3 calls from boto3.mjs; the documentation, skill and region tools
-// answer from small built-in tables. Uses @smithy/signature-v4 to presign S3 URLs with the
-// caller's own credentials.
+// and answers its call_boto3 calls from boto3.mjs; a script that outlives --working-after-ms
+// becomes a task (tasks.mjs) polled with aws___get_tasks; the documentation, skill and region
+// tools answer from small built-in tables. Uses @smithy/signature-v4 to presign S3 URLs with
+// the caller's own credentials.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Boto3Error, callBoto3, itemCounts } from './boto3.mjs';
 import { NodeSha256 } from './sigv4.mjs';
 import { digest, REGION_IDS, REGIONS } from './util.mjs';
-
-const ENVELOPE_SCHEMA = {
-  type: 'object',
-  properties: {
-    status: { type: 'string', enum: ['success', 'error'] },
-    return_value: { description: "The value of the script's final expression (null when there is none or the script failed)" },
-    api_calls: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          service: { type: 'string' },
-          operation: { type: 'string' },
-          status: { type: 'string', enum: ['success', 'error'] },
-          n_items: { type: 'object', additionalProperties: { type: 'integer' } },
-        },
-      },
-    },
-    stdout: { type: 'string' },
-    stderr: { type: 'string' },
-    error: { type: 'string' },
-  },
-  required: ['status', 'return_value', 'api_calls'],
-};
 
 const DOCS = [
   ['https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html', 'DescribeInstances - Amazon Elastic Compute Cloud',
@@ -57,6 +35,11 @@ function text(value, isError = false) {
   return { content: [{ type: 'text', text: typeof value === 'string' ? value : JSON.stringify(value) }], ...(isError ? { isError: true } : {}) };
 }
 
+/** A result whose object is its structuredContent and, as MCP asks, also its JSON text. */
+function structured(value, isError = false) {
+  return { ...text(value, isError), structuredContent: value };
+}
+
 function obj(properties, required = []) {
   return { type: 'object', properties, required, additionalProperties: false };
 }
@@ -75,19 +58,23 @@ async def call_boto3(
 
 operation_name MUST be the PascalCase AWS API operation name (e.g. ListBuckets, GetTable). Do not use the snake_case boto3 method name (list_buckets, get_table); the value of the script's final expression is the return_value of the result {status, return_value, api_calls}, which also carries stdout, stderr and error when there are any. region_name defaults to _meta.AWS_REGION.`;
 
+// The hosted tool's published description and input schema (glama.ai, see README.md).
+const GET_TASKS_DESCRIPTION = 'Poll status of long-running tasks. Use after a tool call returns task_id with status "working". Up to 3 IDs per call. Tasks expire after 5 min. Pass poll_iteration (start at 1, increment each call) and follow the recommended_wait_seconds in the response before polling again.';
+
+// No tool carries annotations: the hosted listings show none (README.md, Evidence).
 export const TOOLS = [
   {
     name: 'aws___run_script',
     description: RUN_SCRIPT_DESCRIPTION,
     inputSchema: obj({ code: { type: 'string', description: 'Python code to execute' } }, ['code']),
-    outputSchema: ENVELOPE_SCHEMA,
   },
   {
     name: 'aws___get_tasks',
-    title: 'List script runs',
-    description: 'Lists the aws___run_script runs of this session with their status and API calls.\nPass task_ids to see only those.',
-    inputSchema: obj({ task_ids: { type: 'array', items: { type: 'string' } } }),
-    annotations: { readOnlyHint: true },
+    description: GET_TASKS_DESCRIPTION,
+    inputSchema: obj({
+      task_ids: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 3, description: 'One or more task IDs (up to 3) from previous tool invocations.' },
+      poll_iteration: { type: 'integer', minimum: 1 },
+    }, ['task_ids']),
   },
   {
     name: 'aws___get_presigned_url',
@@ -100,35 +87,30 @@ export const TOOLS = [
       region_name: { type: 'string' },
       expires_in: { type: 'integer' },
     }, ['service_name', 'operation_name', 'params']),
-    annotations: { readOnlyHint: true },
   },
   {
     name: 'aws___search_documentation',
     title: 'Search AWS documentation',
     description: 'Searches AWS documentation, API references and skills.\nReturns ranked results with url, title and a short context.',
     inputSchema: obj({ search_phrase: { type: 'string' }, limit: { type: 'integer' } }, ['search_phrase']),
-    annotations: { readOnlyHint: true },
   },
   {
     name: 'aws___read_documentation',
     title: 'Read an AWS documentation page',
     description: 'Fetches an AWS documentation page as markdown.\nLong pages are cut at max_length characters starting from start_index.',
     inputSchema: obj({ url: { type: 'string' }, max_length: { type: 'integer' }, start_index: { type: 'integer' } }, ['url']),
-    annotations: { readOnlyHint: true },
   },
   {
     name: 'aws___retrieve_skill',
     title: 'Retrieve an AWS skill',
     description: 'Returns curated guidance for one AWS domain.\nWithout skill_name, lists the skills available.',
     inputSchema: obj({ skill_name: { type: 'string' } }),
-    annotations: { readOnlyHint: true },
   },
   {
     name: 'aws___list_regions',
     title: 'List AWS regions',
     description: 'Lists all AWS regions with their identifiers and names.',
     inputSchema: obj({}),
-    annotations: { readOnlyHint: true },
   },
   {
     name: 'aws___get_regional_availability',
@@ -139,7 +121,6 @@ export const TOOLS = [
       resource_type: { type: 'string', enum: ['product', 'api', 'cfn'] },
       filters: { type: 'array', items: { type: 'string' } },
     }, ['region', 'resource_type']),
-    annotations: { readOnlyHint: true },
   },
 ];
 
@@ -161,7 +142,17 @@ export function argumentProblem(tool, args) {
     }[schema.type];
     if (!ok) return `${JSON.stringify(value)} is not of type '${schema.type}' at '${name}'`;
     if (schema.enum && !schema.enum.includes(value)) return `${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)} at '${name}'`;
+    const bound = boundProblem(schema, value);
+    if (bound) return `${bound} at '${name}'`;
   }
+  return null;
+}
+
+/** Checks a value of the right type against its schema's minItems, maxItems and minimum. */
+function boundProblem(schema, value) {
+  if (schema.minItems !== undefined && value.length < schema.minItems) return `${JSON.stringify(value)} is too short`;
+  if (schema.maxItems !== undefined && value.length > schema.maxItems) return `${JSON.stringify(value)} is too long`;
+  if (schema.minimum !== undefined && value < schema.minimum) return `${value} is less than the minimum of ${schema.minimum}`;
   return null;
 }
 
@@ -237,8 +228,12 @@ function regionalAvailability(args, ctx) {
   return text({ region: args.region, resource_type: args.resource_type, results });
 }
 
-/** Answers one call_boto3 of a script and lists it in `apiCalls` as the hosted api_calls do. */
-function answerCall(call, ctx, apiCalls) {
+/**
+ * Answers one call_boto3 of a script, --boto3-latency-ms after the script made it, and lists it
+ * in `apiCalls` as the hosted api_calls do.
+ */
+async function answerCall(call, ctx, apiCalls) {
+  if (ctx.opts.boto3LatencyMs) await sleep(ctx.opts.boto3LatencyMs);
   const { service, operation } = call;
   try {
     const result = callBoto3(call, ctx);
@@ -251,30 +246,71 @@ function answerCall(call, ctx, apiCalls) {
   }
 }
 
-/** The result envelope: status, return_value and api_calls always; output and error if any. */
+/**
+ * The result envelope: status, return_value and api_calls always; output and error if any. The
+ * calls are copied: one still being answered when a script times out does not change it later.
+ */
 function envelopeOf(outcome, apiCalls) {
-  const envelope = { status: outcome.status, return_value: outcome.return_value, api_calls: apiCalls };
+  const envelope = { status: outcome.status, return_value: outcome.return_value, api_calls: [...apiCalls] };
   if (outcome.stdout) envelope.stdout = outcome.stdout;
   if (outcome.stderr) envelope.stderr = outcome.stderr;
   if (outcome.status === 'error') envelope.error = outcome.error;
   return envelope;
 }
 
+function envelopeResult(envelope) {
+  return structured(envelope, envelope.status === 'error');
+}
+
+const STILL_RUNNING = Symbol('still running');
+
+/** What `run` resolves to, or STILL_RUNNING if it has not after `ms` (null: wait for it). */
+async function settledWithin(run, ms) {
+  if (ms === null) return run;
+  const timer = new AbortController();
+  try {
+    return await Promise.race([run, sleep(ms, STILL_RUNNING, { signal: timer.signal })]);
+  } finally {
+    timer.abort();
+  }
+}
+
+/**
+ * The seconds a client should wait before its next poll, after the answer to poll `iteration`
+ * (0: the "working" answer itself). Our assumption: one second, one more for every poll, up to 5.
+ */
+function recommendedWait(iteration) {
+  return Math.min(Math.max(iteration, 1), 5);
+}
+
 async function runScriptTool(args, ctx) {
   const apiCalls = [];
-  const outcome = await ctx.sandbox.run(args.code, (call) => answerCall(call, ctx, apiCalls));
-  const envelope = envelopeOf(outcome, apiCalls);
-  ctx.session.recordTask(envelope, ctx.now);
-  return {
-    content: [{ type: 'text', text: JSON.stringify(envelope) }],
-    structuredContent: envelope,
-    ...(envelope.status === 'error' ? { isError: true } : {}),
-  };
+  const run = ctx.sandbox.run(args.code, (call) => answerCall(call, ctx, apiCalls)).then((outcome) => envelopeOf(outcome, apiCalls));
+  const envelope = await settledWithin(run, ctx.opts.workingAfterMs);
+  if (envelope !== STILL_RUNNING) return envelopeResult(envelope);
+  const taskId = ctx.tasks.start(ctx.identity.userId, run);
+  ctx.counters.taskStarted(ctx.identity.account);
+  return structured({
+    task_id: taskId,
+    status: 'working',
+    recommended_wait_seconds: recommendedWait(0),
+    message: 'The script is still running. Poll aws___get_tasks with this task_id for its result.',
+  });
+}
+
+/** One task's entry in an aws___get_tasks answer. */
+function taskEntry(id, task) {
+  if (!task) return { task_id: id, status: 'not_found', message: `Task ${id} was not found or has expired.` };
+  if (!task.envelope) return { task_id: id, status: 'working' };
+  return { task_id: id, status: task.envelope.status === 'error' ? 'failed' : 'completed', result: task.envelope };
 }
 
 function getTasks(args, ctx) {
-  const tasks = ctx.session.tasks.filter((t) => !args.task_ids || args.task_ids.includes(t.task_id));
-  return text({ tasks });
+  ctx.counters.taskPoll(ctx.identity.account);
+  const tasks = args.task_ids.map((id) => taskEntry(id, ctx.tasks.find(ctx.identity.userId, id)));
+  const answer = { tasks };
+  if (tasks.some((t) => t.status === 'working')) answer.recommended_wait_seconds = recommendedWait(args.poll_iteration ?? 1);
+  return structured(answer);
 }
 
 const HANDLERS = {
@@ -289,8 +325,8 @@ const HANDLERS = {
 };
 
 /**
- * Runs one tool. `ctx`: { identity, defaultRegion (_meta.AWS_REGION or --region), session
- * (recordTask, tasks), sandbox (sandbox/sandbox.mjs), org, seed, opts, now, counters, regionIds }.
+ * Runs one tool. `ctx`: { identity, defaultRegion (_meta.AWS_REGION or --region), tasks
+ * (tasks.mjs), sandbox (sandbox/sandbox.mjs), org, seed, opts, now, counters, regionIds }.
  * Returns a CallToolResult.
  */
 export async function callTool(name, args, ctx) {

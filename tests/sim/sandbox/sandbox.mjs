@@ -53,16 +53,21 @@ class Helper {
     if (message.type === 'ready') return this.markReady();
     const run = this.runs.get(message.id);
     if (!run) return undefined; // a run already failed by a restart
-    if (message.type === 'call') return this.send({ type: 'reply', id: message.id, call: message.call, ...this.answer(run, message) });
+    if (message.type === 'call') return this.reply(run, message);
     this.runs.delete(message.id);
     clearTimeout(run.watchdog);
     const { status, return_value: returnValue, stdout, stderr, error } = message;
     return run.resolve({ status, return_value: returnValue, stdout, stderr, error });
   }
 
-  answer(run, call) {
+  /** Answers one call_boto3 of `run` when its answer, which may take a while, is ready. */
+  async reply(run, call) {
+    this.send({ type: 'reply', id: call.id, call: call.call, ...(await this.answer(run, call)) });
+  }
+
+  async answer(run, call) {
     try {
-      return run.answer(call);
+      return await run.answer(call);
     } catch (err) {
       this.log(`call_boto3 ${call.service}.${call.operation}: ${err.stack}`);
       return { error: { type: 'RuntimeError', message: `opsrun-sim internal error: ${err.message}` } };
@@ -113,7 +118,8 @@ export class Sandbox {
 
   /**
    * Runs `code`; resolves to {status, return_value, stdout, stderr, error}. `answer(call)` answers
-   * each call_boto3 ({service, operation, region, params, report}) with {result} or {error}.
+   * each call_boto3 ({service, operation, region, params, report}) with {result} or {error}, or a
+   * promise of one.
    */
   async run(code, answer) {
     if (!this.helper || this.helper.exited) this.helper = this.newHelper();

@@ -36,7 +36,7 @@ function world(flags = []) {
     /** The tool result of running `code` (with `region` as _meta.AWS_REGION). */
     async call(code, region = 'us-east-1') {
       await started;
-      const ctx = { identity, org, seed: org.seed, opts, defaultRegion: region, regionIds: [...REGION_IDS], counters: w.counters, session: { recordTask() {} }, sandbox, now: Date.now() };
+      const ctx = { identity, org, seed: org.seed, opts, defaultRegion: region, regionIds: [...REGION_IDS], counters: w.counters, sandbox, now: Date.now() };
       return callTool('aws___run_script', { code }, ctx);
     },
     async envelope(code, region) {
