@@ -26,6 +26,7 @@
 #include "runtime/region.h"
 #include "runtime/retry.h"
 #include "runtime/sts.h"
+#include "runtime/timestamp.h"
 
 #define AWS_KEY "opsrun.aws"
 #define AWS_METATABLE "opsrun.Aws"
@@ -122,6 +123,32 @@ static void s_set_credentials(struct s_source *source, struct ops_credentials *c
   source->failed = false;
 }
 
+/* Credentials that had expired when they arrived (a clock far off, or a source handing out stale
+ * ones) would fail every request they sign, and leave no error behind for the task that waited
+ * for them: the fetch fails instead, saying whose they are and when they expired. */
+static bool s_arrived_expired(const struct s_source *source,
+                              const struct ops_credentials *credentials, struct ops_error *err)
+{
+  double now = s_now(source->aws);
+  if (!credentials->expiration || now < (double)credentials->expiration)
+    return false;
+  char expired[OPS_TIMESTAMP_LEN], clock[OPS_TIMESTAMP_LEN];
+  ops_timestamp_format(credentials->expiration, expired, sizeof(expired));
+  ops_timestamp_format((int64_t)now, clock, sizeof(clock));
+  if (source->kind == SOURCE_ROLE)
+    ops_error_set(err, OPS_ERR_CREDENTIALS,
+                  "STS AssumeRole of %s in account %s returned credentials that expired at %s, "
+                  "before they arrived (this machine's clock says %s): check the clock and the "
+                  "STS endpoint",
+                  source->role_arn, source->account, expired, clock);
+  else
+    ops_error_set(err, OPS_ERR_CREDENTIALS,
+                  "the base credentials (%s) expired at %s (this machine's clock says %s): "
+                  "renew them",
+                  credentials->source, expired, clock);
+  return true;
+}
+
 /* A fetch ended: every waiter learns of it. */
 static void s_settle(struct s_source *source)
 {
@@ -174,6 +201,12 @@ static void s_base_fetched(struct ops_credentials *credentials, const struct ops
 {
   struct s_source *base = ud;
   base->chain_fetch = NULL;
+  struct ops_error expired;
+  if (credentials && s_arrived_expired(base, credentials, &expired)) {
+    ops_credentials_free(credentials);
+    s_fail(base, &expired);
+    return;
+  }
   if (!credentials) {
     s_fail(base, err);
     return;
@@ -250,6 +283,12 @@ static void s_role_assumed(struct ops_sts_assumed_role *assumed, const struct op
     return;
   }
   ops_retry_succeeded(aws->sts_retry, &role->attempts);
+  struct ops_error expired;
+  if (s_arrived_expired(role, assumed->credentials, &expired)) {
+    ops_sts_assumed_role_free(assumed);
+    s_fail(role, &expired);
+    return;
+  }
   free(role->arn);
   role->arn = strdup(assumed->arn ? assumed->arn : "");
   s_set_credentials(role, assumed->credentials);

@@ -17,11 +17,13 @@ done
 PORT=$(head -n1 "$E2E_TMP/port")
 touch "$E2E_TMP/server.log"
 
-# hostile ARGS...: opsrun in a clean environment with made-up base credentials, as `run`.
+# hostile ARGS...: opsrun in a clean environment with made-up base credentials (and
+# $HOSTILE_ENV, one more NAME=VALUE), as `run`.
 hostile() {
   run env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
     AWS_ACCESS_KEY_ID=AKIDHOSTILETEST AWS_SECRET_ACCESS_KEY=hostileTestSecret \
-    AWS_ENDPOINT_URL_STS="http://127.0.0.1:$PORT/sts-expired" "$OPSRUN" "$@"
+    AWS_ENDPOINT_URL_STS="http://127.0.0.1:$PORT/sts-expired" ${HOSTILE_ENV:+"$HOSTILE_ENV"} \
+    "$OPSRUN" "$@"
 }
 
 # mcp_call MODE [OPTIONS...]: mcp.call against /mcp/MODE, printing ok, then the text or the
@@ -41,5 +43,24 @@ mcp_call ping --mcp-rate 0 -vv
 expect "a ping the server sends on the reply's event stream is answered" \
   '[ "$out" = "true	ping answered" ] && grep -q "POST /mcp/ping ping answered" "$E2E_TMP/server.log"'
 expect "... and nothing is called out of memory" '[[ "$err" != *"out of memory"* ]]'
+
+# --- credentials that expired before they arrived --------------------------------------------
+# They left the source without an error: the task failed with kind "ok" and "(no message)".
+hostile -e '
+local accounts = { "222222222222", "333333333333", "444444444444", "555555555555" }
+for _, r in ipairs(sweep(accounts, function(id) assume(id) end)) do
+  print(r.error.kind, r.error.account, r.error.retryable, r.error.message)
+end'
+expect "STS answering with expired credentials fails each account as a credentials error" \
+  '[ $status -eq 3 ] && [[ "$err" == *"0 ok, 4 failed (4 credentials)"* ]] && [ "$(grep -c "^credentials	[2-5]\{12\}	false	" <<<"$out")" -eq 4 ]'
+expect "... naming the role, the account and when the credentials expired" \
+  '[[ "$out" == *"	STS AssumeRole of arn:aws:iam::333333333333:role/CentralOpsTargetRole in account 333333333333 returned credentials that expired at 20"*"Z, before they arrived (this machine'"'"'s clock says 20"* ]]'
+
+hostile -e 'print(whoami().account)'
+expect "(control) base credentials without an expiry are used" '[ "$out" = 111111111111 ]'
+HOSTILE_ENV=AWS_CREDENTIAL_EXPIRATION=2020-01-01T00:00:00Z hostile -e \
+  'local ok, e = pcall(whoami) print(ok, e.kind, e.message)'
+expect "expired base credentials are a credentials error saying where they came from and when they expired" \
+  '[[ "$out" == "false	credentials	the base credentials (environment) expired at 2020-01-01T00:00:00Z (this machine"*"): renew them" ]]'
 
 finish
