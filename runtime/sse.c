@@ -74,6 +74,12 @@ static int s_dispatch(struct ops_sse_parser *parser)
   return go_on ? OPS_OK : OPS_ERR_CANCELLED;
 }
 
+/* An id that can go back to the server as Last-Event-ID (sse.h says why others are ignored). */
+static bool s_id_kept(const char *value, size_t len)
+{
+  return len <= OPS_SSE_MAX_ID_LEN && !memchr(value, '\0', len);
+}
+
 static int s_field(struct ops_sse_parser *parser, const char *name, size_t name_len,
                    const char *value, size_t value_len)
 {
@@ -83,7 +89,7 @@ static int s_field(struct ops_sse_parser *parser, const char *name, size_t name_
     ok = ops_buffer_append(&parser->data, value, value_len) && ops_buffer_append(&parser->data, "\n", 1);
   else if (IS("event"))
     ok = ops_buffer_set(&parser->type, value, value_len);
-  else if (IS("id") && !memchr(value, '\0', value_len))
+  else if (IS("id") && s_id_kept(value, value_len))
     ok = ops_buffer_set(&parser->last_id, value, value_len);
   else if (IS("retry") && s_all_digits(value, value_len) && value_len < 10)
     parser->retry_ms = strtol(value, NULL, 10);

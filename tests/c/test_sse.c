@@ -92,6 +92,30 @@ static void an_id_without_data_is_remembered_but_not_dispatched(void **state)
   ops_sse_parser_free(parser);
 }
 
+/* A 1 MiB id went back as a 1 MiB Last-Event-ID header, which libcurl refused as "Out of
+ * memory" (issue 14): past OPS_SSE_MAX_ID_LEN an id is ignored, the last one that fit stays. */
+static void an_id_longer_than_the_cap_is_ignored(void **state)
+{
+  (void)state;
+  static char stream[OPS_SSE_MAX_ID_LEN + 64];
+  int n = snprintf(stream, sizeof(stream), "id: first\ndata: a\n\nid: ");
+  memset(stream + n, 'x', OPS_SSE_MAX_ID_LEN + 1);
+  snprintf(stream + n + OPS_SSE_MAX_ID_LEN + 1, sizeof(stream) - (size_t)n - OPS_SSE_MAX_ID_LEN - 1,
+           "\ndata: b\n\n");
+  struct seen seen = {0};
+  assert_string_equal(parse(stream, 0, &seen), "message|a|first;message|b|first;");
+
+  static char longest[OPS_SSE_MAX_ID_LEN + 32];
+  n = snprintf(longest, sizeof(longest), "id: ");
+  memset(longest + n, 'y', OPS_SSE_MAX_ID_LEN);
+  snprintf(longest + n + OPS_SSE_MAX_ID_LEN, sizeof(longest) - (size_t)n - OPS_SSE_MAX_ID_LEN,
+           "\n\n");
+  struct ops_sse_parser *parser = ops_sse_parser_new(on_event, &seen);
+  assert_int_equal(ops_sse_feed(parser, longest, strlen(longest)), OPS_OK);
+  assert_int_equal(strlen(ops_sse_last_event_id(parser)), OPS_SSE_MAX_ID_LEN); /* at the cap */
+  ops_sse_parser_free(parser);
+}
+
 static void an_unfinished_event_is_not_dispatched(void **state)
 {
   (void)state;
@@ -137,6 +161,7 @@ int main(void)
       cmocka_unit_test(data_lines_join_with_newlines_and_line_endings_all_count),
       cmocka_unit_test(event_types_ids_and_retry),
       cmocka_unit_test(an_id_without_data_is_remembered_but_not_dispatched),
+      cmocka_unit_test(an_id_longer_than_the_cap_is_ignored),
       cmocka_unit_test(an_unfinished_event_is_not_dispatched),
       cmocka_unit_test(a_byte_order_mark_at_the_start_is_skipped),
       cmocka_unit_test(a_byte_order_mark_in_pieces_is_skipped_too),

@@ -44,6 +44,12 @@ expect "a ping the server sends on the reply's event stream is answered" \
   '[ "$out" = "true	ping answered" ] && grep -q "POST /mcp/ping ping answered" "$E2E_TMP/server.log"'
 expect "... and nothing is called out of memory" '[[ "$err" != *"out of memory"* ]]'
 
+# --- event ids that cannot go back to the server -----------------------------------------------
+# A 1 MiB id went back as a 1 MiB Last-Event-ID header, which libcurl refused as "Out of memory".
+mcp_call long-id
+expect "an event id past the cap is ignored: the stream resumes from the last id that fit" \
+  '[ "$out" = "true	resumed after first-1" ] && grep -q "GET /mcp/long-id Last-Event-ID '"'"'first-1'"'"' length 7" "$E2E_TMP/server.log"'
+
 # --- credentials that expired before they arrived --------------------------------------------
 # They left the source without an error: the task failed with kind "ok" and "(no message)".
 hostile -e '
