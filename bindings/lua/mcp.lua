@@ -26,8 +26,9 @@ local function check_opts(name, opts)
   if opts == nil then return {} end
   local function bad(message) fail(name, message, 3) end
   if type(opts) ~= "table" then bad("options must be a table, got " .. type(opts)) end
-  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
-    bad("timeout must be a positive number of seconds")
+  local t = opts.timeout
+  if t ~= nil and not (type(t) == "number" and t > 0 and t <= private.MAX_SECONDS) then
+    bad("timeout must be a positive number of seconds up to 1e9")
   end
   if opts.region ~= nil and not private.identity.is_region(opts.region) then
     bad("region must be a region name such as 'us-east-1', got "
@@ -225,12 +226,22 @@ local function finished_result(entry, id)
     isError = failed or nil }
 end
 
+-- The `tool` error of an isError result, in the tool's own words.
+local function tool_error(tool, result)
+  local content = null_to_nil(result.content) or {}
+  local text = text_of(content)
+  return private.error({ code = tool, phase = "mcp", content = content,
+    message = text ~= "" and text or "the tool reported an error without a message" }, "tool")
+end
+
 local function await_hosted_task(id, first, params, opts)
   local wait = wait_seconds(result_object(first))
   for iteration = 1, math.huge do
     opsrun.sleep(wait)
-    local answer = result_object(call_tool({ name = "aws___get_tasks", _meta = params._meta,
-      arguments = { task_ids = { id }, poll_iteration = iteration } }, opts))
+    local polled = call_tool({ name = "aws___get_tasks", _meta = params._meta,
+      arguments = { task_ids = { id }, poll_iteration = iteration } }, opts)
+    if polled.isError == true then error(tool_error("aws___get_tasks", polled), 0) end
+    local answer = result_object(polled)
     local entry = task_entry(answer, id)
     if not entry then
       error(private.error({ phase = "mcp", code = "aws___get_tasks", message = "aws___get_tasks "
@@ -256,17 +267,10 @@ function mcp.call(tool, args, opts)
   local result = call_tool(params, opts)
   local task = working_task(result)
   if task then result = await_hosted_task(task, result, params, opts) end
+  if result.isError == true then error(tool_error(tool, result), 2) end
   local content = null_to_nil(result.content) or {}
-  local text = text_of(content)
-  if result.isError == true then
-    error(private.error({
-      code = tool,
-      phase = "mcp",
-      message = text ~= "" and text or "the tool reported an error without a message",
-      content = content,
-    }, "tool"), 2)
-  end
-  return { content = content, structured = null_to_nil(result.structuredContent), text = text }
+  return { content = content, structured = null_to_nil(result.structuredContent),
+    text = text_of(content) }
 end
 
 function mcp.tools(opts)

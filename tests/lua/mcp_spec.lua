@@ -185,6 +185,15 @@ describe("the hosted server's long-running pattern", function()
       err.message)
   end)
 
+  it("raises aws___get_tasks' own error in its words", function()
+    script_server({ working, function() return { content = { { type = "text",
+      text = "Input validation error: 'task_ids' is a required property" } }, isError = true } end })
+    local ok, err = pcall(mcp.call, "aws___run_script", { code = "result" })
+    assert.is_false(ok)
+    assert.are.same({ "tool", "aws___get_tasks" }, { err.kind, err.code })
+    assert.matches("Input validation error", err.message, 1, true)
+  end)
+
   it("raises when aws___get_tasks does not know the task", function()
     script_server({ working, text_result({ tasks = {} }) })
     local ok, err = pcall(mcp.call, "aws___run_script", { code = "result" })
