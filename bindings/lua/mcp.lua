@@ -1,7 +1,8 @@
 -- mcp.lua: mcp.call and mcp.tools (SPEC section 4) on the private JSON-RPC request of
 -- bindings/lua_mcp.c: argument checks, `_meta`, tools/list pages, and results shaped as
--- {content, structured, text}, with isError results raised as `tool` errors; and --read-only,
--- which refuses before sending what it cannot tell is a read.
+-- {content, structured, text}, with isError results raised as `tool` errors; tools whose work
+-- outlives the first answer waited for (MCP tasks, the hosted aws___get_tasks pattern).
+-- --read-only's refusals come from read_only.lua.
 local opsrun, private = ...
 local json = opsrun.json
 
@@ -55,71 +56,23 @@ local function text_of(content)
   return table.concat(parts, "\n")
 end
 
--- --read-only. The hosted server marks no tool read-only, so the client decides: an AWS
--- operation is a read when its name starts with one of these verbs followed by a capital letter
--- or nothing (DescribeInstances, GetObject, Scan); IAM calls these access levels List and Read.
-local READ_VERBS = { "Describe", "Get", "List", "Search", "Lookup", "BatchGet", "BatchDescribe",
-  "Scan", "Query", "Head" }
-private.READ_VERBS = READ_VERBS
-
--- Tools that change nothing in AWS, whatever their arguments: documentation, skills, regions
--- and the status of earlier scripts. aws___get_presigned_url is a read when its operation is.
-local READ_ONLY_TOOLS = { aws___search_documentation = true, aws___read_documentation = true,
-  aws___retrieve_skill = true, aws___list_regions = true, aws___get_regional_availability = true,
-  aws___get_tasks = true }
-
--- A key only the bindings hold: options carrying it come from mcp.boto3 or mcp.paginate, whose
--- code calls one operation they have checked already.
-private.CHECKED_CODE = setmetatable({}, { __name = "opsrun.CheckedCode" })
-
-local function is_read(operation)
-  for _, verb in ipairs(READ_VERBS) do
-    if operation:sub(1, #verb) == verb and not operation:sub(#verb + 1, #verb + 1):match("[a-z]")
-    then
-      return true
-    end
-  end
-  return false
-end
-
-local function read_only_error(what, why)
-  return private.error({ code = "ReadOnly", phase = "mcp",
-    message = "--read-only refused " .. what .. ": " .. why .. "; nothing was sent" }, "denied")
-end
-
--- nil when --read-only allows the AWS operation `service`.`operation`, else the error to raise.
-function private.read_only_refusal(service, operation)
-  if not private.config.read_only or is_read(operation) then return nil end
-  return read_only_error(service .. " " .. operation, "it is not a read (reads start with "
-    .. table.concat(READ_VERBS, ", ") .. ")")
-end
-
--- nil when --read-only allows calling `tool` with `args` (and `opts`), else the error to raise.
-local function tool_refusal(tool, args, opts)
-  if not private.config.read_only or READ_ONLY_TOOLS[tool] then return nil end
-  if tool == "aws___run_script" then
-    if opts[private.CHECKED_CODE] then return nil end
-    return read_only_error("aws___run_script with code of its own",
-      "opsrun cannot tell what code does; use mcp.boto3 or mcp.paginate")
-  end
-  if tool == "aws___get_presigned_url" and type(args.operation_name) == "string" then
-    return private.read_only_refusal(tostring(args.service_name), args.operation_name)
-  end
-  return read_only_error("the tool " .. tool, "opsrun cannot tell whether it only reads")
-end
-
 -- MCP tasks (2025-11-25, basic/utilities/tasks). Each tool's execution.taskSupport, as the last
 -- tools/list said; a tool that requires a task is called as one when the session's server
 -- declared task-augmented tools/call.
 local task_support = {}
 local TERMINAL_TASK = { completed = true, failed = true, cancelled = true }
 local DEFAULT_POLL_SECONDS = 1 -- when a task names no pollInterval
-local MIN_POLL_SECONDS = 0.05
+-- A server's word on how long to wait before polling again, kept within these bounds.
+local MIN_WAIT_SECONDS, MAX_WAIT_SECONDS = 0.05, 60
+
+local function bounded_wait(seconds)
+  return math.min(math.max(seconds, MIN_WAIT_SECONDS), MAX_WAIT_SECONDS)
+end
 
 local function poll_seconds(task)
   local interval = tonumber(null_to_nil(task.pollInterval))
   if not interval then return DEFAULT_POLL_SECONDS end
-  return math.max(interval / 1000, MIN_POLL_SECONDS)
+  return bounded_wait(interval / 1000)
 end
 
 -- A task-augmented tools/call: the task polled with tasks/get at its pollInterval (a sleep, so
@@ -169,7 +122,6 @@ end
 -- not public, so they are read tolerantly: the object of a result is its structuredContent or the
 -- JSON of its text; a task is named by task_id (or taskId).
 local DEFAULT_WAIT_SECONDS = 2
-local MAX_WAIT_SECONDS = 60
 
 local function result_object(result)
   local structured = null_to_nil(result.structuredContent)
@@ -203,7 +155,7 @@ end
 local function wait_seconds(...)
   for _, object in ipairs({ ... }) do
     local seconds = tonumber(null_to_nil(object.recommended_wait_seconds))
-    if seconds then return math.min(math.max(seconds, MIN_POLL_SECONDS), MAX_WAIT_SECONDS) end
+    if seconds then return bounded_wait(seconds) end
   end
   return DEFAULT_WAIT_SECONDS
 end
@@ -258,7 +210,7 @@ function mcp.call(tool, args, opts)
     fail("call", "args must be a table, got " .. type(args))
   end
   opts = check_opts("call", opts)
-  local refusal = tool_refusal(tool, args or {}, opts)
+  local refusal = private.tool_refusal(tool, args or {}, opts)
   if refusal then error(refusal, 2) end
   local meta = { AWS_REGION = opts.region or private.region() }
   for key, value in pairs(opts.meta or {}) do meta[key] = value end
