@@ -1,6 +1,7 @@
 /* lua_mcp.c: the C half of `mcp`: one runtime/mcp.h client per Lua state, and the private
  * primitives mcp.lua builds mcp.call and mcp.tools on: a JSON-RPC request as the running task's
- * identity (a task wait), and closing the sessions when opsrun exits. */
+ * identity (a task wait), its result decoded with lua-cjson, and closing the sessions when
+ * opsrun exits. */
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,26 @@ static void s_request_done(void *ud, const char *result_json, const struct ops_e
   ops_wait_done(&request->wait);
 }
 
+/* Pushes the reply decoded by lua-cjson (json.decode); a reply it cannot decode, such as one
+ * nested deeper than its 1000 levels (jansson, which read it first, allows 2048), fills `err`
+ * as an rpc error and pushes nothing. */
+static bool s_push_decoded(lua_State *L, const char *json, const char *method,
+                           struct ops_error *err)
+{
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, "cjson");
+  lua_getfield(L, -1, "decode");
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  lua_pushstring(L, json);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+    return true;
+  ops_error_set(err, OPS_ERR_RPC, "%s: the server's reply cannot be decoded (%s)", method,
+                lua_isstring(L, -1) ? lua_tostring(L, -1) : "not JSON");
+  lua_pop(L, 1);
+  return false;
+}
+
 static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
 {
   (void)status;
@@ -165,11 +186,13 @@ static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
     lua_settop(L, 3); /* method, params_json, timeout */
     return ops_identity_await(L, s_request_with_identity, 1);
   }
-  if (request->failed)
-    return ops_lua_error_raise(L, &request->error, "mcp", ops_task_account(ops_task_running(L)));
-  lua_pushstring(L, request->result_json);
+  if (!request->failed &&
+      s_push_decoded(L, request->result_json, lua_tostring(L, 1), &request->error)) {
+    s_request_release(request);
+    return 1;
+  }
   s_request_release(request);
-  return 1;
+  return ops_lua_error_raise(L, &request->error, "mcp", ops_task_account(ops_task_running(L)));
 }
 
 /* Arguments still on the stack after the identity wait: method, params_json, timeout. `ctx` is 1
@@ -194,7 +217,7 @@ static int s_request_with_identity(lua_State *L, int status, lua_KContext ctx)
   return ops_task_suspend(L, &request->wait, s_request_done_k, (lua_KContext)request);
 }
 
-/* request(method, params_json | nil, timeout_seconds) -> result as JSON text */
+/* request(method, params_json | nil, timeout_seconds) -> the result, decoded */
 static int mcp_request(lua_State *L)
 {
   luaL_checkstring(L, 1);

@@ -40,9 +40,8 @@ local function check_opts(name, opts)
 end
 
 local function request(method, params, opts)
-  local text = private.mcp.request(method, params and json.encode(params) or nil,
+  return private.mcp.request(method, params and json.encode(params) or nil,
     opts.timeout or DEFAULT_TIMEOUT)
-  return json.decode(text)
 end
 
 -- The text items of a content array, joined with newlines.

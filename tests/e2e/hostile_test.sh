@@ -50,6 +50,12 @@ mcp_call long-id
 expect "an event id past the cap is ignored: the stream resumes from the last id that fit" \
   '[ "$out" = "true	resumed after first-1" ] && grep -q "GET /mcp/long-id Last-Event-ID '"'"'first-1'"'"' length 7" "$E2E_TMP/server.log"'
 
+# --- replies opsrun cannot hand to Lua -------------------------------------------------------------
+# jansson reads JSON 2048 levels deep, lua-cjson 1000: the decoder's error escaped as a bare string.
+mcp_call deep
+expect "a result nested deeper than lua-cjson decodes is an rpc error object saying so" \
+  '[[ "$out" == "false	rpc	rpc (mcp): tools/call: the server'"'"'s reply cannot be decoded (Found too many nested data structures (1001) at character "*")" ]]'
+
 # --- credentials that expired before they arrived --------------------------------------------
 # They left the source without an error: the task failed with kind "ok" and "(no message)".
 hostile -e '

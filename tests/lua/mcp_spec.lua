@@ -8,14 +8,15 @@ local private = debug.getregistry()["opsrun.private"]
 local mcp = opsrun.mcp
 
 -- Replaces the server: `answers` is a list of functions (method, params) -> result table, taken
--- in order; every request is recorded as {method, params}.
+-- in order, each answered through JSON as the binding does; every request is recorded as
+-- {method, params}.
 local function script_server(answers)
   local sent = {}
   private.mcp.request = function(method, params_json)
     local params = params_json and cjson.decode(params_json) or {}
     sent[#sent + 1] = { method = method, params = params }
     local answer = assert(table.remove(answers, 1), "an unexpected " .. method)
-    return cjson.encode(answer(method, params))
+    return cjson.decode(cjson.encode(answer(method, params)))
   end
   return sent
 end
