@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "bindings/cli.h"
 #include "bindings/engine.h"
@@ -237,6 +238,10 @@ static int s_main(lua_State *L)
 
 int main(int argc, char **argv)
 {
+  /* Keys and session tokens live in this process's memory: a crash must not write them to a
+   * core file, nor may other processes of the same user read them (ptrace, /proc/PID/mem). So
+   * the process is not dumpable, from before any credential is read. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   struct ops_cli cli;
   char error[256];
   if (ops_cli_parse(argc, argv, &cli, error, sizeof(error)) != 0) {
