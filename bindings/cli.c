@@ -3,7 +3,6 @@
 #include "bindings/cli.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,9 +183,9 @@ static int s_apply(struct s_parser *p, const struct s_option *option, const char
     break;
   case OPT_TIMEOUT:
     config->timeout_seconds = strtod(value, &end);
-    if (end == value || *end || !isfinite(config->timeout_seconds) ||
-        config->timeout_seconds <= 0)
-      return s_fail(p, "--timeout must be a positive number of seconds, got '%s'", value);
+    if (end == value || *end || !(config->timeout_seconds > 0) ||
+        config->timeout_seconds > OPS_MAX_SECONDS)
+      return s_fail(p, "--timeout must be a positive number of seconds up to 1e9, got '%s'", value);
     break;
   case OPT_OUTPUT: {
     int output = ops_output_from_name(value);

@@ -34,6 +34,10 @@ struct ops_config {
 #define OPS_DEFAULT_CONCURRENCY 16
 #define OPS_MAX_CONCURRENCY 1024
 #define OPS_DEFAULT_TIMEOUT_SECONDS 300.0
+/* The longest timeout or sleep accepted anywhere (--timeout, sweep's and mcp's opts.timeout,
+ * sleep): about 31 years, "no deadline" for any practical purpose. Longer ones, inf and NaN are
+ * refused with a message naming this bound; in milliseconds it still fits every timer. */
+#define OPS_MAX_SECONDS 1e9
 /* The hosted AWS MCP Server's quota: "Requests per account per Region: 3 per second (sustained)",
  * not adjustable (Agent Toolkit for AWS user guide, Quotas for AWS MCP Server). */
 #define OPS_DEFAULT_MCP_RATE 3.0

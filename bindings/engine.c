@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bindings/config.h"
 #include "bindings/lua_error.h"
 #include "runtime/log.h"
 
@@ -18,6 +19,11 @@
 #define DEADLINE_CHECK_INSTRUCTIONS 10000
 
 enum s_task_state { TASK_READY, TASK_RUNNING, TASK_SUSPENDED };
+
+/* Tasks in line to be resumed, first in first out. */
+struct s_queue {
+  struct ops_task *head, *tail;
+};
 
 struct ops_task {
   struct ops_engine *engine;
@@ -33,7 +39,8 @@ struct ops_task {
   double timeout_seconds; /* 0: none */
   uint64_t started_ms;
   bool timed_out;
-  struct ops_task *ready_prev, *ready_next;
+  struct s_queue *queue; /* the queue it is in, when TASK_READY */
+  struct ops_task *queue_prev, *queue_next;
   struct ops_task *live_prev, *live_next;
   void *context;
   char account[64];
@@ -42,8 +49,12 @@ struct ops_task {
 struct ops_engine {
   lua_State *L; /* the main thread */
   struct ops_loop *loop;
-  struct ops_task *ready_head, *ready_tail;
-  struct ops_task *live; /* every task not yet finished, for cleanup */
+  struct s_queue ready;
+  /* tasks that yielded with a bare coroutine.yield(): ready again once the loop has run, so
+   * that a task spinning on yield cannot starve timers and transfers */
+  struct s_queue yielded;
+  struct ops_task *current; /* the task whose code runs now (the innermost, when they nest) */
+  struct ops_task *live;    /* every task not yet finished, for cleanup */
   int failures;
   volatile sig_atomic_t interrupt_pending; /* set by the signal handler */
   bool interrupted;
@@ -112,33 +123,49 @@ int ops_engine_failures(const struct ops_engine *engine)
   return engine->failures;
 }
 
-/* ---------------------------------------------------------------- ready queue */
+/* ---------------------------------------------------------------- queues */
+
+static void s_queue_push(struct s_queue *queue, struct ops_task *task)
+{
+  task->state = TASK_READY;
+  task->queue = queue;
+  task->queue_next = NULL;
+  task->queue_prev = queue->tail;
+  if (queue->tail)
+    queue->tail->queue_next = task;
+  else
+    queue->head = task;
+  queue->tail = task;
+}
+
+static void s_queue_remove(struct ops_task *task)
+{
+  struct s_queue *queue = task->queue;
+  if (task->queue_prev)
+    task->queue_prev->queue_next = task->queue_next;
+  else
+    queue->head = task->queue_next;
+  if (task->queue_next)
+    task->queue_next->queue_prev = task->queue_prev;
+  else
+    queue->tail = task->queue_prev;
+  task->queue_prev = task->queue_next = NULL;
+  task->queue = NULL;
+}
 
 static void s_ready_push(struct ops_task *task)
 {
-  struct ops_engine *engine = task->engine;
-  task->state = TASK_READY;
-  task->ready_next = NULL;
-  task->ready_prev = engine->ready_tail;
-  if (engine->ready_tail)
-    engine->ready_tail->ready_next = task;
-  else
-    engine->ready_head = task;
-  engine->ready_tail = task;
+  s_queue_push(&task->engine->ready, task);
 }
 
-static void s_ready_remove(struct ops_task *task)
+/* Moves every task of `from` to the end of `to`, in order. */
+static void s_queue_append(struct s_queue *to, struct s_queue *from)
 {
-  struct ops_engine *engine = task->engine;
-  if (task->ready_prev)
-    task->ready_prev->ready_next = task->ready_next;
-  else
-    engine->ready_head = task->ready_next;
-  if (task->ready_next)
-    task->ready_next->ready_prev = task->ready_prev;
-  else
-    engine->ready_tail = task->ready_prev;
-  task->ready_prev = task->ready_next = NULL;
+  while (from->head) {
+    struct ops_task *task = from->head;
+    s_queue_remove(task);
+    s_queue_push(to, task);
+  }
 }
 
 /* ---------------------------------------------------------------- tasks */
@@ -239,7 +266,7 @@ static void s_task_release(struct ops_task *task)
   if (task->deadline)
     ops_loop_timer_cancel(engine->loop, task->deadline);
   if (task->state == TASK_READY)
-    s_ready_remove(task);
+    s_queue_remove(task);
   if (task->live_prev)
     task->live_prev->live_next = task->live_next;
   else
@@ -278,9 +305,20 @@ static void s_finish(struct ops_task *task, bool ok, int nvalues)
   s_task_release(task);
 }
 
-/* A task past its deadline that is waiting is abandoned: its wait cancelled, its coroutine
- * dropped. One that is running (a busy loop, or driving the engine itself) is flagged, and the
- * count hook raises the timeout error in it. */
+/* Ends a task past its deadline without running any more of its code: its coroutine, wherever
+ * it stopped, is dropped. */
+static void s_abandon(struct ops_task *task)
+{
+  lua_State *L = task->engine->L;
+  lua_checkstack(L, 8);
+  lua_pushboolean(L, 0);
+  lua_pushnil(L);
+  s_finish(task, false, 1); /* replaced by the timeout error */
+}
+
+/* A task past its deadline that is waiting is abandoned, its wait cancelled. One that is running
+ * (a busy loop, or a coroutine of its own waiting in place) is flagged: the count hook, or the
+ * wait in place, ends it. */
 static void s_deadline_passed(void *ud)
 {
   struct ops_task *task = ud;
@@ -293,22 +331,41 @@ static void s_deadline_passed(void *ud)
     task->wait = NULL;
     wait->cancel(wait);
   }
-  lua_State *L = task->engine->L;
-  lua_checkstack(L, 8);
-  lua_pushboolean(L, 0);
-  lua_pushnil(L);
-  s_finish(task, false, 1); /* replaced by the timeout error */
+  s_abandon(task);
 }
 
+static struct ops_engine *s_engine_find(lua_State *L)
+{
+  lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+  struct ops_engine *engine = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return engine;
+}
+
+/* The count hook of every thread a task's code runs in: the task's coroutine, and the coroutines
+ * its code makes (a new thread inherits its creator's hook). It holds the deadline of the task
+ * running now, whatever thread it fires in, so neither a busy loop, nor one inside a coroutine
+ * of the script's, nor an error caught by pcall escapes it. Past the deadline the thread yields
+ * (pcall cannot catch a yield): the task's own coroutine yields to the engine, which abandons it;
+ * a script's coroutine yields to whoever resumed it, and the hook then fires at every instruction
+ * until control is back in the task's coroutine. Where yielding is impossible (inside a C call
+ * such as table.sort's comparator) the timeout error is raised instead. */
 static void s_deadline_hook(lua_State *L, lua_Debug *ar)
 {
   (void)ar;
-  struct ops_task *task = ops_task_running(L);
+  struct ops_engine *engine = s_engine_find(L);
+  struct ops_task *task = engine ? engine->current : NULL;
   if (!task || !task->timeout_seconds)
     return;
   if (!task->timed_out && s_seconds_since(task->started_ms) < task->timeout_seconds)
     return;
   task->timed_out = true;
+  lua_sethook(task->co, s_deadline_hook, LUA_MASKCOUNT, 1);
+  lua_sethook(L, s_deadline_hook, LUA_MASKCOUNT, 1);
+  if (lua_isyieldable(L)) {
+    lua_yield(L, 0); /* a hook yields by returning right after this */
+    return;
+  }
   s_push_timeout_error(L, task);
   lua_error(L);
 }
@@ -382,11 +439,11 @@ static void s_spawn(lua_State *L, int group_index, int key_index, double timeout
   lua_pushcfunction(task->co, s_task_body);
   lua_xmove(L, task->co, nargs + 1);
   task->resume_nargs = nargs + 1;
-  if (timeout_seconds > 0) {
-    lua_sethook(task->co, s_deadline_hook, LUA_MASKCOUNT, DEADLINE_CHECK_INSTRUCTIONS);
+  /* every task has the hook, deadline or not: a coroutine made in one may be resumed in another */
+  lua_sethook(task->co, s_deadline_hook, LUA_MASKCOUNT, DEADLINE_CHECK_INSTRUCTIONS);
+  if (timeout_seconds > 0)
     task->deadline = ops_loop_timer_start(engine->loop, (uint64_t)(timeout_seconds * 1000.0),
                                           s_deadline_passed, task);
-  }
   task->started_ms = ops_loop_now_ms();
   task->live_next = engine->live;
   if (engine->live)
@@ -398,20 +455,27 @@ static void s_spawn(lua_State *L, int group_index, int key_index, double timeout
 
 static void s_resume(struct ops_task *task)
 {
+  struct ops_engine *engine = task->engine;
+  struct ops_task *outer = engine->current;
   task->state = TASK_RUNNING;
   task->wait = NULL;
   int nargs = task->resume_nargs;
   task->resume_nargs = 0;
   int nresults = 0;
+  engine->current = task;
   int status = lua_resume(task->co, NULL, nargs, &nresults);
+  engine->current = outer;
   if (status == LUA_YIELD) {
-    if (task->state == TASK_RUNNING) { /* a bare coroutine.yield(): let the others run first */
-      lua_pop(task->co, nresults);
-      s_ready_push(task);
-    }
+    if (task->state != TASK_RUNNING) /* suspended in a wait */
+      return;
+    lua_pop(task->co, nresults);
+    if (task->timed_out) /* the count hook yielded it */
+      s_abandon(task);
+    else /* a bare coroutine.yield(): the others and the loop go first */
+      s_queue_push(&engine->yielded, task);
     return;
   }
-  lua_State *L = task->engine->L;
+  lua_State *L = engine->L;
   if (status == LUA_OK && !lua_checkstack(L, nresults + 8)) { /* fails the task, not L's code */
     lua_settop(task->co, 0);
     lua_pushfstring(task->co, "too many results (%d) from a task", nresults - 1);
@@ -478,20 +542,24 @@ void ops_engine_clear_interrupt(struct ops_engine *engine)
   engine->interrupted = false;
 }
 
-/* Drives the engine until *done: resumes ready tasks, else waits on the loop. The blocking wait
- * of code outside any task (`blocking`, may be NULL) is interrupted like a task's. */
+/* Drives the engine until *done, or until the task `owner` (may be NULL) is past its deadline:
+ * resumes ready tasks, else waits on the loop. The blocking wait of code outside any task
+ * (`blocking`, may be NULL) is interrupted like a task's. */
 static void s_run_until(lua_State *L, struct ops_engine *engine, const bool *done,
-                        struct ops_wait *blocking)
+                        struct ops_wait *blocking, const struct ops_task *owner)
 {
-  while (!*done) {
+  while (!*done && !(owner && owner->timed_out)) {
     if (engine->interrupt_pending) {
       s_take_interrupt(engine);
       if (blocking && !blocking->survives_interrupt)
         s_interrupt_wait(blocking);
-    } else if (engine->ready_head) {
-      struct ops_task *task = engine->ready_head;
-      s_ready_remove(task);
+    } else if (engine->ready.head) {
+      struct ops_task *task = engine->ready.head;
+      s_queue_remove(task);
       s_resume(task);
+    } else if (engine->yielded.head) {
+      ops_loop_run_once(engine->loop, 0); /* due timers and ready transfers, without waiting */
+      s_queue_append(&engine->ready, &engine->yielded);
     } else if (ops_loop_idle(engine->loop)) {
       luaL_error(L, "deadlock: waiting, but nothing is left that could finish the wait");
     } else {
@@ -520,9 +588,11 @@ int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_K
   wait->task = task;
   wait->k = k;
   wait->ctx = ctx;
-  if (task && task->timed_out) {
+  /* the task whose deadline holds: L's own, or the one that runs a coroutine the script made */
+  struct ops_task *owner = task ? task : engine->current;
+  if (owner && owner->timed_out) {
     wait->cancel(wait);
-    s_push_timeout_error(L, task);
+    s_push_timeout_error(L, owner);
     return lua_error(L);
   }
   if (ops_engine_interrupted(engine) && !wait->survives_interrupt) {
@@ -535,7 +605,12 @@ int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_K
     task->state = TASK_SUSPENDED;
     return lua_yieldk(L, 0, (lua_KContext)wait, s_resume_k);
   }
-  s_run_until(L, engine, &wait->done, wait);
+  s_run_until(L, engine, &wait->done, wait, owner);
+  if (!wait->done) { /* the owner's deadline passed while it waited in place */
+    wait->cancel(wait);
+    s_push_timeout_error(L, owner);
+    return lua_error(L);
+  }
   return s_resume_k(L, LUA_YIELD, (lua_KContext)wait);
 }
 
@@ -581,7 +656,8 @@ static int s_sleep_k(lua_State *L, int status, lua_KContext ctx)
 static int engine_sleep(lua_State *L)
 {
   lua_Number seconds = luaL_checknumber(L, 1);
-  luaL_argcheck(L, seconds >= 0 && seconds < 1e9, 1, "seconds must be between 0 and 1e9");
+  luaL_argcheck(L, seconds >= 0 && seconds <= OPS_MAX_SECONDS, 1,
+                "seconds must be between 0 and 1e9");
   struct ops_loop *loop = ops_engine_loop(ops_engine_of(L));
   struct s_sleep *sleep = lua_newuserdatauv(L, sizeof(*sleep), 0);
   *sleep = (struct s_sleep){.wait.cancel = s_sleep_cancel, .loop = loop};
@@ -620,6 +696,8 @@ static int group_spawn(lua_State *L)
   s_check_group(L);
   luaL_checkany(L, 2);
   lua_Number timeout = luaL_optnumber(L, 3, 0);
+  luaL_argcheck(L, timeout >= 0 && timeout <= OPS_MAX_SECONDS, 3,
+                "timeout must be a number of seconds from 0 (none) to 1e9");
   const char *account = luaL_optstring(L, 4, "");
   luaL_checktype(L, 5, LUA_TFUNCTION);
   s_spawn(L, 1, 2, timeout, account, lua_gettop(L) - 5);
@@ -761,5 +839,7 @@ int luaopen_opsrun_engine(lua_State *L)
                                        {"interrupted", engine_interrupted},
                                        {NULL, NULL}};
   luaL_newlib(L, functions);
+  lua_pushnumber(L, OPS_MAX_SECONDS);
+  lua_setfield(L, -2, "MAX_SECONDS");
   return 1;
 }

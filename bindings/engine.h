@@ -84,7 +84,8 @@ int ops_engine_run(lua_State *L, int nargs);
 int ops_engine_failures(const struct ops_engine *engine);
 
 /* Opens the engine's Lua functions: returns a table with `sleep` and the private primitives
- * the embedded Lua uses (`group`, `note_failure`, `clock`, `status`, `interrupted`). */
+ * the embedded Lua uses (`group`, `note_failure`, `clock`, `status`, `interrupted`, and
+ * `MAX_SECONDS`, config.h's bound on timeouts). */
 int luaopen_opsrun_engine(lua_State *L);
 
 #endif

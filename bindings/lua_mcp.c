@@ -223,7 +223,8 @@ static int mcp_request(lua_State *L)
   luaL_checkstring(L, 1);
   luaL_optstring(L, 2, NULL);
   lua_Number timeout = luaL_checknumber(L, 3);
-  luaL_argcheck(L, timeout > 0, 3, "timeout must be positive");
+  luaL_argcheck(L, timeout > 0 && timeout <= OPS_MAX_SECONDS, 3,
+                "timeout must be a positive number of seconds up to 1e9");
   lua_settop(L, 3);
   s_client_of(L); /* a refused endpoint is reported before any credentials are looked for */
   return ops_identity_await(L, s_request_with_identity, 0);

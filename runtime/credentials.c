@@ -368,7 +368,7 @@ int ops_credentials_read_token_file(const char *path, const char *what, char **o
 {
   char buf[20001];
   *out = NULL;
-  FILE *f = fopen(path, "rb");
+  FILE *f = fopen(path, "rbe"); /* e: close-on-exec (glibc) */
   if (!f)
     return ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot read %s: %s", what, path,
                          strerror(errno));

@@ -78,7 +78,12 @@ struct ops_credentials_context {
   const char *region;
   ops_credentials_prompt_fn prompt; /* NULL: a profile with mfa_serial fails clearly */
   void *prompt_self;
+  long process_timeout_ms; /* credential_process's time limit; 0: the default below */
 };
+
+/* How long a credential_process command may run before it is killed and the fetch fails: the
+ * AWS SDK for Go's default (processcreds.DefaultTimeout, one minute); the AWS CLI has none. */
+#define OPS_CREDENTIALS_PROCESS_TIMEOUT_MS 60000
 
 struct ops_credentials_provider;
 struct ops_credentials_fetch;
@@ -124,8 +129,11 @@ int ops_credentials_provider_profile_new(struct ops_credentials_provider **out,
                                          const struct ops_credentials_context *context,
                                          const char *explicit_profile, struct ops_error *err);
 
-/* Runs `command` with /bin/sh -c and reads the JSON (Version 1) it prints. `profile` names the
- * profile in messages and the description. Blocks the loop while the command runs. */
+/* Runs `command` with /bin/sh -c on the context's loop and reads the JSON (Version 1) it
+ * prints. `profile` names the profile in messages and the description. The run ends when the
+ * command exits, even if a process it started in the background holds its output open; a
+ * command still running after context->process_timeout_ms is killed (SIGKILL) and the fetch
+ * fails; cancelling the fetch kills it too. */
 int ops_credentials_provider_process_new(struct ops_credentials_provider **out,
                                          const struct ops_credentials_context *context,
                                          const char *command, const char *profile,

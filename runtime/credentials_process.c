@@ -1,26 +1,29 @@
 /* credentials_process.c: the credential_process source: runs the profile's command with
- * /bin/sh -c, reads its stdout as JSON Version 1 (AccessKeyId, SecretAccessKey, SessionToken,
- * Expiration) with jansson, and words its failures (exit status and stderr, bad JSON, wrong
- * Version, missing members) without ever echoing what it printed on stdout. The command runs to
- * completion inside start: it blocks the loop, as credential_process is run once for the base
- * credentials. */
+ * /bin/sh -c on the event loop (its pipes and its exit watched by runtime/loop.h, so other work
+ * goes on while it runs), reads its stdout as JSON Version 1 (AccessKeyId, SecretAccessKey,
+ * SessionToken, Expiration) with jansson, and words its failures (exit status and stderr, bad
+ * JSON, wrong Version, missing members, no end within the time limit) without ever echoing what
+ * it printed on stdout. */
+#define _GNU_SOURCE /* pipe2 */
 #include "runtime/credentials.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 
-#define S_MAX_STDOUT ((size_t)1 << 20)
-#define S_MAX_STDERR ((size_t)2048)
+#define S_MAX_STDOUT   ((size_t)1 << 20)
+#define S_MAX_STDERR   ((size_t)2048)
+#define S_EXIT_POLL_MS 20 /* how often the exit is looked for where pidfd_open is refused */
 
 extern char **environ;
 
@@ -30,130 +33,105 @@ struct s_process {
   char *what; /* "credential_process of profile x" */
 };
 
-/* What the command left: its stdout (a secret), the start of its stderr, how it ended. */
-struct s_outcome {
-  char *out;
-  size_t out_len;
-  char err_text[S_MAX_STDERR + 1];
-  size_t err_len;
-  int status;
+struct s_run;
+
+/* The read end of one of the command's output pipes, read as it fills; what does not fit is
+ * read and dropped, so that the command never blocks on a full pipe. */
+struct s_pipe {
+  struct s_run *run;
+  int fd; /* -1 once at its end */
+  struct ops_watch *watch;
+  char *data;
+  size_t len, cap;
 };
 
-static void s_keep(struct s_outcome *o, int which, const char *data, size_t n)
+/* One run of the command: the state of a fetch. */
+struct s_run {
+  struct ops_credentials_fetch *fetch;
+  const struct s_process *process;
+  struct ops_loop *loop;
+  long timeout_ms;
+  pid_t pid; /* 0 once reaped */
+  int status;
+  int exit_fd; /* a pidfd, readable once the command has exited; -1 without one */
+  struct ops_watch *exit_watch;
+  struct ops_timer *exit_poll; /* without a pidfd */
+  struct ops_timer *deadline;
+  struct s_pipe out; /* a secret */
+  struct s_pipe err;
+  char err_text[S_MAX_STDERR + 1];
+};
+
+/* ------------------------------------------------------------------ reading */
+
+static void s_pipe_close(struct s_pipe *pipe)
 {
-  if (which == 0) {
-    size_t room = S_MAX_STDOUT - o->out_len;
-    n = n < room ? n : room;
-    memcpy(o->out + o->out_len, data, n);
-    o->out_len += n;
-  } else {
-    size_t room = S_MAX_STDERR - o->err_len;
-    n = n < room ? n : room;
-    memcpy(o->err_text + o->err_len, data, n);
-    o->err_len += n;
-  }
+  if (pipe->watch)
+    ops_loop_watch_cancel(pipe->run->loop, pipe->watch);
+  pipe->watch = NULL;
+  if (pipe->fd >= 0)
+    close(pipe->fd);
+  pipe->fd = -1;
 }
 
-/* Reads both pipes to their end (a command that fills one pipe while we wait on the other would
- * otherwise hang). */
-static void s_drain(int out_fd, int err_fd, struct s_outcome *o)
+/* Reads what the pipe holds now, to its end if the writers have all gone. */
+static void s_pipe_read(struct s_pipe *pipe)
 {
-  struct pollfd fds[2] = {{.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
   char chunk[4096];
-  int open_count = 2;
-  while (open_count > 0) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
+  while (pipe->fd >= 0) {
+    ssize_t n = read(pipe->fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN)
+      break;
+    if (n <= 0) {
+      s_pipe_close(pipe);
       break;
     }
-    for (int i = 0; i < 2; i++) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-        continue;
-      ssize_t n = read(fds[i].fd, chunk, sizeof(chunk));
-      if (n > 0) {
-        s_keep(o, i, chunk, (size_t)n);
-      } else if (n == 0 || errno != EINTR) {
-        fds[i].fd = -1;
-        open_count--;
-      }
-    }
+    size_t keep = pipe->cap - pipe->len < (size_t)n ? pipe->cap - pipe->len : (size_t)n;
+    memcpy(pipe->data + pipe->len, chunk, keep);
+    pipe->len += keep;
   }
   OPENSSL_cleanse(chunk, sizeof(chunk));
 }
 
-static int s_run(const struct s_process *p, struct s_outcome *o, struct ops_error *err)
+static void s_on_pipe(void *ud)
 {
-  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-  posix_spawn_file_actions_t actions;
-  char *argv[] = {"sh", "-c", p->command, NULL};
-  pid_t pid;
-  int rc = OPS_OK;
-  o->out = malloc(S_MAX_STDOUT);
-  if (!o->out)
-    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
-  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) {
-    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot make a pipe: %s", p->what,
-                       strerror(errno));
-    goto cleanup;
-  }
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  posix_spawn_file_actions_addclose(&actions, out_pipe[0]);
-  posix_spawn_file_actions_addclose(&actions, err_pipe[0]);
-  int spawned = posix_spawn(&pid, "/bin/sh", &actions, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  out_pipe[1] = err_pipe[1] = -1;
-  if (spawned != 0) {
-    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot run /bin/sh: %s", p->what,
-                       strerror(spawned));
-    goto cleanup;
-  }
-  s_drain(out_pipe[0], err_pipe[0], o);
-  while (waitpid(pid, &o->status, 0) < 0 && errno == EINTR)
-    ;
-cleanup:
-  for (int i = 0; i < 2; i++) {
-    if (out_pipe[i] >= 0)
-      close(out_pipe[i]);
-    if (err_pipe[i] >= 0)
-      close(err_pipe[i]);
-  }
-  return rc;
+  s_pipe_read(ud);
 }
+
+/* ------------------------------------------------------------------ the outcome */
 
 /* The command's stderr, trimmed, for the message of a failed run. */
-static const char *s_stderr_text(struct s_outcome *o)
+static const char *s_stderr_text(struct s_run *run)
 {
-  while (o->err_len > 0 &&
-         (o->err_text[o->err_len - 1] == '\n' || o->err_text[o->err_len - 1] == ' ' ||
-          o->err_text[o->err_len - 1] == '\r'))
-    o->err_len--;
-  o->err_text[o->err_len] = '\0';
-  return o->err_len ? o->err_text : "(nothing on stderr)";
+  size_t len = run->err.len;
+  while (len > 0 && (run->err_text[len - 1] == '\n' || run->err_text[len - 1] == ' ' ||
+                     run->err_text[len - 1] == '\r'))
+    len--;
+  run->err_text[len] = '\0';
+  return len ? run->err_text : "(nothing on stderr)";
 }
 
-static int s_failed(const struct s_process *p, struct s_outcome *o, struct ops_error *err)
+static int s_failed(struct s_run *run, struct ops_error *err)
 {
-  if (WIFSIGNALED(o->status))
-    return ops_error_set(err, OPS_ERR_CREDENTIALS, "%s was killed by signal %d: %s", p->what,
-                         WTERMSIG(o->status), s_stderr_text(o));
-  return ops_error_set(err, OPS_ERR_CREDENTIALS, "%s exited with status %d: %s", p->what,
-                       WEXITSTATUS(o->status), s_stderr_text(o));
+  const char *what = run->process->what;
+  if (WIFSIGNALED(run->status))
+    return ops_error_set(err, OPS_ERR_CREDENTIALS, "%s was killed by signal %d: %s", what,
+                         WTERMSIG(run->status), s_stderr_text(run));
+  return ops_error_set(err, OPS_ERR_CREDENTIALS, "%s exited with status %d: %s", what,
+                       WEXITSTATUS(run->status), s_stderr_text(run));
 }
 
-static int s_parse(const struct s_process *p, const struct s_outcome *o,
-                   struct ops_credentials **out, struct ops_error *err)
+static int s_parse(const struct s_process *p, const struct s_pipe *out,
+                   struct ops_credentials **credentials, struct ops_error *err)
 {
   static const char *const names[4] = {"AccessKeyId", "SecretAccessKey", "SessionToken",
                                        "Expiration"};
   json_error_t jerr;
   char source[300];
   int rc;
-  json_t *json = json_loadb(o->out, o->out_len, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *json = json_loadb(out->data, out->len, JSON_REJECT_DUPLICATES, &jerr);
   if (!json)
     /* jansson's text quotes the input near the error: it could be a secret, so only the place */
     return ops_error_set(err, OPS_ERR_CREDENTIALS,
@@ -174,32 +152,194 @@ static int s_parse(const struct s_process *p, const struct s_outcome *o,
     free(shown);
   } else {
     snprintf(source, sizeof(source), "%s", p->what);
-    rc = ops_credentials_from_json(json, names, false, p->what, source, out, err);
+    rc = ops_credentials_from_json(json, names, false, p->what, source, credentials, err);
   }
   json_decref(json);
   return rc;
+}
+
+/* ------------------------------------------------------------------ the run */
+
+/* Stops the command if it still runs (SIGKILL, then reaping it, which is then at once) and
+ * frees the run. Processes it started in the background are left alone. */
+static void s_run_free(struct s_run *run)
+{
+  if (run->pid > 0) {
+    kill(run->pid, SIGKILL);
+    while (waitpid(run->pid, &run->status, 0) < 0 && errno == EINTR)
+      continue;
+  }
+  if (run->exit_watch)
+    ops_loop_watch_cancel(run->loop, run->exit_watch);
+  if (run->exit_fd >= 0)
+    close(run->exit_fd);
+  if (run->exit_poll)
+    ops_loop_timer_cancel(run->loop, run->exit_poll);
+  if (run->deadline)
+    ops_loop_timer_cancel(run->loop, run->deadline);
+  s_pipe_close(&run->out);
+  s_pipe_close(&run->err);
+  if (run->out.data) {
+    OPENSSL_cleanse(run->out.data, run->out.len);
+    free(run->out.data);
+  }
+  free(run);
+}
+
+/* Ends the fetch with the run's outcome, or with `failure` when set. */
+static void s_run_end(struct s_run *run, int failure, struct ops_error *err)
+{
+  struct ops_credentials *credentials = NULL;
+  int rc = failure;
+  if (rc == OPS_OK && (!WIFEXITED(run->status) || WEXITSTATUS(run->status) != 0))
+    rc = s_failed(run, err);
+  if (rc == OPS_OK)
+    rc = s_parse(run->process, &run->out, &credentials, err);
+  if (rc != OPS_OK && err->code[0] == '\0')
+    ops_error_set_code(err, "CredentialProcessError");
+  struct ops_credentials_fetch *fetch = run->fetch;
+  s_run_free(run);
+  ops_credentials_fetch_complete(fetch, credentials, rc == OPS_OK ? NULL : err);
+}
+
+/* The command has exited (its pidfd became readable, or the poll found it): what it wrote is in
+ * the pipes, so the run ends now, even if a process it left in the background keeps them open. */
+static bool s_reaped(struct s_run *run)
+{
+  pid_t pid;
+  while ((pid = waitpid(run->pid, &run->status, WNOHANG)) < 0 && errno == EINTR)
+    continue;
+  if (pid == 0)
+    return false;
+  run->pid = 0;
+  s_pipe_read(&run->out);
+  s_pipe_read(&run->err);
+  struct ops_error err = {0};
+  s_run_end(run, OPS_OK, &err);
+  return true;
+}
+
+static void s_on_exit(void *ud)
+{
+  s_reaped(ud);
+}
+
+static void s_poll_exit(void *ud)
+{
+  struct s_run *run = ud;
+  run->exit_poll = NULL;
+  if (!s_reaped(run) &&
+      !(run->exit_poll = ops_loop_timer_start(run->loop, S_EXIT_POLL_MS, s_poll_exit, run))) {
+    struct ops_error err;
+    s_run_end(run, ops_error_set(&err, OPS_ERR_NOMEM, "out of memory"), &err);
+  }
+}
+
+static void s_on_deadline(void *ud)
+{
+  struct s_run *run = ud;
+  run->deadline = NULL;
+  s_pipe_read(&run->err);
+  struct ops_error err;
+  int rc =
+      ops_error_set(&err, OPS_ERR_CREDENTIALS, "%s did not finish within %g s and was stopped: %s",
+                    run->process->what, (double)run->timeout_ms / 1000, s_stderr_text(run));
+  s_run_end(run, rc, &err);
+}
+
+/* A pipe whose ends are closed in any program opsrun starts, its read end non-blocking. */
+static int s_pipe_open(int ends[2])
+{
+  if (pipe2(ends, O_CLOEXEC) != 0)
+    return -1;
+  return fcntl(ends[0], F_SETFL, O_NONBLOCK);
+}
+
+/* Starts the command with its stdout and stderr on the pipes; stdin and the environment are
+ * opsrun's (a command may ask for an MFA code on the terminal). */
+static int s_spawn(struct s_run *run, const struct s_process *p, struct ops_error *err)
+{
+  int out[2] = {-1, -1}, errs[2] = {-1, -1};
+  char *argv[] = {"sh", "-c", p->command, NULL};
+  int rc = OPS_OK;
+  if (s_pipe_open(out) != 0 || s_pipe_open(errs) != 0) {
+    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot make a pipe: %s", p->what,
+                       strerror(errno));
+    goto cleanup;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, errs[1], 2);
+  int spawned = posix_spawn(&run->pid, "/bin/sh", &actions, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    run->pid = 0;
+    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot run /bin/sh: %s", p->what,
+                       strerror(spawned));
+    goto cleanup;
+  }
+  run->out.fd = out[0];
+  run->err.fd = errs[0];
+  out[0] = errs[0] = -1;
+cleanup:
+  for (int i = 0; i < 2; i++) {
+    if (out[i] >= 0)
+      close(out[i]);
+    if (errs[i] >= 0)
+      close(errs[i]);
+  }
+  return rc;
+}
+
+/* Watches the pipes and the exit (a pidfd where the kernel allows one, else a poll) and starts
+ * the time limit. */
+static bool s_watch(struct s_run *run)
+{
+  run->out.watch = ops_loop_watch_start(run->loop, run->out.fd, s_on_pipe, &run->out);
+  run->err.watch = ops_loop_watch_start(run->loop, run->err.fd, s_on_pipe, &run->err);
+  run->exit_fd = pidfd_open(run->pid, 0); /* close-on-exec, as every pidfd */
+  if (run->exit_fd >= 0)
+    run->exit_watch = ops_loop_watch_start(run->loop, run->exit_fd, s_on_exit, run);
+  else
+    run->exit_poll = ops_loop_timer_start(run->loop, S_EXIT_POLL_MS, s_poll_exit, run);
+  run->deadline = ops_loop_timer_start(run->loop, (uint64_t)run->timeout_ms, s_on_deadline, run);
+  return run->out.watch && run->err.watch && (run->exit_watch || run->exit_poll) && run->deadline;
 }
 
 static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
                    struct ops_error *err)
 {
   const struct s_process *p = ops_credentials_provider_impl(provider);
-  struct s_outcome o = {0};
-  struct ops_credentials *credentials = NULL;
-  int rc = s_run(p, &o, err);
-  if (rc == OPS_OK && (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != 0))
-    rc = s_failed(p, &o, err);
-  if (rc == OPS_OK)
-    rc = s_parse(p, &o, &credentials, err);
-  if (rc != OPS_OK && err->code[0] == '\0')
-    ops_error_set_code(err, "CredentialProcessError");
-  if (o.out) {
-    OPENSSL_cleanse(o.out, o.out_len);
-    free(o.out);
+  const struct ops_credentials_context *context = ops_credentials_provider_context(provider);
+  struct s_run *run = calloc(1, sizeof(*run));
+  if (!run || !(run->out.data = malloc(S_MAX_STDOUT))) {
+    free(run);
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   }
-  if (rc == OPS_OK)
-    ops_credentials_fetch_complete(fetch, credentials, NULL);
-  return rc;
+  run->fetch = fetch;
+  run->process = p;
+  run->loop = context->loop;
+  run->timeout_ms = context->process_timeout_ms > 0 ? context->process_timeout_ms
+                                                    : OPS_CREDENTIALS_PROCESS_TIMEOUT_MS;
+  run->exit_fd = -1;
+  run->out = (struct s_pipe){.run = run, .fd = -1, .data = run->out.data, .cap = S_MAX_STDOUT};
+  run->err = (struct s_pipe){.run = run, .fd = -1, .data = run->err_text, .cap = S_MAX_STDERR};
+  int rc = s_spawn(run, p, err);
+  if (rc == OPS_OK && !s_watch(run))
+    rc = ops_error_set(err, OPS_ERR_NOMEM, "%s: out of memory watching it", p->what);
+  if (rc != OPS_OK) {
+    s_run_free(run);
+    ops_error_set_code(err, "CredentialProcessError");
+    return rc;
+  }
+  ops_credentials_fetch_set_state(fetch, run);
+  return OPS_OK;
+}
+
+static void s_cancel(struct ops_credentials_fetch *fetch)
+{
+  s_run_free(ops_credentials_fetch_state(fetch));
 }
 
 static void s_destroy(void *impl)
@@ -216,6 +356,7 @@ static void s_destroy(void *impl)
 static const struct ops_credentials_provider_vtable s_vtable = {
     .name = "credential_process",
     .start = s_start,
+    .cancel = s_cancel,
     .destroy = s_destroy,
 };
 

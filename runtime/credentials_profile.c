@@ -68,7 +68,7 @@ int ops_credentials_prompt_terminal(void *self, const char *message, char *answe
 {
   (void)self;
   struct termios saved, quiet;
-  int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+  int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd < 0)
     return ops_error_set(err, OPS_ERR_CONFIG, "%s there is no terminal to ask on", message);
   bool echo_off = tcgetattr(fd, &saved) == 0;

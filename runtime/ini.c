@@ -504,7 +504,7 @@ int ops_ini_load(struct ops_ini **out, const char *path, enum ops_ini_file file,
   char *text = NULL;
   size_t len = 0;
   *out = NULL;
-  FILE *f = fopen(path, "rb");
+  FILE *f = fopen(path, "rbe"); /* e: close-on-exec (glibc) */
   if (!f && errno == ENOENT) {
     *out = s_ini_new(path);
     return *out ? OPS_OK : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");

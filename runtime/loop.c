@@ -3,7 +3,8 @@
  * (CURLMOPT_TIMERFUNCTION); the loop waits on them with epoll and hands each ready socket to
  * curl_multi_socket_action. Unlike curl_multi_poll + curl_multi_perform, whose every wake-up
  * walks every transfer and polls every socket, a wake-up costs what is ready: a sweep keeps
- * hundreds of connections open, and closes a thousand sessions at once at exit. Linux only. */
+ * hundreds of connections open, and closes a thousand sessions at once at exit. A few other
+ * descriptors (a credential_process's pipes) are watched on the same epoll set. Linux only. */
 #include "runtime/loop.h"
 
 #include <errno.h>
@@ -32,6 +33,14 @@ struct s_transfer {
   struct s_transfer *prev, *next;
 };
 
+/* A watched descriptor; on a list that the few watches there are make short to search. */
+struct ops_watch {
+  int fd;
+  ops_watch_fn ready;
+  void *ud;
+  struct ops_watch *next;
+};
+
 struct ops_loop {
   CURLM *multi;
   int epoll_fd;
@@ -42,6 +51,7 @@ struct ops_loop {
   size_t heap_capacity;
   uint64_t next_sequence;
   struct s_transfer *transfers;
+  struct ops_watch *watches;
 };
 
 uint64_t ops_loop_now_ms(void)
@@ -105,6 +115,8 @@ void ops_loop_free(struct ops_loop *loop)
     return;
   while (loop->transfers)
     ops_loop_transfer_cancel(loop, loop->transfers->easy);
+  while (loop->watches)
+    ops_loop_watch_cancel(loop, loop->watches);
   if (loop->multi)
     curl_multi_cleanup(loop->multi); /* may still tell s_on_curl_socket to forget sockets */
   if (loop->epoll_fd >= 0)
@@ -276,6 +288,40 @@ static int s_finish_transfers(struct ops_loop *loop)
   return finished;
 }
 
+/* --- other descriptors --- */
+
+struct ops_watch *ops_loop_watch_start(struct ops_loop *loop, int fd, ops_watch_fn ready, void *ud)
+{
+  struct ops_watch *watch = malloc(sizeof(*watch));
+  struct epoll_event event = {.events = EPOLLIN, .data.fd = fd};
+  if (!watch || epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
+    free(watch);
+    return NULL;
+  }
+  *watch = (struct ops_watch){.fd = fd, .ready = ready, .ud = ud, .next = loop->watches};
+  loop->watches = watch;
+  return watch;
+}
+
+void ops_loop_watch_cancel(struct ops_loop *loop, struct ops_watch *watch)
+{
+  epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL);
+  for (struct ops_watch **p = &loop->watches; *p; p = &(*p)->next)
+    if (*p == watch) {
+      *p = watch->next;
+      break;
+    }
+  free(watch);
+}
+
+static struct ops_watch *s_watch_of(const struct ops_loop *loop, int fd)
+{
+  for (struct ops_watch *watch = loop->watches; watch; watch = watch->next)
+    if (watch->fd == fd)
+      return watch;
+  return NULL;
+}
+
 /* --- running --- */
 
 /* Milliseconds from now until `due` (0 when past, capped to int). */
@@ -326,20 +372,27 @@ int ops_loop_run_once(struct ops_loop *loop, int max_wait_ms)
   struct epoll_event events[EVENTS_PER_WAIT];
   int ready =
       epoll_wait(loop->epoll_fd, events, EVENTS_PER_WAIT, s_wait_timeout_ms(loop, max_wait_ms));
+  int callbacks = 0;
   for (int i = 0; i < ready; i++) {
-    if (events[i].data.fd == loop->wakeup_fd)
+    /* looked up by descriptor, not by pointer: an earlier callback may have ended the watch */
+    struct ops_watch *watch = s_watch_of(loop, events[i].data.fd);
+    if (events[i].data.fd == loop->wakeup_fd) {
       s_drain_wakeups(loop);
-    else
+    } else if (watch) {
+      watch->ready(watch->ud);
+      callbacks++;
+    } else {
       s_socket_ready(loop, &events[i]);
+    }
   }
   s_curl_timeout(loop);
-  int callbacks = s_finish_transfers(loop);
+  callbacks += s_finish_transfers(loop);
   return callbacks + s_fire_due_timers(loop);
 }
 
 bool ops_loop_idle(const struct ops_loop *loop)
 {
-  return loop->timer_count == 0 && loop->transfers == NULL;
+  return loop->timer_count == 0 && loop->transfers == NULL && loop->watches == NULL;
 }
 
 void ops_loop_wakeup(struct ops_loop *loop)

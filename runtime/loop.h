@@ -1,6 +1,7 @@
-/* loop.h: the one event loop of a process: libcurl transfers and timers, driven on one thread
- * by epoll and curl_multi_socket_action. Everything in opsrun that waits (HTTP, sleeps, deadlines)
- * is registered here, and its callback runs from ops_loop_run_once. */
+/* loop.h: the one event loop of a process: libcurl transfers, timers and other descriptors
+ * (a child process's pipes), driven on one thread by epoll and curl_multi_socket_action.
+ * Everything in opsrun that waits (HTTP, sleeps, deadlines, credential_process) is registered
+ * here, and its callback runs from ops_loop_run_once. */
 #ifndef OPS_LOOP_H
 #define OPS_LOOP_H
 
@@ -10,6 +11,7 @@
 
 struct ops_loop;
 struct ops_timer;
+struct ops_watch;
 
 /* Called once when a timer is due. The timer is already gone: do not cancel it. */
 typedef void (*ops_timer_fn)(void *ud);
@@ -44,11 +46,22 @@ CURLMcode ops_loop_transfer_add(struct ops_loop *loop, CURL *easy, ops_transfer_
 /* Stops a transfer before it ends; its callback will not run. */
 void ops_loop_transfer_cancel(struct ops_loop *loop, CURL *easy);
 
+/* Called when a watched descriptor has input, has reached its end or failed. The watch is
+ * level-triggered: it is called again at every run while that stays so. */
+typedef void (*ops_watch_fn)(void *ud);
+
+/* Watches `fd` (borrowed: cancel the watch before closing it) until ops_loop_watch_cancel.
+ * The watch is owned by the loop. NULL when out of memory or when epoll refuses the descriptor. */
+struct ops_watch *ops_loop_watch_start(struct ops_loop *loop, int fd, ops_watch_fn ready, void *ud);
+
+/* Stops watching; its callback will not run again. */
+void ops_loop_watch_cancel(struct ops_loop *loop, struct ops_watch *watch);
+
 /* Waits up to `max_wait_ms` (-1: until something happens) for network activity, a due timer or
  * ops_loop_wakeup, then runs the callbacks that are due. Returns how many callbacks ran. */
 int ops_loop_run_once(struct ops_loop *loop, int max_wait_ms);
 
-/* True when no timer or transfer is registered: running the loop would wait for nothing. */
+/* True when no timer, transfer or watch is registered: running the loop would wait for nothing. */
 bool ops_loop_idle(const struct ops_loop *loop);
 
 /* Makes a blocked ops_loop_run_once return early. Async-signal-safe (a write to a pipe). */

@@ -580,7 +580,7 @@ cleanup:
 /* Reads the whole file into *text (NUL-terminated, caller frees); -1 with errno set on failure. */
 static int s_read_file(const char *path, char **text, size_t *len)
 {
-  FILE *file = fopen(path, "rb");
+  FILE *file = fopen(path, "rbe"); /* e: close-on-exec (glibc) */
   char *buffer = NULL;
   size_t used = 0, size = 0;
   int rc = -1;

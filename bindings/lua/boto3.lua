@@ -222,8 +222,9 @@ local function argument_problem(service, operation, params, opts)
     problem = name_problem("region", opts.region, REGION_PATTERN, "us-east-1")
     if problem then return 4, problem end
   end
-  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
-    return 4, "timeout must be a positive number of seconds"
+  local t = opts.timeout
+  if t ~= nil and not (type(t) == "number" and t > 0 and t <= private.MAX_SECONDS) then
+    return 4, "timeout must be a positive number of seconds up to 1e9"
   end
   if opts.meta ~= nil and type(opts.meta) ~= "table" then return 4, "meta must be a table" end
 end

@@ -15,8 +15,8 @@ local function check_options(opts)
     return nil, "concurrency must be an integer from 1 to 1024, got " .. tostring(c)
   end
   local t = opts.timeout
-  if t ~= nil and (type(t) ~= "number" or t <= 0) then
-    return nil, "timeout must be a positive number of seconds, got " .. tostring(t)
+  if t ~= nil and not (type(t) == "number" and t > 0 and t <= engine.MAX_SECONDS) then
+    return nil, "timeout must be a positive number of seconds up to 1e9, got " .. tostring(t)
   end
   if opts.regions ~= nil then
     if type(opts.regions) ~= "table" or #opts.regions == 0 then

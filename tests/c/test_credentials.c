@@ -9,6 +9,9 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,6 +568,160 @@ static void credential_process_failures_are_worded(void **state)
   }
 }
 
+/* Runs `command` as credential_process of profile p, up to its start: the fetch is in flight. */
+static struct ops_credentials_fetch *start_process(struct fixture *f, const char *command,
+                                                   struct ops_credentials_provider **provider,
+                                                   struct outcome *o)
+{
+  memset(o, 0, sizeof(*o));
+  assert_int_equal(ops_credentials_provider_process_new(provider, &f->context, command, "p", NULL),
+                   OPS_OK);
+  struct ops_credentials_fetch *fetch =
+      ops_credentials_provider_get(*provider, on_credentials, o, NULL);
+  assert_non_null(fetch);
+  return fetch;
+}
+
+/* The pid a command wrote to HOME/name, once it is there. */
+static pid_t read_pid(struct fixture *f, const char *name)
+{
+  char path[128];
+  snprintf(path, sizeof(path), "%s/%s", f->home, name);
+  long pid = 0;
+  for (int i = 0; i < 500 && pid <= 0; i++) {
+    FILE *file = fopen(path, "r");
+    if (!file || fscanf(file, "%ld", &pid) != 1)
+      pid = 0;
+    if (file)
+      fclose(file);
+    if (pid <= 0)
+      ops_loop_run_once(f->loop, 10);
+  }
+  assert_true(pid > 0);
+  return (pid_t)pid;
+}
+
+static bool process_gone(pid_t pid)
+{
+  return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+static void on_tick(void *ud)
+{
+  *(bool *)ud = true;
+}
+
+/* Issue 14: it used to run inside start, blocking the loop (and every task) until it ended. */
+static void credential_process_runs_on_the_loop(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_credentials_provider *provider;
+  struct outcome o;
+  bool ticked = false;
+  ops_loop_timer_start(f->loop, 10, on_tick, &ticked);
+  start_process(f,
+                "sleep 0.3; printf '{\"Version\": 1, \"AccessKeyId\": \"LOOP\", "
+                "\"SecretAccessKey\": \"S\"}'",
+                &provider, &o);
+  while (!o.done && !ticked)
+    ops_loop_run_once(f->loop, 100);
+  assert_true(ticked);
+  assert_false(o.done);
+  fake_run_until(f->loop, &o.done);
+  assert_credentials(&o, "LOOP", "credential_process of profile p");
+  outcome_clear(&o);
+  ops_credentials_provider_free(provider);
+}
+
+/* A helper that leaves a process in the background holding its stdout: the run ends when the
+ * command itself exits, not when the last holder of the pipe lets go. */
+static void credential_process_ends_when_the_command_exits(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_credentials_provider *provider;
+  struct outcome o;
+  char command[512];
+  snprintf(command, sizeof(command),
+           "printf '{\"Version\": 1, \"AccessKeyId\": \"BG\", \"SecretAccessKey\": \"S\"}'; "
+           "sleep 30 & echo $! > %s/background.pid",
+           f->home);
+  uint64_t started = ops_loop_now_ms();
+  start_process(f, command, &provider, &o);
+  fake_run_until(f->loop, &o.done);
+  assert_true(ops_loop_now_ms() - started < 5000);
+  assert_credentials(&o, "BG", "credential_process of profile p");
+  kill(read_pid(f, "background.pid"), SIGKILL);
+  outcome_clear(&o);
+  ops_credentials_provider_free(provider);
+}
+
+static void credential_process_is_killed_after_its_time_limit(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_credentials_provider *provider;
+  struct outcome o;
+  char command[256];
+  snprintf(command, sizeof(command),
+           "echo $$ > %s/hung.pid; echo waiting for MFA >&2; exec sleep 30", f->home);
+  f->context.process_timeout_ms = 300;
+  uint64_t started = ops_loop_now_ms();
+  start_process(f, command, &provider, &o);
+  pid_t pid = read_pid(f, "hung.pid");
+  fake_run_until(f->loop, &o.done);
+  assert_true(ops_loop_now_ms() - started < 2000);
+  assert_failure(&o, OPS_ERR_CREDENTIALS,
+                 "credential_process of profile p did not finish within 0.3 s and was stopped: "
+                 "waiting for MFA");
+  assert_string_equal(o.err.code, "CredentialProcessError");
+  assert_true(process_gone(pid));
+  ops_credentials_provider_free(provider);
+}
+
+static void credential_process_is_killed_when_the_fetch_is_cancelled(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_credentials_provider *provider;
+  struct outcome o;
+  char command[256];
+  snprintf(command, sizeof(command), "echo $$ > %s/hung.pid; exec sleep 30", f->home);
+  struct ops_credentials_fetch *fetch = start_process(f, command, &provider, &o);
+  pid_t pid = read_pid(f, "hung.pid");
+  ops_credentials_fetch_cancel(fetch);
+  assert_false(o.done);
+  assert_true(process_gone(pid));
+  ops_credentials_provider_free(provider);
+}
+
+/* Descriptors opsrun opens are not inherited by the programs it starts (credential_process,
+ * os.execute): the command sees its stdout and stderr pipes as 1 and 2 and nothing else of ours. */
+static void credential_process_inherits_no_other_descriptor(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_credentials_provider *provider;
+  struct outcome o;
+  bool open_before[1024];
+  for (int fd = 0; fd < 1024; fd++)
+    open_before[fd] = fcntl(fd, F_GETFD) >= 0; /* the test's own, and what it inherited */
+  start_process(f,
+                "sleep 0.2; printf '{\"Version\": 1, \"AccessKeyId\": \"FD\", "
+                "\"SecretAccessKey\": \"S\"}'",
+                &provider, &o);
+  int opened = 0;
+  for (int fd = 0; fd < 1024; fd++) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || open_before[fd])
+      continue;
+    opened++;
+    if (!(flags & FD_CLOEXEC))
+      fail_msg("descriptor %d is open without close-on-exec while credential_process runs", fd);
+  }
+  assert_true(opened >= 3); /* the two pipes and the pidfd */
+  fake_run_until(f->loop, &o.done);
+  assert_credentials(&o, "FD", "credential_process of profile p");
+  outcome_clear(&o);
+  ops_credentials_provider_free(provider);
+}
+
 /* --- SSO --- */
 
 static const char s_sso_answer[] =
@@ -899,6 +1056,11 @@ int main(void)
       TEST(mfa_codes_come_from_the_prompt),
       TEST(credential_process_runs_a_shell_command),
       TEST(credential_process_failures_are_worded),
+      TEST(credential_process_runs_on_the_loop),
+      TEST(credential_process_ends_when_the_command_exits),
+      TEST(credential_process_is_killed_after_its_time_limit),
+      TEST(credential_process_is_killed_when_the_fetch_is_cancelled),
+      TEST(credential_process_inherits_no_other_descriptor),
       TEST(sso_uses_the_cached_token_and_the_portal),
       TEST(sso_without_a_cached_token_says_to_log_in),
       TEST(web_identity_reads_the_token_file),

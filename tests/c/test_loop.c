@@ -1,9 +1,11 @@
-/* test_loop.c: the event loop's timers (order, ties, cancellation, many at once) and idling. */
+/* test_loop.c: the event loop's timers (order, ties, cancellation, many at once), watched
+ * descriptors, and idling. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "runtime/loop.h"
 
@@ -118,6 +120,48 @@ static void wakeup_ends_a_blocking_wait(void **state)
   ops_loop_free(loop);
 }
 
+struct reader {
+  int fd;
+  char got[16];
+  size_t len;
+  int calls;
+};
+
+static void on_readable(void *ud)
+{
+  struct reader *reader = ud;
+  reader->calls++;
+  ssize_t n = read(reader->fd, reader->got + reader->len, sizeof(reader->got) - reader->len - 1);
+  if (n > 0)
+    reader->len += (size_t)n;
+}
+
+static void a_watch_runs_when_its_descriptor_has_input(void **state)
+{
+  (void)state;
+  struct ops_loop *loop = ops_loop_new();
+  int ends[2];
+  assert_int_equal(pipe(ends), 0);
+  struct reader reader = {.fd = ends[0]};
+  struct ops_watch *watch = ops_loop_watch_start(loop, ends[0], on_readable, &reader);
+  assert_non_null(watch);
+  assert_false(ops_loop_idle(loop));
+  ops_loop_run_once(loop, 0);
+  assert_int_equal(reader.calls, 0); /* nothing to read yet */
+  assert_int_equal(write(ends[1], "abc", 3), 3);
+  ops_loop_run_once(loop, 1000);
+  assert_int_equal(reader.calls, 1);
+  assert_string_equal(reader.got, "abc");
+  ops_loop_watch_cancel(loop, watch);
+  assert_true(ops_loop_idle(loop));
+  assert_int_equal(write(ends[1], "d", 1), 1);
+  ops_loop_run_once(loop, 50);
+  assert_int_equal(reader.calls, 1); /* cancelled: not called again */
+  close(ends[0]);
+  close(ends[1]);
+  ops_loop_free(loop);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -126,6 +170,7 @@ int main(void)
       cmocka_unit_test(many_timers_fire_sorted),
       cmocka_unit_test(freeing_the_loop_drops_pending_timers),
       cmocka_unit_test(wakeup_ends_a_blocking_wait),
+      cmocka_unit_test(a_watch_runs_when_its_descriptor_has_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -421,8 +421,10 @@ describe("mcp.boto3", function()
       {}, { region = "us-east-1-" }) -- the partitions' shape, not any lowercase word
     bad([[bad argument #4 to 'boto3' (region must look like 'us-east-1', got "us-east-1\0")]], "ec2", "X",
       {}, { region = "us-east-1\0" })
-    bad("bad argument #4 to 'boto3' (timeout must be a positive number of seconds)", "ec2", "X", {},
-      { timeout = 0 })
+    bad("bad argument #4 to 'boto3' (timeout must be a positive number of seconds up to 1e9)", "ec2",
+      "X", {}, { timeout = 0 })
+    bad("bad argument #4 to 'boto3' (timeout must be a positive number of seconds up to 1e9)", "ec2",
+      "X", {}, { timeout = math.huge })
     assert.are.equal(0, #calls)
   end)
 end)

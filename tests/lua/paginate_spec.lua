@@ -178,8 +178,8 @@ describe("mcp.paginate's arguments", function()
       "DescribeInstances", { Name = "\xff" })
     bad("bad argument #4 to 'paginate' (options must be a table, got number)", "ec2",
       "DescribeInstances", {}, 5)
-    bad("bad argument #4 to 'paginate' (timeout must be a positive number of seconds)", "ec2",
-      "DescribeInstances", {}, { timeout = -1 })
+    bad("bad argument #4 to 'paginate' (timeout must be a positive number of seconds up to 1e9)",
+      "ec2", "DescribeInstances", {}, { timeout = -1 })
     bad("bad argument #4 to 'paginate' (max_items must be a positive integer)", "ec2",
       "DescribeInstances", {}, { max_items = 0 })
     bad("bad argument #4 to 'paginate' (page_size must be a positive integer)", "ec2",

@@ -146,13 +146,86 @@ describe("sweep", function()
     rejects("fn must be a function, got number", {}, 1)
     rejects("concurrency must be an integer from 1 to 1024, got 0", {}, print, { concurrency = 0 })
     rejects("concurrency must be an integer from 1 to 1024, got 2.5", {}, print, { concurrency = 2.5 })
-    rejects("timeout must be a positive number of seconds, got -1", {}, print, { timeout = -1 })
+    rejects("timeout must be a positive number of seconds up to 1e9, got -1", {}, print, { timeout = -1 })
+    rejects("timeout must be a positive number of seconds up to 1e9, got inf", {}, print,
+      { timeout = math.huge })
+    rejects("timeout must be a positive number of seconds up to 1e9, got 1e+300", {}, print,
+      { timeout = 1e300 })
+    rejects("timeout must be a positive number of seconds up to 1e9, got " .. tostring(0 / 0), {},
+      print, { timeout = 0 / 0 })
     rejects("regions must be a non-empty array of region names", {}, print, { regions = {} })
     rejects([[regions[2] must be a region name such as 'us-east-1', got "us-east-1\13\nX-Injected: yes"]],
       {}, print, { regions = { "eu-west-1", "us-east-1\r\nX-Injected: yes" } })
     rejects([[regions[1] must be a region name such as 'us-east-1', got "x@127.0.0.1:1/#"]], {}, print,
       { regions = { "x@127.0.0.1:1/#" } })
     rejects("on_result must be a function, got string", {}, print, { on_result = "x" })
+  end)
+end)
+
+-- Issue 14: a task's deadline holds whatever its Lua does. Each escape runs beside a task that
+-- only sleeps briefly, which must not be starved past its own deadline by the one that spins.
+describe("a task's deadline", function()
+  local DEADLINE = 0.3
+
+  -- Sweeps the escape beside a quick task; returns the escape's result and the quick one's.
+  local function escape(fn)
+    local started = os.time()
+    local r = sweep({ "escape", "quick" }, function(name)
+      if name == "escape" then return fn() end
+      sleep(0.01)
+      return "done"
+    end, { timeout = DEADLINE })
+    assert.is_true(os.time() - started <= 2, "the sweep outlived its deadline")
+    return r[1], r[2]
+  end
+
+  local function assert_timed_out(result)
+    assert.is_false(result.ok)
+    assert.are.equal("TaskTimeout", result.error.code)
+    assert.is_true(result.seconds >= DEADLINE - 0.01 and result.seconds < DEADLINE + 0.5,
+      result.seconds)
+  end
+
+  it("holds a busy loop inside a coroutine.wrap of the task's own", function()
+    assert_timed_out(escape(function() coroutine.wrap(function() while true do end end)() end))
+  end)
+
+  it("holds a busy loop that catches the timeout error with pcall", function()
+    assert_timed_out(escape(function()
+      while true do pcall(function() while true do end end) end
+    end))
+  end)
+
+  it("holds a pcall loop inside a coroutine of the task's own", function()
+    assert_timed_out(escape(function()
+      coroutine.wrap(function() while true do pcall(function() while true do end end) end end)()
+    end))
+  end)
+
+  it("holds a loop resuming a coroutine that yields at once, under pcall", function()
+    assert_timed_out(escape(function()
+      local co = coroutine.wrap(function() while true do coroutine.yield() end end)
+      while true do pcall(function() while true do co() end end) end
+    end))
+  end)
+
+  it("holds a busy loop where yielding is impossible (a table.sort comparator)", function()
+    assert_timed_out(escape(function()
+      while true do pcall(table.sort, { 3, 1, 2 }, function() while true do end end) end
+    end))
+  end)
+
+  it("holds a coroutine of the task's own that waits in place", function()
+    assert_timed_out(escape(function()
+      while true do pcall(coroutine.wrap(function() sleep(10) end)) end
+    end))
+  end)
+
+  it("holds a task spinning on coroutine.yield(), and the others' timers still fire", function()
+    local spinner, quick = escape(function() while true do coroutine.yield() end end)
+    assert_timed_out(spinner)
+    assert.are.equal("done", quick.value)
+    assert.is_true(quick.seconds < DEADLINE / 2, quick.seconds)
   end)
 end)
 
