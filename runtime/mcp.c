@@ -478,6 +478,22 @@ static bool s_is_reply_to(const struct ops_mcp_call *call, json_t *message)
 
 static void s_send_again(void *ud);
 
+/* Ends `call` with an rpc error, returning true, when its JSON reply names another request: that
+ * is another call's result. A body can only answer its own POST, so a missing or null id passes,
+ * as do AWS's error bodies with "id": "". */
+static bool s_refused_as_another_reply(struct ops_mcp_call *call, json_t *message)
+{
+  json_t *id = json_object_get(message, "id");
+  if (!id || json_is_null(id) || s_is_reply_to(call, message))
+    return false;
+  char *named = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+  s_fail(call, OPS_ERR_RPC, call->status, NULL, false,
+         "%s: the server's reply answers another request (id %.40s), not this one (id %lld)",
+         call->method, named ? named : "?", (long long)call->id);
+  free(named);
+  return true;
+}
+
 /* A request the server sent on the stream: answer ping, decline the rest. The answer goes out
  * from the loop's next turn: this runs inside libcurl's write callback, where starting another
  * transfer is refused (CURLM_RECURSIVE_API_CALL). */
@@ -703,7 +719,7 @@ static void s_on_exchange_done(const struct ops_http_response *response,
     s_fail(call, OPS_ERR_RPC, response->status, NULL, false,
            "%s: the server's reply is not a JSON-RPC message (%s)", call->method,
            reply ? "not an object" : parse_error.text);
-  else
+  else if (!s_refused_as_another_reply(call, reply))
     s_finish_with_reply(call, reply);
   json_decref(reply);
 }

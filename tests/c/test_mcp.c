@@ -234,20 +234,37 @@ static struct ops_mcp_call *call(struct fixture *f, const struct ops_sigv4_crede
 
 #define JSON "Content-Type: application/json\n"
 #define SSE "Content-Type: text/event-stream\n"
-#define INIT_REPLY(version)                                                                        \
-  "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":\"" version                      \
-  "\",\"capabilities\":{},\"serverInfo\":{\"name\":\"sim\",\"version\":\"1\"}}}"
+/* The id of the message exchange `i` sent. */
+static int sent_id(const struct fixture *f, int i)
+{
+  return atoi(strstr(f->fake.exchanges[i].body, "\"id\":") + 5);
+}
+
+/* Answers exchange `i` with an empty result. */
+static void answer_ok(struct fixture *f, int i)
+{
+  char reply[128];
+  snprintf(reply, sizeof(reply), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{}}", sent_id(f, i));
+  answer(&f->fake, i, 200, JSON, reply, 0);
+}
+
+/* Answers initialize (exchange i) with `headers` and protocol `version`. */
+static void answer_initialize(struct fixture *f, int i, const char *headers, const char *version)
+{
+  char reply[256];
+  snprintf(reply, sizeof(reply),
+           "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{\"protocolVersion\":\"%s\","
+           "\"capabilities\":{},\"serverInfo\":{\"name\":\"sim\",\"version\":\"1\"}}}",
+           sent_id(f, i), version);
+  answer(&f->fake, i, 200, headers, reply, 0);
+}
 
 /* Answers initialize (exchange i) and then the notifications/initialized it leads to. */
 static void open_session(struct fixture *f, int i, const char *version, const char *session_id)
 {
-  char headers[128], reply[256];
+  char headers[128];
   snprintf(headers, sizeof(headers), JSON "Mcp-Session-Id: %s\n", session_id);
-  snprintf(reply, sizeof(reply),
-           "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{\"protocolVersion\":\"%s\","
-           "\"capabilities\":{},\"serverInfo\":{\"name\":\"sim\",\"version\":\"1\"}}}",
-           atoi(strstr(f->fake.exchanges[i].body, "\"id\":") + 5), version);
-  answer(&f->fake, i, 200, headers, reply, 0);
+  answer_initialize(f, i, headers, version);
   int note = f->fake.count - 1;
   assert_non_null(strstr(f->fake.exchanges[note].body, "notifications/initialized"));
   answer(&f->fake, note, 202, "", "", 0);
@@ -281,7 +298,7 @@ static void a_session_opens_once_and_carries_its_headers(void **state)
   assert_string_equal(header(request, "MCP-Protocol-Version"), "2025-11-25");
   assert_non_null(strstr(request->body, "\"method\":\"tools/call\""));
   assert_non_null(strstr(request->body, "\"id\":2"));
-  answer(&f->fake, 2, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[]}}", 0);
+  answer(&f->fake, 2, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":[]}}", 0);
   assert_int_equal(o.calls, 1);
   assert_false(o.failed);
   assert_string_equal(o.result, "{\"content\":[]}");
@@ -333,7 +350,7 @@ static void an_older_protocol_version_is_accepted_an_unknown_one_is_not(void **s
 
   struct outcome bad = {0};
   call(f, &BOB, "tools/list", NULL, &bad);
-  answer(&f->fake, 3, 200, JSON, INIT_REPLY("1999-01-01"), 0);
+  answer_initialize(f, 3, JSON, "1999-01-01");
   assert_int_equal(bad.calls, 1);
   assert_int_equal(bad.err.kind, OPS_ERR_RPC);
   assert_non_null(strstr(bad.err.message, "protocol version 1999-01-01"));
@@ -400,20 +417,6 @@ static void an_expired_session_is_opened_again_once(void **state)
   assert_int_equal(o.calls, 1);
   assert_int_equal(o.err.kind, OPS_ERR_RPC);
   assert_int_equal(o.err.http_status, 404);
-}
-
-/* The id of the message exchange `i` sent. */
-static int sent_id(const struct fixture *f, int i)
-{
-  return atoi(strstr(f->fake.exchanges[i].body, "\"id\":") + 5);
-}
-
-/* Answers exchange `i` with an empty result. */
-static void answer_ok(struct fixture *f, int i)
-{
-  char reply[128];
-  snprintf(reply, sizeof(reply), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{}}", sent_id(f, i));
-  answer(&f->fake, i, 200, JSON, reply, 0);
 }
 
 /* The hosted AWS MCP Server's words for an expired or unknown session (%s: the id). */
@@ -556,7 +559,7 @@ static void http_failures_map_to_error_kinds_with_aws_words_kept(void **state)
   struct outcome opened = {0};
   call(f, &ALICE, "tools/list", NULL, &opened);
   open_session(f, 0, "2025-11-25", "s-1");
-  answer(&f->fake, 2, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", 0);
+  answer_ok(f, 2);
   for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
     struct outcome o = {0};
     call(f, &ALICE, "tools/call", "{\"name\":\"nope\"}", &o);
@@ -754,7 +757,7 @@ static void opening_a_session_is_retried_and_its_waiting_requests_go_on(void **s
   answer(&f->fake, 0, 429, JSON, "{\"message\":\"Rate exceeded\"}", 0); /* initialize */
   wait_for_exchanges(f, 2);
   assert_non_null(strstr(f->fake.exchanges[1].body, "\"method\":\"initialize\""));
-  answer(&f->fake, 1, 200, JSON "Mcp-Session-Id: s-1\n", INIT_REPLY("2025-11-25"), 0);
+  answer_initialize(f, 1, JSON "Mcp-Session-Id: s-1\n", "2025-11-25");
   answer(&f->fake, 2, 502, JSON, "{\"message\":\"Bad gateway\"}", 0); /* the notification */
   wait_for_exchanges(f, 4);
   assert_non_null(strstr(f->fake.exchanges[3].body, "notifications/initialized"));
@@ -805,13 +808,48 @@ static void a_reply_without_a_result_object_is_an_rpc_error(void **state)
 
 /* Found by tests/fuzz/fuzz_mcp.c: a session id with a CR (or any byte but visible ASCII) was
  * sent back as it was in the next request's headers. */
+/* A JSON reply naming another request was taken for the answer (issue 14): it is an rpc error,
+ * while AWS's error bodies, which say "id": "", are still read. */
+static void a_json_reply_naming_another_request_is_not_the_answer(void **state)
+{
+  struct fixture *f = *state;
+  const struct {
+    const char *format; /* %d: the request's id */
+    const char *message;
+  } cases[] = {
+      {"{\"jsonrpc\":\"2.0\",\"id\":%d000,\"result\":{\"content\":[]}}",
+       "the server's reply answers another request (id %d000), not this one (id %d)"},
+      {"{\"jsonrpc\":\"2.0\",\"id\":\"%d\",\"result\":{\"content\":[]}}",
+       "the server's reply answers another request (id \"%d\"), not this one (id %d)"},
+      {"{\"jsonrpc\":\"2.0\",\"id\":\"\",\"error\":{\"code\":-32603,\"message\":\"Internal %d\"}}",
+       "tools/call failed: Internal %d"},
+  };
+  struct outcome opened = {0};
+  call(f, &ALICE, "tools/list", NULL, &opened);
+  open_session(f, 0, "2025-11-25", "s-1");
+  answer_ok(f, 2);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    struct outcome o = {0};
+    int sent = f->fake.count;
+    call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &o);
+    int id = sent_id(f, sent);
+    char reply[256], message[256];
+    snprintf(reply, sizeof(reply), cases[i].format, id);
+    snprintf(message, sizeof(message), cases[i].message, id, id);
+    answer(&f->fake, sent, 200, JSON, reply, 0);
+    assert_int_equal(o.calls, 1);
+    assert_true(o.failed);
+    assert_int_equal(o.err.kind, OPS_ERR_RPC);
+    assert_non_null(strstr(o.err.message, message));
+  }
+}
+
 static void a_session_id_that_is_not_visible_ascii_is_refused(void **state)
 {
   struct fixture *f = *state;
   struct outcome o = {0};
   call(f, &ALICE, "tools/list", NULL, &o);
-  answer(&f->fake, 0, 200, JSON "Mcp-Session-Id: s-1\rX-Injected: 1\n", INIT_REPLY("2025-11-25"),
-         0);
+  answer_initialize(f, 0, JSON "Mcp-Session-Id: s-1\rX-Injected: 1\n", "2025-11-25");
   assert_int_equal(f->fake.count, 1); /* no notification carries it */
   assert_int_equal(o.calls, 1);
   assert_true(o.failed);
@@ -848,6 +886,7 @@ int main(void)
       RETRYING(opening_a_session_is_retried_and_its_waiting_requests_go_on),
       RETRYING(a_call_cancelled_while_it_waits_to_be_sent_again_is_never_sent),
       TEST(a_reply_without_a_result_object_is_an_rpc_error),
+      TEST(a_json_reply_naming_another_request_is_not_the_answer),
       TEST(a_session_id_that_is_not_visible_ascii_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

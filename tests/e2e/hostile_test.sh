@@ -56,6 +56,11 @@ mcp_call deep
 expect "a result nested deeper than lua-cjson decodes is an rpc error object saying so" \
   '[[ "$out" == "false	rpc	rpc (mcp): tools/call: the server'"'"'s reply cannot be decoded (Found too many nested data structures (1001) at character "*")" ]]'
 
+# --- a reply to another request ---------------------------------------------------------------
+mcp_call other-id
+expect "a JSON reply naming another request's id is not taken for the answer" \
+  '[[ "$out" == "false	rpc	rpc (mcp): tools/call: the server'"'"'s reply answers another request (id 1002), not this one (id 2)" ]]'
+
 # --- credentials that expired before they arrived --------------------------------------------
 # They left the source without an error: the task failed with kind "ok" and "(no message)".
 hostile -e '
