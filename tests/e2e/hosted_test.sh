@@ -27,33 +27,34 @@ for status_code in 200 400 404; do
   sim_start --accounts 6 --session-expiry 2 --session-expiry-error hosted \
     --session-expiry-status "$status_code" || exit 1
   mapfile -t ids < <(sim_get '.accounts[]')
-  sim_run opsrun -e "$sweep_calls" "${ids[@]}"
+  sim_run opsrun --mcp-rate 0 -e "$sweep_calls" "${ids[@]}" # each call reopens: unpaced for speed
   expect "sessions gone with -30001 at HTTP $status_code are opened again: every account succeeds" \
     '[ $status -eq 0 ] && [ "$out" = "6	0" ] && [ "$(counter .sessions_expired)" -ge 6 ]'
   sim_stop
 done
 
-# 40 calls at once in one account, against a quota of 10 a second: paced, they all succeed.
-sim_start --accounts 1 --mcp-rate-limit 10 || exit 1
-forty='local results = sweep({}, function() end)
+# N calls at once in one account (N the chunk's argument), against a per-account quota: paced,
+# they all succeed.
+calls='local n = tonumber(...)
 local calls = {}
-for i = 1, 40 do calls[i] = i end
-results = sweep(calls, function() return #mcp.call("aws___list_regions", {}).content end,
-  { concurrency = 40 })
+for i = 1, n do calls[i] = i end
+local results = sweep(calls, function() return #mcp.call("aws___list_regions", {}).content end,
+  { concurrency = n })
 local ok = 0
 for _, r in ipairs(results) do if r.ok then ok = ok + 1 end end
 print(ok)'
-sim_run opsrun --mcp-rate 10 -e "$forty"
+sim_start --accounts 1 --mcp-rate-limit 10 || exit 1
+sim_run opsrun --mcp-rate 10 -e "$calls" 40
 expect "40 calls in one account under a 10/s quota, paced at 10/s: all succeed, few 429s" \
   '[ $status -eq 0 ] && [ "$out" = 40 ] && [ "$(counter .quota_throttled.total)" -le 3 ]'
 sim_stop
 sim_start --accounts 1 --mcp-rate-limit 3 || exit 1
-sim_run opsrun -e "$forty"
-expect "the same under the documented 3/s quota with the default pacing" \
-  '[ $status -eq 0 ] && [ "$out" = 40 ] && [ "$(counter .quota_throttled.total)" -le 3 ]'
-sim_run opsrun --mcp-rate 0 -e "$forty"
+sim_run opsrun -e "$calls" 12
+expect "12 calls under the documented 3/s quota with the default pacing: all succeed, few 429s" \
+  '[ $status -eq 0 ] && [ "$out" = 12 ] && [ "$(counter .quota_throttled.total)" -le 3 ]'
+sim_run opsrun --mcp-rate 0 -e "$calls" 12
 expect "without pacing the same calls meet the quota (the test can fail)" \
-  '[ "$(counter .quota_throttled.total)" -gt 10 ]'
+  '[ "$(counter .quota_throttled.total)" -gt 6 ]'
 sim_stop
 
 # --read-only: refused before anything is sent; reads go through.
