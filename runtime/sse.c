@@ -77,7 +77,12 @@ static int s_dispatch(struct ops_sse_parser *parser)
 /* An id that can go back to the server as Last-Event-ID (sse.h says why others are ignored). */
 static bool s_id_kept(const char *value, size_t len)
 {
-  return len <= OPS_SSE_MAX_ID_LEN && !memchr(value, '\0', len);
+  if (len > OPS_SSE_MAX_ID_LEN)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)value[i] < 0x21 || (unsigned char)value[i] > 0x7e)
+      return false;
+  return true;
 }
 
 static int s_field(struct ops_sse_parser *parser, const char *name, size_t name_len,

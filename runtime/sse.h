@@ -27,10 +27,11 @@ void ops_sse_parser_free(struct ops_sse_parser *parser);
  * callback returns OPS_ERR_CANCELLED; OPS_ERR_NOMEM when out of memory. */
 int ops_sse_feed(struct ops_sse_parser *parser, const char *data, size_t len);
 
-/* The longest event id kept. An id is kept to be sent back in a header; a longer one is ignored,
- * as the standard ignores one holding NUL: the last event id stays what it was, so a stream
- * that ends early resumes from the last id that fit (the server replays what followed it), or,
- * without one, is not resumed. */
+/* The longest event id kept. An id is kept to be sent back in a header, so a longer one, or one
+ * holding anything but visible ASCII (0x21 to 0x7E, as MCP allows in session ids: no control
+ * byte, CR or LF reaches a header), is ignored, as the standard ignores one holding NUL: the
+ * last event id stays what it was, so a stream that ends early resumes from the last id that
+ * was kept (the server replays what followed it), or, without one, is not resumed. */
 #define OPS_SSE_MAX_ID_LEN 1024
 
 /* The id of the last event seen (kept across events, "" when none): a resumed stream sends it

@@ -116,6 +116,23 @@ static void an_id_longer_than_the_cap_is_ignored(void **state)
   ops_sse_parser_free(parser);
 }
 
+/* Control bytes in an id went back in Last-Event-ID (issue 14): an id that is not visible ASCII
+ * is ignored like one past the cap. */
+static void an_id_that_is_not_visible_ascii_is_ignored(void **state)
+{
+  (void)state;
+  const char *ids[] = {"bad\x1b[31mid", "a\x01b", "a b", "tab\there", "caf\xc3\xa9", "del\x7f"};
+  for (size_t i = 0; i < sizeof(ids) / sizeof(*ids); i++) {
+    char stream[128];
+    snprintf(stream, sizeof(stream), "id: kept-1\ndata: a\n\nid: %s\ndata: b\n\n", ids[i]);
+    struct seen seen = {0};
+    assert_string_equal(parse(stream, 0, &seen), "message|a|kept-1;message|b|kept-1;");
+  }
+  struct seen seen = {0};
+  assert_string_equal(parse("id: !~AZaz09-_.:/\ndata: a\n\n", 0, &seen),
+                      "message|a|!~AZaz09-_.:/;");
+}
+
 static void an_unfinished_event_is_not_dispatched(void **state)
 {
   (void)state;
@@ -162,6 +179,7 @@ int main(void)
       cmocka_unit_test(event_types_ids_and_retry),
       cmocka_unit_test(an_id_without_data_is_remembered_but_not_dispatched),
       cmocka_unit_test(an_id_longer_than_the_cap_is_ignored),
+      cmocka_unit_test(an_id_that_is_not_visible_ascii_is_ignored),
       cmocka_unit_test(an_unfinished_event_is_not_dispatched),
       cmocka_unit_test(a_byte_order_mark_at_the_start_is_skipped),
       cmocka_unit_test(a_byte_order_mark_in_pieces_is_skipped_too),

@@ -50,6 +50,11 @@ mcp_call long-id
 expect "an event id past the cap is ignored: the stream resumes from the last id that fit" \
   '[ "$out" = "true	resumed after first-1" ] && grep -q "GET /mcp/long-id Last-Event-ID '"'"'first-1'"'"' length 7" "$E2E_TMP/server.log"'
 
+# Control bytes in an id went back to the server in Last-Event-ID.
+mcp_call control-id
+expect "an event id with control bytes is ignored: the stream resumes from the last visible ASCII id" \
+  '[ "$out" = "true	resumed after first-1" ] && grep -q "GET /mcp/control-id Last-Event-ID '"'"'first-1'"'"' length 7" "$E2E_TMP/server.log"'
+
 # --- replies opsrun cannot hand to Lua -------------------------------------------------------------
 # jansson reads JSON 2048 levels deep, lua-cjson 1000: the decoder's error escaped as a bare string.
 mcp_call deep
