@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "runtime/buffer.h"
 
@@ -359,10 +360,19 @@ static int s_set_request_body(struct ops_http_transfer *t, const struct ops_http
   return OPS_OK;
 }
 
+/* libcurl (7.88) opens its sockets without close-on-exec: every program opsrun starts
+ * (credential_process, a playbook's os.execute) would inherit every open connection. */
+static curl_socket_t s_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *address)
+{
+  (void)ud, (void)purpose;
+  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
 static void s_set_options(struct ops_http_transfer *t, const struct ops_http_request *req)
 {
   CURL *e = t->easy;
   curl_easy_setopt(e, CURLOPT_URL, req->url);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, s_open_socket);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);

@@ -8,6 +8,7 @@
 #include "runtime/loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -87,6 +88,25 @@ static int s_on_curl_timer(CURLM *multi, long timeout_ms, void *loop_ud)
   return 0;
 }
 
+/* libcurl (7.88) makes a multi handle's wake-up socket pair without close-on-exec and offers no
+ * way to reach it, so every program opsrun starts would inherit it: the descriptors
+ * curl_multi_init opens are found as those open after it and not before (a new descriptor takes
+ * the lowest free number: the first few hundred are enough) and get close-on-exec here. */
+static CURLM *s_multi_new(void)
+{
+  enum { SCANNED = 256 };
+  bool open_before[SCANNED];
+  for (int fd = 0; fd < SCANNED; fd++)
+    open_before[fd] = fcntl(fd, F_GETFD) >= 0;
+  CURLM *multi = curl_multi_init();
+  for (int fd = 0; fd < SCANNED; fd++) {
+    int flags = fcntl(fd, F_GETFD);
+    if (!open_before[fd] && flags >= 0)
+      fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+  return multi;
+}
+
 struct ops_loop *ops_loop_new(void)
 {
   struct ops_loop *loop = calloc(1, sizeof(*loop));
@@ -95,7 +115,7 @@ struct ops_loop *ops_loop_new(void)
   loop->curl_due_ms = NO_DUE;
   loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   loop->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  loop->multi = curl_multi_init();
+  loop->multi = s_multi_new();
   struct epoll_event wakeup = {.events = EPOLLIN, .data.fd = loop->wakeup_fd};
   if (loop->epoll_fd < 0 || loop->wakeup_fd < 0 || !loop->multi ||
       epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wakeup_fd, &wakeup) != 0) {

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -162,6 +163,27 @@ static void a_watch_runs_when_its_descriptor_has_input(void **state)
   ops_loop_free(loop);
 }
 
+/* A program opsrun starts inherits none of the loop's descriptors, libcurl's included. */
+static void the_loop_opens_descriptors_close_on_exec(void **state)
+{
+  (void)state;
+  bool open_before[256];
+  for (int fd = 0; fd < 256; fd++)
+    open_before[fd] = fcntl(fd, F_GETFD) >= 0;
+  struct ops_loop *loop = ops_loop_new();
+  int opened = 0;
+  for (int fd = 0; fd < 256; fd++) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || open_before[fd])
+      continue;
+    opened++;
+    if (!(flags & FD_CLOEXEC))
+      fail_msg("descriptor %d of a new loop is not close-on-exec", fd);
+  }
+  assert_true(opened >= 2); /* epoll and the wake-up eventfd, and libcurl's own */
+  ops_loop_free(loop);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -171,6 +193,7 @@ int main(void)
       cmocka_unit_test(freeing_the_loop_drops_pending_timers),
       cmocka_unit_test(wakeup_ends_a_blocking_wait),
       cmocka_unit_test(a_watch_runs_when_its_descriptor_has_input),
+      cmocka_unit_test(the_loop_opens_descriptors_close_on_exec),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
