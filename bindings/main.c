@@ -123,13 +123,11 @@ static int s_run_main_task(lua_State *L, int nargs, bool show_traceback)
     return EXIT_INTERRUPTED;
   }
   if (s_is_configuration_error(L, -2)) {
-    fprintf(stderr, "opsrun: %s\n", luaL_tolstring(L, -2, NULL));
+    ops_log_error_report("opsrun: ", luaL_tolstring(L, -2, NULL), NULL);
     return EXIT_USAGE;
   }
-  if (show_traceback)
-    fprintf(stderr, "opsrun: %s\n", lua_tostring(L, -1)); /* the traceback, message first */
-  else
-    fprintf(stderr, "opsrun: %s\n", luaL_tolstring(L, -2, NULL));
+  const char *traceback = show_traceback ? lua_tostring(L, -1) : NULL;
+  ops_log_error_report("opsrun: ", luaL_tolstring(L, -2, NULL), traceback);
   return EXIT_LUA_ERROR;
 }
 
@@ -183,7 +181,7 @@ static void s_run_epilogue(lua_State *L, const char *field, const char *name)
     lua_remove(L, -2);
   }
   if (ops_engine_run(L, 0) != LUA_OK)
-    fprintf(stderr, "opsrun: %s\n", luaL_tolstring(L, -2, NULL));
+    ops_log_error_report("opsrun: ", luaL_tolstring(L, -2, NULL), NULL);
   lua_settop(L, 0);
 }
 
@@ -210,14 +208,14 @@ static int s_main(lua_State *L)
   /* an invalid registry stops the run first; doctor reports it as one of its checks instead */
   bool doctor = cli->mode == OPS_CLI_COMMAND && strcmp(cli->command, "doctor") == 0;
   if (!doctor && ops_lua_registry_preload(L, &err) != 0) {
-    fprintf(stderr, "opsrun: %s\n", err.message);
+    ops_log_error_report("opsrun: ", err.message, NULL);
     lua_pushinteger(L, EXIT_USAGE);
     return 1;
   }
   int status = EXIT_OK;
   if (cli->mode == OPS_CLI_SCRIPT || cli->mode == OPS_CLI_CHUNK) {
     if (s_load(L, cli, argv) != LUA_OK) {
-      fprintf(stderr, "opsrun: %s\n", lua_tostring(L, -1));
+      ops_log_error_report("opsrun: ", lua_tostring(L, -1), NULL);
       lua_pushinteger(L, EXIT_LUA_ERROR);
       return 1;
     }
@@ -276,7 +274,7 @@ int main(int argc, char **argv)
   if (lua_pcall(L, 3, 1, 0) == LUA_OK) {
     status = (int)lua_tointeger(L, -1);
   } else {
-    fprintf(stderr, "opsrun: %s\n", lua_tostring(L, -1));
+    ops_log_error_report("opsrun: ", luaL_tolstring(L, -1, NULL), NULL);
     status = EXIT_LUA_ERROR;
   }
   lua_close(L);

@@ -20,6 +20,7 @@
 #include "bindings/identity.h"
 #include "bindings/lua_error.h"
 #include "bindings/opsrun.h"
+#include "runtime/log.h"
 
 #define HISTORY_ENTRIES              1000
 #define INTERRUPT_CHECK_INSTRUCTIONS 10000
@@ -369,6 +370,13 @@ static void s_flush_rows(lua_State *L)
   lua_pop(L, 1);
 }
 
+/* The error and traceback on top of the stack, as ops_engine_run leaves them. */
+static void s_report_error(lua_State *L)
+{
+  const char *traceback = lua_tostring(L, -1);
+  ops_log_error_report("", luaL_tolstring(L, -2, NULL), traceback);
+}
+
 /* Runs the chunk on top of the stack and prints its values or its error. */
 static void s_evaluate(struct s_repl *repl, int base)
 {
@@ -380,8 +388,8 @@ static void s_evaluate(struct s_repl *repl, int base)
     s_print_values(L, base);
   else if (ops_engine_interrupted(repl->engine))
     fputs("interrupted\n", stderr);
-  else /* the traceback, its message first */
-    fprintf(stderr, "%s\n", lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object)");
+  else
+    s_report_error(L);
   s_flush_rows(L);
   ops_engine_clear_interrupt(repl->engine);
   fflush(stdout);

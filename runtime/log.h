@@ -24,8 +24,16 @@ void ops_log_configure(enum ops_log_level threshold, enum ops_log_format format,
 bool ops_log_enabled(enum ops_log_level level);
 
 /* Writes one line: time, level, account (may be NULL or "") and message. A NOTICE in text
- * format is the bare message, as a summary a person reads. */
+ * format is the bare message, as a summary a person reads. Control characters (in text) and
+ * bytes that are not UTF-8 are escaped as \n, \t, \xNN: the line stays one line. */
 void ops_log_write(enum ops_log_level level, const char *account, const char *message);
+
+/* Writes an error no code caught (a script's, a command's, a REPL entry's): in text, `prefix` and
+ * `message` on one line, then the lines of `traceback` (luaL_traceback's text, whose first line,
+ * the message, is not repeated; NULL when none) with their control characters but newlines and
+ * tabs escaped; in json, one object with level "error", message and traceback. Unlike
+ * ops_log_write, whatever the verbosity. */
+void ops_log_error_report(const char *prefix, const char *message, const char *traceback);
 
 /* Formats and writes, as ops_log_write. */
 void ops_log(enum ops_log_level level, const char *account, const char *fmt, ...)

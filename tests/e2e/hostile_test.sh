@@ -66,6 +66,23 @@ mcp_call other-id
 expect "a JSON reply naming another request's id is not taken for the answer" \
   '[[ "$out" == "false	rpc	rpc (mcp): tools/call: the server'"'"'s reply answers another request (id 1002), not this one (id 2)" ]]'
 
+# --- server text on the terminal ---------------------------------------------------------------
+# Newlines, a JSON log line and escape sequences in an error message forged log lines and drove
+# the terminal, even with --log-format json (the uncaught error was printed as it was); a
+# message that was not UTF-8 replaced a JSON line with "log line not encodable".
+log_and_raise='local ok, e = pcall(mcp.call, "x", {}) log.error("%s", tostring(e)) mcp.call("x", {})'
+for mode in forge bad-utf8; do
+  hostile --log-format json --mcp-url "http://127.0.0.1:$PORT/mcp/$mode" -e "$log_and_raise"
+  expect "--log-format json: the logged and the uncaught error of server text ($mode) are one JSON object each" \
+    '[ $status -eq 1 ] && [ "$(lines "$err")" -eq 2 ] && jq -e ".level == \"error\"" <<<"$err" >/dev/null'
+  expect "... keeping the server's words, escaped" \
+    '[ "$(jq -c "select(.message | test(\"forged\"))" <<<"$err" | grep -c "")" -eq 2 ] && [[ "$err" != *"not encodable"* ]]'
+  hostile --mcp-url "http://127.0.0.1:$PORT/mcp/$mode" -e "$log_and_raise"
+  expect "text: no line of server text ($mode) starts a log line, and no control byte reaches the terminal" \
+    '[ $status -eq 1 ] && ! grep -qE "^(2099|\{|forged)" <<<"$err" && ! LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d "\n\t" <<<"$err")'
+done
+expect "... where it shows escaped" '[[ "$err" == *"bad \xff\xfe bytes\nforged line"* ]]'
+
 # --- credentials that expired before they arrived --------------------------------------------
 # They left the source without an error: the task failed with kind "ok" and "(no message)".
 hostile -e '
