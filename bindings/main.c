@@ -72,6 +72,45 @@ static void s_open_opsrun(lua_State *L)
   lua_pop(L, 1);
 }
 
+/* os.exit as the host keeps it: the rows the buffered output formats hold are printed first, and
+ * an exit with success (none, true or 0) after a sweep task failed exits 3, as the script's end
+ * would (SPEC section 1): a playbook's os.exit(0) cannot hide a failed account from cron. At
+ * the REPL, whose user saw the failure, success stays 0. Then Lua's own os.exit (upvalue 1). */
+static int s_os_exit(lua_State *L)
+{
+  int nargs = lua_gettop(L) < 2 ? lua_gettop(L) : 2; /* code, close */
+  lua_settop(L, nargs);
+  bool success = lua_isnoneornil(L, 1) || (lua_isboolean(L, 1) && lua_toboolean(L, 1)) ||
+                 (lua_isinteger(L, 1) && lua_tointeger(L, 1) == EXIT_OK);
+  bool interactive = lua_toboolean(L, lua_upvalueindex(2));
+  if (success && !interactive && ops_engine_failures(ops_engine_of(L)) > 0) {
+    lua_pushinteger(L, EXIT_TASKS_FAILED);
+    if (nargs == 0)
+      nargs = 1;
+    else
+      lua_replace(L, 1);
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, OPS_PRIVATE_KEY);
+  lua_getfield(L, -1, "emit_flush");
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+    ops_log_error_report("opsrun: ", luaL_tolstring(L, -1, NULL), NULL);
+  lua_settop(L, nargs);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, nargs, 0);
+  return 0;
+}
+
+static void s_keep_exit_status(lua_State *L, bool interactive)
+{
+  lua_getglobal(L, "os");
+  lua_getfield(L, -1, "exit");
+  lua_pushboolean(L, interactive);
+  lua_pushcclosure(L, s_os_exit, 2);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
+}
+
 /* `arg` as lua.c makes it: the script at 0, its arguments from 1, what precedes it below 0. */
 static void s_create_arg_table(lua_State *L, int argc, char **argv, int script_index)
 {
@@ -202,6 +241,7 @@ static int s_main(lua_State *L)
   lua_settop(L, 0);
   luaL_openlibs(L);
   s_open_opsrun(L);
+  s_keep_exit_status(L, cli->interactive);
   s_catch_interrupts(L);
   s_create_arg_table(L, argc, argv, cli->script_index);
   struct ops_error err;

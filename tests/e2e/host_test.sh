@@ -103,6 +103,18 @@ expect "-j sets the default concurrency" '[ "$out" = 2 ]'
 run opsrun -e 'sweep({1}, function() error("bad") end) error("and then the script fails")'
 expect "a script error after a failed task still exits 1" '[ $status -eq 1 ]'
 
+# os.exit(0) after a failed task exited 0: a playbook could hide a failed account from cron
+run opsrun -o table -e 'sweep({1}, function() error("bad") end) emit{a = 1} os.exit(0)'
+expect "os.exit(0) after a failed sweep task exits 3, as the script's end would, rows printed first" \
+  '[ $status -eq 3 ] && [ "$out" = "a
+1" ]'
+run opsrun -e 'sweep({1}, function() error("bad") end) os.exit(true)'
+expect "... os.exit(true) too" '[ $status -eq 3 ]'
+run opsrun -e 'sweep({1}, function() error("bad") end) os.exit(7)'
+expect "... while another status it asks for stands" '[ $status -eq 7 ]'
+run opsrun -e 'sweep({1}, function() end) os.exit(0)'
+expect "... and os.exit(0) with no failure exits 0" '[ $status -eq 0 ]'
+
 run opsrun -q -e 'sweep({1}, function() end)'
 expect "-q hides the summary" '[ -z "$err" ]'
 
