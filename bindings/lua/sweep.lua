@@ -88,6 +88,18 @@ local function summary(results, seconds)
   return line, failed
 end
 
+-- Calls on_result(result); an error in it must not stop the others' reporting, so it is logged
+-- at once (with the item) and the first is kept in `errors` to be raised when the sweep ends.
+local function report(on_result, result, errors)
+  local ok, err = pcall(on_result, result)
+  if ok then return end
+  local item = account_of(result.item) or tostring(result.item)
+  opsrun.log.error("sweep: on_result failed for %s%s: %s", item,
+    result.region and " in " .. result.region or "", tostring(err))
+  errors.count = errors.count + 1
+  if errors.count == 1 then errors.first = err end
+end
+
 local function progress_line(done, total, running, failed, seconds)
   return string.format("sweep %d/%d · %d running · %d failed · %.1f s", done, total, running,
     failed, seconds)
@@ -104,6 +116,7 @@ function opsrun.sweep(list, fn, opts)
   local group = engine.group()
   local started, next_job, done, failed = engine.clock(), 1, 0, 0
   local drawn = -math.huge
+  local report_errors = { count = 0 }
 
   local function start_next()
     local job = jobs[next_job]
@@ -136,7 +149,7 @@ function opsrun.sweep(list, fn, opts)
     if not ok then failed = failed + 1 end
     if next_job <= #jobs then start_next() end
     show_progress(false)
-    if opts.on_result then opts.on_result(result) end
+    if opts.on_result then report(opts.on_result, result, report_errors) end
   end
   if config.progress then engine.status(nil) end
 
@@ -147,5 +160,6 @@ function opsrun.sweep(list, fn, opts)
   end
   engine.notice(line)
   if failures > 0 then engine.note_failure(failures) end
+  if report_errors.count > 0 then error(report_errors.first, 0) end
   return results
 end

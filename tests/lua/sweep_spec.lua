@@ -104,6 +104,19 @@ describe("sweep", function()
     for i = 1, 3 do assert.are.equal(r[i], seen[i]) end
   end)
 
+  it("reports every result though on_result fails, then raises its first error", function()
+    local seen = {}
+    local ok, err = pcall(sweep, range(5), function(i) sleep(0.01 * i) return i end, {
+      on_result = function(result)
+        seen[#seen + 1] = result.item
+        if result.item <= 2 then error("cannot report " .. result.item, 0) end
+      end,
+    })
+    assert.is_false(ok)
+    assert.are.equal("cannot report 1", err)
+    assert.are.same({ 1, 2, 3, 4, 5 }, seen)
+  end)
+
   it("returns an empty array for an empty list", function()
     assert.are.same({}, sweep({}, function() end))
   end)
