@@ -3,7 +3,8 @@
  * cached per (account, role, external id). Each cached source has at most one fetch in flight,
  * shared by every task that needs it, and is fetched again ahead of its expiry. STS calls that
  * fail with throttling, a 5xx or a connection failure are made again on runtime/retry.h's
- * policy, waiting on a loop timer. Also the private
+ * policy, waiting on a loop timer, with a retry quota and send rate per source (the base, each
+ * role), as an SDK keeps per client. Also the private
  * primitives of assume() and whoami() (bindings/lua/assume.lua), and two for `opsrun doctor`
  * (bindings/lua/commands.lua): where the credentials come from, and the STS server's clock; the
  * operating region and the region name check for the Lua that takes regions. */
@@ -61,6 +62,9 @@ struct s_source {
   struct ops_sts_call *sts_call;             /* SOURCE_ROLE, in flight */
   struct ops_retry_request attempts;         /* SOURCE_ROLE, of the fetch in flight */
   struct ops_timer *retry_timer;             /* SOURCE_ROLE, waiting to call STS again */
+  /* The retry quota and send rate of STS calls for this source: its AssumeRole (the first step
+   * of its account's work) and whoami() as it. One account's throttling never spends another's. */
+  struct ops_retry *retry;
   /* SOURCE_ROLE */
   char *account;
   char *role_name;
@@ -76,7 +80,7 @@ struct s_aws {
   struct ops_credentials_context context;
   struct ops_credentials_provider *chain;
   struct ops_sts_client *sts;
-  struct ops_retry *sts_retry; /* the retry policy and quota of every STS call */
+  struct ops_retry *sts_retry; /* the retry settings each source's quota is made like */
   struct ops_sigv4_signer *signer;
   const char *profile; /* --profile, borrowed from the configuration */
   char region[64];
@@ -235,30 +239,31 @@ static void s_fetch_base(struct s_source *base)
 /* An STS call failed with *err: when the retry policy allows, logs the retry and returns a timer
  * that calls fire(ud) after the backoff; else returns NULL, and *err says how many attempts
  * were made. */
-static struct ops_timer *s_sts_retry(struct s_aws *aws, struct ops_retry_request *attempts,
+static struct ops_timer *s_sts_retry(struct s_source *source, struct ops_retry_request *attempts,
                                      struct ops_error *err, const char *what, const char *account,
                                      ops_timer_fn fire, void *ud)
 {
+  struct s_aws *aws = source->aws;
   uint64_t delay = 0;
   struct ops_timer *timer = NULL;
-  if (ops_retry_next(aws->sts_retry, attempts, ops_retry_classify(err), -1, &delay, NULL))
+  if (ops_retry_next(source->retry, attempts, ops_retry_classify(err), -1, &delay, NULL))
     timer = ops_loop_timer_start(aws->context.loop, delay, fire, ud);
   if (!timer) {
     ops_retry_note_attempts(err, attempts);
   } else if (ops_log_enabled(OPS_LOG_DEBUG)) {
     char line[1400];
-    ops_retry_describe(line, sizeof(line), what, aws->sts_retry, attempts, err, delay);
+    ops_retry_describe(line, sizeof(line), what, source->retry, attempts, err, delay);
     ops_log_write(OPS_LOG_DEBUG, account, line);
   }
   return timer;
 }
 
-/* Adaptive retry mode: a timer that calls fire(ud) when the STS send rate allows a call, or
- * NULL when it may go now. */
-static struct ops_timer *s_sts_paced(struct s_aws *aws, ops_timer_fn fire, void *ud)
+/* Adaptive retry mode: a timer that calls fire(ud) when the source's STS send rate allows a
+ * call, or NULL when it may go now. */
+static struct ops_timer *s_sts_paced(struct s_source *source, ops_timer_fn fire, void *ud)
 {
-  uint64_t wait = ops_retry_send_delay_ms(aws->sts_retry);
-  return wait ? ops_loop_timer_start(aws->context.loop, wait, fire, ud) : NULL;
+  uint64_t wait = ops_retry_send_delay_ms(source->retry);
+  return wait ? ops_loop_timer_start(source->aws->context.loop, wait, fire, ud) : NULL;
 }
 
 /* --- an assumed role: AssumeRole signed with the base credentials --- */
@@ -269,20 +274,19 @@ static void s_role_assumed(struct ops_sts_assumed_role *assumed, const struct op
                            void *ud)
 {
   struct s_source *role = ud;
-  struct s_aws *aws = role->aws;
   role->sts_call = NULL;
-  ops_retry_observe(aws->sts_retry, !assumed && err->kind == OPS_ERR_THROTTLED);
+  ops_retry_observe(role->retry, !assumed && err->kind == OPS_ERR_THROTTLED);
   if (!assumed) {
     struct ops_error failure = *err;
-    role->retry_timer = s_sts_retry(aws, &role->attempts, &failure, "STS AssumeRole", role->account,
-                                    s_role_call_again, role);
+    role->retry_timer = s_sts_retry(role, &role->attempts, &failure, "STS AssumeRole",
+                                    role->account, s_role_call_again, role);
     if (role->retry_timer)
       role->error = failure; /* stands if every waiter leaves before the retry */
     else
       s_fail(role, &failure);
     return;
   }
-  ops_retry_succeeded(aws->sts_retry, &role->attempts);
+  ops_retry_succeeded(role->retry, &role->attempts);
   struct ops_error expired;
   if (s_arrived_expired(role, assumed->credentials, &expired)) {
     ops_sts_assumed_role_free(assumed);
@@ -307,7 +311,7 @@ static void s_role_with_base(struct s_waiter *waiter)
     s_fail(role, &aws->base.error);
     return;
   }
-  if ((role->retry_timer = s_sts_paced(aws, s_role_call_again, role)))
+  if ((role->retry_timer = s_sts_paced(role, s_role_call_again, role)))
     return;
   struct ops_sts_assume_role_params params = {.role_arn = role->role_arn,
                                               .role_session_name = role->session_name,
@@ -369,6 +373,7 @@ static void s_source_stop(struct s_source *source)
 static void s_role_free(struct s_source *role)
 {
   s_source_stop(role);
+  ops_retry_free(role->retry);
   free(role->account);
   free(role->role_name);
   free(role->external_id);
@@ -389,6 +394,8 @@ static int s_aws_gc(lua_State *L)
     s_role_free(role);
   }
   s_source_stop(&aws->base);
+  ops_retry_free(aws->base.retry);
+  aws->base.retry = NULL;
   ops_credentials_provider_free(aws->chain);
   ops_sts_client_free(aws->sts);
   ops_retry_free(aws->sts_retry);
@@ -427,6 +434,8 @@ static void s_aws_init(lua_State *L, struct s_aws *aws)
       ops_sts_client_new(&aws->sts, &sts, &err) != 0 ||
       ops_retry_new(&aws->sts_retry, &retry, &err) != 0)
     ops_lua_error_raise(L, &err, NULL, NULL);
+  if (!(aws->base.retry = ops_retry_new_like(aws->sts_retry)))
+    luaL_error(L, "out of memory");
 }
 
 static struct s_aws *s_aws_of(lua_State *L)
@@ -586,13 +595,14 @@ static struct s_source *s_role_new(lua_State *L, struct s_aws *aws,
   if (!role)
     luaL_error(L, "out of memory");
   *role = (struct s_source){.aws = aws, .kind = SOURCE_ROLE, .duration = params->duration_seconds};
+  role->retry = ops_retry_new_like(aws->sts_retry);
   role->account = strdup(account);
   role->role_name = strdup(role_name);
   role->external_id = params->external_id ? strdup(params->external_id) : NULL;
   role->session_name = strdup(params->role_session_name);
   role->role_arn = strdup(params->role_arn);
-  if (!role->account || !role->role_name || !role->session_name || !role->role_arn ||
-      (params->external_id && !role->external_id)) {
+  if (!role->retry || !role->account || !role->role_name || !role->session_name ||
+      !role->role_arn || (params->external_id && !role->external_id)) {
     s_role_free(role);
     luaL_error(L, "out of memory");
   }
@@ -687,16 +697,15 @@ static void s_whoami_send(void *ud);
 static void s_whoami_done(struct ops_sts_identity *identity, const struct ops_error *err, void *ud)
 {
   struct s_sts_call *c = ud;
-  struct s_aws *aws = c->aws;
   c->call = NULL;
   c->identity = identity;
-  ops_retry_observe(aws->sts_retry, !identity && err->kind == OPS_ERR_THROTTLED);
+  ops_retry_observe(c->source->retry, !identity && err->kind == OPS_ERR_THROTTLED);
   if (identity) {
-    ops_retry_succeeded(aws->sts_retry, &c->attempts);
+    ops_retry_succeeded(c->source->retry, &c->attempts);
   } else {
     c->error = *err;
-    c->retry_timer = s_sts_retry(aws, &c->attempts, &c->error, "STS GetCallerIdentity", c->account,
-                                 s_whoami_send, c);
+    c->retry_timer = s_sts_retry(c->source, &c->attempts, &c->error, "STS GetCallerIdentity",
+                                 c->account, s_whoami_send, c);
     if (c->retry_timer)
       return;
     c->failed = true;
@@ -711,7 +720,7 @@ static void s_whoami_send(void *ud)
   struct s_sts_call *c = ud;
   struct s_aws *aws = c->aws;
   c->retry_timer = NULL;
-  if ((c->retry_timer = s_sts_paced(aws, s_whoami_send, c)))
+  if ((c->retry_timer = s_sts_paced(c->source, s_whoami_send, c)))
     return;
   struct ops_error err;
   if (!s_usable(c->source, s_now(aws)))

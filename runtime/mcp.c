@@ -57,6 +57,7 @@ struct s_session {
   char protocol_version[32];
   unsigned generation;        /* counts openings, so a late "gone" closes only its own */
   struct ops_pacer *pacer;    /* the identity's request quota; NULL: none */
+  struct ops_retry *retry;    /* the identity's retry quota and send rate (retry.h) */
   bool offers_task_tools;     /* the server declared tasks.requests.tools.call */
   struct ops_mcp_call *queue; /* requests waiting for the session to open */
   struct s_session *next;
@@ -103,7 +104,7 @@ struct ops_mcp_client {
   struct ops_clock clock;
   struct ops_loop *loop;
   struct ops_sigv4_signer *signer;
-  struct ops_retry *retry;
+  struct ops_retry *retry;     /* the settings each session's retry state is made like */
   struct ops_retry *own_retry; /* when the options gave none */
   double requests_per_second;  /* each identity's quota; 0: none */
   struct s_session *sessions;
@@ -211,6 +212,7 @@ void ops_mcp_client_free(struct ops_mcp_client *client)
     s_identity_free(&session->identity);
     free(session->session_id);
     ops_pacer_free(session->pacer);
+    ops_retry_free(session->retry);
     free(session);
   }
   free(client->url);
@@ -231,6 +233,15 @@ bool ops_mcp_client_offers_task_tools(const struct ops_mcp_client *client,
     if (strcmp(s->identity.access_key_id, credentials->access_key_id) == 0)
       return s->state == SESSION_OPEN && s->offers_task_tools;
   return false;
+}
+
+const struct ops_retry *ops_mcp_client_retry(const struct ops_mcp_client *client,
+                                             const struct ops_sigv4_credentials *credentials)
+{
+  for (const struct s_session *s = client->sessions; s; s = s->next)
+    if (strcmp(s->identity.access_key_id, credentials->access_key_id) == 0)
+      return s->retry;
+  return NULL;
 }
 
 size_t ops_mcp_client_open_sessions(const struct ops_mcp_client *client)
@@ -341,7 +352,7 @@ static void s_finish(struct ops_mcp_call *call, const char *result_json,
   struct ops_mcp_client *client = call->client;
   struct s_session *session = call->session;
   if (!err && s_retried_kind(call))
-    ops_retry_succeeded(client->retry, &call->attempts);
+    ops_retry_succeeded(session->retry, &call->attempts);
   switch (call->kind) {
   case CALL_REQUEST:
     call->done(call->ud, result_json, err);
@@ -666,7 +677,7 @@ static void s_on_exchange_done(const struct ops_http_response *response,
   call->exchange = NULL;
   call->status = response->status;
   if (s_retried_kind(call))
-    ops_retry_observe(client->retry, response->status == 429);
+    ops_retry_observe(call->session->retry, response->status == 429);
   call->retry_after_ms =
       response->status >= 400
           ? ops_retry_after_ms(ops_http_response_header(response, "retry-after"),
@@ -908,15 +919,16 @@ static void s_send_again(void *ud)
 static void s_exchange_failed(struct ops_mcp_call *call, const struct ops_error *err)
 {
   struct ops_mcp_client *client = call->client;
+  struct ops_retry *retry = call->session->retry;
   enum ops_retry_class failure =
       s_may_resend(call, err) ? ops_retry_classify(err) : OPS_RETRY_NEVER;
   uint64_t delay = 0;
-  if (ops_retry_next(client->retry, &call->attempts, failure, call->retry_after_ms, &delay, NULL) &&
+  if (ops_retry_next(retry, &call->attempts, failure, call->retry_after_ms, &delay, NULL) &&
       (call->backoff = ops_loop_timer_start(client->loop, delay, s_send_again, call))) {
     if (ops_log_enabled(OPS_LOG_DEBUG)) {
       char what[80], line[1400];
       snprintf(what, sizeof(what), "MCP %s", call->method);
-      ops_retry_describe(line, sizeof(line), what, client->retry, &call->attempts, err, delay);
+      ops_retry_describe(line, sizeof(line), what, retry, &call->attempts, err, delay);
       ops_log_write(OPS_LOG_DEBUG, NULL, line);
     }
     return;
@@ -929,14 +941,14 @@ static void s_exchange_failed(struct ops_mcp_call *call, const struct ops_error 
 }
 
 /* Holds a send back while the identity's request quota says so (every exchange counts, as at
- * the server), then, in adaptive retry mode, while the client-side send rate says so. */
+ * the server), then, in adaptive retry mode, while the identity's send rate says so. */
 static bool s_paced(struct ops_mcp_call *call)
 {
   struct ops_mcp_client *client = call->client;
-  struct ops_pacer *pacer = call->session ? call->session->pacer : NULL;
+  struct ops_pacer *pacer = call->session->pacer;
   uint64_t wait = pacer ? ops_pacer_delay_ms(pacer, ops_loop_now_ms()) : 0;
   if (!wait && s_retried_kind(call))
-    wait = ops_retry_send_delay_ms(client->retry);
+    wait = ops_retry_send_delay_ms(call->session->retry);
   return wait && (call->backoff = ops_loop_timer_start(client->loop, wait, s_send_again, call));
 }
 
@@ -952,9 +964,12 @@ static struct s_session *s_session_for(struct ops_mcp_client *client,
   struct s_session *session = calloc(1, sizeof(*session));
   bool paced = client->requests_per_second > 0;
   if (!session || !s_identity_copy(&session->identity, credentials) ||
+      !(session->retry = ops_retry_new_like(client->retry)) ||
       (paced && !(session->pacer = ops_pacer_new(client->requests_per_second)))) {
-    if (session)
+    if (session) {
       s_identity_free(&session->identity);
+      ops_retry_free(session->retry);
+    }
     free(session);
     ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
     return NULL;

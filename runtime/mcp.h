@@ -38,8 +38,10 @@ struct ops_mcp_options {
   struct ops_clock clock;           /* the signing time */
   struct ops_loop *loop;            /* timers for resuming streams and retries (borrowed) */
   struct ops_sigv4_signer *signer;  /* borrowed; outlives the client */
-  /* The retry policy of every call (borrowed; outlives the client). NULL: the client makes its
-   * own from the process environment (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE). */
+  /* The retry settings of every call (borrowed; outlives the client): each identity's session
+   * gets a quota and send rate of its own made like it (ops_retry_new_like), as each SDK client
+   * has. NULL: the client makes them from the process environment (AWS_MAX_ATTEMPTS,
+   * AWS_RETRY_MODE). */
   struct ops_retry *retry;
   /* Each identity's requests a second (runtime/pacer.h), below a per-account server quota such
    * as the hosted AWS MCP Server's; 0: not paced. */
@@ -89,6 +91,11 @@ void ops_mcp_client_close(struct ops_mcp_client *client, void (*done)(void *ud),
  * tools/call (capabilities.tasks.requests.tools.call, MCP 2025-11-25); false without a session. */
 bool ops_mcp_client_offers_task_tools(const struct ops_mcp_client *client,
                                       const struct ops_sigv4_credentials *credentials);
+
+/* The retry quota and send rate of this identity's session, or NULL when it has none (for
+ * tests). */
+const struct ops_retry *ops_mcp_client_retry(const struct ops_mcp_client *client,
+                                             const struct ops_sigv4_credentials *credentials);
 
 /* How many sessions are open (for tests and doctor). */
 size_t ops_mcp_client_open_sessions(const struct ops_mcp_client *client);

@@ -118,23 +118,33 @@ int ops_retry_new(struct ops_retry **out, const struct ops_retry_options *option
     rc = s_read_mode(&options->env, &mode, err);
   if (rc != OPS_OK)
     return rc;
+  struct ops_retry settings = {
+      .max_attempts = max_attempts,
+      .mode = mode,
+      .clock = options->clock.now ? options->clock : (struct ops_clock){.now = s_monotonic_now},
+      .random = options->random.next ? options->random
+                                     : (struct ops_retry_random){.next = s_openssl_random}};
+  *out = ops_retry_new_like(&settings);
+  return *out ? OPS_OK : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+}
+
+struct ops_retry *ops_retry_new_like(const struct ops_retry *like)
+{
   struct ops_retry *retry = calloc(1, sizeof(*retry));
   if (!retry)
-    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
-  retry->max_attempts = max_attempts;
-  retry->mode = mode;
+    return NULL;
+  retry->max_attempts = like->max_attempts;
+  retry->mode = like->mode;
   retry->quota = OPS_RETRY_QUOTA;
-  retry->clock = options->clock.now ? options->clock : (struct ops_clock){.now = s_monotonic_now};
-  retry->random =
-      options->random.next ? options->random : (struct ops_retry_random){.next = s_openssl_random};
+  retry->clock = like->clock;
+  retry->random = like->random;
   double now = s_now(retry);
   retry->limiter = (struct s_limiter){.fill_rate = 1,
                                       .max_capacity = 1,
                                       .last_refill = -1,
                                       .last_bucket = floor(now),
                                       .last_fail = now};
-  *out = retry;
-  return OPS_OK;
+  return retry;
 }
 
 void ops_retry_free(struct ops_retry *retry)
@@ -208,6 +218,7 @@ bool ops_retry_next(struct ops_retry *retry, struct ops_retry_request *request,
   *delay_ms = (uint64_t)delay;
   return true;
 refused:
+  request->quota_spent = why == OPS_RETRY_REFUSED_QUOTA;
   if (refusal)
     *refusal = why;
   return false;
@@ -357,9 +368,10 @@ void ops_retry_describe(char *out, size_t len, const char *what, const struct op
 
 void ops_retry_note_attempts(struct ops_error *err, const struct ops_retry_request *request)
 {
-  if (request->retries == 0)
+  if (request->retries == 0 && !request->quota_spent)
     return;
   size_t used = strlen(err->message);
-  snprintf(err->message + used, sizeof(err->message) - used, " (after %d attempts)",
-           request->retries + 1);
+  snprintf(err->message + used, sizeof(err->message) - used, " (after %d attempt%s%s)",
+           request->retries + 1, request->retries ? "s" : "",
+           request->quota_spent ? "; the retry quota is spent" : "");
 }

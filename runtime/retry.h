@@ -4,10 +4,13 @@
  * a client-side send rate (token bucket, CUBIC). Policy only: no Lua and no I/O; the clock and
  * the randomness are injected, and callers do the waiting with loop timers (runtime/loop.h).
  *
- * One struct ops_retry belongs to one service client (STS, MCP) and is shared by every request
- * that client makes, for all accounts at once: the quota and the send rate are the client's,
- * as in the SDKs, so a failing endpoint is not hammered by hundreds of tasks. Each request keeps
- * its own struct ops_retry_request. */
+ * One struct ops_retry belongs to one client of a service as one identity (an MCP session, an
+ * assumed role at STS) and is shared by every request made as it: the quota and the send rate
+ * are that client's. The SDKs keep both per client (botocore's retries/standard.py and
+ * adaptive.py register a new RetryQuota and TokenBucket with each client), and an SDK client
+ * signs with one set of credentials, so a sweep holds one per account: one account's throttling
+ * never spends another's retries or slows its sends. Each request keeps its own struct
+ * ops_retry_request. */
 #ifndef OPS_RETRY_H
 #define OPS_RETRY_H
 
@@ -61,6 +64,10 @@ struct ops_retry;
 int ops_retry_new(struct ops_retry **out, const struct ops_retry_options *options,
                   struct ops_error *err);
 
+/* A new quota and send rate with the settings, clock and randomness of `like`: full, and not
+ * limiting. Returns NULL when out of memory; release it with ops_retry_free. */
+struct ops_retry *ops_retry_new_like(const struct ops_retry *like);
+
 /* NULL is a no-op. */
 void ops_retry_free(struct ops_retry *retry);
 
@@ -74,6 +81,7 @@ int ops_retry_quota_left(const struct ops_retry *retry);
 struct ops_retry_request {
   int retries; /* sent again so far: this is attempt retries + 1 */
   int held;    /* quota taken by the last retry, given back if the request then succeeds */
+  bool quota_spent; /* the last refusal was for want of quota */
 };
 
 /* The class of a failed attempt from its error (runtime/error.h): err->retryable says whether a
@@ -127,7 +135,8 @@ void ops_retry_describe(char *out, size_t len, const char *what, const struct op
                         const struct ops_retry_request *request, const struct ops_error *err,
                         uint64_t delay_ms);
 
-/* Appends " (after N attempts)" to err->message when the request was sent more than once. */
+/* Appends " (after N attempts)" to err->message when the request was sent more than once, and
+ * "; the retry quota is spent" (after 1 attempt too) when the quota refused the retry. */
 void ops_retry_note_attempts(struct ops_error *err, const struct ops_retry_request *request);
 
 #endif

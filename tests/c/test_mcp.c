@@ -15,7 +15,7 @@
 
 /* ------------------------------------------------------------------ a scripted transport */
 
-enum { MAX_EXCHANGES = 32, MAX_HEADERS = 16 };
+enum { MAX_EXCHANGES = 64, MAX_HEADERS = 16 };
 
 struct exchange {
   char method[16];
@@ -204,6 +204,12 @@ static int setup(void **state)
 static int setup_retrying(void **state)
 {
   return setup_client(state, "3", 0);
+}
+
+/* The quota test: enough attempts to spend an identity's retry quota in one request. */
+static int setup_many_attempts(void **state)
+{
+  return setup_client(state, "50", 0);
 }
 
 /* The pacing test: one request a second per identity. */
@@ -682,7 +688,8 @@ static void a_throttled_tools_call_is_sent_again_after_the_wait_asked_for(void *
   assert_int_equal(o.calls, 1);
   assert_false(o.failed);
   assert_string_equal(o.result, "{\"content\":[]}");
-  assert_int_equal(ops_retry_quota_left(f->retry), 500); /* the retry's cost came back */
+  /* the retry's cost came back to Alice's quota */
+  assert_int_equal(ops_retry_quota_left(ops_mcp_client_retry(f->client, &ALICE)), 500);
 }
 
 static void a_tools_call_is_sent_again_after_a_503_or_a_refused_connection(void **state)
@@ -746,7 +753,43 @@ static void other_requests_are_sent_again_on_5xx_until_the_attempts_run_out(void
   assert_string_equal(o.err.message, "aws-mcp.us-east-1.api.aws failed (HTTP 503): Service "
                                      "unavailable (after 3 attempts)");
   expect_no_more_exchanges(f);
-  assert_int_equal(ops_retry_quota_left(f->retry), 490); /* two retries, no success */
+  /* two retries, no success */
+  assert_int_equal(ops_retry_quota_left(ops_mcp_client_retry(f->client, &ALICE)), 490);
+}
+
+/* Each identity has its own retry quota, as each SDK client has: Alice spending hers leaves
+ * Bob's whole. Connection failures cost 10 of the 500. */
+static void one_identity_spending_its_retry_quota_leaves_the_others_whole(void **state)
+{
+  struct fixture *f = *state;
+  with_open_session(f);
+  struct outcome spent = {0}, refused = {0}, bob = {0};
+  call(f, &ALICE, "tools/list", NULL, &spent);
+  for (int attempt = 0; attempt < 50; attempt++) { /* 49 retries: 490 of the 500 */
+    wait_for_exchanges(f, 4 + attempt);
+    fail_exchange(&f->fake, 3 + attempt, OPS_ERR_TRANSPORT, 7 /* CURLE_COULDNT_CONNECT */);
+  }
+  assert_int_equal(spent.calls, 1);
+  assert_string_equal(spent.err.message,
+                      "POST https://aws-mcp.us-east-1.api.aws/mcp: it failed (after 50 attempts)");
+  call(f, &ALICE, "tools/list", NULL, &refused);
+  fail_exchange(&f->fake, 53, OPS_ERR_TRANSPORT, 7);
+  wait_for_exchanges(f, 55); /* the last 10 */
+  fail_exchange(&f->fake, 54, OPS_ERR_TRANSPORT, 7);
+  assert_int_equal(refused.calls, 1);
+  assert_string_equal(refused.err.message, "POST https://aws-mcp.us-east-1.api.aws/mcp: it "
+                                           "failed (after 2 attempts; the retry quota is spent)");
+  assert_int_equal(ops_retry_quota_left(ops_mcp_client_retry(f->client, &ALICE)), 0);
+
+  call(f, &BOB, "tools/list", NULL, &bob);
+  fail_exchange(&f->fake, 55, OPS_ERR_TRANSPORT, 7); /* his initialize */
+  wait_for_exchanges(f, 57);
+  assert_non_null(strstr(f->fake.exchanges[56].body, "\"method\":\"initialize\""));
+  open_session(f, 56, "2025-11-25", "s-bob");
+  answer_ok(f, 58);
+  assert_int_equal(bob.calls, 1);
+  assert_false(bob.failed);
+  assert_int_equal(ops_retry_quota_left(ops_mcp_client_retry(f->client, &BOB)), 500);
 }
 
 static void opening_a_session_is_retried_and_its_waiting_requests_go_on(void **state)
@@ -885,6 +928,8 @@ int main(void)
       RETRYING(other_requests_are_sent_again_on_5xx_until_the_attempts_run_out),
       RETRYING(opening_a_session_is_retried_and_its_waiting_requests_go_on),
       RETRYING(a_call_cancelled_while_it_waits_to_be_sent_again_is_never_sent),
+      cmocka_unit_test_setup_teardown(one_identity_spending_its_retry_quota_leaves_the_others_whole,
+                                      setup_many_attempts, teardown),
       TEST(a_reply_without_a_result_object_is_an_rpc_error),
       TEST(a_json_reply_naming_another_request_is_not_the_answer),
       TEST(a_session_id_that_is_not_visible_ascii_is_refused),

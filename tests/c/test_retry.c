@@ -218,6 +218,9 @@ static void the_quota_runs_out_and_successes_refill_it(void **state)
   assert_false(ops_retry_next(f->retry, &one_more, OPS_RETRY_THROTTLING, -1, &delay, &why));
   assert_int_equal(why, OPS_RETRY_REFUSED_QUOTA);
   assert_int_equal(one_more.retries, 0);
+  struct ops_error refused = error_of(OPS_ERR_THROTTLED, 429, "ThrottlingException", true);
+  ops_retry_note_attempts(&refused, &one_more); /* a failure that was not retried says why */
+  assert_string_equal(refused.message, "it failed (after 1 attempt; the retry quota is spent)");
 
   ops_retry_succeeded(f->retry, &requests[0]); /* its retry's cost comes back */
   assert_int_equal(ops_retry_quota_left(f->retry), 5);
@@ -364,6 +367,41 @@ static void adaptive_mode_cuts_the_rate_on_throttling_and_regrows_it(void **stat
   assert_true(ops_retry_send_rate(f->retry) > cut);
 }
 
+/* One per identity: a quota and send rate made like another share its settings and nothing
+ * else, so an identity that spent its own leaves the next one whole. */
+static void one_made_like_another_starts_full_with_the_same_settings(void **state)
+{
+  struct fixture *f = *state;
+  fake_env_set(&f->env, "AWS_MAX_ATTEMPTS", "4");
+  fake_env_set(&f->env, "AWS_RETRY_MODE", "adaptive");
+  assert_int_equal(make(f, NULL), OPS_OK);
+  uint64_t delay = 0;
+  struct ops_retry_request requests[100] = {{0}};
+  for (int i = 0; i < 100; i++)
+    assert_true(ops_retry_next(f->retry, &requests[i], OPS_RETRY_THROTTLING, -1, &delay, NULL));
+  send_for(f, 3, false);
+  ops_retry_observe(f->retry, true);
+  while (ops_retry_send_delay_ms(f->retry) == 0)
+    ;
+  assert_int_equal(ops_retry_quota_left(f->retry), 0);
+
+  struct ops_retry *other = ops_retry_new_like(f->retry);
+  assert_non_null(other);
+  assert_int_equal(ops_retry_max_attempts(other), 4);
+  assert_int_equal(ops_retry_mode(other), OPS_RETRY_ADAPTIVE);
+  assert_int_equal(ops_retry_quota_left(other), 500);
+  assert_true(ops_retry_send_rate(other) == 0); /* not limiting until it is throttled itself */
+  assert_int_equal(ops_retry_send_delay_ms(other), 0);
+  struct ops_retry_request request = {0};
+  f->draw = 0.25; /* the same random source: a quarter of the first throttling backoff */
+  assert_true(ops_retry_next(other, &request, OPS_RETRY_THROTTLING, -1, &delay, NULL));
+  assert_int_equal(delay, 250);
+  assert_int_equal(ops_retry_quota_left(other), 495);
+  assert_int_equal(ops_retry_quota_left(f->retry), 0); /* and the first one's is its own */
+  assert_true(ops_retry_send_delay_ms(f->retry) > 0);
+  ops_retry_free(other);
+}
+
 /* ------------------------------------------------------------------ words */
 
 static void retries_are_described_for_the_log_and_counted_in_the_final_error(void **state)
@@ -407,6 +445,7 @@ int main(void)
       TEST(retry_after_is_honoured_within_bounds),
       TEST(standard_mode_never_delays_a_send),
       TEST(adaptive_mode_cuts_the_rate_on_throttling_and_regrows_it),
+      TEST(one_made_like_another_starts_full_with_the_same_settings),
       TEST(retries_are_described_for_the_log_and_counted_in_the_final_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

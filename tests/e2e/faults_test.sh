@@ -4,7 +4,8 @@
 # timeout, denied accounts, and all of them at once. Each case sweeps every account (assume, then
 # a read-only tool), checks that every account appears exactly once with the right ok/error kind
 # and exit status, and asserts on the simulator's counters that nothing was sent more often than
-# the retry policy allows (SPEC 4). Prints the matrix as a table at the end.
+# the retry policy allows (SPEC 4); then 1,000 accounts under heavy faults in both retry modes
+# (issue 14). Prints the matrix as a table at the end.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../sim/lib.sh"
 trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
@@ -79,6 +80,13 @@ each_account_once() {
 accounts_with() {
   if [ "$1" = ok ]; then results '[.[] | select(.ok) | .account] | sort'
   else results "[.[] | select(.kind == \"$1\") | .account] | sort"; fi
+}
+
+# How many accounts failed; whether each failure made the retry policy's attempts first (the
+# playbook's own resends after a 500 aside).
+lost() { results 'map(select(.ok | not)) | length'; }
+each_failure_retried() {
+  [ "$(results '[.[] | select(.ok | not) | .message | test("\\(after [2-5] attempts\\)$")] | all')" = true ]
 }
 
 # How often opsrun sent a tools/call again (its debug lines), and how many of those followed
@@ -224,6 +232,32 @@ expect "(g) with 10 attempts, whoami() retries until the task deadline stops it 
   '[ $status -eq 3 ] && each_account_once && [ "$(results "[.[].kind] | unique")" = "[\"timeout\"]" ] &&
    [ "$(counted .throttled.sts)" -ge 10 ] && less_than "$wall" 3.5'
 row "(g) ... whoami() with AWS_MAX_ATTEMPTS=10, --timeout 2"
+sim_stop
+
+# --- (h) 1,000 accounts under 30% throttling and 10% 5xx, in both retry modes ---------------
+# Each account has a retry quota and an adaptive send rate of its own, as each SDK client does
+# (runtime/retry.h). One shared by every account ran dry: 58% of the accounts failed, most
+# without one retry, and adaptive mode slowed the whole sweep to 0.5 sends a second (992 s for
+# standard mode's 7). A failure now takes the policy's 5 attempts: 0.4^5, 1%, of each of an
+# account's retried requests (AssumeRole, initialize, its notification, the tool call) fail, so
+# about 36 accounts of 1,000 (standard deviation 6) are lost; the bound is 60. --timeout 60
+# (three times a sweep's length) ends a regression in minutes instead of hanging the test.
+
+sim_start --accounts 1000 --throttle-rate 0.3 --error-rate 0.1 --seed 13 || exit 1
+sweep_accounts AWS_MAX_ATTEMPTS=5 -- -j 500 --timeout 60 --
+standard_wall=$wall standard_lost=$(lost)
+expect "(h) standard mode: every account once, at most 6% of 1,000 lost, each after its retries" \
+  'each_account_once && [ "$(lost)" -le 60 ] && each_failure_retried &&
+   [ "$(counted ".throttled.sts")" -gt 0 ] && [ "$(counted ".throttled.mcp")" -gt 0 ]'
+expect "(h) no account's retries were refused for a quota spent by the others" \
+  '! grep -q "retry quota is spent" <<<"$out"'
+row "(h) 1,000 accounts, 30% throttling + 10% 5xx, AWS_MAX_ATTEMPTS=5, -j 500"
+sweep_accounts AWS_MAX_ATTEMPTS=5 AWS_RETRY_MODE=adaptive -- -j 500 --timeout 60 --
+echo "(h) standard mode: ${standard_wall} s, $standard_lost lost; adaptive mode: ${wall} s, $(lost) lost"
+expect "(h) adaptive mode: as few lost, and within 3x standard mode's time" \
+  'each_account_once && [ "$(lost)" -le 60 ] && each_failure_retried &&
+   less_than "$wall" "$(awk -v s="$standard_wall" "BEGIN { print 3 * s }")"'
+row "(h) ... AWS_RETRY_MODE=adaptive"
 sim_stop
 
 echo
