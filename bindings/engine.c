@@ -71,6 +71,7 @@ struct s_group {
 /* ---------------------------------------------------------------- engine */
 
 static void s_task_release(struct ops_task *task);
+static void s_wait_unlimit(struct ops_wait *wait);
 
 /* At lua_close: tasks still waiting (a script that ended while others ran) are dropped. */
 static int s_engine_gc(lua_State *L)
@@ -78,8 +79,10 @@ static int s_engine_gc(lua_State *L)
   struct ops_engine *engine = luaL_checkudata(L, 1, ENGINE_METATABLE);
   while (engine->live) {
     struct ops_task *task = engine->live;
-    if (task->wait)
+    if (task->wait) {
+      s_wait_unlimit(task->wait);
       task->wait->cancel(task->wait);
+    }
     s_task_release(task);
   }
   ops_loop_free(engine->loop);
@@ -502,17 +505,58 @@ static void s_push_interrupted_error(lua_State *L)
   ops_lua_error_push(L, &err, NULL, ops_task_account(ops_task_running(L)));
 }
 
-/* Cancels a wait and makes it raise the interrupt where it was made. */
-static void s_interrupt_wait(struct ops_wait *wait)
+/* The error of a wait whose --timeout passed (engine.h). */
+static void s_push_expired_error(lua_State *L)
 {
+  struct ops_error err;
+  ops_error_set(&err, OPS_ERR_TIMEOUT, "gave up waiting after %g s (--timeout)",
+                ops_config_get(L)->timeout_seconds);
+  ops_error_set_code(&err, "Timeout");
+  err.retryable = true;
+  ops_lua_error_push(L, &err, NULL, ops_task_account(ops_task_running(L)));
+}
+
+static void s_wait_unlimit(struct ops_wait *wait)
+{
+  if (wait->limit)
+    ops_loop_timer_cancel(wait->engine->loop, wait->limit);
+  wait->limit = NULL;
+}
+
+/* Cancels a wait's work and resumes where it was made, where s_resume_k then raises. */
+static void s_end_wait_early(struct ops_wait *wait)
+{
+  s_wait_unlimit(wait);
   wait->cancel(wait);
-  wait->interrupted = true;
   wait->done = true;
   struct ops_task *task = wait->task;
   if (task && task->state == TASK_SUSPENDED && task->wait == wait) {
     task->wait = NULL;
     s_ready_push(task);
   }
+}
+
+static void s_interrupt_wait(struct ops_wait *wait)
+{
+  wait->interrupted = true;
+  s_end_wait_early(wait);
+}
+
+static void s_wait_expired(void *ud)
+{
+  struct ops_wait *wait = ud;
+  wait->limit = NULL;
+  wait->expired = true;
+  s_end_wait_early(wait);
+}
+
+/* Bounds a wait of code without a deadline of its own by --timeout. False when out of memory. */
+static bool s_limit_wait(lua_State *L, struct ops_wait *wait)
+{
+  double seconds = ops_config_get(L)->timeout_seconds;
+  wait->limit =
+      ops_loop_timer_start(wait->engine->loop, (uint64_t)(seconds * 1000.0), s_wait_expired, wait);
+  return wait->limit != NULL;
 }
 
 /* The interrupt the signal handler noted: every suspended task's wait is interrupted. */
@@ -568,12 +612,17 @@ static void s_run_until(lua_State *L, struct ops_engine *engine, const bool *don
   }
 }
 
-/* Every resumption passes here: an interrupted wait raises, others go on in the binding's k. */
+/* Every resumption passes here: an interrupted or expired wait raises, others go on in the
+ * binding's k. */
 static int s_resume_k(lua_State *L, int status, lua_KContext ctx)
 {
   struct ops_wait *wait = (struct ops_wait *)ctx;
   if (wait->interrupted) {
     s_push_interrupted_error(L);
+    return lua_error(L);
+  }
+  if (wait->expired) {
+    s_push_expired_error(L);
     return lua_error(L);
   }
   return wait->k(L, status, wait->ctx);
@@ -585,6 +634,7 @@ int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_K
   struct ops_engine *engine = ops_engine_of(L);
   if (wait->done) /* the work ended before the binding could wait for it */
     return k(L, LUA_OK, ctx);
+  wait->engine = engine;
   wait->task = task;
   wait->k = k;
   wait->ctx = ctx;
@@ -599,6 +649,10 @@ int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_K
     wait->cancel(wait);
     s_push_interrupted_error(L);
     return lua_error(L);
+  }
+  if (!(owner && owner->timeout_seconds) && !wait->unbounded && !s_limit_wait(L, wait)) {
+    wait->cancel(wait);
+    return luaL_error(L, "out of memory starting a timer");
   }
   if (task) {
     task->wait = wait;
@@ -616,6 +670,7 @@ int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_K
 
 void ops_wait_done(struct ops_wait *wait)
 {
+  s_wait_unlimit(wait);
   wait->done = true;
   struct ops_task *task = wait->task;
   if (task && task->state == TASK_SUSPENDED && task->wait == wait) {
@@ -660,7 +715,7 @@ static int engine_sleep(lua_State *L)
                 "seconds must be between 0 and 1e9");
   struct ops_loop *loop = ops_engine_loop(ops_engine_of(L));
   struct s_sleep *sleep = lua_newuserdatauv(L, sizeof(*sleep), 0);
-  *sleep = (struct s_sleep){.wait.cancel = s_sleep_cancel, .loop = loop};
+  *sleep = (struct s_sleep){.wait = {.cancel = s_sleep_cancel, .unbounded = true}, .loop = loop};
   sleep->timer = ops_loop_timer_start(loop, (uint64_t)(seconds * 1000.0 + 0.5), s_sleep_fired,
                                       sleep);
   if (!sleep->timer)
@@ -757,7 +812,8 @@ static int group_next(lua_State *L)
     return luaL_error(L, "another task is already waiting on this group");
   struct s_group_wait *gw = lua_newuserdatauv(L, sizeof(*gw), 0);
   *gw = (struct s_group_wait){
-      .wait = {.cancel = s_group_wait_cancel, .survives_interrupt = true}, .group = group};
+      .wait = {.cancel = s_group_wait_cancel, .survives_interrupt = true, .unbounded = true},
+      .group = group};
   group->waiter = &gw->wait;
   return ops_task_suspend(L, &gw->wait, s_group_next_k, (lua_KContext)gw);
 }

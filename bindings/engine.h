@@ -12,6 +12,10 @@
  *      or raises its error object (bindings/error.h).
  * If the task is abandoned while suspended (its deadline passed), wait->cancel runs instead of
  * `k`: it must stop the work and free what the wait holds. Exactly one of the two runs.
+ * A sweep task's deadline bounds everything it does. Code without a deadline of its own (a
+ * script's main chunk, a REPL entry, `opsrun tools`, `call` and each doctor check) has each
+ * of its waits bounded by --timeout instead: past it, wait->cancel runs and the wait raises an
+ * error of kind "timeout", code "Timeout", where it was made (a script may catch it).
  * Zero the wait before starting the work: work that ends at once (its callback runs before the
  * binding suspends) is then seen as done, and k runs without waiting.
  * runtime/http.h transfers get all of this ready-made from bindings/task_http.h. */
@@ -31,10 +35,16 @@ struct ops_wait {
   /* Ctrl-C interrupts every wait but those that set this: a sweep's wait for its tasks goes on,
    * so that it ends with every finished result (its tasks are interrupted instead). */
   bool survives_interrupt;
+  /* Not bounded by --timeout outside sweep tasks (above): a sleep, whose length the caller
+   * chose, and a sweep's wait for its tasks, which each have a deadline. */
+  bool unbounded;
   /* engine-private */
+  struct ops_engine *engine;
   struct ops_task *task;
+  struct ops_timer *limit; /* --timeout, for code without a deadline */
   bool done;
   bool interrupted;
+  bool expired; /* its --timeout passed */
   lua_KFunction k;
   lua_KContext ctx;
 };

@@ -54,6 +54,15 @@ static bool s_all_digits(const char *text, size_t len)
   return len > 0;
 }
 
+/* A retry field's digits as milliseconds, at most OPS_SSE_MAX_RETRY_MS however many there are. */
+static long s_retry_ms(const char *digits, size_t len)
+{
+  long ms = 0;
+  for (size_t i = 0; i < len && ms < OPS_SSE_MAX_RETRY_MS; i++)
+    ms = ms * 10 + (digits[i] - '0');
+  return ms < OPS_SSE_MAX_RETRY_MS ? ms : OPS_SSE_MAX_RETRY_MS;
+}
+
 /* A blank line: dispatch what was gathered, if there is data, then start a new event. */
 static int s_dispatch(struct ops_sse_parser *parser)
 {
@@ -96,8 +105,8 @@ static int s_field(struct ops_sse_parser *parser, const char *name, size_t name_
     ok = ops_buffer_set(&parser->type, value, value_len);
   else if (IS("id") && s_id_kept(value, value_len))
     ok = ops_buffer_set(&parser->last_id, value, value_len);
-  else if (IS("retry") && s_all_digits(value, value_len) && value_len < 10)
-    parser->retry_ms = strtol(value, NULL, 10);
+  else if (IS("retry") && s_all_digits(value, value_len))
+    parser->retry_ms = s_retry_ms(value, value_len);
 #undef IS
   return ok ? OPS_OK : OPS_ERR_NOMEM;
 }

@@ -38,7 +38,14 @@ int ops_sse_feed(struct ops_sse_parser *parser, const char *data, size_t len);
  * as Last-Event-ID. Empty-data events, such as MCP's priming event, set it too. */
 const char *ops_sse_last_event_id(const struct ops_sse_parser *parser);
 
-/* The reconnection delay the server asked for with retry:, in milliseconds; -1 when none. */
+/* The longest reconnection delay honoured, in milliseconds: a server's retry: of 999999999 would
+ * otherwise hold a stream's reader for 11 days. 30 s is the MCP TypeScript SDK's default
+ * maxReconnectionDelay, the ceiling of its own reconnection backoff; our choice to apply it to
+ * the server's value too. */
+#define OPS_SSE_MAX_RETRY_MS 30000L
+
+/* The reconnection delay the server asked for with retry:, in milliseconds, at most
+ * OPS_SSE_MAX_RETRY_MS; -1 when none. */
 long ops_sse_retry_ms(const struct ops_sse_parser *parser);
 
 #endif

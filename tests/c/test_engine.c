@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bindings/config.h"
 #include "bindings/lua_error.h"
 #include "bindings/opsrun.h"
 #include "bindings/task_http.h"
@@ -123,6 +124,29 @@ static void a_deadline_cancels_the_transfer_of_a_task(void **state)
   assert_int_equal(loopback_server_abandoned(f->server), 1);
 }
 
+/* Code without a deadline of its own (a main chunk, a REPL entry, code outside any task) has each
+ * wait bounded by --timeout (issue 14: a hung initialize took 360 s outside a sweep); a sleep and
+ * a sweep's wait for its tasks are not bounded by it. */
+static void outside_sweeps_each_wait_is_bounded_by_the_timeout(void **state)
+{
+  struct fixture *f = *state;
+  struct ops_config config;
+  ops_config_defaults(&config);
+  config.timeout_seconds = 0.3;
+  ops_config_store(f->L, &config);
+  uint64_t started = ops_loop_now_ms();
+  run(f->L, "local ok, err = pcall(http_get, BASE .. '/hang')\n"
+            "assert(not ok and err.kind == 'timeout' and err.code == 'Timeout', tostring(err))\n"
+            "assert(tostring(err) == 'Timeout: gave up waiting after 0.3 s (--timeout)')");
+  assert_true(ops_loop_now_ms() - started < 1000);
+  run(f->L, "opsrun.sleep(0.4)\n"
+            "local r = opsrun.sweep({1}, function() opsrun.sleep(0.4) return 'slept' end)\n"
+            "assert(r[1].ok and r[1].value == 'slept', tostring(r[1].error))");
+  assert_int_equal(luaL_dostring(f->L, "local ok, err = pcall(http_get, BASE .. '/hang')\n"
+                                       "assert(not ok and err.code == 'Timeout', tostring(err))"),
+                   LUA_OK);
+}
+
 static void transport_failures_raise_error_objects(void **state)
 {
   struct fixture *f = *state;
@@ -172,6 +196,8 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(concurrency_bounds_transfers_in_flight, setup, teardown),
       cmocka_unit_test_setup_teardown(a_deadline_cancels_the_transfer_of_a_task, setup, teardown),
+      cmocka_unit_test_setup_teardown(outside_sweeps_each_wait_is_bounded_by_the_timeout, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(transport_failures_raise_error_objects, setup, teardown),
       cmocka_unit_test_setup_teardown(outside_any_task_a_wait_drives_the_engine_in_place, setup,
                                       teardown),

@@ -79,6 +79,27 @@ static void event_types_ids_and_retry(void **state)
   ops_sse_parser_free(parser);
 }
 
+/* A server's retry: of 999999999 ms (11 days) held a stream's reader that long (issue 14). */
+static void a_retry_longer_than_the_cap_is_capped(void **state)
+{
+  (void)state;
+  struct seen seen = {0};
+  struct ops_sse_parser *parser = ops_sse_parser_new(on_event, &seen);
+  const struct {
+    const char *line;
+    long ms;
+  } cases[] = {{"retry: 999999999\n", 30000},
+               {"retry: 99999999999999999999999\n", 30000},
+               {"retry: 30001\n", 30000},
+               {"retry: 29999\n", 29999},
+               {"retry: 0\n", 0}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    assert_int_equal(ops_sse_feed(parser, cases[i].line, strlen(cases[i].line)), OPS_OK);
+    assert_int_equal(ops_sse_retry_ms(parser), cases[i].ms);
+  }
+  ops_sse_parser_free(parser);
+}
+
 static void an_id_without_data_is_remembered_but_not_dispatched(void **state)
 {
   (void)state;
@@ -177,6 +198,7 @@ int main(void)
       cmocka_unit_test(mcp_stream_with_priming_event_comment_and_notification),
       cmocka_unit_test(data_lines_join_with_newlines_and_line_endings_all_count),
       cmocka_unit_test(event_types_ids_and_retry),
+      cmocka_unit_test(a_retry_longer_than_the_cap_is_capped),
       cmocka_unit_test(an_id_without_data_is_remembered_but_not_dispatched),
       cmocka_unit_test(an_id_longer_than_the_cap_is_ignored),
       cmocka_unit_test(an_id_that_is_not_visible_ascii_is_ignored),

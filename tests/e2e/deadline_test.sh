@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# deadline_test.sh: deadlines nothing escapes (issue 14 item 5), on the real binary. A sweep
+# deadline_test.sh: deadlines nothing escapes (issue 14 items 5 and 6), on the real binary. A sweep
 # task's --timeout holds whatever its Lua does (coroutines it makes or resumes, a spin on
 # coroutine.yield()); timeouts beyond 1e9 s, inf and NaN are refused; credential_process runs
 # on the loop, ends when the command exits even if a background child holds its stdout, is
-# killed when given up on, and programs opsrun starts inherit none of its descriptors.
+# killed when given up on, and inherits none of opsrun's descriptors. Outside sweeps --timeout
+# bounds each wait: a hung initialize in `tools`, `call`, `doctor`, the REPL and a script's main
+# chunk, a hung STS, a hung credential_process, and a stream whose server asks for a retry: of
+# 999999999 ms all end near the deadline with a clear error and the right exit status.
 source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 server_pid=
@@ -112,6 +115,11 @@ expect "a credential_process leaving a background child on its stdout is done wh
   '[ $status -eq 0 ] && [ "$out" = "echo  Echoes." ] && [ "$elapsed" -lt 5000 ]'
 kill_pids "$E2E_TMP/background.pid"
 
+opsrun_at /mcp --profile hung --timeout 2 tools
+expect "a hung credential_process fails tools at the deadline" \
+  '[ $status -eq 1 ] && grep -q "^opsrun: Timeout: gave up waiting after 2 s (--timeout)" <<<"$err" && near 2'
+expect "... and is killed, not left behind" 'gone "$E2E_TMP/hung.pid"'
+
 rm -f "$E2E_TMP/hung.pid"
 opsrun_at /mcp --profile hung --timeout 2 -e "
   local r = sweep({ 'creds', 'other' }, function(name)
@@ -140,5 +148,44 @@ opsrun_at /mcp --profile slow -e "
   list()"
 expect "programs opsrun starts inherit none of its descriptors" \
   '[ $status -eq 0 ] && [ "$out" = "$inherited"$'"'"'\n'"'"'"$inherited" ]'
+
+# --- item 6: --timeout bounds each wait outside sweeps -----------------------------------------
+
+opsrun_at /hang --timeout 2 tools
+expect "tools against a server that never answers initialize ends at --timeout" \
+  '[ $status -eq 1 ] && [ "$err" = "opsrun: Timeout: gave up waiting after 2 s (--timeout)" ] && near 2'
+opsrun_at /hang --timeout 2 call echo text=hi
+expect "call ends at --timeout" \
+  '[ $status -eq 1 ] && [ "$err" = "opsrun: Timeout: gave up waiting after 2 s (--timeout)" ] && near 2'
+opsrun_at /hang --timeout 2 doctor mcp
+expect "doctor's mcp check fails at --timeout, saying what to check" \
+  '[ $status -eq 1 ] && grep -q "^✗ mcp .*Timeout: gave up waiting after 2 s (--timeout) — to fix: check the endpoint" <<<"$out" && near 2'
+opsrun_at /hang --timeout 2 doctor credentials
+expect "doctor's credentials check fails at --timeout when STS never answers" \
+  '[ $status -eq 1 ] && grep -q "^✗ credentials .*Timeout: gave up waiting after 2 s" <<<"$out" && near 2'
+
+started=$(date +%s%N)
+run_stdin $'mcp.tools()\nprint("next entry")\n' env -i PATH="$PATH" HOME="$home" \
+  AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=AKIDDEADLINE \
+  AWS_SECRET_ACCESS_KEY=deadlineSecret OPSRUN_MCP_URL="$base/hang" "$OPSRUN" --timeout 2 -i
+elapsed=$((($(date +%s%N) - started) / 1000000))
+expect "a REPL entry waiting on a hung server ends at --timeout and the REPL goes on" \
+  '[ $status -eq 0 ] && grep -q "Timeout: gave up waiting after 2 s" <<<"$err" && [ "$out" = "next entry" ] && near 2'
+
+opsrun_at /hang --timeout 2 -e '
+  local ok, err = pcall(mcp.tools)
+  print(ok, err.kind, err.code)
+  ok, err = pcall(whoami)
+  print(ok, err.kind, err.code)'
+expect "a script's main chunk gets a timeout error it can catch, for MCP and for STS" \
+  '[ $status -eq 0 ] && [ "$out" = "false	timeout	Timeout
+false	timeout	Timeout" ] && near 4'
+
+: >"$E2E_TMP/server.log"
+opsrun_at /sse-retry --timeout 2 tools
+expect "a stream whose server asks for retry: 999999999 ends at --timeout" \
+  '[ $status -eq 1 ] && [ "$err" = "opsrun: Timeout: gave up waiting after 2 s (--timeout)" ] && near 2'
+expect "... without resuming it early" \
+  'grep -q "POST /sse-retry tools/list" "$E2E_TMP/server.log" && ! grep -q "^GET" "$E2E_TMP/server.log"'
 
 finish
