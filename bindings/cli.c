@@ -47,6 +47,8 @@ const char ops_cli_usage[] =
     "      --read-only         refuse AWS operations that are not reads, and raw\n"
     "                          aws___run_script code, before sending (default\n"
     "                          $OPSRUN_READ_ONLY)\n"
+    "      --csv-safe          csv text cells starting with = + - @ tab CR get a leading '\n"
+    "                          so spreadsheets show them as text (default $OPSRUN_CSV_SAFE)\n"
     "      --mcp-rate N        MCP requests a second per account, 0 for no pacing\n"
     "                          (default $OPSRUN_MCP_RATE, else 3: the hosted quota)\n"
     "  -e CHUNK                run CHUNK instead of a script file\n"
@@ -78,6 +80,7 @@ enum s_option_id {
   OPT_LOG_FORMAT,
   OPT_NO_PROGRESS,
   OPT_READ_ONLY,
+  OPT_CSV_SAFE,
   OPT_MCP_RATE,
   OPT_CHUNK,
   OPT_INTERACTIVE,
@@ -108,6 +111,7 @@ static const struct s_option s_options[] = {
     {"log-format", 0, true, OPT_LOG_FORMAT},
     {"no-progress", 0, false, OPT_NO_PROGRESS},
     {"read-only", 0, false, OPT_READ_ONLY},
+    {"csv-safe", 0, false, OPT_CSV_SAFE},
     {"mcp-rate", 0, true, OPT_MCP_RATE},
     {NULL, 'e', true, OPT_CHUNK},
     {NULL, 'i', false, OPT_INTERACTIVE},
@@ -206,6 +210,7 @@ static int s_apply(struct s_parser *p, const struct s_option *option, const char
     break;
   case OPT_NO_PROGRESS: config->progress = false; break;
   case OPT_READ_ONLY: config->read_only = true; break;
+  case OPT_CSV_SAFE: config->csv_safe = true; break;
   case OPT_MCP_RATE:
     if (!ops_config_parse_rate(value, &config->mcp_requests_per_second))
       return s_fail(p,

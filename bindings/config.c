@@ -59,17 +59,25 @@ static int s_parse_flag(const char *text)
   return -1;
 }
 
-int ops_config_from_environment(struct ops_config *config, char *error, size_t error_len)
+/* Sets *out from the yes/no variable `name` when it is set. Returns 0, or -1 with the reason. */
+static int s_env_flag(const char *name, bool *out, char *error, size_t error_len)
 {
-  const char *read_only = s_env("OPSRUN_READ_ONLY");
-  const char *rate = s_env("OPSRUN_MCP_RATE");
-  int flag = read_only ? s_parse_flag(read_only) : 0;
+  const char *text = s_env(name);
+  int flag = text ? s_parse_flag(text) : *out;
   if (flag < 0) {
-    snprintf(error, error_len, "OPSRUN_READ_ONLY must be 1 or 0 (true or false), got '%s'",
-             read_only);
+    snprintf(error, error_len, "%s must be 1 or 0 (true or false), got '%s'", name, text);
     return -1;
   }
-  config->read_only = flag == 1;
+  *out = flag == 1;
+  return 0;
+}
+
+int ops_config_from_environment(struct ops_config *config, char *error, size_t error_len)
+{
+  const char *rate = s_env("OPSRUN_MCP_RATE");
+  if (s_env_flag("OPSRUN_READ_ONLY", &config->read_only, error, error_len) != 0 ||
+      s_env_flag("OPSRUN_CSV_SAFE", &config->csv_safe, error, error_len) != 0)
+    return -1;
   if (rate && !ops_config_parse_rate(rate, &config->mcp_requests_per_second)) {
     snprintf(error, error_len,
              "OPSRUN_MCP_RATE must be MCP requests a second per account, 0 or more (0: no "
@@ -109,7 +117,7 @@ static void s_set_string(lua_State *L, const char *name, const char *value)
 
 void ops_config_push(lua_State *L, const struct ops_config *config)
 {
-  lua_createtable(L, 0, 14);
+  lua_createtable(L, 0, 15);
   s_set_string(L, "registry", config->registry_path);
   s_set_string(L, "profile", config->profile);
   s_set_string(L, "region", config->region);
@@ -127,6 +135,8 @@ void ops_config_push(lua_State *L, const struct ops_config *config)
   lua_setfield(L, -2, "progress");
   lua_pushboolean(L, config->read_only);
   lua_setfield(L, -2, "read_only");
+  lua_pushboolean(L, config->csv_safe);
+  lua_setfield(L, -2, "csv_safe");
   lua_pushnumber(L, config->mcp_requests_per_second);
   lua_setfield(L, -2, "mcp_rate");
 }

@@ -27,6 +27,7 @@ struct ops_config {
   enum ops_log_format log_format;
   bool progress;
   bool read_only;                 /* --read-only, $OPSRUN_READ_ONLY: refuse what is not a read */
+  bool csv_safe; /* --csv-safe, $OPSRUN_CSV_SAFE: csv text cells never start a formula */
   double mcp_requests_per_second; /* --mcp-rate, $OPSRUN_MCP_RATE; 0: not paced */
 };
 
@@ -46,7 +47,8 @@ struct ops_config {
 void ops_config_defaults(struct ops_config *config);
 
 /* Reads the settings whose environment variables can be wrong ($OPSRUN_READ_ONLY,
- * $OPSRUN_MCP_RATE). Returns 0, or -1 with a one-line reason in `error` (exit 2). */
+ * $OPSRUN_CSV_SAFE, $OPSRUN_MCP_RATE). Returns 0, or -1 with a one-line reason in `error` (exit 2).
+ */
 int ops_config_from_environment(struct ops_config *config, char *error, size_t error_len);
 
 /* Parses a request rate: a number of requests a second, 0 or more. False when it is not. */

@@ -16,10 +16,10 @@
 -- the end under a header line, columns two spaces apart and left-aligned by code points; cells
 -- wider than 60 characters are cut to 59 and an ellipsis (…), control characters shown as \n,
 -- \t, \r or \xNN. `csv`: RFC 4180 (header line, CRLF line ends, fields with a comma, quote, CR or
--- LF quoted with quotes doubled), kept and printed at the end like `table`: a streamed header
--- could only name the first row's keys, and a key missing from the first row because its value
--- was nil (an instance without an Owner tag) would lose its column; buffering gives the true
--- union. Nothing is printed when nothing was emitted (a script that uses only print is left
+-- LF quoted with quotes doubled; with --csv-safe, text that would start a formula gets a leading
+-- quote: formula_safe), kept and printed at the end like `table`: a streamed header could only
+-- name the first row's keys, and a key missing from the first row because its value was nil (an
+-- instance without an Owner tag) would lose its column; buffering gives the true union. Nothing is printed when nothing was emitted (a script that uses only print is left
 -- alone by -o json). One write per line: rows from concurrent tasks never interleave.
 local opsrun, private = ...
 local json = opsrun.json
@@ -168,6 +168,26 @@ end
 
 -- csv ---------------------------------------------------------------------------------------
 
+-- --csv-safe: a spreadsheet opening the file takes a cell that starts with =, +, -, @, a tab, a CR
+-- or a NUL for a formula, which server text can then plant (=HYPERLINK(...), =cmd|...). OWASP's
+-- mitigation (owasp.org/www-community/attacks/CSV_Injection; ASVS 5.0 requirement 1.2.10) puts a
+-- single quote in front, which spreadsheets read as "this is text". Only text is guarded: a number
+-- such as -5 stays a number. Without the option the cells are RFC 4180 exactly.
+local function formula_safe(text)
+  if text:find("^[=+%-@\t\r\0]") then return "'" .. text end
+  return text
+end
+
+local function csv_cells_of(row)
+  local cells = cells_of(row)
+  if private.config.csv_safe then
+    for key, value in pairs(row) do
+      if type(value) == "string" then cells[key] = formula_safe(value) end
+    end
+  end
+  return cells
+end
+
 local function csv_field(text)
   if text:find('[,"\r\n]') then return '"' .. text:gsub('"', '""') .. '"' end
   return text
@@ -180,7 +200,12 @@ local function csv_line(fields)
 end
 
 local function csv_lines(columns, rows)
-  local lines = { csv_line(columns) }
+  local header = columns
+  if private.config.csv_safe then
+    header = {}
+    for c, name in ipairs(columns) do header[c] = formula_safe(name) end
+  end
+  local lines = { csv_line(header) }
   for _, row in ipairs(rows) do
     local fields = {}
     for c, name in ipairs(columns) do fields[c] = row[name] or "" end
@@ -195,7 +220,7 @@ local KEEP = {
   jsonl = function(row) write_line(json_object(row) .. "\n") io.stdout:flush() end,
   json = function(row) pending.rows[#pending.rows + 1] = json_object(row) end,
   table = function(row) pending.rows[#pending.rows + 1] = cells_of(row) end,
-  csv = function(row) pending.rows[#pending.rows + 1] = cells_of(row) end,
+  csv = function(row) pending.rows[#pending.rows + 1] = csv_cells_of(row) end,
 }
 
 local PRINT = {

@@ -80,6 +80,21 @@ expect "csv: Python's csv module reads the header (union of keys) and every fiel
 expect "csv: every record ends with CRLF" \
   '[ "$(grep -c $'"'"'\r$'"'"' "$E2E_TMP/out")" -eq 6 ] && [ "$(tail -c2 "$E2E_TMP/out" | od -An -c | tr -d " ")" = "\r\n" ]'
 
+# Text a spreadsheet takes for a formula: exactly as it is by default (RFC 4180), behind a quote
+# with --csv-safe or OPSRUN_CSV_SAFE (OWASP's mitigation of CSV injection).
+formula='emit { cell = "=HYPERLINK(\"http://x\")", n = -5 }'
+run opsrun -o csv -e "$formula"
+expect "csv: a cell that starts a formula is kept as it is by default" \
+  '[ "$out" = "$(printf "cell,n\r\n\"=HYPERLINK(\"\"http://x\"\")\",-5\r")" ]'
+run opsrun -o csv --csv-safe -e "$formula"
+expect "csv --csv-safe: it gets a leading quote, the number does not" \
+  '[ "$out" = "$(printf "cell,n\r\n\"'"'"'=HYPERLINK(\"\"http://x\"\")\",-5\r")" ]'
+run env OPSRUN_CSV_SAFE=1 "$OPSRUN" -o csv -e "$formula"
+expect "... and so with OPSRUN_CSV_SAFE=1" '[[ "$out" == *"\"'"'"'=HYPERLINK("* ]]'
+run env OPSRUN_CSV_SAFE=maybe "$OPSRUN" -o csv -e "$formula"
+expect "OPSRUN_CSV_SAFE that is not a yes or no is a usage error" \
+  '[ $status -eq 2 ] && [[ "$err" == *"OPSRUN_CSV_SAFE must be 1 or 0 (true or false), got '"'"'maybe'"'"'"* ]]'
+
 # --- table -------------------------------------------------------------------------------------
 
 # Slices each line at the header's column offsets (in characters) and compares the cells with

@@ -169,6 +169,25 @@ describe("emit", function()
       assert.are.equal('id,name,owner,cr,flag\r\n1,plain,,,\r\n2,"quote "" comma ,","line\nbreak",,\r\n'
         .. '3,,,"a\rb",false\r\n', text)
     end)
+
+    local function formulas()
+      emit({ ["=k"] = "=HYPERLINK(\"http://x\")", a = "+1", b = "-2", c = "@SUM(A1)", d = "\tx",
+        e = "\rx", f = "a=b", n = -5, z = "\0x" }, { "=k", "a", "b", "c", "d", "e", "f", "n", "z" })
+    end
+
+    it("keeps text that a spreadsheet would take for a formula as it is, by default", function()
+      assert.are.equal('=k,a,b,c,d,e,f,n,z\r\n"=HYPERLINK(""http://x"")",+1,-2,@SUM(A1),\tx,"\rx",'
+        .. 'a=b,-5,\0x\r\n', emitted("csv", formulas))
+    end)
+
+    it("puts a quote before it with --csv-safe (OWASP), numbers left alone", function()
+      private.config.csv_safe = true
+      local ok, text = pcall(emitted, "csv", formulas)
+      private.config.csv_safe = false
+      assert(ok, text)
+      assert.are.equal('\'=k,a,b,c,d,e,f,n,z\r\n"\'=HYPERLINK(""http://x"")",\'+1,\'-2,\'@SUM(A1),'
+        .. '\'\tx,"\'\rx",a=b,-5,\'\0x\r\n', text)
+    end)
   end)
 
   it("never leaves a row half written, whatever the tasks' order", function()
