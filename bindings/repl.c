@@ -7,6 +7,7 @@
 
 #include <editline/readline.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <locale.h>
 #include <stdbool.h>
@@ -130,8 +131,20 @@ static int s_make_directories(char *path)
   return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Creates the history file private (0600), or makes one an earlier run left so: write_history
+ * creates it 0666 less the umask, and a chmod after each write left it readable in between. */
+static int s_history_file_private(const char *path)
+{
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -1;
+  int rc = fchmod(fd, 0600);
+  close(fd);
+  return rc;
+}
+
 /* $XDG_STATE_HOME/opsrun/history, else ~/.local/state/opsrun/history (the XDG default); its
- * directories made. Loads what an earlier run saved. */
+ * directories made, the file private. Loads what an earlier run saved. */
 static void s_history_open(struct s_repl *repl)
 {
   const char *state = getenv("XDG_STATE_HOME");
@@ -152,6 +165,10 @@ static void s_history_open(struct s_repl *repl)
     return;
   }
   snprintf(path + n, size - (size_t)n, "/history");
+  if (s_history_file_private(path) != 0) {
+    fprintf(stderr, "opsrun: history not kept: cannot create %s: %s\n", path, strerror(errno));
+    return;
+  }
   repl->history = true;
   stifle_history(HISTORY_ENTRIES);
   read_history(path); /* none yet on a first run */
@@ -167,8 +184,8 @@ static void s_history_add(struct s_repl *repl, const char *entry)
   add_history(entry);
   free(repl->last_entry);
   repl->last_entry = strdup(entry);
-  if (repl->history && write_history(repl->history_path) == 0)
-    chmod(repl->history_path, 0600);
+  if (repl->history)
+    write_history(repl->history_path);
 }
 
 /* ------------------------------------------------------------------ completion */

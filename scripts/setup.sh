@@ -12,7 +12,7 @@ PACKAGES=(
   lua5.4 liblua5.4-dev lua-cjson lua-cjson-dev lua-busted        # the embedded Lua and its test runner
   libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev   # HTTP, crypto, XML, JSON
   libedit-dev libcmocka-dev                                       # REPL line editing, C unit tests
-  jq tmux valgrind awscli python3 curl ca-certificates            # end-to-end test tools
+  jq tmux valgrind strace awscli python3 curl ca-certificates     # end-to-end test tools
   man-db systemd                                                  # man page and unit file checks
   python3-botocore                                                # paginator rules (scripts/gen_paginators.py)
 )

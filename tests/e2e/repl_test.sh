@@ -23,8 +23,9 @@ hung=$(sim_get '.hung[0]')
 sim_get '{accounts: ([.accounts[] | {id: ., name: ("Account " + .[10:]), environment: "prod"}]
           + [{id: .central_account, name: "Central", role: "central"}])}' >"$E2E_TMP/registry.json"
 
-# repl_start [SCRIPT]: opsrun -i [SCRIPT] in a new 200x50 terminal; the pane then shows its exit
-# status.
+# repl_start [SCRIPT]: opsrun -i [SCRIPT] in a new 200x50 terminal (behind the command in the
+# array TRACE, when set); the pane then shows its exit status.
+TRACE=()
 repl_start() {
   [ -n "$SOCKET" ] && tmux -S "$SOCKET" kill-server 2>/dev/null
   runs=$((runs + 1))
@@ -34,7 +35,7 @@ repl_start() {
     XDG_STATE_HOME="$E2E_TMP/state" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
     AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" \
     AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
-    ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$OPSRUN" -r "$E2E_TMP/registry.json" -i "$@")
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}" "${TRACE[@]}" "$OPSRUN" -r "$E2E_TMP/registry.json" -i "$@")
   tmux -S "$SOCKET" new-session -d -x 200 -y 50 "$command; echo \"[exit \$?]\"; sleep 600"
   wait_for "us-east-1> "
 }
@@ -240,5 +241,23 @@ printed >/dev/null
 expect "entries act as that role and see the script's globals" '[ "$out" = "\"$first\"  true" ]'
 keys C-d
 wait_for "[exit 0]"
+
+# --- fourth run: the history file is born private ---------------------------------------------
+# It was created 0666 (less the umask) and chmod-ed to 0600 after each write, readable by others
+# in between; what the file is created with shows only in the system calls.
+if command -v strace >/dev/null; then
+  rm -f "$E2E_TMP/state/opsrun/history"
+  TRACE=(strace -f -qq -o "$E2E_TMP/history.trace" -e trace=open,openat,creat)
+  repl_start
+  entry 'print("traced")'
+  keys C-d
+  wait_for "[exit 0]"
+  created=$(grep -m1 -E '"[^"]*/opsrun/history", [A-Z_|]*O_CREAT' "$E2E_TMP/history.trace")
+  out=$created
+  expect "the history file is created 0600, never readable by others" \
+    '[[ "$created" == *", 0600) = "[0-9]* ]] && [ "$(stat -c %a "$E2E_TMP/state/opsrun/history")" = 600 ]'
+else
+  echo "skip - strace is not installed (scripts/setup.sh installs it): how the history file is created is not checked"
+fi
 
 finish
