@@ -134,8 +134,9 @@ expect "... and is killed when opsrun ends" 'gone "$E2E_TMP/hung.pid"'
 
 # What a program opsrun starts inherits: only what the test gave opsrun, both while a
 # credential_process runs (its pipes, its pidfd) and with an MCP connection open (libcurl's
-# sockets and its multi handle's wake-up pair).
-list_descriptors='ls /proc/$$/fd | sort -n | tr "\n" " "; echo'
+# sockets and its multi handle's wake-up pair). The shell that lists its own descriptors runs no
+# pipeline, whose ends it would hold while ls reads them.
+list_descriptors='ls /proc/$$/fd; :'
 run sh -c "$list_descriptors"
 inherited=$out
 opsrun_at /mcp --profile slow -e "
