@@ -85,7 +85,8 @@ static void many_timers_fire_sorted(void **state)
   static struct ops_timer *timers[MANY];
   srand(7);
   for (int i = 0; i < MANY; i++) {
-    due[i] = (rand() % 40) * 5; /* spaced wider than the time the inserts take */
+    due[i] = (rand() % 40) * 20; /* spaced wider than the inserts take, even under ASan on a
+                                    busy machine (5 ms was not) */
     timers[i] = ops_loop_timer_start(loop, (uint64_t)due[i], on_fire_record_due, &due[i]);
   }
   for (int i = 0; i < MANY; i += 3)
