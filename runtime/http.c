@@ -1,5 +1,6 @@
 /* http.c: an HTTP exchange as a libcurl easy handle on the event loop. Collects the final
- * response's headers and body (or streams the body), and words transport failures. */
+ * response's headers and body (or streams the body), keeps the bodies of every transfer in
+ * flight within one budget, and words transport failures. */
 #include "runtime/http.h"
 
 #include <arpa/inet.h>
@@ -26,11 +27,25 @@ struct ops_http_transfer {
   size_t max_response_bytes;
   size_t streamed; /* body bytes handed to on_data so far */
   bool too_large;
+  size_t held;                /* body bytes counted against the budget of replies in flight */
+  bool over_budget;           /* failed to keep that budget; its bytes are about to be freed */
+  struct ops_timer *eviction; /* ending it for the budget, from the loop's next turn */
+  bool paused;                /* waiting for bytes being freed (CURL_WRITEFUNC_PAUSE) */
+  struct ops_timer *wake;     /* resuming it, from the loop's next turn */
+  struct ops_http_transfer *newer, *older; /* every transfer in flight, in the order started */
   bool (*on_data)(void *ud, const struct ops_http_response *head, const char *data, size_t len);
   ops_http_done_fn done;
   void *ud;
   char curl_error[CURL_ERROR_SIZE];
 };
+
+/* The budget of replies in flight, process-wide (one loop, one thread): what they hold
+ * together, the part held by transfers failed for it and about to be freed, and every transfer
+ * in flight, newest first. */
+static size_t s_reply_budget = OPS_HTTP_REPLY_BUDGET_BYTES;
+static size_t s_replies_held;
+static size_t s_replies_failing;
+static struct ops_http_transfer *s_newest;
 
 /* --- transport rules --- */
 
@@ -146,6 +161,119 @@ void ops_http_url_parts_free(struct ops_http_url_parts *parts)
   *parts = (struct ops_http_url_parts){0};
 }
 
+/* --- the budget of replies in flight --- */
+
+void ops_http_set_reply_budget(size_t bytes)
+{
+  s_reply_budget = bytes ? bytes : OPS_HTTP_REPLY_BUDGET_BYTES;
+}
+
+static void s_track(struct ops_http_transfer *t)
+{
+  t->older = s_newest;
+  if (s_newest)
+    s_newest->newer = t;
+  s_newest = t;
+}
+
+static void s_unpause(void *ud)
+{
+  struct ops_http_transfer *t = ud;
+  t->wake = NULL;
+  t->paused = false;
+  curl_easy_pause(t->easy, CURLPAUSE_CONT); /* hands the held-back bytes to s_on_body again */
+}
+
+/* Bytes went back to the budget: the transfers waiting for them try again, from the loop's next
+ * turn (libcurl's functions may not be called from inside its callbacks, where this may run). */
+static void s_wake_paused(void)
+{
+  for (struct ops_http_transfer *t = s_newest; t; t = t->older)
+    if (t->paused && !t->wake)
+      t->wake = ops_loop_timer_start(t->loop, 0, s_unpause, t);
+}
+
+static void s_release(struct ops_http_transfer *t)
+{
+  s_replies_held -= t->held;
+  if (t->over_budget)
+    s_replies_failing -= t->held;
+  t->held = 0;
+  s_wake_paused();
+}
+
+static void s_untrack(struct ops_http_transfer *t)
+{
+  s_release(t);
+  if (t->newer)
+    t->newer->older = t->older;
+  else if (s_newest == t)
+    s_newest = t->older;
+  if (t->older)
+    t->older->newer = t->newer;
+  t->newer = t->older = NULL;
+}
+
+static void s_finish(struct ops_http_transfer *t, CURLcode result);
+
+static void s_end_evicted(void *ud)
+{
+  struct ops_http_transfer *t = ud;
+  t->eviction = NULL;
+  ops_loop_transfer_cancel(t->loop, t->easy);
+  s_finish(t, CURLE_WRITE_ERROR);
+}
+
+/* Fails a transfer for the budget: its bytes count until they are freed, so no other transfer
+ * grows into them before. A buffered body is freed now; a streamed one belongs to the caller,
+ * who frees it when done tells of the failure. */
+static void s_fail_for_budget(struct ops_http_transfer *t)
+{
+  t->over_budget = true;
+  s_replies_failing += t->held;
+  if (!t->on_data) {
+    if (t->body.data)
+      OPENSSL_cleanse(t->body.data, t->body.len);
+    ops_buffer_free(&t->body);
+    s_release(t);
+  }
+}
+
+/* As s_fail_for_budget, for a transfer other than the one libcurl is delivering to: it ends
+ * from the loop's next turn, as a transfer cannot be removed inside libcurl's callbacks, or at
+ * its next bytes, should those come first. */
+static void s_evict(struct ops_http_transfer *t)
+{
+  s_fail_for_budget(t);
+  t->eviction = ops_loop_timer_start(t->loop, 0, s_end_evicted, t);
+}
+
+enum s_charge { CHARGE_TAKEN, CHARGE_WAIT, CHARGE_REFUSED };
+
+/* Counts `len` more body bytes of `t` against the budget. Past it, the newest transfer holding
+ * reply bytes fails, then the next newest, until they would fit: CHARGE_REFUSED when that is `t`
+ * itself, CHARGE_WAIT while the bytes of those that failed are still being freed. */
+static enum s_charge s_charge(struct ops_http_transfer *t, size_t len)
+{
+  while (s_replies_held - s_replies_failing + len > s_reply_budget) {
+    struct ops_http_transfer *newest = s_newest;
+    while (newest != t && (newest->held == 0 || newest->over_budget))
+      newest = newest->older;
+    if (newest == t) {
+      s_fail_for_budget(t);
+      return CHARGE_REFUSED;
+    }
+    s_evict(newest);
+  }
+  if (s_replies_held + len > s_reply_budget) {
+    t->paused = true;
+    return CHARGE_WAIT;
+  }
+  t->held += len;
+  s_replies_held += len;
+  return CHARGE_TAKEN;
+}
+
 /* --- response collection (libcurl callbacks) --- */
 
 static void s_free_headers(struct ops_http_response *response)
@@ -199,26 +327,24 @@ static size_t s_on_header(char *data, size_t size, size_t count, void *ud)
   return s_add_header(t, data, len) ? len : 0;
 }
 
-static bool s_append_body(struct ops_http_transfer *t, const char *data, size_t len)
-{
-  if (t->body.len + len > t->max_response_bytes) {
-    t->too_large = true;
-    return false;
-  }
-  return ops_buffer_append(&t->body, data, len);
-}
-
 static size_t s_on_body(char *data, size_t size, size_t count, void *ud)
 {
   struct ops_http_transfer *t = ud;
   size_t len = size * count;
-  if (!t->on_data)
-    return s_append_body(t, data, len) ? len : 0;
+  if (t->over_budget) /* failed by another transfer's bytes, before its end came round */
+    return 0;
   /* a stream is bounded too: a server that never ends one must not grow the client without end */
-  if (t->streamed + len > t->max_response_bytes) {
+  if ((t->on_data ? t->streamed : t->body.len) + len > t->max_response_bytes) {
     t->too_large = true;
     return 0;
   }
+  switch (s_charge(t, len)) {
+  case CHARGE_WAIT: return CURL_WRITEFUNC_PAUSE;
+  case CHARGE_REFUSED: return 0;
+  case CHARGE_TAKEN: break;
+  }
+  if (!t->on_data)
+    return ops_buffer_append(&t->body, data, len) ? len : 0;
   t->streamed += len;
   if (t->response.status == 0)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->response.status);
@@ -257,6 +383,11 @@ static int s_on_seek(void *ud, curl_off_t offset, int origin)
  * endpoints): both are wiped before they are freed. */
 static void s_transfer_free(struct ops_http_transfer *t)
 {
+  if (t->eviction)
+    ops_loop_timer_cancel(t->loop, t->eviction);
+  if (t->wake)
+    ops_loop_timer_cancel(t->loop, t->wake);
+  s_untrack(t);
   curl_easy_cleanup(t->easy);
   for (struct curl_slist *line = t->request_headers; line; line = line->next)
     OPENSSL_cleanse(line->data, strlen(line->data));
@@ -285,6 +416,17 @@ static void s_describe_failure(struct ops_http_transfer *t, CURLcode result, str
                   "(the server may have acted on it)",
                   t->method, url);
     err->retryable = true;
+  } else if (t->over_budget) {
+    char budget[32];
+    if (s_reply_budget % ((size_t)1 << 20) == 0)
+      snprintf(budget, sizeof(budget), "%zu MiB", s_reply_budget >> 20);
+    else
+      snprintf(budget, sizeof(budget), "%zu bytes", s_reply_budget);
+    ops_error_set(err, OPS_ERR_TRANSPORT,
+                  "%s %s: replies in flight hold more than %s together: the newest, this one, "
+                  "was abandoned to keep opsrun's memory bounded",
+                  t->method, url, budget);
+    err->retryable = true; /* the load failed it, not the reply: later it may fit */
   } else if (t->too_large) {
     ops_error_set(err, OPS_ERR_TRANSPORT, "%s %s: response larger than %zu bytes, abandoned",
                   t->method, url, t->max_response_bytes);
@@ -297,10 +439,10 @@ static void s_describe_failure(struct ops_http_transfer *t, CURLcode result, str
   snprintf(err->code, sizeof(err->code), "curl:%d", (int)result);
 }
 
-static void s_on_done(CURL *easy, CURLcode result, void *ud)
+/* The transfer has left the loop: its caller learns how it ended, then it is freed. */
+static void s_finish(struct ops_http_transfer *t, CURLcode result)
 {
-  struct ops_http_transfer *t = ud;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->response.status);
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->response.status);
   struct ops_error err;
   if (result != CURLE_OK)
     s_describe_failure(t, result, &err);
@@ -310,6 +452,12 @@ static void s_on_done(CURL *easy, CURLcode result, void *ud)
   }
   t->done(&t->response, result == CURLE_OK ? NULL : &err, t->ud);
   s_transfer_free(t);
+}
+
+static void s_on_done(CURL *easy, CURLcode result, void *ud)
+{
+  (void)easy;
+  s_finish(ud, result);
 }
 
 /* --- starting --- */
@@ -417,8 +565,10 @@ struct ops_http_transfer *ops_http_start(struct ops_loop *loop,
     goto nomem;
   s_set_options(t, request);
   CURLMcode added = ops_loop_transfer_add(loop, t->easy, s_on_done, t);
-  if (added == CURLM_OK)
+  if (added == CURLM_OK) {
+    s_track(t);
     return t;
+  }
   if (added != CURLM_OUT_OF_MEMORY) { /* e.g. started from inside one of libcurl's callbacks */
     s_transfer_free(t);
     ops_error_set(err, OPS_ERR_TRANSPORT, "cannot start %s %s: libcurl refused it (%s)",

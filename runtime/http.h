@@ -1,7 +1,8 @@
 /* http.h: one HTTP exchange as a transfer on the event loop (libcurl easy handle on the loop's
  * multi handle). Transport rules live here: TLS always verified, plain http:// only to loopback,
- * no redirects, bounded response size, and a request is sent once: libcurl never replays one the
- * server may have read (sending again is the caller's retry policy's decision). */
+ * no redirects, bounded response size (each, and all in flight together), and a request is sent
+ * once: libcurl never replays one the server may have read (sending again is the caller's retry
+ * policy's decision). */
 #ifndef OPS_HTTP_H
 #define OPS_HTTP_H
 
@@ -45,14 +46,22 @@ struct ops_http_request {
 
 #define OPS_HTTP_MAX_RESPONSE_BYTES ((size_t)64 << 20)
 
+/* What the bodies of all replies in flight in the process may hold together (buffered here, or
+ * handed to on_data: counted until the transfer ends). 256 MiB: four replies of the largest size
+ * a caller allows (MCP's 64 MiB) fit at once, a sweep's ordinary replies (kilobytes) never come
+ * near it, and a parsed reply's copies on top (a few times its size) still fit a small machine.
+ * Past it the newest transfer holding reply bytes fails ("replies in flight hold more than 256
+ * MiB together ..."), so that older ones, further along, finish; a transfer that would grow
+ * into room not yet freed waits for it (CURL_WRITEFUNC_PAUSE). */
+#define OPS_HTTP_REPLY_BUDGET_BYTES ((size_t)256 << 20)
 
 struct ops_http_transfer;
 
 /* Called once when the exchange ends. On success `err` is NULL and `response` is the server's
- * answer, whatever its status; on failure (connection, timeout, size limit, a connection closed
- * after the request was sent: code "curl:65", retryable) `err` says why and
- * `response` holds what arrived. Both are borrowed until the callback returns; the transfer is
- * freed after it. */
+ * answer, whatever its status; on failure (connection, timeout, size limit, the budget of all
+ * replies in flight (retryable), a connection closed after the request was sent (code "curl:65",
+ * retryable)) `err` says why and `response` holds what arrived. Both are borrowed until the
+ * callback returns; the transfer is freed after it. */
 typedef void (*ops_http_done_fn)(const struct ops_http_response *response,
                                  const struct ops_error *err, void *ud);
 
@@ -65,6 +74,10 @@ struct ops_http_transfer *ops_http_start(struct ops_loop *loop,
 
 /* Aborts a transfer in flight; its callback will not run. */
 void ops_http_cancel(struct ops_http_transfer *transfer);
+
+/* Sets the process's budget for replies in flight (OPS_HTTP_REPLY_BUDGET_BYTES above); 0 sets it
+ * back to that. For tests. */
+void ops_http_set_reply_budget(size_t bytes);
 
 /* The first header named `name` (case-insensitive), or NULL. */
 const char *ops_http_response_header(const struct ops_http_response *response, const char *name);

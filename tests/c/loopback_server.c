@@ -120,6 +120,15 @@ static bool serve(struct connection *c, const char *request, size_t header_len, 
     memset(body, 'x', (size_t)n);
     respond(c->fd, 200, NULL, body, (size_t)n);
     free(body);
+  } else if (sscanf(path, "/half/%ld", &n) == 1) {
+    char head[128];
+    int len = snprintf(head, sizeof(head), "HTTP/1.1 200 X\r\nContent-Length: %ld\r\n\r\n", 2 * n);
+    send_all(c->fd, head, (size_t)len);
+    char *body = malloc((size_t)n);
+    memset(body, 'x', (size_t)n);
+    send_all(c->fd, body, (size_t)n);
+    free(body);
+    hang(c);
   } else if (strcmp(path, "/hang") == 0) {
     hang(c);
   } else if (strcmp(path, "/close") == 0) {

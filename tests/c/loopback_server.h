@@ -5,6 +5,7 @@
  *                      X-Test header) echoed as response headers
  *   GET  /status/CODE  that status with body "status CODE"
  *   GET  /big/BYTES    200 with a body of BYTES 'x's
+ *   GET  /half/BYTES   200 announcing 2 x BYTES, then BYTES 'x's, then nothing more (as /hang)
  *   GET  /hang         never answers (until the client goes or the server stops)
  *   POST /close        reads the request, then closes the connection without answering
  *   GET  /chunks/N     200, N chunks "chunk I\n" sent 10 ms apart

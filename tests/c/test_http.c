@@ -1,5 +1,6 @@
 /* test_http.c: HTTP transfers on the event loop against the loopback server: bodies, headers,
- * statuses, many in flight at once, deadlines, size limits, cancellation, streaming, and the
+ * statuses, many in flight at once, deadlines, size limits (each reply's, and the budget of
+ * all in flight), cancellation, streaming, and the
  * transport rules (plain http:// only to loopback; a request the server may have read is never
  * sent again by libcurl itself). */
 #include <stdarg.h>
@@ -40,6 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   struct fixture *f = *state;
+  ops_http_set_reply_budget(0);
   ops_loop_free(f->loop); /* closes the client's connections first */
   loopback_server_stop(f->server);
   free(f);
@@ -291,6 +293,84 @@ static void oversized_streams_are_abandoned_too(void **state)
   assert_true(b.received <= 20);
 }
 
+/* ------------------------------------------------------------------ the budget in flight */
+
+/* Runs the loop until the stream has received `len` bytes. */
+static void run_until_received(struct fixture *f, struct bounded_stream *b, size_t len)
+{
+  for (int i = 0; i < 200 && b->received < len; i++)
+    ops_loop_run_once(f->loop, 10);
+  assert_int_equal(b->received, len);
+}
+
+static bool mentions_the_budget(const struct outcome *o, const char *budget)
+{
+  char words[128];
+  snprintf(words, sizeof(words),
+           "replies in flight hold more than %s together: the newest, this "
+           "one, was abandoned",
+           budget);
+  return o->failed && o->err.kind == OPS_ERR_TRANSPORT && o->err.retryable &&
+         strstr(o->err.message, words);
+}
+
+/* 32 replies of 64 MiB each (the MCP cap) held 1.9 GB at once (issue 14): every reply in flight
+ * shares one budget, and the newest one past it fails, not the process. */
+static void past_the_budget_the_newest_reply_fails_and_the_older_goes_on(void **state)
+{
+  struct fixture *f = *state;
+  ops_http_set_reply_budget(1000);
+  struct bounded_stream older = {0};
+  struct ops_http_request half = {
+      .method = "GET", .url = url_of(f, "/half/600"), .timeout_ms = 5000, .on_data = count_data};
+  struct ops_http_transfer *held = ops_http_start(f->loop, &half, on_done, &older, NULL);
+  run_until_received(f, &older, 600);
+
+  struct outcome newer = {0}, fits = {0}, whole = {0};
+  struct ops_http_request big = {.method = "GET", .url = url_of(f, "/big/1000")};
+  assert_non_null(ops_http_start(f->loop, &big, on_done, &newer, NULL));
+  run_until_done(f->loop, &newer, 1);
+  assert_true(mentions_the_budget(&newer, "1000 bytes"));
+  assert_false(older.o.done); /* still in flight, its 600 bytes held */
+
+  struct ops_http_request small = {.method = "GET", .url = url_of(f, "/big/400")};
+  assert_non_null(ops_http_start(f->loop, &small, on_done, &fits, NULL));
+  run_until_done(f->loop, &fits, 1);
+  assert_false(fits.failed); /* 600 + 400: within the budget */
+  assert_int_equal(fits.body_len, 400);
+
+  ops_http_cancel(held); /* gives its 600 back */
+  big.url = url_of(f, "/big/1000"); /* url_of's buffer was used again since */
+  assert_non_null(ops_http_start(f->loop, &big, on_done, &whole, NULL));
+  run_until_done(f->loop, &whole, 1);
+  assert_false(whole.failed);
+  assert_int_equal(whole.body_len, 1000);
+}
+
+/* The bytes that cross the budget may be an older transfer's: the newest holding any fails
+ * even when it is waiting for more (its connection is closed), and the older one finishes. */
+static void an_older_transfer_past_the_budget_fails_the_newest(void **state)
+{
+  struct fixture *f = *state;
+  ops_http_set_reply_budget(300);
+  struct bounded_stream older = {0}, newer = {0};
+  struct ops_http_request chunks = {
+      .method = "GET", .url = url_of(f, "/chunks/30"), .on_data = count_data}; /* 260 bytes */
+  assert_non_null(ops_http_start(f->loop, &chunks, on_done, &older, NULL));
+  struct ops_http_request half = {
+      .method = "GET", .url = url_of(f, "/half/200"), .timeout_ms = 5000, .on_data = count_data};
+  assert_non_null(ops_http_start(f->loop, &half, on_done, &newer, NULL));
+  run_until_received(f, &newer, 200); /* before the older stream's first 100 bytes */
+  run_until_done(f->loop, &older.o, 1);
+  assert_false(older.o.failed);
+  assert_int_equal(older.received, 260);
+  run_until_done(f->loop, &newer.o, 1);
+  assert_true(mentions_the_budget(&newer.o, "300 bytes"));
+  for (int i = 0; i < 50 && loopback_server_abandoned(f->server) == 0; i++)
+    ops_loop_run_once(f->loop, 20);
+  assert_int_equal(loopback_server_abandoned(f->server), 1);
+}
+
 /* Starts a second transfer from inside the first one's data callback, as libcurl forbids. */
 struct nested_start {
   struct outcome o; /* first: on_done reads the same ud as a struct outcome */
@@ -436,6 +516,10 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(streamed_bodies_arrive_in_pieces, setup, teardown),
       cmocka_unit_test_setup_teardown(oversized_streams_are_abandoned_too, setup, teardown),
+      cmocka_unit_test_setup_teardown(past_the_budget_the_newest_reply_fails_and_the_older_goes_on,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(an_older_transfer_past_the_budget_fails_the_newest, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(a_transfer_libcurl_refuses_is_not_called_out_of_memory, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(refused_connections_are_retryable_transport_errors, setup,

@@ -25,6 +25,7 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 overflows under tests' dozens of connections at once
 
     def handle_error(self, request, client_address):
         pass  # clients that refuse a certificate or hang up are part of the tests

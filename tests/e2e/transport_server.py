@@ -13,9 +13,12 @@ port on the first line of stdout, then answers by path, whatever the method:
                    answering (initialize and the rest are answered on kept-alive connections)
   /sts-close-once  an STS endpoint that closes the connection on its first AssumeRole without
                    answering, and answers GetCallerIdentity and every later AssumeRole
+  /huge-call       an MCP server that answers every tools/call with a JSON result of --max-bytes
+                   bytes, streamed (initialize and the rest are answered as usual)
   anything else    200 {}
 
-Every request is logged as "METHOD PATH" to --log (with the JSON-RPC method for /close-on-call, the Action for /sts-close-once). Endless answers stop on their own after
+Every request is logged as "METHOD PATH" to --log (with the JSON-RPC method for /close-on-call
+and /huge-call, the Action for /sts-close-once). Endless answers stop on their own after
 --max-bytes bytes (default 1 GiB) or --max-seconds (default 60), and the whole server exits after
 --lifetime seconds (default 300), so that nothing outlives the test. With --cert and --key it
 speaks TLS with that (self-signed) certificate."""
@@ -39,8 +42,8 @@ class Handler(QuietHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _stream(self, status, content_type, first, piece):
-        """Sends `first`, then `piece` over and over in chunks until the limits."""
+    def _stream(self, status, content_type, first, piece, last=b""):
+        """Sends `first`, then `piece` over and over in chunks until the limits, then `last`."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
@@ -54,6 +57,7 @@ class Handler(QuietHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 sent += len(data)
                 data = block
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(last), last) if last else b"")
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass
         self.close_connection = True
@@ -73,19 +77,27 @@ class Handler(QuietHandler):
             pass
         self.close_connection = True
 
-    def _close_on_call(self, body):
+    def _mcp(self, body, on_call):
+        """An MCP server whose tools/call is on_call(message); the rest answered as usual."""
         message = json.loads(body or b"{}")
         self._record(f" {message.get('method')}")
         if message.get("method") == "tools/call":
-            self.close_connection = True  # read, and never answered
+            on_call(message)
         elif "id" not in message:
             self.send_body(202, [], b"")
         else:
             result = {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
-                      "serverInfo": {"name": "close-on-call", "version": "1"}}
+                      "serverInfo": {"name": "transport_server", "version": "1"}}
             reply = {"jsonrpc": "2.0", "id": message["id"],
                      "result": result if message.get("method") == "initialize" else {}}
             self.send_body(200, [("Content-Type", "application/json")], json.dumps(reply).encode())
+
+    def _close_on_call(self, message):
+        self.close_connection = True  # read, and never answered
+
+    def _huge_call(self, message):
+        first = b'{"jsonrpc":"2.0","id":%d,"result":{"content":[],"x":"' % message["id"]
+        self._stream(200, "application/json", first, b"0123456789abcdef", last=b'"}}')
 
     def _sts_close_once(self, body):
         form = urllib.parse.parse_qs(body.decode())
@@ -116,7 +128,10 @@ class Handler(QuietHandler):
         body = self._read_body()
         path = self.path.split("?")[0]
         if path == "/close-on-call":
-            self._close_on_call(body)
+            self._mcp(body, self._close_on_call)
+            return
+        if path == "/huge-call":
+            self._mcp(body, self._huge_call)
             return
         if path == "/sts-close-once":
             self._sts_close_once(body)

@@ -4,8 +4,9 @@
 # self-signed one fails, naming the problem, for MCP and for STS), plain http:// to a host that
 # is not loopback is refused before connecting, redirects are reported rather than followed, and
 # answers that never end (bodies, event streams, one endless line, headers) end in a clear error
-# with bounded memory instead of an out-of-memory kill; a request the server read before closing
-# the connection unanswered is never sent again by libcurl (issue 14), only by the retry policy.
+# with bounded memory instead of an out-of-memory kill, and so do many big ones at once (one
+# budget for every reply in flight, issue 14); a request the server read before closing the
+# connection unanswered is never sent again by libcurl (issue 14), only by the retry policy.
 source "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 server_pids=()
@@ -121,6 +122,20 @@ expect "an STS answer that never ends fails at 1 MiB (${peak_mb} MiB)" \
 run_opsrun --mcp-url "http://127.0.0.1:$hostile/endless-headers" tools
 expect "header lines that never end fail clearly (${peak_mb} MiB)" \
   '[ $status -eq 1 ] && [[ "$err" == *"Too large response headers"* ]] && [ "$peak_mb" -lt $MAX_RSS_MB ]'
+
+# --- many big answers at once: one budget for every reply in flight (issue 14) ----------------
+# 32 replies of 100 MB, each stopped at the 64 MiB cap, held 1.2-1.9 GB at once.
+start_server huge --max-bytes 100000000
+run_opsrun --mcp-url "http://127.0.0.1:$PORT/huge-call" --mcp-rate 0 -j 32 -e '
+local calls = {}
+for i = 1, 32 do calls[i] = {id = tostring(i)} end
+for _, r in ipairs(sweep(calls, function() return mcp.call("aws___list_regions", {}) end)) do
+  print(r.ok, r.error.kind, r.error.message)
+end'
+over_budget=$(grep -c "^false	transport	POST .*: replies in flight hold more than 256 MiB together: the newest, this one, was abandoned to keep opsrun's memory bounded$" <<<"$out")
+too_large=$(grep -c "^false	transport	POST .*: response larger than 67108864 bytes, abandoned$" <<<"$out")
+expect "32 replies of 100 MB at once fail in bounded memory (${peak_mb} MiB): the newest past 256 MiB together ($over_budget), the others at 64 MiB ($too_large)" \
+  '[ $status -eq 3 ] && [ "$over_budget" -ge 1 ] && [ $((over_budget + too_large)) -eq 32 ] && [ "$peak_mb" -lt $MAX_RSS_MB ]'
 
 # --- a request the server may have read is sent again only by the retry policy ----------------
 start_server closing
