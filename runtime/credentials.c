@@ -3,7 +3,6 @@
  * of the container, instance metadata and credential_process shapes. */
 #include "runtime/credentials.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "runtime/file.h"
 #include "runtime/timestamp.h"
 
 struct ops_credentials_provider {
@@ -366,26 +366,18 @@ void ops_credentials_http_error(struct ops_error *err, const char *what,
 int ops_credentials_read_token_file(const char *path, const char *what, char **out,
                                     struct ops_error *err)
 {
-  char buf[20001];
+  size_t len = 0;
+  struct ops_error read_err;
+  int rc = ops_file_read(path, OPS_CREDENTIALS_MAX_TOKEN_FILE_BYTES, OPS_ERR_CREDENTIALS, out, &len,
+                         &read_err);
+  if (rc != OPS_OK)
+    return ops_error_set(err, rc, "%s: %s", what, read_err.message);
+  while (len > 0 && ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r' || (*out)[len - 1] == ' ' ||
+                     (*out)[len - 1] == '\t'))
+    (*out)[--len] = '\0';
+  if (len > 0)
+    return OPS_OK;
+  free(*out);
   *out = NULL;
-  FILE *f = fopen(path, "rbe"); /* e: close-on-exec (glibc) */
-  if (!f)
-    return ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot read %s: %s", what, path,
-                         strerror(errno));
-  size_t len = fread(buf, 1, sizeof(buf) - 1, f);
-  bool failed = ferror(f) != 0;
-  fclose(f);
-  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                     buf[len - 1] == '\t'))
-    len--;
-  buf[len] = '\0';
-  int rc = OPS_OK;
-  if (failed)
-    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot read %s", what, path);
-  else if (len == 0)
-    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: %s is empty", what, path);
-  else if (!(*out = strdup(buf)))
-    rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
-  OPENSSL_cleanse(buf, sizeof(buf));
-  return rc;
+  return ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: %s is empty", what, path);
 }

@@ -277,9 +277,14 @@ void ops_credentials_http_error(struct ops_error *err, const char *what,
                                 const struct ops_http_response *response,
                                 const struct ops_error *transport_err);
 
-/* Reads a small file (a token) into a NUL-terminated string with trailing whitespace removed.
- * Returns 0 with *out owned by the caller (wipe it before freeing), or OPS_ERR_CREDENTIALS
- * naming `what` and the path. */
+/* The largest token file read: STS takes web identity tokens of up to 20,000 characters, so
+ * anything much larger is not a token (and /dev/zero never ends). */
+#define OPS_CREDENTIALS_MAX_TOKEN_FILE_BYTES ((size_t)64 << 10)
+
+/* Reads a small file (a token, at most OPS_CREDENTIALS_MAX_TOKEN_FILE_BYTES) into a
+ * NUL-terminated string with trailing whitespace removed. Returns 0 with *out owned by the
+ * caller (wipe it before freeing), or OPS_ERR_CREDENTIALS naming `what` and the path:
+ * "WHAT: PATH: cannot read: larger than N bytes". */
 int ops_credentials_read_token_file(const char *path, const char *what, char **out,
                                     struct ops_error *err);
 

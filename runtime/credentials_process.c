@@ -43,6 +43,7 @@ struct s_pipe {
   struct ops_watch *watch;
   char *data;
   size_t len, cap;
+  bool overflowed; /* more came than cap */
 };
 
 /* One run of the command: the state of a fetch. */
@@ -91,16 +92,21 @@ static void s_pipe_read(struct s_pipe *pipe)
     size_t keep = pipe->cap - pipe->len < (size_t)n ? pipe->cap - pipe->len : (size_t)n;
     memcpy(pipe->data + pipe->len, chunk, keep);
     pipe->len += keep;
+    pipe->overflowed |= keep < (size_t)n;
   }
   OPENSSL_cleanse(chunk, sizeof(chunk));
 }
 
-static void s_on_pipe(void *ud)
-{
-  s_pipe_read(ud);
-}
-
 /* ------------------------------------------------------------------ the outcome */
+
+/* stdout past S_MAX_STDOUT: the command cannot be printing credentials. */
+static int s_too_much(const struct s_process *p, struct ops_error *err)
+{
+  return ops_error_set(err, OPS_ERR_CREDENTIALS,
+                       "%s printed more than %zu bytes on stdout, the most opsrun reads (its "
+                       "JSON holds a few kilobytes)",
+                       p->what, S_MAX_STDOUT);
+}
 
 /* The command's stderr, trimmed, for the message of a failed run. */
 static const char *s_stderr_text(struct s_run *run)
@@ -131,6 +137,8 @@ static int s_parse(const struct s_process *p, const struct s_pipe *out,
   json_error_t jerr;
   char source[300];
   int rc;
+  if (out->overflowed)
+    return s_too_much(p, err);
   json_t *json = json_loadb(out->data, out->len, JSON_REJECT_DUPLICATES, &jerr);
   if (!json)
     /* jansson's text quotes the input near the error: it could be a secret, so only the place */
@@ -222,6 +230,17 @@ static bool s_reaped(struct s_run *run)
 static void s_on_exit(void *ud)
 {
   s_reaped(ud);
+}
+
+/* Output is read as it comes; a command that prints too much on stdout is stopped at once. */
+static void s_on_pipe(void *ud)
+{
+  struct s_pipe *pipe = ud;
+  s_pipe_read(pipe);
+  if (pipe == &pipe->run->out && pipe->overflowed) {
+    struct ops_error err;
+    s_run_end(pipe->run, s_too_much(pipe->run->process, &err), &err);
+  }
 }
 
 static void s_poll_exit(void *ud)

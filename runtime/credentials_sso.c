@@ -5,18 +5,22 @@
  * token is never refreshed here: an expired or refused one asks the user to log in again. */
 #include "runtime/credentials.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "runtime/file.h"
 #include "runtime/region.h"
 #include "runtime/timestamp.h"
 
 #define S_TIMEOUT_MS 10000L
+#define S_MAX_CACHE_BYTES ((size_t)1 << 20) /* a cached token is kilobytes */
 
 struct s_sso {
   char *profile;
@@ -68,13 +72,24 @@ static int s_cached_token(const struct ops_credentials_context *context, const s
   if (rc != OPS_OK)
     return rc;
   s_login_hint(sso, hint, sizeof(hint));
-  json_error_t jerr;
-  json_t *json = json_load_file(path, 0, &jerr);
+  char *text = NULL;
+  size_t len = 0;
+  struct ops_error read_err;
+  bool read =
+      ops_file_read(path, S_MAX_CACHE_BYTES, OPS_ERR_CREDENTIALS, &text, &len, &read_err) == OPS_OK;
+  bool too_large = !read && errno == EFBIG;
+  json_t *json = read ? json_loadb(text, len, 0, NULL) : NULL;
+  if (text)
+    OPENSSL_cleanse(text, len);
+  free(text);
   const char *token = json_string_value(json_object_get(json, "accessToken"));
   const char *expires = json_string_value(json_object_get(json, "expiresAt"));
   int64_t expiration = 0;
   char when[OPS_TIMESTAMP_LEN];
-  if (!json)
+  if (too_large)
+    rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "SSO (profile %s): %s: %s", sso->profile,
+                       read_err.message, hint);
+  else if (!json)
     rc = ops_error_set(err, OPS_ERR_CREDENTIALS,
                        "SSO (profile %s): no usable cached token in %s: %s", sso->profile, path,
                        hint);

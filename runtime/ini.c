@@ -11,7 +11,9 @@
 
 #include <openssl/crypto.h>
 
-#define S_MAX_FILE_BYTES ((size_t)16 << 20)
+#include "runtime/file.h"
+
+#define S_MAX_FILE_BYTES ((size_t)16 << 20) /* real ones hold kilobytes; /dev/zero never ends */
 #define S_BLANK          " \t"
 
 struct s_pair {
@@ -458,67 +460,23 @@ cleanup:
 
 /* --- loading --- */
 
-static int s_read_file(FILE *f, const char *path, char **out, size_t *out_len,
-                       struct ops_error *err)
-{
-  size_t len = 0, capacity = 4096;
-  char *buf = malloc(capacity);
-  while (buf) {
-    size_t n = fread(buf + len, 1, capacity - len, f);
-    len += n;
-    if (n == 0)
-      break;
-    if (len == capacity) {
-      if (capacity >= S_MAX_FILE_BYTES) {
-        OPENSSL_cleanse(buf, len);
-        free(buf);
-        return ops_error_set(err, OPS_ERR_CONFIG, "%s is larger than %zu bytes", path,
-                             S_MAX_FILE_BYTES);
-      }
-      char *grown = malloc(capacity * 2);
-      if (grown)
-        memcpy(grown, buf, len);
-      OPENSSL_cleanse(buf, len);
-      free(buf);
-      buf = grown;
-      capacity *= 2;
-    }
-  }
-  if (!buf)
-    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory reading %s", path);
-  if (ferror(f)) {
-    int saved = errno;
-    OPENSSL_cleanse(buf, len);
-    free(buf);
-    return ops_error_set(err, OPS_ERR_CONFIG, "cannot read %s: %s", path, strerror(saved));
-  }
-  *out = buf;
-  *out_len = len;
-  return OPS_OK;
-}
-
 int ops_ini_load(struct ops_ini **out, const char *path, enum ops_ini_file file,
                  struct ops_error *err)
 {
-  int rc = OPS_OK;
   char *text = NULL;
   size_t len = 0;
   *out = NULL;
-  FILE *f = fopen(path, "rbe"); /* e: close-on-exec (glibc) */
-  if (!f && errno == ENOENT) {
+  int rc = ops_file_read(path, S_MAX_FILE_BYTES, OPS_ERR_CONFIG, &text, &len, err);
+  if (rc == OPS_ERR_CONFIG && errno == ENOENT) {
     *out = s_ini_new(path);
     return *out ? OPS_OK : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   }
-  if (!f)
-    return ops_error_set(err, OPS_ERR_CONFIG, "cannot open %s: %s", path, strerror(errno));
-  rc = s_read_file(f, path, &text, &len, err);
   if (rc == OPS_OK)
     rc = ops_ini_parse(out, text, len, path, file, err);
   if (text) {
     OPENSSL_cleanse(text, len);
     free(text);
   }
-  fclose(f);
   return rc;
 }
 

@@ -30,8 +30,9 @@ struct ops_ini_section;
 
 /* Reads and parses the file at `path`. A file that does not exist is not an error: *out is then
  * an empty ini for which ops_ini_found is false. Returns 0 with *out owned by the caller
- * (ops_ini_free), or OPS_ERR_CONFIG (unreadable file, malformed line: "PATH:LINE: ...") or
- * OPS_ERR_NOMEM with `err` set. The file's bytes are wiped from memory after parsing. */
+ * (ops_ini_free), or OPS_ERR_CONFIG (unreadable file or one over 16 MiB, runtime/file.h:
+ * "PATH: cannot read: ..."; malformed line: "PATH:LINE: ...") or OPS_ERR_NOMEM with `err` set.
+ * The file's bytes are wiped from memory after parsing. */
 int ops_ini_load(struct ops_ini **out, const char *path, enum ops_ini_file file,
                  struct ops_error *err);
 

@@ -1,10 +1,9 @@
 /* registry.c: the account registry (SPEC section 3). jansson parses (duplicate keys rejected);
  * a validation pass walks the document in order and stops at the first problem, naming its JSON
  * Pointer; a build pass then computes each account's effective values from the validated tree,
- * whose strings the registry keeps borrowing. */
+ * whose strings the registry keeps borrowing. A registry file is read by runtime/file.h. */
 #include "runtime/registry.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -12,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/file.h"
 #include "runtime/region.h"
 
 #define ACCOUNT_ID_DIGITS 12
@@ -577,56 +577,16 @@ cleanup:
   return rc;
 }
 
-/* Reads the whole file into *text (NUL-terminated, caller frees); -1 with errno set on failure. */
-static int s_read_file(const char *path, char **text, size_t *len)
-{
-  FILE *file = fopen(path, "rbe"); /* e: close-on-exec (glibc) */
-  char *buffer = NULL;
-  size_t used = 0, size = 0;
-  int rc = -1;
-  if (!file)
-    return -1;
-  for (;;) {
-    if (size - used < 4096) {
-      size_t bigger = size ? size * 2 : 16384;
-      char *grown = realloc(buffer, bigger);
-      if (!grown) {
-        errno = ENOMEM;
-        goto cleanup;
-      }
-      buffer = grown;
-      size = bigger;
-    }
-    size_t got = fread(buffer + used, 1, size - used - 1, file);
-    used += got;
-    if (got == 0)
-      break;
-  }
-  if (ferror(file))
-    goto cleanup; /* fread left errno set: EISDIR for a directory */
-  buffer[used] = '\0';
-  *text = buffer;
-  *len = used;
-  buffer = NULL;
-  rc = 0;
-
-cleanup:
-  free(buffer);
-  int saved_errno = errno; /* the caller reports the read's errno, not fclose's */
-  fclose(file);
-  errno = saved_errno;
-  return rc;
-}
-
 int ops_registry_load_file(const char *path, const char *role_override, struct ops_registry **out,
                            struct ops_error *err)
 {
   char *text = NULL;
   size_t len = 0;
   *out = NULL;
-  if (s_read_file(path, &text, &len) != 0)
-    return ops_error_set(err, OPS_ERR_REGISTRY, "%s: cannot read: %s", path, strerror(errno));
-  int rc = ops_registry_load_text(path, text, len, role_override, out, err);
+  int rc = ops_file_read(path, OPS_REGISTRY_MAX_FILE_BYTES, OPS_ERR_REGISTRY, &text, &len, err);
+  if (rc != OPS_OK)
+    return rc;
+  rc = ops_registry_load_text(path, text, len, role_override, out, err);
   free(text);
   return rc;
 }

@@ -70,6 +70,42 @@ opsrun_with -- -e "$print_whoami"
 expect "no credentials anywhere exits 2 with one line saying what to do" \
   '[ $status -eq 2 ] && [ $(lines "$err") -eq 1 ] && [[ "$err" == opsrun:*NoCredentials* || "$err" == opsrun:*credentials* ]] && [ -z "$out" ]'
 
+# --- what is read whole has a cap (issue 14): an endless source fails at once, naming it -------
+
+opsrun_with AWS_CONFIG_FILE=/dev/zero -- -e "$print_whoami"
+expect "AWS_CONFIG_FILE=/dev/zero exits 2 at the 16 MiB cap, naming the file and the cap" \
+  '[ $status -eq 2 ] && [ "$err" = "opsrun: config: /dev/zero: cannot read: larger than 16777216 bytes" ]'
+opsrun_with AWS_SHARED_CREDENTIALS_FILE=/dev/zero -- -e "$print_whoami"
+expect "... AWS_SHARED_CREDENTIALS_FILE=/dev/zero the same" \
+  '[ $status -eq 2 ] && [ "$err" = "opsrun: config: /dev/zero: cannot read: larger than 16777216 bytes" ]'
+opsrun_with AWS_WEB_IDENTITY_TOKEN_FILE=/dev/zero AWS_ROLE_ARN=arn:aws:iam::111111111111:role/Web -- \
+  -e "$print_whoami"
+expect "... a web identity token file at 64 KiB (STS takes tokens of 20,000 characters)" \
+  '[ $status -ne 0 ] && [[ "$err" == *"web identity token file: /dev/zero: cannot read: larger than 65536 bytes"* ]]'
+sso_cache="$home/.aws/sso/cache/$(printf %s https://zero.awsapps.com/start | sha1sum | cut -c1-40).json"
+mkdir -p "$home/.aws/sso/cache"
+ln -s /dev/zero "$sso_cache"
+cat >"$home/.aws/config" <<'EOF'
+[profile zero]
+credential_process = cat /dev/zero
+
+[profile sso]
+sso_start_url = https://zero.awsapps.com/start
+sso_region = us-east-1
+sso_account_id = 111111111111
+sso_role_name = Ops
+EOF
+opsrun_with -- --profile sso -e "$print_whoami"
+expect "... an SSO token cache at 1 MiB" \
+  '[ $status -ne 0 ] && [[ "$err" == *"SSO (profile sso): $sso_cache: cannot read: larger than 1048576 bytes"* ]]'
+start=$EPOCHREALTIME
+opsrun_with -- --profile zero -e "$print_whoami"
+took=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+expect "a credential_process printing without end is stopped at 1 MiB of stdout, at once (${took} s)" \
+  '[ $status -ne 0 ] && [[ "$err" == *"credential_process of profile zero printed more than 1048576 bytes on stdout, the most opsrun reads"* ]] &&
+   awk -v t="$took" "BEGIN { exit !(t < 10) }"'
+rm -rf "$home/.aws/config" "$home/.aws/sso"
+
 # --- assume ----------------------------------------------------------------------------------
 
 sim_get '{accounts: ([{id: "111111111111", name: "Central", role: "central"}] + [.accounts[] | {id: ., name: ("acct-" + .)}])}' >"$E2E_TMP/registry.json"

@@ -107,4 +107,12 @@ run opsrun -r ./nosuch.json -e 'print("the script ran")'
 expect "an unreadable registry exits 2 naming the path as given" \
   '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: ./nosuch.json: cannot read: No such file or directory" ]'
 
+# It read until memory ran out (issue 14); `timeout` turns such a regression into a failure.
+start=$EPOCHREALTIME
+run timeout 60 "$OPSRUN" -r /dev/zero -e 'print("the script ran")'
+took=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+expect "-r /dev/zero exits 2 at the 64 MiB registry cap, naming the file and the cap (${took} s)" \
+  '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: /dev/zero: cannot read: larger than 67108864 bytes" ] &&
+   awk -v t="$took" "BEGIN { exit !(t < 10) }"'
+
 finish

@@ -1,0 +1,20 @@
+/* file.h: a whole small file read into memory (a registry, an AWS configuration file, a token,
+ * the SSO token cache), never more than a cap the caller names: a path such as /dev/zero, a FIFO
+ * or a runaway file fails with an error naming the file and the cap instead of reading until
+ * memory runs out. Uses POSIX read(2) and OpenSSL's OPENSSL_cleanse. */
+#ifndef OPS_FILE_H
+#define OPS_FILE_H
+
+#include <stddef.h>
+
+#include "runtime/error.h"
+
+/* Reads the file at `path` whole: *text (NUL-terminated, owned by the caller, who wipes it when
+ * it may hold secrets) and *len. Returns OPS_OK, or `kind` with `err` saying "PATH: cannot read:
+ * REASON" and errno why: ENOENT when there is no such file, EFBIG when it holds more than
+ * `max_bytes` ("PATH: cannot read: larger than N bytes"), or OPS_ERR_NOMEM. What it let go of on
+ * the way is wiped. */
+int ops_file_read(const char *path, size_t max_bytes, enum ops_err kind, char **text, size_t *len,
+                  struct ops_error *err);
+
+#endif
