@@ -358,10 +358,13 @@ static void s_deadline_hook(lua_State *L, lua_Debug *ar)
   (void)ar;
   struct ops_engine *engine = s_engine_find(L);
   struct ops_task *task = engine ? engine->current : NULL;
-  if (!task || !task->timeout_seconds)
-    return;
-  if (!task->timed_out && s_seconds_since(task->started_ms) < task->timeout_seconds)
-    return;
+  if (!task || !task->timed_out) {
+    if (lua_gethookcount(L) != DEADLINE_CHECK_INSTRUCTIONS) /* a coroutine a timed-out task left */
+      lua_sethook(L, s_deadline_hook, LUA_MASKCOUNT, DEADLINE_CHECK_INSTRUCTIONS);
+    if (!task || !task->timeout_seconds ||
+        s_seconds_since(task->started_ms) < task->timeout_seconds)
+      return;
+  }
   task->timed_out = true;
   lua_sethook(task->co, s_deadline_hook, LUA_MASKCOUNT, 1);
   lua_sethook(L, s_deadline_hook, LUA_MASKCOUNT, 1);

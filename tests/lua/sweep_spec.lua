@@ -234,6 +234,18 @@ describe("a task's deadline", function()
     end))
   end)
 
+  it("leaves no per-instruction hook on a coroutine that outlives its timed-out task", function()
+    local stop, busy = false, nil
+    assert_timed_out(escape(function()
+      busy = coroutine.create(function() while not stop do end return "stopped" end)
+      coroutine.resume(busy)
+    end))
+    stop = true
+    local r = sweep({ busy }, function(co) return select(2, coroutine.resume(co)) end)
+    assert.are.equal("stopped", r[1].value)
+    assert.are.equal(10000, select(3, debug.gethook(busy)))
+  end)
+
   it("holds a task spinning on coroutine.yield(), and the others' timers still fire", function()
     local spinner, quick = escape(function() while true do coroutine.yield() end end)
     assert_timed_out(spinner)
