@@ -22,7 +22,7 @@ struct ops_cli {
   struct ops_config config;
   const char *chunk;   /* -e CHUNK */
   const char *command; /* "doctor", "tools" or "call" */
-  bool interactive;   /* -i: a REPL after the script or chunk, if any */
+  bool interactive;    /* -i: a REPL after the script or chunk, if any */
   int script_index;    /* argv index of SCRIPT, CHUNK or the command; argc when there is none */
 };
 

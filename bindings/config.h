@@ -21,19 +21,19 @@ struct ops_config {
   int concurrency;
   double timeout_seconds;
   enum ops_output output;
-  bool output_given; /* -o was on the command line (not the terminal-based default) */
+  bool output_given;            /* -o was on the command line (not the terminal-based default) */
   int shard_index, shard_count; /* --shard K/N as K-1 and N; 0 and 1 keep every account */
   enum ops_log_level log_level;
   enum ops_log_format log_format;
   bool progress;
-  bool read_only;                 /* --read-only, $OPSRUN_READ_ONLY: refuse what is not a read */
-  bool csv_safe; /* --csv-safe, $OPSRUN_CSV_SAFE: csv text cells never start a formula */
+  bool read_only; /* --read-only, $OPSRUN_READ_ONLY: refuse what is not a read */
+  bool csv_safe;  /* --csv-safe, $OPSRUN_CSV_SAFE: csv text cells never start a formula */
   double mcp_requests_per_second; /* --mcp-rate, $OPSRUN_MCP_RATE; 0: not paced */
 };
 
-#define OPS_DEFAULT_MCP_URL "https://aws-mcp.us-east-1.api.aws/mcp"
-#define OPS_DEFAULT_CONCURRENCY 16
-#define OPS_MAX_CONCURRENCY 1024
+#define OPS_DEFAULT_MCP_URL         "https://aws-mcp.us-east-1.api.aws/mcp"
+#define OPS_DEFAULT_CONCURRENCY     16
+#define OPS_MAX_CONCURRENCY         1024
 #define OPS_DEFAULT_TIMEOUT_SECONDS 300.0
 /* The longest timeout or sleep accepted anywhere (--timeout, sweep's and mcp's opts.timeout,
  * sleep): about 31 years, "no deadline" for any practical purpose. Longer ones, inf and NaN are

@@ -11,11 +11,11 @@
 #include "bindings/lua_error.h"
 #include "runtime/log.h"
 
-#define ENGINE_KEY "opsrun.engine"
-#define ENGINE_METATABLE "opsrun.Engine"
-#define TASKS_KEY "opsrun.tasks" /* thread -> task, for ops_task_running */
-#define GROUP_METATABLE "opsrun.Group"
-#define SLEEP_METATABLE "opsrun.Sleep"
+#define ENGINE_KEY                  "opsrun.engine"
+#define ENGINE_METATABLE            "opsrun.Engine"
+#define TASKS_KEY                   "opsrun.tasks" /* thread -> task, for ops_task_running */
+#define GROUP_METATABLE             "opsrun.Group"
+#define SLEEP_METATABLE             "opsrun.Sleep"
 #define DEADLINE_CHECK_INSTRUCTIONS 10000
 
 enum s_task_state { TASK_READY, TASK_RUNNING, TASK_SUSPENDED };
@@ -719,8 +719,8 @@ static int engine_sleep(lua_State *L)
   struct ops_loop *loop = ops_engine_loop(ops_engine_of(L));
   struct s_sleep *sleep = lua_newuserdatauv(L, sizeof(*sleep), 0);
   *sleep = (struct s_sleep){.wait = {.cancel = s_sleep_cancel, .unbounded = true}, .loop = loop};
-  sleep->timer = ops_loop_timer_start(loop, (uint64_t)(seconds * 1000.0 + 0.5), s_sleep_fired,
-                                      sleep);
+  sleep->timer =
+      ops_loop_timer_start(loop, (uint64_t)(seconds * 1000.0 + 0.5), s_sleep_fired, sleep);
   if (!sleep->timer)
     return luaL_error(L, "out of memory starting a timer");
   return ops_task_suspend(L, &sleep->wait, s_sleep_k, 0);

@@ -29,10 +29,10 @@
 #include "runtime/sts.h"
 #include "runtime/timestamp.h"
 
-#define AWS_KEY "opsrun.aws"
-#define AWS_METATABLE "opsrun.Aws"
-#define WAIT_METATABLE "opsrun.IdentityWait"
-#define CALL_METATABLE "opsrun.StsCall"
+#define AWS_KEY                "opsrun.aws"
+#define AWS_METATABLE          "opsrun.Aws"
+#define WAIT_METATABLE         "opsrun.IdentityWait"
+#define CALL_METATABLE         "opsrun.StsCall"
 #define REFRESH_MARGIN_SECONDS 300
 
 /* Someone waiting for a source's credentials: a task (through its wait) or a role that needs
@@ -420,8 +420,8 @@ static void s_aws_init(lua_State *L, struct s_aws *aws)
                                                   .prompt = ops_credentials_prompt_terminal};
   if (config->region)
     snprintf(aws->region, sizeof(aws->region), "%s", config->region);
-  else if (ops_aws_config_region(&aws->context.env, aws->profile, aws->region,
-                                 sizeof(aws->region), &err) != 0)
+  else if (ops_aws_config_region(&aws->context.env, aws->profile, aws->region, sizeof(aws->region),
+                                 &err) != 0)
     ops_lua_error_raise(L, &err, NULL, NULL);
   aws->context.region = aws->region;
   aws->base = (struct s_source){.aws = aws, .kind = SOURCE_BASE};
@@ -639,8 +639,8 @@ static int identity_assume(lua_State *L)
   const char *session_name = luaL_checkstring(L, 4);
   int duration = (int)luaL_optinteger(L, 5, 0);
   char role_arn[256];
-  snprintf(role_arn, sizeof(role_arn), "arn:%s:iam::%s:role/%s", s_partition(aws->region),
-           account, role_name);
+  snprintf(role_arn, sizeof(role_arn), "arn:%s:iam::%s:role/%s", s_partition(aws->region), account,
+           role_name);
   struct ops_sts_assume_role_params params = {.role_arn = role_arn,
                                               .role_session_name = session_name,
                                               .external_id = external_id,
@@ -897,8 +897,8 @@ int luaopen_opsrun_identity(lua_State *L)
   static const struct {
     const char *name;
     lua_CFunction gc;
-  } metatables[] = {{AWS_METATABLE, s_aws_gc}, {WAIT_METATABLE, s_wait_gc},
-                    {CALL_METATABLE, s_sts_call_gc}};
+  } metatables[] = {
+      {AWS_METATABLE, s_aws_gc}, {WAIT_METATABLE, s_wait_gc}, {CALL_METATABLE, s_sts_call_gc}};
   for (size_t i = 0; i < sizeof(metatables) / sizeof(*metatables); i++) {
     luaL_newmetatable(L, metatables[i].name);
     lua_pushcfunction(L, metatables[i].gc);

@@ -53,8 +53,8 @@ static int log_notice(lua_State *L)
 
 int luaopen_opsrun_log(lua_State *L)
 {
-  static const luaL_Reg functions[] = {{"debug", log_debug}, {"info", log_info},
-                                       {"warn", log_warn},   {"error", log_error},
+  static const luaL_Reg functions[] = {{"debug", log_debug},   {"info", log_info},
+                                       {"warn", log_warn},     {"error", log_error},
                                        {"notice", log_notice}, {NULL, NULL}};
   luaL_newlibtable(L, functions);
   lua_getglobal(L, "string");

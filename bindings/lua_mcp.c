@@ -14,9 +14,9 @@
 #include "runtime/mcp.h"
 #include "runtime/region.h"
 
-#define CLIENT_KEY "opsrun.mcp"
-#define CLIENT_METATABLE "opsrun.McpClient"
-#define REQUEST_METATABLE "opsrun.McpRequest"
+#define CLIENT_KEY              "opsrun.mcp"
+#define CLIENT_METATABLE        "opsrun.McpClient"
+#define REQUEST_METATABLE       "opsrun.McpRequest"
 #define DEFAULT_SIGNING_SERVICE "aws-mcp"
 
 struct s_client {
@@ -44,10 +44,10 @@ static int s_signing_scope(lua_State *L, const char *url, char *service, size_t 
   if (env_region && *env_region &&
       ops_region_check(env_region, "OPSRUN_MCP_SIGNING_REGION", err) != OPS_OK)
     return OPS_ERR_CONFIG;
-  snprintf(service, service_len, "%s", env_service && *env_service ? env_service
-                                                                     : DEFAULT_SIGNING_SERVICE);
-  snprintf(region, region_len, "%s", env_region && *env_region ? env_region
-                                                               : ops_identity_region(L));
+  snprintf(service, service_len, "%s",
+           env_service && *env_service ? env_service : DEFAULT_SIGNING_SERVICE);
+  snprintf(region, region_len, "%s",
+           env_region && *env_region ? env_region : ops_identity_region(L));
   const char *host = strstr(url, "://");
   host = host ? host + 3 : url;
   size_t host_len = strcspn(host, ":/?#");

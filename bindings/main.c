@@ -23,7 +23,13 @@
 
 /* SPEC section 1; EXIT_USAGE also covers configuration errors (registry, credentials);
  * EXIT_INTERRUPTED is the shell's 128 + SIGINT */
-enum { EXIT_OK = 0, EXIT_LUA_ERROR = 1, EXIT_USAGE = 2, EXIT_TASKS_FAILED = 3, EXIT_INTERRUPTED = 130 };
+enum {
+  EXIT_OK = 0,
+  EXIT_LUA_ERROR = 1,
+  EXIT_USAGE = 2,
+  EXIT_TASKS_FAILED = 3,
+  EXIT_INTERRUPTED = 130
+};
 
 static struct ops_engine *s_engine; /* for the SIGINT handler */
 
@@ -143,9 +149,9 @@ static bool s_is_configuration_error(lua_State *L, int index)
   lua_getfield(L, index, "kind");
   lua_getfield(L, index, "code");
   const char *kind = lua_tostring(L, -2), *code = lua_tostring(L, -1);
-  bool configuration = kind && (strcmp(kind, "config") == 0 || strcmp(kind, "registry") == 0 ||
-                                (strcmp(kind, "credentials") == 0 && code &&
-                                 strcmp(code, "NoCredentials") == 0));
+  bool configuration =
+      kind && (strcmp(kind, "config") == 0 || strcmp(kind, "registry") == 0 ||
+               (strcmp(kind, "credentials") == 0 && code && strcmp(code, "NoCredentials") == 0));
   lua_pop(L, 2);
   return configuration;
 }

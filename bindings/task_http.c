@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #define TASK_HTTP_METATABLE "opsrun.TaskHttp"
 
 static void s_free_response(struct ops_http_response *response)
