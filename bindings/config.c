@@ -115,6 +115,18 @@ static void s_set_string(lua_State *L, const char *name, const char *value)
   lua_setfield(L, -2, name);
 }
 
+static void s_set_boolean(lua_State *L, const char *name, bool value)
+{
+  lua_pushboolean(L, value);
+  lua_setfield(L, -2, name);
+}
+
+static void s_set_number(lua_State *L, const char *name, lua_Number value)
+{
+  lua_pushnumber(L, value);
+  lua_setfield(L, -2, name);
+}
+
 void ops_config_push(lua_State *L, const struct ops_config *config)
 {
   lua_createtable(L, 0, 15);
@@ -125,20 +137,14 @@ void ops_config_push(lua_State *L, const struct ops_config *config)
   s_set_string(L, "mcp_url", config->mcp_url);
   s_set_string(L, "account", config->account);
   s_set_string(L, "output", ops_output_name(config->output));
-  lua_pushboolean(L, config->output_given);
-  lua_setfield(L, -2, "output_given");
+  s_set_boolean(L, "output_given", config->output_given);
   lua_pushinteger(L, config->concurrency);
   lua_setfield(L, -2, "concurrency");
-  lua_pushnumber(L, config->timeout_seconds);
-  lua_setfield(L, -2, "timeout");
-  lua_pushboolean(L, config->progress);
-  lua_setfield(L, -2, "progress");
-  lua_pushboolean(L, config->read_only);
-  lua_setfield(L, -2, "read_only");
-  lua_pushboolean(L, config->csv_safe);
-  lua_setfield(L, -2, "csv_safe");
-  lua_pushnumber(L, config->mcp_requests_per_second);
-  lua_setfield(L, -2, "mcp_rate");
+  s_set_number(L, "timeout", config->timeout_seconds);
+  s_set_boolean(L, "progress", config->progress);
+  s_set_boolean(L, "read_only", config->read_only);
+  s_set_boolean(L, "csv_safe", config->csv_safe);
+  s_set_number(L, "mcp_rate", config->mcp_requests_per_second);
 }
 
 const char *ops_output_name(enum ops_output output)
