@@ -57,7 +57,9 @@ struct ops_engine {
   struct ops_task *live;    /* every task not yet finished, for cleanup */
   int failures;
   volatile sig_atomic_t interrupt_pending; /* set by the signal handler */
+  volatile sig_atomic_t interrupt_signal;  /* ... with the signal's number */
   bool interrupted;
+  bool interrupt_told; /* a line said so already */
 };
 
 /* A result group: the tasks it spawned file their results in its queue (its uservalue). */
@@ -503,7 +505,8 @@ static void s_resume(struct ops_task *task)
 static void s_push_interrupted_error(lua_State *L)
 {
   struct ops_error err;
-  ops_error_set(&err, OPS_ERR_CANCELLED, "interrupted (Ctrl-C)");
+  ops_error_set(&err, OPS_ERR_CANCELLED, "interrupted by %s",
+                ops_engine_interrupt_name(ops_engine_of(L)));
   ops_error_set_code(&err, "Interrupted");
   ops_lua_error_push(L, &err, NULL, ops_task_account(ops_task_running(L)));
 }
@@ -572,8 +575,9 @@ static void s_take_interrupt(struct ops_engine *engine)
       s_interrupt_wait(task->wait);
 }
 
-void ops_engine_interrupt(struct ops_engine *engine)
+void ops_engine_interrupt(struct ops_engine *engine, int signal_number)
 {
+  engine->interrupt_signal = signal_number;
   engine->interrupt_pending = 1;
   ops_loop_wakeup(engine->loop);
 }
@@ -583,10 +587,35 @@ bool ops_engine_interrupted(const struct ops_engine *engine)
   return engine->interrupted || engine->interrupt_pending;
 }
 
+int ops_engine_interrupt_signal(const struct ops_engine *engine)
+{
+  return ops_engine_interrupted(engine) ? engine->interrupt_signal : 0;
+}
+
+const char *ops_engine_interrupt_name(const struct ops_engine *engine)
+{
+  switch (ops_engine_interrupt_signal(engine)) {
+  case 0: return "";
+  case SIGINT: return "Ctrl-C";
+  case SIGTERM: return "SIGTERM";
+  case SIGHUP: return "SIGHUP";
+  default: return "a signal";
+  }
+}
+
+bool ops_engine_interrupt_told(const struct ops_engine *engine)
+{
+  return ops_engine_interrupted(engine) && engine->interrupt_told;
+}
+
 void ops_engine_clear_interrupt(struct ops_engine *engine)
 {
+  if (engine->interrupt_signal != SIGINT)
+    return;
   engine->interrupt_pending = 0;
+  engine->interrupt_signal = 0;
   engine->interrupted = false;
+  engine->interrupt_told = false;
 }
 
 /* Drives the engine until *done, or until the task `owner` (may be NULL) is past its deadline:
@@ -875,6 +904,16 @@ static int engine_interrupted(lua_State *L)
   return 1;
 }
 
+/* interruption() -> "interrupted by SIGTERM", for a line that tells the user: opsrun then adds
+ * none of its own (main.c). */
+static int engine_interruption(lua_State *L)
+{
+  struct ops_engine *engine = ops_engine_of(L);
+  engine->interrupt_told = true;
+  lua_pushfstring(L, "interrupted by %s", ops_engine_interrupt_name(engine));
+  return 1;
+}
+
 static int engine_status(lua_State *L)
 {
   ops_log_status(luaL_optstring(L, 1, NULL));
@@ -896,6 +935,7 @@ int luaopen_opsrun_engine(lua_State *L)
                                        {"clock", engine_clock},
                                        {"status", engine_status},
                                        {"interrupted", engine_interrupted},
+                                       {"interruption", engine_interruption},
                                        {NULL, NULL}};
   luaL_newlib(L, functions);
   lua_pushnumber(L, OPS_MAX_SECONDS);

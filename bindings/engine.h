@@ -65,11 +65,21 @@ int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_K
 /* Marks a wait complete so its task is resumed. Call it from loop callbacks only. */
 void ops_wait_done(struct ops_wait *wait);
 
-/* Ctrl-C. Async-signal-safe: notes the interrupt and wakes the loop, which then cancels every
- * wait (but those that survive interrupts) and raises an error of kind "cancelled", code
- * "Interrupted", where each task waited. Later waits raise it at once, until cleared. */
-void ops_engine_interrupt(struct ops_engine *engine);
+/* Ctrl-C (SIGINT), SIGTERM or SIGHUP. Async-signal-safe: notes the interrupt and its signal and
+ * wakes the loop, which then cancels every wait (but those that survive interrupts) and raises
+ * an error of kind "cancelled", code "Interrupted", "interrupted by SIGTERM", where each task
+ * waited. Later waits raise it at once, until cleared. */
+void ops_engine_interrupt(struct ops_engine *engine, int signal_number);
 bool ops_engine_interrupted(const struct ops_engine *engine);
+/* The signal of the interrupt, or 0. */
+int ops_engine_interrupt_signal(const struct ops_engine *engine);
+/* "Ctrl-C", "SIGTERM" or "SIGHUP": the interrupt as a user names it ("" without one). */
+const char *ops_engine_interrupt_name(const struct ops_engine *engine);
+/* Whether a line has told the user of the interrupt already (a sweep's summary, through the
+ * private `interruption()`), so that opsrun adds none of its own. */
+bool ops_engine_interrupt_told(const struct ops_engine *engine);
+/* Forgets a Ctrl-C (at the REPL it stops only the entry that ran). SIGTERM and SIGHUP ask
+ * opsrun to end: they stay. */
 void ops_engine_clear_interrupt(struct ops_engine *engine);
 
 /* The task whose coroutine is L, or NULL (the main thread, or a script's own coroutine). */
@@ -94,7 +104,8 @@ int ops_engine_run(lua_State *L, int nargs);
 int ops_engine_failures(const struct ops_engine *engine);
 
 /* Opens the engine's Lua functions: returns a table with `sleep` and the private primitives
- * the embedded Lua uses (`group`, `note_failure`, `clock`, `status`, `interrupted`, and
+ * the embedded Lua uses (`group`, `note_failure`, `clock`, `status`, `interrupted`,
+ * `interruption`, and
  * `MAX_SECONDS`, config.h's bound on timeouts). */
 int luaopen_opsrun_engine(lua_State *L);
 

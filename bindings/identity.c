@@ -72,7 +72,8 @@ struct s_source {
   char *session_name;
   int duration;
   char *role_arn;
-  char *arn; /* the assumed role's ARN */
+  char *owner; /* role_arn, and the external id after a newline when there is one */
+  char *arn;   /* the assumed role's ARN */
   struct s_source *next;
 };
 
@@ -379,6 +380,7 @@ static void s_role_free(struct s_source *role)
   free(role->external_id);
   free(role->session_name);
   free(role->role_arn);
+  free(role->owner);
   free(role->arn);
   free(role);
 }
@@ -565,6 +567,12 @@ const struct ops_sigv4_credentials *ops_identity_credentials(lua_State *L)
   return &s_current(L, aws)->signing;
 }
 
+const char *ops_identity_owner(lua_State *L)
+{
+  const struct s_source *source = s_current(L, s_aws_of(L));
+  return source->kind == SOURCE_ROLE ? source->owner : "base";
+}
+
 /* ------------------------------------------------------------------ assume */
 
 static struct s_source *s_role_find(struct s_aws *aws, const char *account, const char *role_name,
@@ -601,8 +609,13 @@ static struct s_source *s_role_new(lua_State *L, struct s_aws *aws,
   role->external_id = params->external_id ? strdup(params->external_id) : NULL;
   role->session_name = strdup(params->role_session_name);
   role->role_arn = strdup(params->role_arn);
+  size_t owner_len =
+      strlen(params->role_arn) + 2 + (params->external_id ? strlen(params->external_id) : 0);
+  if ((role->owner = malloc(owner_len)))
+    snprintf(role->owner, owner_len, "%s%s%s", params->role_arn, params->external_id ? "\n" : "",
+             params->external_id ? params->external_id : "");
   if (!role->retry || !role->account || !role->role_name || !role->session_name ||
-      !role->role_arn || (params->external_id && !role->external_id)) {
+      !role->role_arn || !role->owner || (params->external_id && !role->external_id)) {
     s_role_free(role);
     luaL_error(L, "out of memory");
   }

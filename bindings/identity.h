@@ -17,6 +17,10 @@ int ops_identity_await(lua_State *L, lua_KFunction k, lua_KContext ctx);
 /* In that continuation: the credentials, borrowed until the task next waits. */
 const struct ops_sigv4_credentials *ops_identity_credentials(lua_State *L);
 
+/* Whom those credentials belong to, the same across their refreshes: "base" for the base
+ * credentials, the role ARN (and external id) for an assumed role. Borrowed as they are. */
+const char *ops_identity_owner(lua_State *L);
+
 /* The SigV4 signer shared by every binding of L's state (created on first use). */
 struct ops_sigv4_signer *ops_identity_signer(lua_State *L);
 

@@ -1,7 +1,7 @@
 /* lua_mcp.c: the C half of `mcp`: one runtime/mcp.h client per Lua state, and the private
  * primitives mcp.lua builds mcp.call and mcp.tools on: a JSON-RPC request as the running task's
  * identity (a task wait), its result decoded with lua-cjson, and closing the sessions when
- * opsrun exits. */
+ * opsrun exits, even after Ctrl-C or SIGTERM (then within CLOSE_AFTER_INTERRUPT_MS). */
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,9 @@
 #define CLIENT_METATABLE        "opsrun.McpClient"
 #define REQUEST_METATABLE       "opsrun.McpRequest"
 #define DEFAULT_SIGNING_SERVICE "aws-mcp"
+/* After an interrupt the sessions are still closed, but a user, or systemd waiting to send
+ * SIGKILL (90 s by default, Kubernetes 30 s), should not wait long for it. */
+#define CLOSE_AFTER_INTERRUPT_MS 2000
 
 struct s_client {
   struct ops_mcp_client *mcp;
@@ -91,7 +94,8 @@ static struct ops_mcp_client *s_client_of(lua_State *L)
                                     .clock = ops_clock_system(),
                                     .loop = loop,
                                     .signer = ops_identity_signer(L),
-                                    .requests_per_second = config->mcp_requests_per_second};
+                                    .requests_per_second = config->mcp_requests_per_second,
+                                    .close_concurrency = config->concurrency};
   struct s_client *client = lua_newuserdatauv(L, sizeof(*client), 0);
   client->mcp = NULL;
   luaL_setmetatable(L, CLIENT_METATABLE);
@@ -207,6 +211,7 @@ static int s_request_with_identity(lua_State *L, int status, lua_KContext ctx)
   request->renewed = ctx == 1;
   luaL_setmetatable(L, REQUEST_METATABLE);
   struct ops_mcp_request call = {.credentials = ops_identity_credentials(L),
+                                 .owner = ops_identity_owner(L),
                                  .method = lua_tostring(L, 1),
                                  .params_json = lua_tostring(L, 2),
                                  .timeout_ms = (long)(lua_tonumber(L, 3) * 1000.0)};
@@ -263,17 +268,17 @@ static int s_close_k(lua_State *L, int status, lua_KContext ctx)
   return 0;
 }
 
-/* close(): DELETE every open session, waiting for the answers. */
+/* close(): DELETE every session, waiting for the answers; after an interrupt too, but no
+ * longer than CLOSE_AFTER_INTERRUPT_MS. */
 static int mcp_close(lua_State *L)
 {
   if (lua_getfield(L, LUA_REGISTRYINDEX, CLIENT_KEY) != LUA_TUSERDATA)
     return 0; /* no MCP call was made */
   struct ops_mcp_client *client = ((struct s_client *)lua_touserdata(L, -1))->mcp;
-  if (ops_mcp_client_open_sessions(client) == 0)
-    return 0;
   struct s_close *close = lua_newuserdatauv(L, sizeof(*close), 0);
-  *close = (struct s_close){.wait.cancel = s_close_cancel};
-  ops_mcp_client_close(client, s_closed, close);
+  *close = (struct s_close){.wait = {.cancel = s_close_cancel, .survives_interrupt = true}};
+  bool interrupted = ops_engine_interrupted(ops_engine_of(L));
+  ops_mcp_client_close(client, interrupted ? CLOSE_AFTER_INTERRUPT_MS : 0, s_closed, close);
   return ops_task_suspend(L, &close->wait, s_close_k, 0);
 }
 

@@ -21,32 +21,53 @@
 #include "bindings/repl.h"
 #include "runtime/log.h"
 
-/* SPEC section 1; EXIT_USAGE also covers configuration errors (registry, credentials);
- * EXIT_INTERRUPTED is the shell's 128 + SIGINT */
+/* SPEC section 1; EXIT_USAGE also covers configuration errors (registry, credentials); an
+ * interrupted run exits as the shell reports a signal: 128 + its number (EXIT_SIGNAL_BASE) */
 enum {
   EXIT_OK = 0,
   EXIT_LUA_ERROR = 1,
   EXIT_USAGE = 2,
   EXIT_TASKS_FAILED = 3,
-  EXIT_INTERRUPTED = 130
+  EXIT_SIGNAL_BASE = 128
 };
 
-static struct ops_engine *s_engine; /* for the SIGINT handler */
+/* Ctrl-C, and the signals with which systemd, timeout(1), cron wrappers and Kubernetes end a
+ * process or a closed terminal ends its session: each ends opsrun as Ctrl-C does. */
+static const int s_interrupt_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define INTERRUPT_SIGNAL_COUNT (sizeof(s_interrupt_signals) / sizeof(*s_interrupt_signals))
 
-/* The first Ctrl-C interrupts the tasks (their finished results are kept); a second one ends
- * opsrun at once, as the handler resets itself. */
+static struct ops_engine *s_engine; /* for the signal handler */
+
+/* The first signal interrupts the tasks (their finished results are kept, the sessions are
+ * closed); any second one ends opsrun at once, as the handler gives every signal back to its
+ * default action (sigaction is async-signal-safe). */
 static void s_on_interrupt(int signal_number)
 {
-  (void)signal_number;
-  ops_engine_interrupt(s_engine);
+  struct sigaction fallback = {.sa_handler = SIG_DFL};
+  sigemptyset(&fallback.sa_mask);
+  for (size_t i = 0; i < INTERRUPT_SIGNAL_COUNT; i++)
+    sigaction(s_interrupt_signals[i], &fallback, NULL);
+  ops_engine_interrupt(s_engine, signal_number);
 }
 
 static void s_catch_interrupts(lua_State *L)
 {
   s_engine = ops_engine_of(L);
-  struct sigaction action = {.sa_handler = s_on_interrupt, .sa_flags = SA_RESETHAND};
+  struct sigaction action = {.sa_handler = s_on_interrupt};
   sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, NULL);
+  for (size_t i = 0; i < INTERRUPT_SIGNAL_COUNT; i++)
+    sigaddset(&action.sa_mask, s_interrupt_signals[i]); /* one handler runs at a time */
+  for (size_t i = 0; i < INTERRUPT_SIGNAL_COUNT; i++)
+    sigaction(s_interrupt_signals[i], &action, NULL);
+}
+
+/* 128 + the signal, with one line saying so unless a sweep's summary said it already. */
+static int s_interrupted_status(lua_State *L)
+{
+  struct ops_engine *engine = ops_engine_of(L);
+  if (!ops_engine_interrupt_told(engine))
+    fprintf(stderr, "opsrun: interrupted by %s\n", ops_engine_interrupt_name(engine));
+  return EXIT_SIGNAL_BASE + ops_engine_interrupt_signal(engine);
 }
 
 static int s_panic(lua_State *L)
@@ -163,10 +184,8 @@ static int s_run_main_task(lua_State *L, int nargs, bool show_traceback)
 {
   if (ops_engine_run(L, nargs) == LUA_OK)
     return EXIT_OK;
-  if (ops_engine_interrupted(ops_engine_of(L))) {
-    fprintf(stderr, "opsrun: interrupted\n");
-    return EXIT_INTERRUPTED;
-  }
+  if (ops_engine_interrupted(ops_engine_of(L)))
+    return s_interrupted_status(L);
   if (s_is_configuration_error(L, -2)) {
     ops_log_error_report("opsrun: ", luaL_tolstring(L, -2, NULL), NULL);
     return EXIT_USAGE;
@@ -273,6 +292,9 @@ static int s_main(lua_State *L)
   if (status == EXIT_OK && cli->interactive)
     ops_repl_run(L, s_catch_interrupts);
   s_run_epilogue(L, "mcp", "close"); /* DELETE each MCP session, as the specification asks */
+  /* a signal after the script's end (one that ended the REPL, or came while closing) */
+  if (status < EXIT_SIGNAL_BASE && ops_engine_interrupted(ops_engine_of(L)))
+    status = s_interrupted_status(L);
   /* exit status 3 tells cron a sweep failed; a person at the REPL has seen it already */
   if (status == EXIT_OK && !cli->interactive && ops_engine_failures(ops_engine_of(L)) > 0)
     status = EXIT_TASKS_FAILED;

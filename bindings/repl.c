@@ -62,7 +62,8 @@ static void s_interrupt_hook(lua_State *L, lua_Debug *ar)
   if (!ops_engine_interrupted(ops_engine_of(L)))
     return;
   struct ops_error err;
-  ops_error_set(&err, OPS_ERR_CANCELLED, "interrupted (Ctrl-C)");
+  ops_error_set(&err, OPS_ERR_CANCELLED, "interrupted by %s",
+                ops_engine_interrupt_name(ops_engine_of(L)));
   ops_error_set_code(&err, "Interrupted");
   ops_lua_error_push(L, &err, NULL, ops_task_account(ops_task_running(L)));
   lua_error(L);
@@ -439,6 +440,8 @@ void ops_repl_run(lua_State *L, void (*catch_interrupts)(lua_State *L))
     else if (outcome == READ_CHUNK) /* a syntax error: the message alone */
       fprintf(stderr, "%s\n", lua_tostring(L, -1));
     lua_settop(L, base);
+    if (ops_engine_interrupted(repl.engine)) /* SIGTERM or SIGHUP, which Ctrl-C's clearing keeps */
+      break;
   }
   lua_settop(L, base);
   free(repl.last_entry);

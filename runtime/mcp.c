@@ -17,9 +17,10 @@
 #include "runtime/pacer.h"
 #include "runtime/sse.h"
 
-#define MAX_REPLY_BYTES ((size_t)64 << 20)
-#define MAX_RESUMES 5
-#define DEFAULT_RETRY_MS 1000
+#define MAX_REPLY_BYTES          ((size_t)64 << 20)
+#define MAX_RESUMES              5
+#define DEFAULT_RETRY_MS         1000
+#define DELETE_TIMEOUT_MS        5000
 #define JSONRPC_METHOD_NOT_FOUND (-32601)
 /* The hosted AWS MCP Server's answer to a request in an expired or unknown session, at whatever
  * HTTP status: "The provided SessionId was not found or has expired, please re-initialize". */
@@ -52,6 +53,7 @@ struct s_identity {
 struct s_session {
   struct ops_mcp_client *client;
   struct s_identity identity;
+  char *owner; /* ops_mcp_request.owner, or NULL */
   enum s_session_state state;
   char *session_id; /* NULL until the server names the session (or when it never does) */
   char protocol_version[32];
@@ -60,6 +62,12 @@ struct s_session {
   struct ops_retry *retry;    /* the identity's retry quota and send rate (retry.h) */
   bool offers_task_tools;     /* the server declared tasks.requests.tools.call */
   struct ops_mcp_call *queue; /* requests waiting for the session to open */
+  size_t calls;               /* calls made in it, but its DELETE, not yet ended */
+  /* To be closed once nothing is left in it: its credentials were replaced, or the client is
+   * closing. A retiring session takes no new requests. */
+  bool retiring;
+  bool deleted;             /* its DELETE is queued, in flight or done */
+  bool credentials_expired; /* the server refused its credentials as expired */
   struct s_session *next;
 };
 
@@ -71,24 +79,25 @@ struct ops_mcp_call {
   char *params_json;
   int64_t id; /* of the message last sent; 0 for notifications */
   long timeout_ms;
-  void *exchange;            /* the HTTP exchange in flight */
-  struct ops_timer *resume;  /* waiting to resume a stream */
+  void *exchange;             /* the HTTP exchange in flight */
+  struct ops_timer *resume;   /* waiting to resume a stream */
   struct ops_sse_parser *sse; /* kept across a resumed stream: it holds the last event id */
-  bool head_seen;              /* the current exchange's reply has started */
-  bool is_stream;              /* ... and it is an event stream */
+  bool head_seen;             /* the current exchange's reply has started */
+  bool is_stream;             /* ... and it is an event stream */
   struct ops_buffer body;
-  json_t *reply;           /* the JSON-RPC response once it arrived */
-  long status;             /* of the last exchange */
-  char *new_session_id;    /* Mcp-Session-Id of an initialize reply */
+  json_t *reply;        /* the JSON-RPC response once it arrived */
+  long status;          /* of the last exchange */
+  char *new_session_id; /* Mcp-Session-Id of an initialize reply */
   int resumes;
-  unsigned sent_in;        /* generation of the named session last sent in; 0: none */
-  bool reopened;           /* already resent once after the session expired */
+  unsigned sent_in; /* generation of the named session last sent in; 0: none */
+  bool reopened;    /* already resent once after the session expired */
   struct ops_retry_request attempts;
   long retry_after_ms;       /* what the last failed answer asked for, or -1 */
   struct ops_timer *backoff; /* waiting to send again (a retry, or the adaptive send rate) */
   ops_mcp_done_fn done;
   void *ud;
   struct ops_mcp_call *queue_next;
+  bool waiting_to_delete;           /* a DELETE in the client's queue, not yet sent */
   struct ops_mcp_call *prev, *next; /* every call of the client */
 };
 
@@ -110,7 +119,17 @@ struct ops_mcp_client {
   struct s_session *sessions;
   struct ops_mcp_call *calls;
   int64_t next_id;
-  int closing; /* DELETEs in flight */
+  size_t retiring; /* sessions retiring whose DELETE is not yet queued (or not needed) */
+  /* DELETEs wait in delete_queue (FIFO, through queue_next) until fewer than close_concurrency
+   * are active (sent, or waiting to be sent again) */
+  struct ops_mcp_call *delete_queue, *delete_queue_tail;
+  int deletes_active;
+  int close_concurrency;
+  bool starting_deletes; /* s_start_deletes is running: a DELETE that ends at once waits for it */
+  bool closing;          /* ops_mcp_client_close was called and `closed` has not run yet */
+  bool freeing;          /* ops_mcp_client_free: calls end without starting anything */
+  struct ops_timer *close_limit; /* ends a close given `within_ms` ... */
+  uint64_t close_deadline_ms;    /* ... at this time of ops_loop_now_ms */
   void (*closed)(void *ud);
   void *closed_ud;
 };
@@ -180,6 +199,7 @@ int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options
   client->loop = options->loop;
   client->signer = options->signer;
   client->requests_per_second = options->requests_per_second;
+  client->close_concurrency = options->close_concurrency > 0 ? options->close_concurrency : 1;
   client->next_id = 1;
   int rc = client->url && client->service && client->region && client->client_version
                ? s_parse_url(client, err)
@@ -204,12 +224,16 @@ void ops_mcp_client_free(struct ops_mcp_client *client)
 {
   if (!client)
     return;
+  client->freeing = true;
+  if (client->close_limit)
+    ops_loop_timer_cancel(client->loop, client->close_limit);
   while (client->calls)
     s_call_free(client->calls);
   while (client->sessions) {
     struct s_session *session = client->sessions;
     client->sessions = session->next;
     s_identity_free(&session->identity);
+    free(session->owner);
     free(session->session_id);
     ops_pacer_free(session->pacer);
     ops_retry_free(session->retry);
@@ -226,22 +250,28 @@ void ops_mcp_client_free(struct ops_mcp_client *client)
   free(client);
 }
 
+/* The session that takes the requests of these credentials, or NULL. */
+static struct s_session *s_session_of(const struct ops_mcp_client *client,
+                                      const struct ops_sigv4_credentials *credentials)
+{
+  for (struct s_session *s = client->sessions; s; s = s->next)
+    if (!s->retiring && strcmp(s->identity.access_key_id, credentials->access_key_id) == 0)
+      return s;
+  return NULL;
+}
+
 bool ops_mcp_client_offers_task_tools(const struct ops_mcp_client *client,
                                       const struct ops_sigv4_credentials *credentials)
 {
-  for (const struct s_session *s = client->sessions; s; s = s->next)
-    if (strcmp(s->identity.access_key_id, credentials->access_key_id) == 0)
-      return s->state == SESSION_OPEN && s->offers_task_tools;
-  return false;
+  const struct s_session *session = s_session_of(client, credentials);
+  return session && session->state == SESSION_OPEN && session->offers_task_tools;
 }
 
 const struct ops_retry *ops_mcp_client_retry(const struct ops_mcp_client *client,
                                              const struct ops_sigv4_credentials *credentials)
 {
-  for (const struct s_session *s = client->sessions; s; s = s->next)
-    if (strcmp(s->identity.access_key_id, credentials->access_key_id) == 0)
-      return s->retry;
-  return NULL;
+  const struct s_session *session = s_session_of(client, credentials);
+  return session ? session->retry : NULL;
 }
 
 size_t ops_mcp_client_open_sessions(const struct ops_mcp_client *client)
@@ -277,6 +307,8 @@ static struct ops_mcp_call *s_call_new(struct ops_mcp_client *client, struct s_s
   if (client->calls)
     client->calls->prev = call;
   client->calls = call;
+  if (kind != CALL_DELETE)
+    session->calls++;
   return call;
 }
 
@@ -300,9 +332,13 @@ static void s_queue_remove(struct ops_mcp_call *call)
   call->queue_next = NULL;
 }
 
+static void s_session_retire_if_idle(struct s_session *session);
+static void s_delete_unlink(struct ops_mcp_call *call);
+
 static void s_call_free(struct ops_mcp_call *call)
 {
   struct ops_mcp_client *client = call->client;
+  struct s_session *session = call->session;
   if (call->exchange)
     client->transport.cancel(client->transport.self, call->exchange);
   if (call->resume)
@@ -322,7 +358,13 @@ static void s_call_free(struct ops_mcp_call *call)
   free(call->method);
   free(call->params_json);
   free(call->new_session_id);
+  if (call->kind == CALL_DELETE)
+    s_delete_unlink(call);
+  else
+    session->calls--;
   free(call);
+  if (!client->freeing)
+    s_session_retire_if_idle(session);
 }
 
 void ops_mcp_call_cancel(struct ops_mcp_call *call)
@@ -335,14 +377,19 @@ void ops_mcp_call_cancel(struct ops_mcp_call *call)
 static void s_session_opened(struct s_session *session);
 static void s_session_failed(struct s_session *session, const struct ops_error *err);
 static void s_initialized(struct ops_mcp_call *call);
-static void s_delete_ended(struct ops_mcp_client *client);
+static void s_start_deletes(struct ops_mcp_client *client);
 
-/* Calls of these kinds are sent again on the retry policy: a caller's request and the opening
- * of a session. */
+/* Calls of these kinds are sent again on the retry policy: a caller's request, the opening of a
+ * session, and its closing (a DELETE throttled or refused with 503 would leave it open). */
 static bool s_retried_kind(const struct ops_mcp_call *call)
 {
-  return call->kind == CALL_REQUEST || call->kind == CALL_INITIALIZE ||
-         call->kind == CALL_INITIALIZED;
+  return call->kind != CALL_REPLY;
+}
+
+/* Did the server refuse the request's credentials as expired? */
+static bool s_expired_credentials(const struct ops_error *err)
+{
+  return err && err->kind == OPS_ERR_CREDENTIALS && strcmp(err->code, "ExpiredTokenException") == 0;
 }
 
 /* Ends a call with its outcome: the caller's callback, or the session's next step. */
@@ -353,10 +400,10 @@ static void s_finish(struct ops_mcp_call *call, const char *result_json,
   struct s_session *session = call->session;
   if (!err && s_retried_kind(call))
     ops_retry_succeeded(session->retry, &call->attempts);
+  if (s_expired_credentials(err))
+    session->credentials_expired = true;
   switch (call->kind) {
-  case CALL_REQUEST:
-    call->done(call->ud, result_json, err);
-    break;
+  case CALL_REQUEST: call->done(call->ud, result_json, err); break;
   case CALL_INITIALIZE:
     if (err)
       s_session_failed(session, err);
@@ -374,8 +421,11 @@ static void s_finish(struct ops_mcp_call *call, const char *result_json,
       ops_log(OPS_LOG_DEBUG, NULL, "MCP: answering a server request failed: %s", err->message);
     break;
   case CALL_DELETE:
+    if (err)
+      ops_log(OPS_LOG_DEBUG, NULL, "MCP: closing session %s failed: %s",
+              session->session_id ? session->session_id : "(unnamed)", err->message);
     s_call_free(call);
-    s_delete_ended(client);
+    s_start_deletes(client);
     return;
   }
   s_call_free(call);
@@ -515,14 +565,14 @@ static void s_answer_server_request(struct ops_mcp_call *call, json_t *request)
   if (method && strcmp(method, "ping") == 0)
     json_object_set_new(reply, "result", json_object());
   else
-    json_object_set_new(reply, "error", json_pack("{s:i, s:s}", "code", JSONRPC_METHOD_NOT_FOUND,
-                                                  "message", "opsrun does not offer this"));
+    json_object_set_new(reply, "error",
+                        json_pack("{s:i, s:s}", "code", JSONRPC_METHOD_NOT_FOUND, "message",
+                                  "opsrun does not offer this"));
   char *text = json_dumps(reply, JSON_COMPACT);
   json_decref(reply);
-  struct ops_mcp_call *answer =
-      text ? s_call_new(call->client, call->session, CALL_REPLY, "a reply to the server", NULL,
-                        call->timeout_ms)
-           : NULL;
+  struct ops_mcp_call *answer = text ? s_call_new(call->client, call->session, CALL_REPLY,
+                                                  "a reply to the server", NULL, call->timeout_ms)
+                                     : NULL;
   if (answer) {
     answer->params_json = text; /* the whole message, sent as it is */
     answer->backoff = ops_loop_timer_start(call->client->loop, 0, s_send_again, answer);
@@ -554,8 +604,7 @@ static bool s_on_event(void *ud, const struct ops_sse_event *event)
   return true;
 }
 
-static bool s_on_data(void *ud, const struct ops_http_response *head, const char *data,
-                      size_t len)
+static bool s_on_data(void *ud, const struct ops_http_response *head, const char *data, size_t len)
 {
   struct ops_mcp_call *call = ud;
   if (!call->head_seen) {
@@ -581,7 +630,9 @@ static void s_aws_message(const struct ops_mcp_call *call, char *out, size_t len
   if (!message && json_is_object(json_object_get(body, "error")))
     message = json_string_value(json_object_get(json_object_get(body, "error"), "message"));
   snprintf(out, len, "%s",
-           message ? message : call->body.len ? call->body.data : "(no message in the reply)");
+           message          ? message
+           : call->body.len ? call->body.data
+                            : "(no message in the reply)");
   json_decref(body);
 }
 
@@ -598,9 +649,8 @@ static void s_stream_ended_early(struct ops_mcp_call *call)
     return;
   }
   long retry = ops_sse_retry_ms(call->sse);
-  call->resume = ops_loop_timer_start(call->client->loop,
-                                      (uint64_t)(retry >= 0 ? retry : DEFAULT_RETRY_MS),
-                                      s_resume_stream, call);
+  call->resume = ops_loop_timer_start(
+      call->client->loop, (uint64_t)(retry >= 0 ? retry : DEFAULT_RETRY_MS), s_resume_stream, call);
   if (!call->resume)
     s_fail(call, OPS_ERR_NOMEM, 0, NULL, false, "out of memory");
 }
@@ -724,8 +774,8 @@ static void s_on_exchange_done(const struct ops_http_response *response,
     return;
   }
   json_error_t parse_error;
-  json_t *reply = json_loadb(call->body.data ? call->body.data : "", call->body.len,
-                             JSON_ALLOW_NUL, &parse_error);
+  json_t *reply = json_loadb(call->body.data ? call->body.data : "", call->body.len, JSON_ALLOW_NUL,
+                             &parse_error);
   if (!json_is_object(reply))
     s_fail(call, OPS_ERR_RPC, response->status, NULL, false,
            "%s: the server's reply is not a JSON-RPC message (%s)", call->method,
@@ -868,8 +918,7 @@ static void s_resume_stream(void *ud)
   call->resumes++;
   char *last_id = strdup(ops_sse_last_event_id(call->sse));
   struct ops_error err;
-  struct s_exchange x = {
-      .method = "GET", .accept = "text/event-stream", .last_event_id = last_id};
+  struct s_exchange x = {.method = "GET", .accept = "text/event-stream", .last_event_id = last_id};
   int rc = last_id ? s_start_exchange(call, &x, &err)
                    : ops_error_set(&err, OPS_ERR_NOMEM, "out of memory");
   free(last_id);
@@ -954,20 +1003,43 @@ static bool s_paced(struct ops_mcp_call *call)
 
 /* ------------------------------------------------------------------ sessions */
 
-static struct s_session *s_session_for(struct ops_mcp_client *client,
-                                       const struct ops_sigv4_credentials *credentials,
-                                       struct ops_error *err)
+static void s_close_check(struct ops_mcp_client *client);
+static void s_session_retire(struct s_session *session);
+
+/* The old session of a replaced owner's credentials is closed once its requests have ended,
+ * with the credentials they were signed with, which are still valid when they were refreshed
+ * ahead of expiry. When the server refused them as expired already, the DELETE is signed with
+ * the new ones instead: the server's session belongs to the owner (the role session's user
+ * id, mcp-proxy-for-aws PR #122), not to one of its keys. */
+static void s_session_replace(struct s_session *old, const struct ops_sigv4_credentials *by)
 {
-  for (struct s_session *s = client->sessions; s; s = s->next)
-    if (strcmp(s->identity.access_key_id, credentials->access_key_id) == 0)
-      return s;
+  ops_log(OPS_LOG_DEBUG, NULL, "MCP: new credentials for %s; closing session %s", old->owner,
+          old->session_id ? old->session_id : "(unnamed)");
+  struct s_identity renewed = {0};
+  if (old->credentials_expired && s_identity_copy(&renewed, by)) {
+    s_identity_free(&old->identity);
+    old->identity = renewed;
+  } else {
+    s_identity_free(&renewed);
+  }
+  s_session_retire(old);
+}
+
+/* A new session for these credentials; the session of the same owner's previous credentials
+ * is closed. */
+static struct s_session *s_session_new(struct ops_mcp_client *client,
+                                       const struct ops_sigv4_credentials *credentials,
+                                       const char *owner, struct ops_error *err)
+{
   struct s_session *session = calloc(1, sizeof(*session));
   bool paced = client->requests_per_second > 0;
   if (!session || !s_identity_copy(&session->identity, credentials) ||
+      (owner && !(session->owner = strdup(owner))) ||
       !(session->retry = ops_retry_new_like(client->retry)) ||
       (paced && !(session->pacer = ops_pacer_new(client->requests_per_second)))) {
     if (session) {
       s_identity_free(&session->identity);
+      free(session->owner);
       ops_retry_free(session->retry);
     }
     free(session);
@@ -975,6 +1047,9 @@ static struct s_session *s_session_for(struct ops_mcp_client *client,
     return NULL;
   }
   session->client = client;
+  for (struct s_session *s = client->sessions; owner && s; s = s->next)
+    if (!s->retiring && s->owner && strcmp(s->owner, owner) == 0)
+      s_session_replace(s, credentials);
   session->next = client->sessions;
   client->sessions = session;
   return session;
@@ -985,9 +1060,9 @@ static void s_session_open(struct s_session *session)
   struct ops_mcp_client *client = session->client;
   session->state = SESSION_OPENING;
   session->protocol_version[0] = '\0';
-  json_t *params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
-                             OPS_MCP_PROTOCOL_VERSION, "capabilities", "clientInfo", "name",
-                             "opsrun", "version", client->client_version);
+  json_t *params =
+      json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion", OPS_MCP_PROTOCOL_VERSION,
+                "capabilities", "clientInfo", "name", "opsrun", "version", client->client_version);
   char *text = params ? json_dumps(params, JSON_COMPACT) : NULL;
   json_decref(params);
   long timeout = session->queue ? session->queue->timeout_ms : 0;
@@ -1115,11 +1190,11 @@ static void s_session_submit(struct s_session *session, struct ops_mcp_call *cal
 }
 
 struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
-                                        const struct ops_mcp_request *request,
-                                        ops_mcp_done_fn done, void *ud, struct ops_error *err)
+                                        const struct ops_mcp_request *request, ops_mcp_done_fn done,
+                                        void *ud, struct ops_error *err)
 {
-  struct s_session *session = s_session_for(client, request->credentials, err);
-  if (!session)
+  struct s_session *session = s_session_of(client, request->credentials);
+  if (!session && !(session = s_session_new(client, request->credentials, request->owner, err)))
     return NULL;
   struct ops_mcp_call *call = s_call_new(client, session, CALL_REQUEST, request->method,
                                          request->params_json, request->timeout_ms);
@@ -1135,26 +1210,130 @@ struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
 
 /* ------------------------------------------------------------------ closing */
 
-static void s_delete_ended(struct ops_mcp_client *client)
+/* Runs the close's callback once nothing is left to close: no session waiting for its requests
+ * (or its opening) to end, no DELETE waiting or active. */
+static void s_close_check(struct ops_mcp_client *client)
 {
-  if (--client->closing == 0 && client->closed)
-    client->closed(client->closed_ud);
+  if (!client->closing || client->retiring || client->delete_queue || client->deletes_active)
+    return;
+  client->closing = false;
+  if (client->close_limit)
+    ops_loop_timer_cancel(client->loop, client->close_limit);
+  client->close_limit = NULL;
+  client->closed(client->closed_ud);
 }
 
-void ops_mcp_client_close(struct ops_mcp_client *client, void (*done)(void *ud), void *ud)
+/* Takes a DELETE out of the client's accounting: the queue while it waits, else the active. */
+static void s_delete_unlink(struct ops_mcp_call *call)
+{
+  struct ops_mcp_client *client = call->client;
+  if (!call->waiting_to_delete) {
+    client->deletes_active--;
+    return;
+  }
+  struct ops_mcp_call *previous = NULL;
+  for (struct ops_mcp_call *c = client->delete_queue; c; previous = c, c = c->queue_next)
+    if (c == call) {
+      *(previous ? &previous->queue_next : &client->delete_queue) = call->queue_next;
+      if (client->delete_queue_tail == call)
+        client->delete_queue_tail = previous;
+      break;
+    }
+  call->queue_next = NULL;
+  call->waiting_to_delete = false;
+}
+
+/* Sends the DELETEs waiting, as many as close_concurrency allows. One that ends at once (it
+ * could not be signed or started) frees its place for the next turn of this loop. */
+static void s_start_deletes(struct ops_mcp_client *client)
+{
+  if (client->starting_deletes)
+    return;
+  client->starting_deletes = true;
+  while (client->delete_queue && client->deletes_active < client->close_concurrency) {
+    struct ops_mcp_call *del = client->delete_queue;
+    client->delete_queue = del->queue_next;
+    if (!client->delete_queue)
+      client->delete_queue_tail = NULL;
+    del->queue_next = NULL;
+    del->waiting_to_delete = false;
+    client->deletes_active++;
+    s_send(del);
+  }
+  client->starting_deletes = false;
+  s_close_check(client);
+}
+
+/* A retiring session with nothing left in it: DELETE it when the server named it. */
+static void s_session_retire_if_idle(struct s_session *session)
+{
+  struct ops_mcp_client *client = session->client;
+  if (!session->retiring || session->deleted || session->calls)
+    return;
+  session->deleted = true;
+  client->retiring--;
+  bool named = session->state == SESSION_OPEN && session->session_id;
+  session->state = SESSION_CLOSED; /* the DELETE still carries its id */
+  long timeout = DELETE_TIMEOUT_MS;
+  if (client->close_limit) {
+    long left = (long)(client->close_deadline_ms - ops_loop_now_ms());
+    timeout = left < 1 ? 1 : left < timeout ? left : timeout;
+  }
+  struct ops_mcp_call *del =
+      named ? s_call_new(client, session, CALL_DELETE, "DELETE session", NULL, timeout) : NULL;
+  if (del) {
+    del->waiting_to_delete = true;
+    *(client->delete_queue_tail ? &client->delete_queue_tail->queue_next : &client->delete_queue) =
+        del;
+    client->delete_queue_tail = del;
+  }
+  s_start_deletes(client);
+}
+
+/* Marks a session to be closed once nothing is left in it; it takes no new requests. */
+static void s_session_retire(struct s_session *session)
+{
+  session->retiring = true;
+  session->client->retiring++;
+  s_session_retire_if_idle(session);
+}
+
+/* The close's time is up: the DELETEs still waiting or in flight are abandoned, and the
+ * sessions still opening no longer waited for. */
+static void s_close_limit_reached(void *ud)
+{
+  struct ops_mcp_client *client = ud;
+  client->close_limit = NULL;
+  size_t abandoned = 0;
+  for (struct ops_mcp_call *c = client->calls, *next; c; c = next) {
+    next = c->next;
+    if (c->kind == CALL_DELETE) {
+      abandoned++;
+      s_call_free(c);
+    }
+  }
+  ops_log(OPS_LOG_DEBUG, NULL,
+          "MCP: gave up closing %zu sessions (and %zu still busy) in the time allowed", abandoned,
+          client->retiring);
+  client->closing = false;
+  client->closed(client->closed_ud);
+}
+
+void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*done)(void *ud),
+                          void *ud)
 {
   client->closed = done;
   client->closed_ud = ud;
-  client->closing = 1; /* held until every DELETE has started */
-  for (struct s_session *s = client->sessions; s; s = s->next) {
-    if (s->state != SESSION_OPEN || !s->session_id)
-      continue;
-    struct ops_mcp_call *del = s_call_new(client, s, CALL_DELETE, "DELETE session", NULL, 5000);
-    if (!del)
-      continue;
-    client->closing++;
-    s->state = SESSION_CLOSED; /* the DELETE still carries its id */
-    s_send(del);
+  client->closing = true;
+  if (within_ms > 0) {
+    client->close_deadline_ms = ops_loop_now_ms() + (uint64_t)within_ms;
+    client->close_limit =
+        ops_loop_timer_start(client->loop, (uint64_t)within_ms, s_close_limit_reached, client);
   }
-  s_delete_ended(client);
+  client->starting_deletes = true; /* the first DELETEs go out together, below */
+  for (struct s_session *s = client->sessions; s; s = s->next)
+    if (!s->retiring)
+      s_session_retire(s);
+  client->starting_deletes = false;
+  s_start_deletes(client);
 }

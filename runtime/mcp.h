@@ -3,9 +3,12 @@
  *
  * One session per identity (its access key id): opened on first use with `initialize` and
  * `notifications/initialized`, reused by every request of that identity, and closed with DELETE
- * by ops_mcp_client_close. When the server says a session is gone (HTTP 404, or the hosted AWS
- * MCP Server's JSON-RPC error -30001 at any status), a new one is opened and each request sent
- * in the old one is sent once more: the server ran nothing.
+ * by ops_mcp_client_close. When an owner's credentials are replaced (a role's refreshed before
+ * they expire, or renewed after), the session of the old ones is closed as soon as its last
+ * request has ended, signed with them while they are valid. DELETEs go out at most
+ * `close_concurrency` at once and are sent again on the retry policy. When the server says a
+ * session is gone (HTTP 404, or the hosted AWS MCP Server's JSON-RPC error -30001 at any status), a
+ * new one is opened and each request sent in the old one is sent once more: the server ran nothing.
  * Sessions of different identities never mix. Replies may be JSON or an event stream; a stream
  * that ends before the reply is resumed with GET and Last-Event-ID after the server's `retry`.
  * Failed exchanges are sent again on runtime/retry.h's policy (throttling, 5xx, connection
@@ -35,9 +38,9 @@ struct ops_mcp_options {
   const char *signing_region;  /* "us-east-1" (copied) */
   const char *client_version;  /* clientInfo.version (copied) */
   struct ops_transport transport;
-  struct ops_clock clock;           /* the signing time */
-  struct ops_loop *loop;            /* timers for resuming streams and retries (borrowed) */
-  struct ops_sigv4_signer *signer;  /* borrowed; outlives the client */
+  struct ops_clock clock;          /* the signing time */
+  struct ops_loop *loop;           /* timers for resuming streams and retries (borrowed) */
+  struct ops_sigv4_signer *signer; /* borrowed; outlives the client */
   /* The retry settings of every call (borrowed; outlives the client): each identity's session
    * gets a quota and send rate of its own made like it (ops_retry_new_like), as each SDK client
    * has. NULL: the client makes them from the process environment (AWS_MAX_ATTEMPTS,
@@ -46,6 +49,8 @@ struct ops_mcp_options {
   /* Each identity's requests a second (runtime/pacer.h), below a per-account server quota such
    * as the hosted AWS MCP Server's; 0: not paced. */
   double requests_per_second;
+  /* DELETEs in flight at once, when sessions close (the sweep's concurrency); 0: one. */
+  int close_concurrency;
 };
 
 struct ops_mcp_client;
@@ -64,9 +69,13 @@ void ops_mcp_client_free(struct ops_mcp_client *client);
 /* One JSON-RPC request. Everything is copied by ops_mcp_call_start. */
 struct ops_mcp_request {
   const struct ops_sigv4_credentials *credentials; /* the identity it is made for */
-  const char *method;                              /* "tools/call", "tools/list", ... */
-  const char *params_json;                         /* a JSON object as text, or NULL */
-  long timeout_ms;                                 /* each HTTP exchange; 0: none */
+  /* Whom the credentials belong to across their renewals (an assumed role, the base identity):
+   * a request with another access key of the same owner replaces the session of the old one.
+   * NULL: the access key id alone. */
+  const char *owner;
+  const char *method;      /* "tools/call", "tools/list", ... */
+  const char *params_json; /* a JSON object as text, or NULL */
+  long timeout_ms;         /* each HTTP exchange; 0: none */
 };
 
 /* Called once when a request ends: `result_json` is the JSON-RPC result as JSON text, or `err`
@@ -77,15 +86,19 @@ typedef void (*ops_mcp_done_fn)(void *ud, const char *result_json, const struct 
 /* Starts a request (opening its identity's session first if needed). Returns the call, owned by
  * the client until `done` runs or ops_mcp_call_cancel, or NULL with `err` set. */
 struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
-                                        const struct ops_mcp_request *request,
-                                        ops_mcp_done_fn done, void *ud, struct ops_error *err);
+                                        const struct ops_mcp_request *request, ops_mcp_done_fn done,
+                                        void *ud, struct ops_error *err);
 
 /* Abandons a call; its callback will not run. */
 void ops_mcp_call_cancel(struct ops_mcp_call *call);
 
-/* Sends DELETE for every open session with a session id and forgets the sessions; done(ud)
- * runs when every DELETE has ended, at once when there is none. */
-void ops_mcp_client_close(struct ops_mcp_client *client, void (*done)(void *ud), void *ud);
+/* Sends DELETE for every open session with a session id (at most close_concurrency at once, on
+ * the retry policy), for a session still opening once it has opened, for one with requests in
+ * flight once they have ended; and forgets the sessions. done(ud) runs when every DELETE has
+ * ended, at once when there is none, or after `within_ms` (> 0) at the latest: then the DELETEs
+ * still in flight are abandoned (after Ctrl-C, closing must not keep opsrun long). */
+void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*done)(void *ud),
+                          void *ud);
 
 /* Whether the open session of this identity is with a server that declared task-augmented
  * tools/call (capabilities.tasks.requests.tools.call, MCP 2025-11-25); false without a session. */

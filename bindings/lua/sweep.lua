@@ -155,8 +155,9 @@ function opsrun.sweep(list, fn, opts)
 
   local line, failures = summary(results, engine.clock() - started)
   if engine.interrupted() then
-    engine.notice(line .. ", interrupted")
-    error(private.error({ code = "Interrupted", message = "interrupted (Ctrl-C)" }, "cancelled"), 2)
+    local words = engine.interruption() -- "interrupted by SIGTERM"; opsrun adds no line of its own
+    engine.notice(line .. ", " .. words)
+    error(private.error({ code = "Interrupted", message = words }, "cancelled"), 2)
   end
   engine.notice(line)
   if failures > 0 then engine.note_failure(failures) end

@@ -154,6 +154,9 @@ struct fixture {
 
 static const struct ops_sigv4_credentials ALICE = {"ASIAALICE", "alice-secret", "alice-token"};
 static const struct ops_sigv4_credentials BOB = {"AKIABOB", "bob-secret", NULL};
+/* Alice's role, assumed again: the same owner with a new key */
+static const struct ops_sigv4_credentials ALICE_RENEWED = {"ASIAALICE2", "alice-secret-2",
+                                                           "alice-token-2"};
 
 static const char *max_attempts_env(void *self, const char *name)
 {
@@ -229,17 +232,26 @@ static int teardown(void **state)
   return 0;
 }
 
-static struct ops_mcp_call *call(struct fixture *f, const struct ops_sigv4_credentials *who,
-                                 const char *method, const char *params, struct outcome *o)
+/* A request as `who`, whose credentials belong to `owner` (NULL: none named). */
+static struct ops_mcp_call *owned_call(struct fixture *f, const struct ops_sigv4_credentials *who,
+                                       const char *owner, const char *method, const char *params,
+                                       struct outcome *o)
 {
-  struct ops_mcp_request request = {.credentials = who, .method = method, .params_json = params};
+  struct ops_mcp_request request = {
+      .credentials = who, .owner = owner, .method = method, .params_json = params};
   struct ops_mcp_call *c = ops_mcp_call_start(f->client, &request, on_done, o, NULL);
   assert_non_null(c);
   return c;
 }
 
+static struct ops_mcp_call *call(struct fixture *f, const struct ops_sigv4_credentials *who,
+                                 const char *method, const char *params, struct outcome *o)
+{
+  return owned_call(f, who, NULL, method, params, o);
+}
+
 #define JSON "Content-Type: application/json\n"
-#define SSE "Content-Type: text/event-stream\n"
+#define SSE  "Content-Type: text/event-stream\n"
 /* The id of the message exchange `i` sent. */
 static int sent_id(const struct fixture *f, int i)
 {
@@ -584,8 +596,10 @@ static void a_failed_handshake_fails_every_waiting_request(void **state)
   struct outcome a = {0}, b = {0};
   call(f, &ALICE, "tools/list", NULL, &a);
   call(f, &ALICE, "tools/list", NULL, &b);
-  answer(&f->fake, 0, 403, JSON, "{\"message\":\"The security token included in the request is "
-                                 "expired\"}", 0);
+  answer(&f->fake, 0, 403, JSON,
+         "{\"message\":\"The security token included in the request is "
+         "expired\"}",
+         0);
   assert_int_equal(a.calls + b.calls, 2);
   assert_int_equal(b.err.kind, OPS_ERR_CREDENTIALS);
   assert_non_null(strstr(b.err.message, "is expired"));
@@ -614,27 +628,115 @@ static void count_close(void *ud)
   ++*(int *)ud;
 }
 
-static void closing_deletes_each_named_session(void **state)
+/* Exchange i is the DELETE of `session_id`, signed with the key `access_key_id`. */
+static void assert_delete(struct fixture *f, int i, const char *session_id,
+                          const char *access_key_id)
+{
+  assert_true(i < f->fake.count);
+  const struct exchange *x = &f->fake.exchanges[i];
+  assert_string_equal(x->method, "DELETE");
+  assert_string_equal(header(x, "Mcp-Session-Id"), session_id);
+  char credential[64];
+  snprintf(credential, sizeof(credential), "Credential=%s/", access_key_id);
+  assert_non_null(strstr(header(x, "Authorization"), credential));
+}
+
+/* The fixture's client closes one session at a time (close_concurrency 0), each once its
+ * request in flight has ended. */
+static void closing_deletes_each_named_session_within_the_concurrency(void **state)
 {
   struct fixture *f = *state;
   struct outcome a = {0}, b = {0};
   call(f, &ALICE, "tools/list", NULL, &a);
   call(f, &BOB, "tools/list", NULL, &b);
-  open_session(f, 0, "2025-11-25", "alice-session");
-  open_session(f, 1, "2025-11-25", "bob-session");
+  open_session(f, 0, "2025-11-25", "alice-session"); /* exchanges 2 and 3: its tools/list */
+  open_session(f, 1, "2025-11-25", "bob-session");   /* 4 and 5 */
   int closed = 0;
-  ops_mcp_client_close(f->client, count_close, &closed);
-  int deletes = 0;
-  for (int i = 0; i < f->fake.count; i++)
-    if (strcmp(f->fake.exchanges[i].method, "DELETE") == 0) {
-      deletes++;
-      assert_non_null(header(&f->fake.exchanges[i], "Authorization"));
-      assert_int_equal(closed, 0);
-      answer(&f->fake, i, 200, "", "", 0);
-    }
-  assert_int_equal(deletes, 2);
+  ops_mcp_client_close(f->client, 0, count_close, &closed);
+  assert_int_equal(f->fake.count, 6); /* nothing while the requests run */
+  answer_ok(f, 3);
+  assert_delete(f, 6, "alice-session", "ASIAALICE");
+  answer_ok(f, 5);
+  assert_int_equal(f->fake.count, 7); /* Bob's waits for a place */
+  answer(&f->fake, 6, 200, "", "", 0);
+  assert_delete(f, 7, "bob-session", "AKIABOB");
+  assert_int_equal(closed, 0);
+  answer(&f->fake, 7, 200, "", "", 0);
   assert_int_equal(closed, 1);
   assert_int_equal(ops_mcp_client_open_sessions(f->client), 0);
+}
+
+/* A session still opening when the client closes is closed once open. */
+static void a_session_opening_at_close_is_closed_once_open(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  struct ops_mcp_call *abandoned = call(f, &ALICE, "tools/list", NULL, &o);
+  ops_mcp_call_cancel(abandoned); /* as an interrupted task's; its initialize goes on */
+  int closed = 0;
+  ops_mcp_client_close(f->client, 0, count_close, &closed);
+  assert_int_equal(closed, 0);
+  open_session(f, 0, "2025-11-25", "late");
+  assert_delete(f, 2, "late", "ASIAALICE");
+  answer(&f->fake, 2, 200, "", "", 0);
+  assert_int_equal(closed, 1);
+}
+
+/* New credentials of the same owner: the old session takes no more requests and is closed when
+ * its last one ends, signed with the old credentials; other owners are not touched. */
+static void new_credentials_of_an_owner_close_its_old_session_after_its_last_request(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome first = {0}, slow = {0}, renewed = {0}, bob = {0};
+  owned_call(f, &ALICE, "role-a", "tools/list", NULL, &first);
+  open_session(f, 0, "2025-11-25", "old"); /* exchanges 1, then 2: the tools/list */
+  answer_ok(f, 2);
+  owned_call(f, &BOB, "base", "tools/list", NULL, &bob);                 /* 3: Bob's initialize */
+  owned_call(f, &ALICE, "role-a", "tools/call", "{}", &slow);            /* 4 */
+  owned_call(f, &ALICE_RENEWED, "role-a", "tools/list", NULL, &renewed); /* 5: a new session */
+  assert_int_equal(f->fake.count, 6);
+  assert_null(header(&f->fake.exchanges[5], "Mcp-Session-Id"));
+  answer_ok(f, 4);
+  assert_int_equal(slow.calls, 1);
+  assert_delete(f, 6, "old", "ASIAALICE");
+  answer(&f->fake, 6, 200, "", "", 0);
+  open_session(f, 5, "2025-11-25", "new"); /* 7, then 8: the renewed tools/list */
+  assert_string_equal(header(&f->fake.exchanges[8], "Mcp-Session-Id"), "new");
+  assert_int_equal(f->fake.count, 9);
+}
+
+/* Credentials the server refused as expired cannot close their session: the new ones of the
+ * same owner do, at once. */
+static void a_session_of_expired_credentials_is_closed_with_the_new_ones(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome expired = {0}, renewed = {0};
+  owned_call(f, &ALICE, "role-a", "tools/list", NULL, &expired);
+  open_session(f, 0, "2025-11-25", "old");
+  answer(&f->fake, 2, 403, JSON "x-amzn-ErrorType: ExpiredTokenException\n",
+         "{\"message\":\"The security token included in the request is expired\"}", 0);
+  assert_true(expired.failed);
+  owned_call(f, &ALICE_RENEWED, "role-a", "tools/list", NULL, &renewed);
+  assert_delete(f, 3, "old", "ASIAALICE2");
+}
+
+/* Closing within a time: DELETEs still unanswered then are abandoned. */
+static void a_close_given_a_time_ends_within_it(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/list", NULL, &o);
+  open_session(f, 0, "2025-11-25", "s-1");
+  answer_ok(f, 2);
+  int closed = 0;
+  uint64_t start = ops_loop_now_ms();
+  ops_mcp_client_close(f->client, 30, count_close, &closed);
+  assert_delete(f, 3, "s-1", "ASIAALICE");
+  for (int i = 0; i < 100 && !closed; i++)
+    ops_loop_run_once(f->loop, 10);
+  assert_int_equal(closed, 1);
+  assert_true(ops_loop_now_ms() - start < 200);
+  assert_true(f->fake.exchanges[3].cancelled);
 }
 
 /* ------------------------------------------------------------------ sending again */
@@ -810,6 +912,24 @@ static void opening_a_session_is_retried_and_its_waiting_requests_go_on(void **s
   assert_int_equal(o.calls, 0);
 }
 
+static void a_throttled_or_unavailable_delete_is_sent_again(void **state)
+{
+  struct fixture *f = *state;
+  with_open_session(f);
+  int closed = 0;
+  ops_mcp_client_close(f->client, 0, count_close, &closed);
+  assert_delete(f, 3, "s-1", "ASIAALICE");
+  answer(&f->fake, 3, 429, JSON, "{\"message\":\"Rate exceeded\"}", 0);
+  wait_for_exchanges(f, 5);
+  assert_delete(f, 4, "s-1", "ASIAALICE");
+  answer(&f->fake, 4, 503, JSON, "{\"message\":\"Service unavailable\"}", 0);
+  wait_for_exchanges(f, 6);
+  assert_delete(f, 5, "s-1", "ASIAALICE");
+  assert_int_equal(closed, 0);
+  answer(&f->fake, 5, 200, "", "", 0);
+  assert_int_equal(closed, 1);
+}
+
 static void a_call_cancelled_while_it_waits_to_be_sent_again_is_never_sent(void **state)
 {
   struct fixture *f = *state;
@@ -921,7 +1041,12 @@ int main(void)
       TEST(http_failures_map_to_error_kinds_with_aws_words_kept),
       TEST(a_failed_handshake_fails_every_waiting_request),
       TEST(a_cancelled_call_never_calls_back),
-      TEST(closing_deletes_each_named_session),
+      TEST(closing_deletes_each_named_session_within_the_concurrency),
+      TEST(a_session_opening_at_close_is_closed_once_open),
+      TEST(new_credentials_of_an_owner_close_its_old_session_after_its_last_request),
+      TEST(a_session_of_expired_credentials_is_closed_with_the_new_ones),
+      TEST(a_close_given_a_time_ends_within_it),
+      RETRYING(a_throttled_or_unavailable_delete_is_sent_again),
       RETRYING(a_throttled_tools_call_is_sent_again_after_the_wait_asked_for),
       RETRYING(a_tools_call_is_sent_again_after_a_503_or_a_refused_connection),
       RETRYING(a_tools_call_that_may_have_run_is_never_sent_again),

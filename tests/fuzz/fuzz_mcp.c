@@ -279,7 +279,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if ((flags & 8) && outcomes[0].calls == 0)
     ops_mcp_call_cancel(calls[0]); /* e.g. waiting to resume its stream */
   int closed = 0;
-  ops_mcp_client_close(client, s_closed, &closed);
+  ops_mcp_client_close(client, 0, s_closed, &closed);
   s_pump(&h, loop, &at, end, piece);
   if (closed != 1 && !h.overflow)
     abort();
