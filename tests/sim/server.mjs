@@ -63,7 +63,7 @@ const hookState = {
 function serve(endpoint, service) {
   const server = http.createServer((req, res) => {
     if (req.url.startsWith('/_sim/')) return handleHook(hookState, req, res);
-    res.on('close', counters.begin(endpoint));
+    res.on('close', counters.begin(endpoint, req.method));
     sim.log(`${endpoint} ${req.method} ${req.url}`);
     return service.handle(req, res).catch((err) => {
       process.stderr.write(`opsrun-sim: ${endpoint} ${req.method} ${req.url}: ${err.stack}\n`);

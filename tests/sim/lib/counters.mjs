@@ -31,22 +31,28 @@ export class Counters {
     this.taskPolls = { total: 0, by_account: {} };
     this.concurrent = { total: 0, sts: 0, mcp: 0 };
     this.peak = { total: 0, sts: 0, mcp: 0 };
+    this.concurrentDeletes = 0;
+    this.peakConcurrentDeletes = 0;
   }
 
-  /** Marks a request as in flight; returns the function that marks it done. */
-  begin(endpoint) {
+  /** Marks a request as in flight; returns the function that marks it done. MCP DELETEs (the
+   * closing of sessions) are also counted apart. */
+  begin(endpoint, method) {
+    const isDelete = endpoint === 'mcp' && method === 'DELETE';
     this.requests.total++;
     this.requests[endpoint]++;
     this.concurrent.total++;
     this.concurrent[endpoint]++;
     this.peak.total = Math.max(this.peak.total, this.concurrent.total);
     this.peak[endpoint] = Math.max(this.peak[endpoint], this.concurrent[endpoint]);
+    if (isDelete) this.peakConcurrentDeletes = Math.max(this.peakConcurrentDeletes, ++this.concurrentDeletes);
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.concurrent.total--;
       this.concurrent[endpoint]--;
+      if (isDelete) this.concurrentDeletes--;
     };
   }
 
@@ -122,6 +128,8 @@ export class Counters {
       task_polls: { total: this.taskPolls.total, by_account: { ...this.taskPolls.by_account } },
       concurrent_requests: { ...this.concurrent },
       peak_concurrent_requests: { ...this.peak },
+      concurrent_deletes: this.concurrentDeletes,
+      peak_concurrent_deletes: this.peakConcurrentDeletes,
       ...extra,
     };
   }
