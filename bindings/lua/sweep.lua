@@ -114,16 +114,17 @@ function opsrun.sweep(list, fn, opts)
   local jobs = jobs_of(list, opts.regions)
   local results = {}
   local group = engine.group()
+  local placed = private.row_order() -- emit keeps the tasks' rows in input order
   local started, next_job, done, failed = engine.clock(), 1, 0, 0
   local drawn = -math.huge
   local report_errors = { count = 0 }
 
   local function start_next()
-    local job = jobs[next_job]
+    local job, task = jobs[next_job], placed(next_job, fn)
     if job.region then
-      group:spawn(next_job, timeout, account_of(job.item), fn, job.item, job.region)
+      group:spawn(next_job, timeout, account_of(job.item), task, job.item, job.region)
     else
-      group:spawn(next_job, timeout, account_of(job.item), fn, job.item)
+      group:spawn(next_job, timeout, account_of(job.item), task, job.item)
     end
     next_job = next_job + 1
   end

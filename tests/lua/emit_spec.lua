@@ -37,8 +37,10 @@ local function lines_of(text, separator)
 end
 
 describe("emit", function()
-  it("is the opsrun field the host makes a global", function()
-    assert.is_function(emit)
+  it("is the opsrun field the host makes a global: a callable table with columns", function()
+    assert.is_table(emit)
+    assert.is_function(getmetatable(emit).__call)
+    assert.is_function(emit.columns)
   end)
 
   describe("as jsonl", function()
