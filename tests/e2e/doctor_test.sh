@@ -140,7 +140,7 @@ wait "$pid"
 status=$?
 out=$(cat "$E2E_TMP/out") err=$(cat "$E2E_TMP/err")
 expect "Ctrl-C during a check ends doctor (130), the finished lines kept, no ✗ for the cut check" \
-  '[ $status -eq 130 ] && [ "$(marks)" = "✓✓✓" ] && [ "$err" = "opsrun: interrupted" ]'
+  '[ $status -eq 130 ] && [ "$(marks)" = "✓✓✓" ] && [ "$err" = "opsrun: interrupted by Ctrl-C" ]'
 sim_stop
 
 # --- a skewed clock (the simulator's clock is offset; ours is the one "wrong") ---------------
