@@ -39,6 +39,7 @@ const char ops_cli_usage[] =
     "                          (default 300, at most 1e9)\n"
     "  -o, --output FMT        table, json, jsonl or csv for rows passed to emit\n"
     "                          (default table on a terminal, else jsonl)\n"
+    "      --columns A,B,...   these columns first, in this order, in every format\n"
     "      --shard K/N         keep only accounts whose registry index i has i % N == K-1\n"
     "  -q, --quiet             less logging on stderr (repeatable)\n"
     "  -v, --verbose           more logging on stderr (repeatable)\n"
@@ -74,6 +75,7 @@ enum s_option_id {
   OPT_CONCURRENCY,
   OPT_TIMEOUT,
   OPT_OUTPUT,
+  OPT_COLUMNS,
   OPT_SHARD,
   OPT_QUIET,
   OPT_VERBOSE,
@@ -105,6 +107,7 @@ static const struct s_option s_options[] = {
     {"concurrency", 'j', true, OPT_CONCURRENCY},
     {"timeout", 0, true, OPT_TIMEOUT},
     {"output", 'o', true, OPT_OUTPUT},
+    {"columns", 0, true, OPT_COLUMNS},
     {"shard", 0, true, OPT_SHARD},
     {"quiet", 'q', false, OPT_QUIET},
     {"verbose", 'v', false, OPT_VERBOSE},
@@ -163,6 +166,13 @@ static int s_parse_shard(struct s_parser *p, const char *text)
   return 0;
 }
 
+/* "a,b,c": one name or more, none empty. */
+static bool s_is_name_list(const char *text)
+{
+  size_t length = strlen(text);
+  return length > 0 && text[0] != ',' && text[length - 1] != ',' && !strstr(text, ",,");
+}
+
 static int s_apply(struct s_parser *p, const struct s_option *option, const char *value)
 {
   struct ops_config *config = &p->cli->config;
@@ -200,6 +210,14 @@ static int s_apply(struct s_parser *p, const struct s_option *option, const char
     config->output_given = true;
     break;
   }
+  case OPT_COLUMNS:
+    if (!s_is_name_list(value))
+      return s_fail(p,
+                    "--columns must be column names separated by commas (such as account,region), "
+                    "got '%s'",
+                    value);
+    config->columns = value;
+    break;
   case OPT_SHARD: return s_parse_shard(p, value);
   case OPT_QUIET: p->verbosity--; break;
   case OPT_VERBOSE: p->verbosity++; break;

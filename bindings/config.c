@@ -138,6 +138,7 @@ void ops_config_push(lua_State *L, const struct ops_config *config)
   s_set_string(L, "account", config->account);
   s_set_string(L, "output", ops_output_name(config->output));
   s_set_boolean(L, "output_given", config->output_given);
+  s_set_string(L, "columns", config->columns);
   lua_pushinteger(L, config->concurrency);
   lua_setfield(L, -2, "concurrency");
   s_set_number(L, "timeout", config->timeout_seconds);

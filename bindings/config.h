@@ -22,6 +22,7 @@ struct ops_config {
   double timeout_seconds;
   enum ops_output output;
   bool output_given;            /* -o was on the command line (not the terminal-based default) */
+  const char *columns;          /* --columns: names shown first, comma-separated; NULL: none */
   int shard_index, shard_count; /* --shard K/N as K-1 and N; 0 and 1 keep every account */
   enum ops_log_level log_level;
   enum ops_log_format log_format;

@@ -99,7 +99,8 @@ static void s_open_opsrun(lua_State *L)
   lua_pop(L, 1);
 }
 
-/* os.exit as the host keeps it: the rows the buffered output formats hold are printed first, and
+/* os.exit as the host keeps it: the rows the buffered output formats hold are printed first (as at
+ * a script's end, [] for -o json with no rows; at the REPL only the rows), and
  * an exit with success (none, true or 0) after a sweep task failed exits 3, as the script's end
  * would (SPEC section 1): a playbook's os.exit(0) cannot hide a failed account from cron. At
  * the REPL, whose user saw the failure, success stays 0. Then Lua's own os.exit (upvalue 1). */
@@ -118,7 +119,7 @@ static int s_os_exit(lua_State *L)
       lua_replace(L, 1);
   }
   lua_getfield(L, LUA_REGISTRYINDEX, OPS_PRIVATE_KEY);
-  lua_getfield(L, -1, "emit_flush");
+  lua_getfield(L, -1, interactive ? "emit_flush" : "emit_finish");
   if (lua_pcall(L, 0, 0, 0) != LUA_OK)
     ops_log_error_report("opsrun: ", luaL_tolstring(L, -1, NULL), NULL);
   lua_settop(L, nargs);
@@ -288,7 +289,10 @@ static int s_main(lua_State *L)
   } else if (cli->mode == OPS_CLI_COMMAND) {
     status = s_run_command(L, cli, argc, argv);
   }
-  s_run_epilogue(L, NULL, "emit_flush"); /* table, json and csv rows, even after an error */
+  /* table, json and csv rows, even after an error; a script's end prints [] for -o json with no
+   * rows (emit.lua) */
+  bool script = cli->mode == OPS_CLI_SCRIPT || cli->mode == OPS_CLI_CHUNK;
+  s_run_epilogue(L, NULL, script ? "emit_finish" : "emit_flush");
   if (status == EXIT_OK && cli->interactive)
     ops_repl_run(L, s_catch_interrupts);
   s_run_epilogue(L, "mcp", "close"); /* DELETE each MCP session, as the specification asks */

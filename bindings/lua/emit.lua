@@ -41,8 +41,6 @@ local COLUMN_GAP = "  "
 -- What has been emitted since the last flush: {format, rows} (rows kept by table, csv and json,
 -- each {place, names, texts}), with jsonl's columns so far; or nil.
 local pending
--- Whether a JSON array was printed since the script started: if not, its end prints [].
-local array_printed = false
 -- The names emit.columns{...} stated.
 local stated_names = {}
 
@@ -360,9 +358,9 @@ end
 opsrun.emit = setmetatable({ columns = state_columns }, { __call = emit })
 
 -- Prints the rows the buffered formats kept, in input order, and forgets them: a second call
--- prints nothing.
+-- prints nothing. Returns whether it printed rows.
 function private.emit_flush()
-  if not pending then return end
+  if not pending then return false end
   local done = pending
   pending = nil
   if #done.rows > 0 then
@@ -372,19 +370,17 @@ function private.emit_flush()
       for _, name in ipairs(row.names) do add_column(columns, name) end
     end
     for _, line in ipairs(PRINT[done.format](columns, done.rows)) do write_line(line) end
-    array_printed = array_printed or done.format == "json"
   end
   io.stdout:flush()
+  return #done.rows > 0
 end
 
--- The end of a script, however it ends (an error, os.exit, an interrupt): the rows kept, and with
--- -o json an empty array if no array was printed, for a JSON consumer of stdout. Commands
--- (call, tools, doctor) and the REPL's entries end with emit_flush instead.
+-- The end of a script, however it ends (an error, os.exit, an interrupt): the rows kept, or with
+-- -o json an empty array, for a JSON consumer of stdout. Commands (call, tools, doctor) and the
+-- REPL's entries end with emit_flush instead.
 function private.emit_finish()
-  private.emit_flush()
-  if private.config.output == "json" and not array_printed then
+  if not private.emit_flush() and private.config.output == "json" then
     write_line("[]\n")
     io.stdout:flush()
   end
-  array_printed = false
 end

@@ -3,8 +3,12 @@
 # parsed back by real parsers: jq for json and jsonl, Python's csv module for csv, and the
 # table's columns sliced at the header's offsets. Rows from 200 concurrent sweep tasks are all
 # there, each whole. table, json and csv are printed when the script ends (the host calls
-# private.emit_flush); jsonl is written as each row comes.
+# private.emit_finish), in input order; jsonl is written as each row comes. -o json prints [] when
+# nothing was emitted; --columns and emit.columns order the columns; JSON leaves / unescaped. The
+# simulator gives a sweep over accounts with real role ARNs (issue 15 items 3, 4, 5).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../sim/lib.sh"
+trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
 
 # Rows with awkward values: separators, quotes, line breaks, UTF-8, numbers, booleans, missing
 # keys (nil) and json.null; the wide one is shortened in a table.
@@ -58,7 +62,27 @@ after
 ]" ]'
 
 run opsrun -o json -e 'print("no rows")'
-expect "json: nothing emitted, nothing added to stdout" '[ $status -eq 0 ] && [ "$out" = "no rows" ]'
+expect "json: nothing emitted, an empty array after the script's own output" \
+  '[ $status -eq 0 ] && [ "$out" = "no rows
+[]" ] && [ "$(tail -c3 "$E2E_TMP/out")" = "$(printf "[]\n")" ]'
+run opsrun -o json -e 'os.exit(0)'
+expect "json: ... and so when the script calls os.exit" '[ $status -eq 0 ] && [ "$out" = "[]" ]'
+run opsrun -o json -e 'error("boom")'
+expect "json: ... and after an error" '[ $status -eq 1 ] && [ "$out" = "[]" ]'
+for format in table csv jsonl; do
+  run opsrun -o "$format" -e 'print("no rows")'
+  expect "$format: nothing emitted, nothing added to stdout" '[ $status -eq 0 ] && [ "$out" = "no rows" ]'
+done
+"$OPSRUN" -o json -e 'io.stdout:write("started\n") io.stdout:flush() sleep(30)' >"$E2E_TMP/stopped" 2>/dev/null &
+pid=$!
+for _ in $(seq 50); do [ -s "$E2E_TMP/stopped" ] && break; sleep 0.1; done
+kill -INT "$pid"
+wait "$pid"
+status=$?
+out=$(cat "$E2E_TMP/stopped")
+expect "json: an interrupted script that emitted nothing prints [] too, and exits 130" \
+  '[ $status -eq 130 ] && [ "$out" = "started
+[]" ]'
 
 run opsrun -o json -e 'emit{ a = 1 } error("boom")'
 expect "json: rows emitted before an error are still printed" \
@@ -178,6 +202,14 @@ print(len({r["task"] for r in rows if r["text"] == "x" * int(r["task"]) + "\n,\"
 expect "csv: 200 tasks' rows, each whole ($intact_csv)" '[ "$intact_csv" = "200 200" ]'
 many_table=$(check_table "$E2E_TMP/many.table" "$E2E_TMP/many.jsonl" any 2>&1)
 expect "table: 200 tasks' rows, aligned ($many_table)" '[ "$many_table" = ok ]'
+seq 200 >"$E2E_TMP/input_order"
+expect "json, csv and table: the 200 tasks' rows in input order, whatever order they finished in" \
+  'jq -r ".[].task" "$E2E_TMP/many.json" | cmp -s - "$E2E_TMP/input_order" &&
+   python3 -c "import csv, sys; [print(r[\"task\"]) for r in csv.DictReader(open(sys.argv[1], newline=\"\"))]" \
+     "$E2E_TMP/many.csv" | cmp -s - "$E2E_TMP/input_order" &&
+   tail -n +2 "$E2E_TMP/many.table" | awk "{print \$2}" | cmp -s - "$E2E_TMP/input_order"'
+expect "jsonl: the same rows in completion order, not sorted" \
+  '! jq -r .task "$E2E_TMP/many.jsonl" | cmp -s - "$E2E_TMP/input_order"'
 
 run opsrun -o table -e 'emit{ a = 1 } emit{ b = "x" }'
 expect "table: rows print in the order emitted, missing cells blank" \
@@ -185,11 +217,103 @@ expect "table: rows print in the order emitted, missing cells blank" \
 1
    x" ]'
 
-run opsrun -e 'print(emit == require("opsrun").emit, type(emit))'
-expect "emit is a global and require(\"opsrun\").emit" '[ "$out" = "true	function" ]'
+run opsrun -e 'print(emit == require("opsrun").emit, type(emit), type(emit.columns))'
+expect "emit is a global and require(\"opsrun\").emit, a callable table with columns" \
+  '[ "$out" = "true	table	function" ]'
 
 run opsrun -o jsonl -e 'emit{ nested = {} }'
 expect "a nested value is a bad argument that says what to do" \
   '[ $status -eq 1 ] && [[ "$err" == *"bad argument #1 to '"'"'emit'"'"' (row.nested is a table; a row is flat"*"json.encode a nested value"* ]]'
+
+# --- against the simulator: accounts in input order, real role ARNs ------------------------------
+
+sim_start --accounts 4 || exit 1
+sim_get '{accounts: [.accounts[] | {id: ., name: ("acct-" + .)}]}' >"$E2E_TMP/registry.json"
+mapfile -t accounts < <(sim_get '.accounts[]')
+# Each task asks STS through the MCP server for its caller's ARN, waits for the others to have
+# theirs, then sleeps less the later its account and region come, so the tasks finish in the
+# reverse of input order; each emits two rows.
+reversed=$(write_script reversed.lua <<'LUA'
+local list = accounts()
+local position, ready = {}, 0
+for i, acct in ipairs(list) do position[acct.id] = i end
+emit { account = "before" }
+sweep(list, function(acct, region)
+  local n = (position[acct.id] - 1) * 2 + (region == "us-east-1" and 1 or 2)
+  assume(acct)
+  local arn = mcp.boto3("sts", "GetCallerIdentity").Arn
+  ready = ready + 1
+  while ready < #list * 2 do sleep(0.02) end
+  sleep((#list * 2 - n) * 0.1)
+  emit({ account = acct.id, region = region, arn = arn }, { "account", "region" })
+  emit { account = acct.id, region = region, arn = "second" }
+end, { regions = { "us-east-1", "eu-west-1" }, concurrency = 8 })
+emit { account = "after" }
+LUA
+)
+opsrun_sim() {
+  sim_run opsrun --no-progress -r "$E2E_TMP/registry.json" "$@"
+}
+input_order=$(echo before
+  for id in "${accounts[@]}"; do
+    for region in us-east-1 eu-west-1; do printf '%s %s\n%s %s\n' "$id" "$region" "$id" "$region"; done
+  done
+  echo after)
+for format in jsonl json csv table; do
+  opsrun_sim -o "$format" "$reversed"
+  cp "$E2E_TMP/out" "$E2E_TMP/reversed.$format"
+  expect "sweep over the simulator's accounts with -o $format: exit 0" '[ $status -eq 0 ]'
+done
+pairs() { sed -E 's/ +$//'; }
+got_json=$(jq -r '.[] | [.account, .region // empty] | join(" ")' "$E2E_TMP/reversed.json")
+expect "json: rows in input order (account x region, then emit order), though tasks finished in reverse" \
+  '[ "$got_json" = "$input_order" ]'
+got_csv=$(tail -n +2 "$E2E_TMP/reversed.csv" | tr -d "\r" | awk -F, "{print \$1, \$2}" | pairs)
+expect "csv: rows in input order, header as emit's columns said" \
+  '[ "$got_csv" = "$input_order" ] && [ "$(head -1 "$E2E_TMP/reversed.csv")" = "$(printf "account,region,arn\r")" ]'
+got_table=$(tail -n +2 "$E2E_TMP/reversed.table" | awk "{print \$1, \$2}" | pairs)
+expect "table: rows in input order" '[ "$got_table" = "$input_order" ]'
+got_jsonl=$(jq -r 'select(.arn != "second") | [.account, .region // empty] | join(" ")' "$E2E_TMP/reversed.jsonl")
+completion_order=$(echo before
+  for ((i = ${#accounts[@]} - 1; i >= 0; i--)); do
+    printf '%s eu-west-1\n%s us-east-1\n' "${accounts[i]}" "${accounts[i]}"
+  done
+  echo after)
+expect "jsonl: rows stream in completion order (the reverse)" '[ "$got_jsonl" = "$completion_order" ]'
+
+expect "json and jsonl: role ARNs with plain slashes, found by grep assumed-role/" \
+  '[ "$(grep -c "\"arn:aws:sts::[0-9]\{12\}:assumed-role/" "$E2E_TMP/reversed.json")" -eq 8 ] &&
+   [ "$(grep -c "\"arn:aws:sts::[0-9]\{12\}:assumed-role/" "$E2E_TMP/reversed.jsonl")" -eq 8 ] &&
+   ! grep -q "\\\\/" "$E2E_TMP/reversed.json" "$E2E_TMP/reversed.jsonl" &&
+   [ "$(jq -r ".[1].arn" "$E2E_TMP/reversed.json")" = "$(jq -r "select(.account == \"${accounts[0]}\" and .region == \"us-east-1\" and .arn != \"second\") | .arn" "$E2E_TMP/reversed.jsonl")" ]'
+
+opsrun_sim -e "assume('${accounts[0]}') print(json.encode({ arn = whoami().arn or mcp.boto3('sts', 'GetCallerIdentity').Arn, path = 'a\\\\/b' }))"
+expect "json.encode in a playbook leaves / as it is, a backslash before one escaped" \
+  '[ $status -eq 0 ] && [[ "$out" == *":assumed-role/"* ]] && [[ "$out" == *"\"a\\\\/b\""* ]] &&
+   [ "$(jq -r .path <<<"$out")" = "a\\/b" ]'
+
+# --- column order ------------------------------------------------------------------------------
+
+columns='emit{ region = "us-east-1", id = "i-1", account = "1" } emit{ account = "2", extra = true }'
+run opsrun -o csv --columns owner,id -e "$columns"
+expect "--columns: named columns first in that order, a column no row has still in the header" \
+  '[ "$out" = "$(printf "owner,id,account,region,extra\r\n,i-1,1,us-east-1,\r\n,,2,,true\r")" ]'
+run opsrun -o jsonl --columns region,account -e "$columns"
+expect "--columns: the key order of JSON objects, which hold only a row's own keys" \
+  '[ "$out" = "{\"region\":\"us-east-1\",\"account\":\"1\",\"id\":\"i-1\"}
+{\"account\":\"2\",\"extra\":true}" ]'
+run opsrun -o table -e "emit.columns{ \"extra\", \"id\" } $columns"
+expect "emit.columns: the playbook states the order" \
+  '[ "$out" = "extra  id   account  region
+       i-1  1        us-east-1
+true        2" ]'
+run opsrun -o csv --columns region -e "emit.columns{ \"extra\", \"region\" } $columns"
+expect "--columns first, then emit.columns, then the rest" \
+  '[ "$(head -1 <<<"$out")" = "$(printf "region,extra,account,id\r")" ]'
+for bad in "" "a,,b" ",a" "a,"; do
+  run opsrun --columns "$bad" -e 'emit{ a = 1 }'
+  expect "--columns '$bad' is a usage error" \
+    '[ $status -eq 2 ] && [[ "$err" == "opsrun: --columns must be column names separated by commas (such as account,region), got '"'"'$bad'"'"'"* ]]'
+done
 
 finish

@@ -112,6 +112,20 @@ describe("emit", function()
         private.emit_flush()
       end))
     end)
+
+    it("prints [] at a script's end when it printed no array", function()
+      assert.are.equal("[]\n", emitted("json", function() private.emit_finish() end))
+      assert.are.equal('[\n{"a":1}\n]\n', emitted("json", function()
+        emit { a = 1 }
+        private.emit_finish()
+      end))
+    end)
+
+    it("prints nothing at a script's end in the other formats when nothing was emitted", function()
+      for _, format in ipairs({ "table", "csv", "jsonl" }) do
+        assert.are.equal("", emitted(format, function() private.emit_finish() end))
+      end
+    end)
   end)
 
   describe("as table", function()
@@ -210,6 +224,146 @@ describe("emit", function()
       seen[row.task] = (seen[row.task] or 0) + 1
     end
     for i = 1, 60 do assert.are.equal(1, seen[i]) end
+  end)
+
+  describe("row order", function()
+    -- Tasks that finish in the reverse of input order, each emitting two rows, between rows of
+    -- the script itself; the second sweep runs over regions too, and its first task sweeps again.
+    local function reversed_sweeps()
+      emit { step = "first" }
+      sweep({ 1, 2, 3 }, function(i)
+        sleep((4 - i) * 0.03)
+        emit { task = i, row = 1 }
+        sleep(0.01)
+        emit { task = i, row = 2 }
+      end, { concurrency = 3 })
+      emit { step = "between" }
+      sweep({ "a", "b" }, function(item, region)
+        sleep(item == "a" and 0.08 or 0)
+        emit { task = item, region = region }
+        if item == "a" and region == "eu-west-1" then
+          sweep({ 1, 2 }, function(i)
+            sleep((3 - i) * 0.02)
+            emit { task = "a" .. i }
+          end)
+          emit { task = "a after its sweep" }
+        end
+      end, { concurrency = 4, regions = { "us-east-1", "eu-west-1" } })
+      emit { step = "last" }
+    end
+    it("is input order in json: item x region, then emit order within a task", function()
+      assert.are.same({
+        { step = "first" },
+        { task = 1, row = 1 }, { task = 1, row = 2 },
+        { task = 2, row = 1 }, { task = 2, row = 2 },
+        { task = 3, row = 1 }, { task = 3, row = 2 },
+        { step = "between" },
+        { task = "a", region = "us-east-1" },
+        { task = "a", region = "eu-west-1" }, { task = "a1" }, { task = "a2" }, { task = "a after its sweep" },
+        { task = "b", region = "us-east-1" }, { task = "b", region = "eu-west-1" },
+        { step = "last" },
+      }, cjson.decode(emitted("json", reversed_sweeps)))
+    end)
+
+    it("is input order in table and csv", function()
+      local text = emitted("csv", reversed_sweeps)
+      local lines = lines_of(text, "\r\n")
+      assert.are.same({ "step,row,task,region", "first,,,", ",1,1,", ",2,1,", ",1,2,", ",2,2,",
+        ",1,3,", ",2,3,", "between,,,", ",,a,us-east-1", ",,a,eu-west-1", ",,a1,", ",,a2,",
+        ",,a after its sweep,", ",,b,us-east-1", ",,b,eu-west-1", "last,,," }, lines)
+      local table_text = emitted("table", reversed_sweeps)
+      local tasks = {}
+      for line in table_text:gmatch("[^\n]+") do tasks[#tasks + 1] = line:gsub("%s+", " ") end
+      assert.are.same({ "step row task region", "first", " 1 1", " 2 1", " 1 2", " 2 2", " 1 3",
+        " 2 3", "between", " a us-east-1", " a eu-west-1", " a1", " a2", " a after its sweep",
+        " b us-east-1", " b eu-west-1", "last" }, tasks)
+    end)
+
+    it("is completion order in jsonl, which streams", function()
+      local tasks = {}
+      local text = emitted("jsonl", function()
+        sweep({ 1, 2, 3 }, function(i)
+          sleep((4 - i) * 0.03)
+          emit { task = i }
+        end, { concurrency = 3 })
+      end)
+      for _, line in ipairs(lines_of(text)) do tasks[#tasks + 1] = cjson.decode(line).task end
+      assert.are.same({ 3, 2, 1 }, tasks)
+    end)
+  end)
+
+  describe("columns", function()
+    local function with_columns(cli, stated, format, fn)
+      private.config.columns = cli
+      local ok, text = pcall(emitted, format, function()
+        if stated then emit.columns(stated) end
+        fn()
+      end)
+      private.config.columns = nil
+      emit.columns {}
+      assert(ok, text)
+      return text
+    end
+    local function rows()
+      emit { region = "us-east-1", id = "i-1", account = "1" }
+      emit { account = "2", extra = true }
+    end
+
+    it("come as emit.columns states them, then the rest as before", function()
+      assert.are.equal("id,account,region,extra\r\ni-1,1,us-east-1,\r\n,2,,true\r\n",
+        with_columns(nil, { "id", "account" }, "csv", rows))
+      assert.are.equal('{"id":"i-1","account":"1","region":"us-east-1"}\n{"account":"2","extra":true}\n',
+        with_columns(nil, { "id", "account" }, "jsonl", rows))
+    end)
+
+    it("come as --columns names them first, then emit.columns's, even when no row has one", function()
+      assert.are.equal("owner,region,id,account,extra\r\n,us-east-1,i-1,1,\r\n,,,2,true\r\n",
+        with_columns("owner,region", { "id", "region" }, "csv", rows))
+      assert.are.equal("owner  region     id   account  extra\n       us-east-1  i-1  1\n"
+        .. "                       2        true\n", with_columns("owner,region", { "id" }, "table", rows))
+      assert.are.equal('[\n{"region":"us-east-1","id":"i-1","account":"1"},\n{"account":"2","extra":true}\n]\n',
+        with_columns("owner,region", { "id" }, "json", rows))
+    end)
+
+    it("checks what emit.columns is given, blaming the caller", function()
+      local ok, err = pcall(function() emit.columns("account") end)
+      assert.is_false(ok)
+      assert.are.equal("emit_spec.lua:", err:match("emit_spec%.lua:"))
+      assert.matches("bad argument #1 to 'emit.columns' (names must be an array of strings, got string)",
+        err, 1, true)
+      ok, err = pcall(emit.columns, { "a", 2 })
+      assert.is_false(ok)
+      assert.matches("(names[2] must be a string)", err, 1, true)
+    end)
+  end)
+
+  describe("json.encode", function()
+    local encode = opsrun.json.encode
+
+    it("leaves / as it is, where lua-cjson writes \\/", function()
+      assert.are.equal('"arn:aws:sts::1:assumed-role/R/s"', encode("arn:aws:sts::1:assumed-role/R/s"))
+      assert.are.equal('{"path":"/a/b"}', encode({ path = "/a/b" }))
+      assert.are.equal('["a\\/b"]', cjson.encode({ "a/b" })) -- what it mends
+    end)
+
+    it("keeps every backslash next to a slash, and decodes back to the same value", function()
+      local values = { "\\/", "\\\\/", "\\\\\\/", "/\\", "\\//\\", "a\\/b/c\\\\/d", "\"/\"",
+        "\n/\t", "\\u002f", "é/😀" }
+      for _, value in ipairs(values) do
+        local text = encode(value)
+        assert.is_nil(text:find("\\/", 1, true) and text:gsub("\\\\", ""):find("\\/", 1, true),
+          "an escaped slash in " .. text)
+        assert.are.equal(value, cjson.decode(text))
+      end
+      assert.are.equal('"\\\\/"', encode("\\/"))
+      assert.are.equal('"\\\\\\\\/"', encode("\\\\/"))
+      assert.are.same({ k = { "a\\/b", "/" } }, cjson.decode(encode({ k = { "a\\/b", "/" } })))
+    end)
+
+    it("is the json global's, and the rest is lua-cjson's", function()
+      assert.are.equal(cjson.null, opsrun.json.null)
+      assert.are.equal(cjson.decode, opsrun.json.decode)
+    end)
   end)
 
   it("checks its arguments, blaming the caller", function()
