@@ -2,7 +2,8 @@
 # signals_test.sh: SIGINT (Ctrl-C), SIGTERM and SIGHUP end a sweep alike (SPEC section 1): the rows
 # of the tasks that finished are printed, one summary line says which signal, the MCP sessions
 # are closed (DELETE) before opsrun exits, within a couple of seconds, and the exit status is
-# 128 + the signal; a second signal ends opsrun at once. Against tests/sim.
+# 128 + the signal; a second signal ends opsrun at once. At the REPL (under tmux) Ctrl-C stops an
+# entry and SIGTERM ends opsrun. Against tests/sim.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../sim/lib.sh"
 trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
@@ -87,5 +88,35 @@ expect "a second SIGTERM ends opsrun at once (${elapsed_ms} ms)" \
 start_run -o table "$E2E_TMP/sweep.lua" "${ids[@]}"
 send_signals 2.5 INT TERM
 expect "... as a SIGTERM after Ctrl-C does (${elapsed_ms} ms)" '[ $status -eq 143 ] && [ $elapsed_ms -lt 700 ]'
+
+# --- the REPL: Ctrl-C stops an entry, SIGTERM ends opsrun ------------------------------------
+
+SOCKET=$E2E_TMP/tmux
+trap 'tmux -S "$SOCKET" kill-server 2>/dev/null; sim_stop; rm -rf "$E2E_TMP"' EXIT
+command=$(printf '%q ' env -i PATH="$PATH" TERM=xterm HOME="$E2E_TMP" XDG_STATE_HOME="$E2E_TMP" \
+  AWS_REGION=us-east-1 "$OPSRUN" -i)
+tmux -S "$SOCKET" new-session -d -x 120 -y 30 "$command; echo \"[exit \$?]\"; sleep 600"
+
+# wait_screen TEXT: until the terminal shows TEXT (10 s at most); the screen is left in $out.
+wait_screen() {
+  for _ in $(seq 100); do
+    out=$(tmux -S "$SOCKET" capture-pane -p -J)
+    [[ "$out" == *"$1"* ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+wait_screen "us-east-1> "
+tmux -S "$SOCKET" send-keys 'while true do end' Enter
+sleep 0.5
+tmux -S "$SOCKET" send-keys C-c
+wait_screen "interrupted"
+tmux -S "$SOCKET" send-keys 'print(6 * 7)' Enter
+expect "at the REPL, Ctrl-C stops the entry and the REPL goes on" 'wait_screen 42'
+repl_pid=$(pgrep -x -P "$(tmux -S "$SOCKET" list-panes -F '#{pane_pid}')" opsrun)
+kill -TERM "$repl_pid"
+expect "SIGTERM at the prompt ends the REPL: one line, exit 143" \
+  'wait_screen "[exit " && [[ "$out" == *"opsrun: interrupted by SIGTERM"*"[exit 143]"* ]]'
 
 finish
