@@ -66,8 +66,9 @@ struct s_session {
   /* To be closed once nothing is left in it: its credentials were replaced, or the client is
    * closing. A retiring session takes no new requests. */
   bool retiring;
-  bool deleted;             /* its DELETE is queued, in flight or done */
-  bool credentials_expired; /* the server refused its credentials as expired */
+  bool deleted;                  /* its DELETE is queued, in flight or done */
+  bool credentials_expired;      /* the server refused its credentials as expired */
+  struct s_session *replaced_by; /* the session of the owner's new credentials, or NULL */
   struct s_session *next;
 };
 
@@ -1006,22 +1007,12 @@ static bool s_paced(struct ops_mcp_call *call)
 static void s_close_check(struct ops_mcp_client *client);
 static void s_session_retire(struct s_session *session);
 
-/* The old session of a replaced owner's credentials is closed once its requests have ended,
- * with the credentials they were signed with, which are still valid when they were refreshed
- * ahead of expiry. When the server refused them as expired already, the DELETE is signed with
- * the new ones instead: the server's session belongs to the owner (the role session's user
- * id, mcp-proxy-for-aws PR #122), not to one of its keys. */
-static void s_session_replace(struct s_session *old, const struct ops_sigv4_credentials *by)
+/* The old session of a replaced owner's credentials is closed once its requests have ended. */
+static void s_session_replace(struct s_session *old, struct s_session *by)
 {
   ops_log(OPS_LOG_DEBUG, NULL, "MCP: new credentials for %s; closing session %s", old->owner,
           old->session_id ? old->session_id : "(unnamed)");
-  struct s_identity renewed = {0};
-  if (old->credentials_expired && s_identity_copy(&renewed, by)) {
-    s_identity_free(&old->identity);
-    old->identity = renewed;
-  } else {
-    s_identity_free(&renewed);
-  }
+  old->replaced_by = by;
   s_session_retire(old);
 }
 
@@ -1049,7 +1040,7 @@ static struct s_session *s_session_new(struct ops_mcp_client *client,
   session->client = client;
   for (struct s_session *s = client->sessions; owner && s; s = s->next)
     if (!s->retiring && s->owner && strcmp(s->owner, owner) == 0)
-      s_session_replace(s, credentials);
+      s_session_replace(s, session);
   session->next = client->sessions;
   client->sessions = session;
   return session;
@@ -1264,6 +1255,26 @@ static void s_start_deletes(struct ops_mcp_client *client)
   s_close_check(client);
 }
 
+/* A replaced session's DELETE is signed with its own credentials, still valid when they were
+ * refreshed ahead of expiry; when the server refused them as expired (before or while its last
+ * requests ran), with its replacement's instead: the server's session belongs to the owner
+ * (the role session's user id, mcp-proxy-for-aws PR #122), not to one of its keys. */
+static void s_session_sign_as_replacement_if_expired(struct s_session *session)
+{
+  const struct s_session *by = session->replaced_by;
+  if (!session->credentials_expired || !by)
+    return;
+  struct ops_sigv4_credentials credentials = {
+      by->identity.access_key_id, by->identity.secret_access_key, by->identity.session_token};
+  struct s_identity renewed = {0};
+  if (s_identity_copy(&renewed, &credentials)) {
+    s_identity_free(&session->identity);
+    session->identity = renewed;
+  } else {
+    s_identity_free(&renewed); /* out of memory: the DELETE goes with what it has */
+  }
+}
+
 /* A retiring session with nothing left in it: DELETE it when the server named it. */
 static void s_session_retire_if_idle(struct s_session *session)
 {
@@ -1279,6 +1290,8 @@ static void s_session_retire_if_idle(struct s_session *session)
     long left = (long)(client->close_deadline_ms - ops_loop_now_ms());
     timeout = left < 1 ? 1 : left < timeout ? left : timeout;
   }
+  if (named)
+    s_session_sign_as_replacement_if_expired(session);
   struct ops_mcp_call *del =
       named ? s_call_new(client, session, CALL_DELETE, "DELETE session", NULL, timeout) : NULL;
   if (del) {

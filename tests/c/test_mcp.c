@@ -720,6 +720,23 @@ static void a_session_of_expired_credentials_is_closed_with_the_new_ones(void **
   assert_delete(f, 3, "old", "ASIAALICE2");
 }
 
+/* ... and when they expire while its last request runs, after they were replaced. */
+static void
+a_session_whose_last_request_found_its_credentials_expired_is_closed_with_the_new(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome last = {0}, renewed = {0};
+  owned_call(f, &ALICE, "role-a", "tools/list", NULL, &last);
+  open_session(f, 0, "2025-11-25", "old"); /* 2: the tools/list, in flight */
+  owned_call(f, &ALICE_RENEWED, "role-a", "tools/list", NULL, &renewed); /* 3 */
+  answer(&f->fake, 2, 200, JSON,
+         "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32001,\"message\":\"Your AWS "
+         "session token has expired. Please refresh your credentials and try again.\"}}",
+         0);
+  assert_true(last.failed);
+  assert_delete(f, 4, "old", "ASIAALICE2");
+}
+
 /* Closing within a time: DELETEs still unanswered then are abandoned. */
 static void a_close_given_a_time_ends_within_it(void **state)
 {
@@ -1045,6 +1062,7 @@ int main(void)
       TEST(a_session_opening_at_close_is_closed_once_open),
       TEST(new_credentials_of_an_owner_close_its_old_session_after_its_last_request),
       TEST(a_session_of_expired_credentials_is_closed_with_the_new_ones),
+      TEST(a_session_whose_last_request_found_its_credentials_expired_is_closed_with_the_new),
       TEST(a_close_given_a_time_ends_within_it),
       RETRYING(a_throttled_or_unavailable_delete_is_sent_again),
       RETRYING(a_throttled_tools_call_is_sent_again_after_the_wait_asked_for),
