@@ -292,6 +292,14 @@ expect "json.encode in a playbook leaves / as it is, a backslash before one esca
   '[ $status -eq 0 ] && [[ "$out" == *":assumed-role/"* ]] && [[ "$out" == *"\"a\\\\/b\""* ]] &&
    [ "$(jq -r .path <<<"$out")" = "a\\/b" ]'
 
+opsrun_sim -o json --account "${accounts[1]}" call aws___run_script \
+  '{"code": "await call_boto3(service_name=\"sts\", operation_name=\"GetCallerIdentity\")"}'
+expect "opsrun -o json call: the ARN with plain slashes, one JSON document (no [] after it)" \
+  '[ $status -eq 0 ] && grep -q ":assumed-role/" <<<"$out" && ! grep -qF "\\/" <<<"$out" &&
+   [ "$(jq -s length <<<"$out")" = 1 ] && [ "$(jq -r .return_value.Arn <<<"$out")" = "$(jq -r \
+     "select(.account == \"${accounts[1]}\" and .region == \"us-east-1\" and .arn != \"second\") | .arn" \
+     "$E2E_TMP/reversed.jsonl")" ]'
+
 # --- column order ------------------------------------------------------------------------------
 
 columns='emit{ region = "us-east-1", id = "i-1", account = "1" } emit{ account = "2", extra = true }'
