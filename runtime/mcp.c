@@ -1332,6 +1332,18 @@ static void s_close_limit_reached(void *ud)
   client->closed(client->closed_ud);
 }
 
+/* Cancels the handshake of a session still opening: a close given no time limit does not wait
+ * for a server that may never answer, as the request that wanted the session found. */
+static void s_session_abandon_opening(struct s_session *session)
+{
+  session->state = SESSION_CLOSED;
+  for (struct ops_mcp_call *c = session->client->calls, *next; c; c = next) {
+    next = c->next;
+    if (c->session == session && (c->kind == CALL_INITIALIZE || c->kind == CALL_INITIALIZED))
+      s_call_free(c);
+  }
+}
+
 void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*done)(void *ud),
                           void *ud)
 {
@@ -1344,9 +1356,12 @@ void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*
         ops_loop_timer_start(client->loop, (uint64_t)within_ms, s_close_limit_reached, client);
   }
   client->starting_deletes = true; /* the first DELETEs go out together, below */
-  for (struct s_session *s = client->sessions; s; s = s->next)
+  for (struct s_session *s = client->sessions; s; s = s->next) {
+    if (s->state == SESSION_OPENING && within_ms <= 0)
+      s_session_abandon_opening(s);
     if (!s->retiring)
       s_session_retire(s);
+  }
   client->starting_deletes = false;
   s_start_deletes(client);
 }

@@ -93,10 +93,12 @@ struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
 void ops_mcp_call_cancel(struct ops_mcp_call *call);
 
 /* Sends DELETE for every open session with a session id (at most close_concurrency at once, on
- * the retry policy), for a session still opening once it has opened, for one with requests in
- * flight once they have ended; and forgets the sessions. done(ud) runs when every DELETE has
- * ended, at once when there is none, or after `within_ms` (> 0) at the latest: then the DELETEs
- * still in flight are abandoned (after Ctrl-C, closing must not keep opsrun long). */
+ * the retry policy), for one with requests in flight once they have ended; and forgets the
+ * sessions. done(ud) runs when every DELETE has ended, at once when there is none, or after
+ * `within_ms` (> 0) at the latest: then the DELETEs still in flight are abandoned (after Ctrl-C,
+ * closing must not keep opsrun long). A session still opening is closed once open when there is
+ * such a limit (its request was cancelled by the interrupt); without one, its handshake is
+ * cancelled (the request that wanted it gave up on a server that may never answer). */
 void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*done)(void *ud),
                           void *ud);
 

@@ -666,20 +666,33 @@ static void closing_deletes_each_named_session_within_the_concurrency(void **sta
   assert_int_equal(ops_mcp_client_open_sessions(f->client), 0);
 }
 
-/* A session still opening when the client closes is closed once open. */
-static void a_session_opening_at_close_is_closed_once_open(void **state)
+/* A session still opening when the client closes within a time (after an interrupt) is closed
+ * once open; without a limit its handshake is cancelled instead of waited for. */
+static void a_session_opening_at_close_is_closed_once_open_within_a_limit(void **state)
 {
   struct fixture *f = *state;
   struct outcome o = {0};
   struct ops_mcp_call *abandoned = call(f, &ALICE, "tools/list", NULL, &o);
   ops_mcp_call_cancel(abandoned); /* as an interrupted task's; its initialize goes on */
   int closed = 0;
-  ops_mcp_client_close(f->client, 0, count_close, &closed);
+  ops_mcp_client_close(f->client, 1000, count_close, &closed);
   assert_int_equal(closed, 0);
   open_session(f, 0, "2025-11-25", "late");
   assert_delete(f, 2, "late", "ASIAALICE");
   answer(&f->fake, 2, 200, "", "", 0);
   assert_int_equal(closed, 1);
+}
+
+static void a_session_opening_at_close_without_a_limit_is_not_waited_for(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  ops_mcp_call_cancel(call(f, &ALICE, "tools/list", NULL, &o));
+  int closed = 0;
+  ops_mcp_client_close(f->client, 0, count_close, &closed);
+  assert_int_equal(closed, 1);
+  assert_true(f->fake.exchanges[0].cancelled);
+  assert_int_equal(f->fake.count, 1);
 }
 
 /* New credentials of the same owner: the old session takes no more requests and is closed when
@@ -1059,7 +1072,8 @@ int main(void)
       TEST(a_failed_handshake_fails_every_waiting_request),
       TEST(a_cancelled_call_never_calls_back),
       TEST(closing_deletes_each_named_session_within_the_concurrency),
-      TEST(a_session_opening_at_close_is_closed_once_open),
+      TEST(a_session_opening_at_close_is_closed_once_open_within_a_limit),
+      TEST(a_session_opening_at_close_without_a_limit_is_not_waited_for),
       TEST(new_credentials_of_an_owner_close_its_old_session_after_its_last_request),
       TEST(a_session_of_expired_credentials_is_closed_with_the_new_ones),
       TEST(a_session_whose_last_request_found_its_credentials_expired_is_closed_with_the_new),
