@@ -223,6 +223,16 @@ static void s_closed(void *ud)
   ++*(int *)ud;
 }
 
+static void s_cancel_unfinished(struct ops_mcp_call **calls, const struct outcome *outcomes,
+                                int count)
+{
+  for (int i = 0; i < count; i++)
+    if (calls[i] && outcomes[i].calls == 0) {
+      ops_mcp_call_cancel(calls[i]);
+      calls[i] = NULL;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -276,10 +286,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       abort();
   }
   s_pump(&h, loop, &at, end, piece);
-  if ((flags & 8) && outcomes[0].calls == 0)
-    ops_mcp_call_cancel(calls[0]); /* e.g. waiting to resume its stream */
+  /* opsrun's tasks end, cancelling the requests they still wait for (e.g. to resume a stream, or
+   * to send again after a Retry-After), before the sessions close (flag 8) or while they do: a
+   * session is closed once its requests have ended */
+  if (flags & 8)
+    s_cancel_unfinished(calls, outcomes, call_count);
   int closed = 0;
   ops_mcp_client_close(client, 0, s_closed, &closed);
+  if (!(flags & 8))
+    s_cancel_unfinished(calls, outcomes, call_count);
   s_pump(&h, loop, &at, end, piece);
   if (closed != 1 && !h.overflow)
     abort();
