@@ -98,7 +98,8 @@ struct ops_mcp_call {
   ops_mcp_done_fn done;
   void *ud;
   struct ops_mcp_call *queue_next;
-  bool waiting_to_delete;           /* a DELETE in the client's queue, not yet sent */
+  bool waiting_to_delete;           /* a DELETE in the client's queue, not yet sent ... */
+  struct ops_mcp_call *delete_next; /* ... before this one */
   struct ops_mcp_call *prev, *next; /* every call of the client */
 };
 
@@ -121,7 +122,7 @@ struct ops_mcp_client {
   struct ops_mcp_call *calls;
   int64_t next_id;
   size_t retiring; /* sessions retiring whose DELETE is not yet queued (or not needed) */
-  /* DELETEs wait in delete_queue (FIFO, through queue_next) until fewer than close_concurrency
+  /* DELETEs wait in delete_queue (FIFO, through delete_next) until fewer than close_concurrency
    * are active (sent, or waiting to be sent again) */
   struct ops_mcp_call *delete_queue, *delete_queue_tail;
   int deletes_active;
@@ -1223,14 +1224,14 @@ static void s_delete_unlink(struct ops_mcp_call *call)
     return;
   }
   struct ops_mcp_call *previous = NULL;
-  for (struct ops_mcp_call *c = client->delete_queue; c; previous = c, c = c->queue_next)
+  for (struct ops_mcp_call *c = client->delete_queue; c; previous = c, c = c->delete_next)
     if (c == call) {
-      *(previous ? &previous->queue_next : &client->delete_queue) = call->queue_next;
+      *(previous ? &previous->delete_next : &client->delete_queue) = call->delete_next;
       if (client->delete_queue_tail == call)
         client->delete_queue_tail = previous;
       break;
     }
-  call->queue_next = NULL;
+  call->delete_next = NULL;
   call->waiting_to_delete = false;
 }
 
@@ -1243,10 +1244,10 @@ static void s_start_deletes(struct ops_mcp_client *client)
   client->starting_deletes = true;
   while (client->delete_queue && client->deletes_active < client->close_concurrency) {
     struct ops_mcp_call *del = client->delete_queue;
-    client->delete_queue = del->queue_next;
+    client->delete_queue = del->delete_next;
     if (!client->delete_queue)
       client->delete_queue_tail = NULL;
-    del->queue_next = NULL;
+    del->delete_next = NULL;
     del->waiting_to_delete = false;
     client->deletes_active++;
     s_send(del);
@@ -1296,7 +1297,7 @@ static void s_session_retire_if_idle(struct s_session *session)
       named ? s_call_new(client, session, CALL_DELETE, "DELETE session", NULL, timeout) : NULL;
   if (del) {
     del->waiting_to_delete = true;
-    *(client->delete_queue_tail ? &client->delete_queue_tail->queue_next : &client->delete_queue) =
+    *(client->delete_queue_tail ? &client->delete_queue_tail->delete_next : &client->delete_queue) =
         del;
     client->delete_queue_tail = del;
   }

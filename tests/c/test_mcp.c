@@ -750,23 +750,29 @@ a_session_whose_last_request_found_its_credentials_expired_is_closed_with_the_ne
   assert_delete(f, 4, "old", "ASIAALICE2");
 }
 
-/* Closing within a time: DELETEs still unanswered then are abandoned. */
+/* Closing within a time: DELETEs still unanswered then, or still waiting for a place, are
+ * abandoned. */
 static void a_close_given_a_time_ends_within_it(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o = {0};
-  call(f, &ALICE, "tools/list", NULL, &o);
-  open_session(f, 0, "2025-11-25", "s-1");
-  answer_ok(f, 2);
+  struct outcome a = {0}, b = {0};
+  call(f, &ALICE, "tools/list", NULL, &a);
+  call(f, &BOB, "tools/list", NULL, &b);
+  open_session(f, 0, "2025-11-25", "alice-session"); /* exchanges 2 and 3: its tools/list */
+  open_session(f, 1, "2025-11-25", "bob-session");   /* 4 and 5 */
+  answer_ok(f, 3);
+  answer_ok(f, 5);
   int closed = 0;
   uint64_t start = ops_loop_now_ms();
   ops_mcp_client_close(f->client, 30, count_close, &closed);
-  assert_delete(f, 3, "s-1", "ASIAALICE");
+  assert_int_equal(f->fake.count, 7); /* one DELETE at a time: the other waits */
+  assert_string_equal(f->fake.exchanges[6].method, "DELETE");
   for (int i = 0; i < 100 && !closed; i++)
     ops_loop_run_once(f->loop, 10);
   assert_int_equal(closed, 1);
   assert_true(ops_loop_now_ms() - start < 200);
-  assert_true(f->fake.exchanges[3].cancelled);
+  assert_true(f->fake.exchanges[6].cancelled);
+  assert_int_equal(f->fake.count, 7); /* the waiting one was never sent */
 }
 
 /* ------------------------------------------------------------------ sending again */
