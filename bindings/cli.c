@@ -16,8 +16,9 @@ const char ops_cli_usage[] =
     "                                            SCRIPT - reads it from stdin)\n"
     "       opsrun [options] -e CHUNK [ARGS...]  run a chunk of Lua\n"
     "       opsrun [options] -i [SCRIPT]         interactive REPL (after SCRIPT, if given)\n"
-    "       opsrun [options] doctor [CHECK...]   check the set-up: credentials, clock,\n"
-    "                                            registry, mcp (all, or the CHECKs named)\n"
+    "       opsrun [options] doctor [CHECK...]   check the set-up: credentials, role (with\n"
+    "                                            --account), clock, registry, mcp (all, or\n"
+    "                                            the CHECKs named)\n"
     "       opsrun [options] tools               list the MCP server's tools\n"
     "       opsrun [options] call TOOL [JSON | key=value ...]   call one tool, print its result\n"
     "       opsrun --version | --help\n"
@@ -40,7 +41,8 @@ const char ops_cli_usage[] =
     "  -o, --output FMT        table, json, jsonl or csv for rows passed to emit\n"
     "                          (default table on a terminal, else jsonl)\n"
     "      --columns A,B,...   these columns first, in this order, in every format\n"
-    "      --shard K/N         keep only accounts whose registry index i has i % N == K-1\n"
+    "      --shard K/N         keep only the workload accounts whose 0-based position i\n"
+    "                          among them (central not counted) has i % N == K-1\n"
     "  -q, --quiet             less logging on stderr (repeatable)\n"
     "  -v, --verbose           more logging on stderr (repeatable)\n"
     "      --log-format FMT    text or json (one object a line) (default text)\n"
@@ -63,7 +65,8 @@ const char ops_cli_usage[] =
     "OPSRUN_REGISTRY, ACCOUNT_REGISTRY, OPSRUN_MCP_URL and more: see opsrun(1).\n"
     "\n"
     "Exit status: 0 success; 1 Lua error or a failed doctor check; 2 usage or\n"
-    "configuration error; 3 the script finished but at least one sweep task failed.\n";
+    "configuration error; 3 the script finished but at least one sweep task failed;\n"
+    "128+signal when interrupted: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP.\n";
 
 enum s_option_id {
   OPT_REGISTRY,

@@ -123,14 +123,13 @@ static int registry_accounts(lua_State *L)
 {
   const struct ops_registry *registry = s_registry_or_raise(L);
   const struct ops_config *config = ops_config_get(L);
-  lua_newtable(L);
-  lua_Integer n = 0;
-  for (size_t i = 0; i < ops_registry_count(registry); i++) {
-    const struct ops_registry_account *account = ops_registry_at(registry, i);
-    if (account->central || !ops_registry_in_shard(i, config->shard_index, config->shard_count))
-      continue;
-    s_push_account(L, account);
-    lua_rawseti(L, -2, ++n);
+  const struct ops_registry_account **shard =
+      lua_newuserdatauv(L, sizeof(*shard) * (ops_registry_count(registry) + 1), 0);
+  size_t n = ops_registry_workloads(registry, config->shard_index, config->shard_count, shard);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    s_push_account(L, shard[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
 }

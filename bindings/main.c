@@ -271,9 +271,9 @@ static int s_main(lua_State *L)
   s_catch_interrupts(L);
   s_create_arg_table(L, argc, argv, cli->script_index);
   struct ops_error err;
-  /* an invalid registry stops the run first; doctor reports it as one of its checks instead */
-  bool doctor = cli->mode == OPS_CLI_COMMAND && strcmp(cli->command, "doctor") == 0;
-  if (!doctor && ops_lua_registry_preload(L, &err) != 0) {
+  /* an invalid registry stops a script before it starts, not after its first sweeps; the
+   * commands load it only when they use it (--account's entry; doctor reports it as a check) */
+  if (cli->mode != OPS_CLI_COMMAND && ops_lua_registry_preload(L, &err) != 0) {
     ops_log_error_report("opsrun: ", err.message, NULL);
     lua_pushinteger(L, EXIT_USAGE);
     return 1;

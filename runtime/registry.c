@@ -634,17 +634,16 @@ const struct ops_registry_account *ops_registry_central(const struct ops_registr
   return registry->central;
 }
 
-bool ops_registry_in_shard(size_t index, int shard_index, int shard_count)
-{
-  return shard_count < 1 || index % (size_t)shard_count == (size_t)shard_index;
-}
-
 size_t ops_registry_workloads(const struct ops_registry *registry, int shard_index, int shard_count,
                               const struct ops_registry_account **out)
 {
-  size_t n = 0;
-  for (size_t i = 0; i < registry->count; i++)
-    if (!registry->accounts[i].central && ops_registry_in_shard(i, shard_index, shard_count))
+  size_t n = 0, position = 0;
+  for (size_t i = 0; i < registry->count; i++) {
+    if (registry->accounts[i].central)
+      continue;
+    if (shard_count < 1 || position % (size_t)shard_count == (size_t)shard_index)
       out[n++] = &registry->accounts[i];
+    position++;
+  }
   return n;
 }

@@ -93,12 +93,11 @@ const struct ops_registry_account *ops_registry_at(const struct ops_registry *re
 /* The central account (borrowed), or NULL when the registry has none. */
 const struct ops_registry_account *ops_registry_central(const struct ops_registry *registry);
 
-/* Whether registry index `index` is in shard K/N, given as shard_index K-1 and shard_count N:
- * index % N == K-1. A shard_count below 1 keeps every index. */
-bool ops_registry_in_shard(size_t index, int shard_index, int shard_count);
-
-/* The workload accounts (central excluded) of shard K/N, in registry order: stores borrowed
- * pointers in `out`, which has room for ops_registry_count entries, and returns how many. */
+/* The workload accounts (central excluded) of shard K/N, given as shard_index K-1 and
+ * shard_count N, in registry order: those whose 0-based position i among the workload accounts
+ * has i % N == K-1 (a shard_count below 1 keeps them all), so the central account, wherever it
+ * stands, shifts no shard. Stores borrowed pointers in `out`, which has room for
+ * ops_registry_count entries, and returns how many. */
 size_t ops_registry_workloads(const struct ops_registry *registry, int shard_index, int shard_count,
                               const struct ops_registry_account **out);
 

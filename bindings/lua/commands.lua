@@ -50,16 +50,44 @@ local function arguments_from_words(words)
   return args
 end
 
+-- The object a tool answered: its structured result, else its text when that is JSON, else nil.
+local function result_object(structured, text)
+  if type(structured) == "table" then return structured end
+  local ok, decoded = pcall(json.decode, text or "")
+  if ok and type(decoded) == "table" then return decoded end
+  return nil
+end
+
+-- An aws___run_script envelope ({status, return_value, error, stderr, ...}) whose status is
+-- "error" raised as a `tool` error in the script's own words, whether or not the server marked
+-- the result isError: `call` then exits 1 with the error on stderr.
+local function raise_script_failure(tool, envelope)
+  if type(envelope) ~= "table" or envelope.status ~= "error" then return end
+  local message = type(envelope.error) == "string" and envelope.error ~= "" and envelope.error
+    or tool .. " reported status \"error\" without an error message"
+  error(private.error({ code = tool, phase = "mcp", message = message,
+    stderr = type(envelope.stderr) == "string" and envelope.stderr or nil }, "tool"), 0)
+end
+
 function commands.call(words)
   local tool = words[1]
   if not tool then usage("call needs a tool name: opsrun call TOOL [JSON | key=value ...]") end
   local args = arguments_from_words(table.move(words, 2, #words, 1, {}))
   act_as_configured_account()
-  local result = opsrun.mcp.call(tool, args)
+  local ok, result = pcall(opsrun.mcp.call, tool, args)
+  if not ok then
+    local err = result
+    if type(err) == "table" and err.kind == "tool" and err.content then
+      raise_script_failure(tool, result_object(nil, err.message))
+    end
+    error(err, 0)
+  end
+  local object = result_object(result.structured, result.text)
+  raise_script_failure(tool, object)
   local wants_json = private.config.output_given
     and (private.config.output == "json" or private.config.output == "jsonl")
   if wants_json or result.text == "" then
-    io.stdout:write(json.encode(result.structured or result.content), "\n")
+    io.stdout:write(json.encode(object or result.content), "\n")
   else
     io.stdout:write(result.text, "\n")
   end
@@ -71,10 +99,11 @@ end
 -- under pcall, so one that fails does not stop the others, and prints one line on stdout:
 --   ✓ NAME  what was found        ! NAME  a warning, and what to do      ✗ NAME  the problem — to fix: ...
 -- The checks run in this order whatever the order of the words: `credentials` (the base
--- identity, then with --account the role, whose line is named `role`), `clock`, `registry`, `mcp`.
+-- identity), `role` (with --account: the role in that account), `clock`, `registry`, `mcp`. The
+-- words name the checks to run, by the names their lines carry; none runs them all.
 
 local PASS, WARN, FAIL = "✓", "!", "✗"
-local CHECKS = { "credentials", "clock", "registry", "mcp" }
+local CHECKS = { "credentials", "role", "clock", "registry", "mcp" }
 local NAME_WIDTH = #"credentials"
 local CLOCK_WARN_SECONDS = 60  -- worth fixing before it grows
 local CLOCK_FAIL_SECONDS = 300 -- SigV4 refuses requests signed more than 5 minutes off
@@ -289,6 +318,9 @@ local function checks_from_words(words)
   if #words == 0 then
     for _, name in ipairs(CHECKS) do wanted[name] = true end
   end
+  if wanted.role and not private.config.account and #words > 0 then
+    usage("doctor role checks the role in the account given with --account ID")
+  end
   return wanted
 end
 
@@ -296,10 +328,8 @@ function commands.doctor(words)
   local wanted = checks_from_words(words)
   local account = private.config.account
   failures = 0
-  if wanted.credentials then
-    check_credentials()
-    if account then check_role(account) end
-  end
+  if wanted.credentials then check_credentials() end
+  if wanted.role and account then check_role(account) end
   if wanted.clock then check_clock() end
   if wanted.registry then check_registry() end
   if wanted.mcp then check_mcp(account) end

@@ -100,7 +100,7 @@ expect "checks named in any order run in the usual order" \
 
 sim_run opsrun doctor network
 expect "an unknown check is a usage error (exit 2) naming the checks" \
-  '[ $status -eq 2 ] && [ -z "$out" ] && [[ "$err" == *"doctor checks credentials, clock, registry, mcp; got '"'"'network'"'"'"* ]]'
+  '[ $status -eq 2 ] && [ -z "$out" ] && [[ "$err" == *"doctor checks credentials, role, clock, registry, mcp; got '"'"'network'"'"'"* ]]'
 
 printf '{"accounts": [{"id": "200000000001", "name": "Prod"}]}' >"$E2E_TMP/no-central.json"
 sim_run opsrun -r "$E2E_TMP/no-central.json" doctor registry

@@ -77,8 +77,8 @@ expect "--shard 1/3, 2/3 and 3/3 together hold every workload account exactly on
   '[ "$(printf "%s" "$shards" | sort)" = "$workloads" ]'
 
 run opsrun -r good.json --shard 2/3 -e "$print_ids"
-expect "--shard 2/3 keeps registry indexes 1, 4 (and not the central 0)" '[ "$out" = "222222222222
-555555555555" ]'
+expect "--shard 2/3 keeps workload positions 1, 4: the central account (registry index 0) is not counted" '[ "$out" = "333333333333
+666666666666" ]'
 
 # --- an invalid registry stops the run before the script -------------------------------------
 
