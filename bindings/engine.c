@@ -570,9 +570,13 @@ static void s_take_interrupt(struct ops_engine *engine)
 {
   engine->interrupt_pending = 0;
   engine->interrupted = true;
-  for (struct ops_task *task = engine->live; task; task = task->live_next)
-    if (task->state == TASK_SUSPENDED && task->wait && !task->wait->survives_interrupt)
-      s_interrupt_wait(task->wait);
+  for (struct ops_task *task = engine->live; task; task = task->live_next) {
+    struct ops_wait *wait = task->state == TASK_SUSPENDED ? task->wait : NULL;
+    if (wait && !wait->survives_interrupt)
+      s_interrupt_wait(wait);
+    else if (wait && wait->on_interrupt)
+      wait->on_interrupt(wait);
+  }
 }
 
 void ops_engine_interrupt(struct ops_engine *engine, int signal_number)

@@ -35,6 +35,9 @@ struct ops_wait {
   /* Ctrl-C interrupts every wait but those that set this: a sweep's wait for its tasks goes on,
    * so that it ends with every finished result (its tasks are interrupted instead). */
   bool survives_interrupt;
+  /* Called, when not NULL, as an interrupt comes while a wait that survives it waits (closing
+   * the MCP sessions then hurries). */
+  void (*on_interrupt)(struct ops_wait *wait);
   /* Not bounded by --timeout outside sweep tasks (above): a sleep, whose length the caller
    * chose, and a sweep's wait for its tasks, which each have a deadline. */
   bool unbounded;

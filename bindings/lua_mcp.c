@@ -38,10 +38,12 @@ static int s_client_gc(lua_State *L)
 
 /* Signing service and region (SPEC section 2): from a host SERVICE.REGION.api.aws whose REGION
  * is a region name, else $OPSRUN_MCP_SIGNING_NAME (aws-mcp) and $OPSRUN_MCP_SIGNING_REGION (the
- * operating region), which must be a region name: it goes into every request's signature. */
+ * operating region), which must be a region name: it goes into every request's signature.
+ * `*from_host` tells whether the host named them. */
 static int s_signing_scope(lua_State *L, const char *url, char *service, size_t service_len,
-                           char *region, size_t region_len, struct ops_error *err)
+                           char *region, size_t region_len, bool *from_host, struct ops_error *err)
 {
+  *from_host = false;
   const char *env_service = getenv("OPSRUN_MCP_SIGNING_NAME");
   const char *env_region = getenv("OPSRUN_MCP_SIGNING_REGION");
   if (env_region && *env_region &&
@@ -68,7 +70,33 @@ static int s_signing_scope(lua_State *L, const char *url, char *service, size_t 
     return OPS_OK; /* not exactly SERVICE.REGION.api.aws */
   snprintf(service, service_len, "%.*s", (int)(dot - host), host);
   snprintf(region, region_len, "%s", host_region);
+  *from_host = true;
   return OPS_OK;
+}
+
+/* A server that refuses the signature's region ("Credential should be scoped to a valid region,
+ * not 'eu-west-1'") sits at a custom URL that does not name its region: say which setting signs
+ * for which region, and what to set. */
+static void s_explain_signing_region(lua_State *L, struct ops_error *err)
+{
+  char service[64], region[64];
+  bool from_host;
+  struct ops_error ignored;
+  if (!strstr(err->message, "Credential should be scoped to a valid region") ||
+      s_signing_scope(L, ops_config_get(L)->mcp_url, service, sizeof(service), region,
+                      sizeof(region), &from_host, &ignored) != OPS_OK ||
+      from_host)
+    return;
+  const char *env_region = getenv("OPSRUN_MCP_SIGNING_REGION");
+  size_t len = strlen(err->message);
+  while (len > 0 && err->message[len - 1] == ' ') /* AWS ends the sentence with ". " */
+    len--;
+  snprintf(err->message + len, sizeof(err->message) - len,
+           " — set OPSRUN_MCP_SIGNING_REGION to the region of the MCP endpoint (it was signed for "
+           "%s, %s)",
+           region,
+           env_region && *env_region ? "from OPSRUN_MCP_SIGNING_REGION"
+                                     : "the operating region: --region, AWS_REGION");
 }
 
 static struct ops_mcp_client *s_client_of(lua_State *L)
@@ -81,9 +109,10 @@ static struct ops_mcp_client *s_client_of(lua_State *L)
   lua_pop(L, 1);
   const struct ops_config *config = ops_config_get(L);
   char service[64], region[64];
+  bool from_host;
   struct ops_error err;
-  if (s_signing_scope(L, config->mcp_url, service, sizeof(service), region, sizeof(region), &err) !=
-      OPS_OK)
+  if (s_signing_scope(L, config->mcp_url, service, sizeof(service), region, sizeof(region),
+                      &from_host, &err) != OPS_OK)
     ops_lua_error_raise(L, &err, "mcp", NULL);
   struct ops_loop *loop = ops_engine_loop(ops_engine_of(L));
   struct ops_mcp_options options = {.url = config->mcp_url,
@@ -196,6 +225,7 @@ static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
   }
   s_request_release(request);
+  s_explain_signing_region(L, &request->error);
   return ops_lua_error_raise(L, &request->error, "mcp", ops_task_account(ops_task_running(L)));
 }
 
@@ -250,11 +280,18 @@ static int mcp_offers_task_tools(lua_State *L)
 
 struct s_close {
   struct ops_wait wait;
+  struct ops_mcp_client *client;
 };
 
 static void s_closed(void *ud)
 {
   ops_wait_done(&((struct s_close *)ud)->wait);
+}
+
+/* A signal while closing: the DELETEs still to come get CLOSE_AFTER_INTERRUPT_MS at most. */
+static void s_close_interrupted(struct ops_wait *wait)
+{
+  ops_mcp_client_close_within(((struct s_close *)wait)->client, CLOSE_AFTER_INTERRUPT_MS);
 }
 
 static void s_close_cancel(struct ops_wait *wait)
@@ -276,7 +313,10 @@ static int mcp_close(lua_State *L)
     return 0; /* no MCP call was made */
   struct ops_mcp_client *client = ((struct s_client *)lua_touserdata(L, -1))->mcp;
   struct s_close *close = lua_newuserdatauv(L, sizeof(*close), 0);
-  *close = (struct s_close){.wait = {.cancel = s_close_cancel, .survives_interrupt = true}};
+  *close = (struct s_close){.wait = {.cancel = s_close_cancel,
+                                     .survives_interrupt = true,
+                                     .on_interrupt = s_close_interrupted},
+                            .client = client};
   bool interrupted = ops_engine_interrupted(ops_engine_of(L));
   ops_mcp_client_close(client, interrupted ? CLOSE_AFTER_INTERRUPT_MS : 0, s_closed, close);
   return ops_task_suspend(L, &close->wait, s_close_k, 0);

@@ -1333,6 +1333,15 @@ static void s_close_limit_reached(void *ud)
   client->closed(client->closed_ud);
 }
 
+void ops_mcp_client_close_within(struct ops_mcp_client *client, long within_ms)
+{
+  if (!client->closing || client->close_limit)
+    return;
+  client->close_deadline_ms = ops_loop_now_ms() + (uint64_t)within_ms;
+  client->close_limit =
+      ops_loop_timer_start(client->loop, (uint64_t)within_ms, s_close_limit_reached, client);
+}
+
 /* Cancels the handshake of a session still opening: a close given no time limit does not wait
  * for a server that may never answer, as the request that wanted the session found. */
 static void s_session_abandon_opening(struct s_session *session)
@@ -1351,11 +1360,8 @@ void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*
   client->closed = done;
   client->closed_ud = ud;
   client->closing = true;
-  if (within_ms > 0) {
-    client->close_deadline_ms = ops_loop_now_ms() + (uint64_t)within_ms;
-    client->close_limit =
-        ops_loop_timer_start(client->loop, (uint64_t)within_ms, s_close_limit_reached, client);
-  }
+  if (within_ms > 0)
+    ops_mcp_client_close_within(client, within_ms);
   client->starting_deletes = true; /* the first DELETEs go out together, below */
   for (struct s_session *s = client->sessions; s; s = s->next) {
     if (s->state == SESSION_OPENING && within_ms <= 0)

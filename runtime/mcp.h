@@ -102,6 +102,10 @@ void ops_mcp_call_cancel(struct ops_mcp_call *call);
 void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*done)(void *ud),
                           void *ud);
 
+/* Bounds a close in progress to `within_ms` from now, unless it has a bound already (an
+ * interrupt during a close without one). */
+void ops_mcp_client_close_within(struct ops_mcp_client *client, long within_ms);
+
 /* Whether the open session of this identity is with a server that declared task-augmented
  * tools/call (capabilities.tasks.requests.tools.call, MCP 2025-11-25); false without a session. */
 bool ops_mcp_client_offers_task_tools(const struct ops_mcp_client *client,

@@ -948,6 +948,23 @@ static void opening_a_session_is_retried_and_its_waiting_requests_go_on(void **s
   assert_int_equal(o.calls, 0);
 }
 
+/* A close without a limit gets one later (a signal while it runs). */
+static void a_close_in_progress_can_be_bounded(void **state)
+{
+  struct fixture *f = *state;
+  with_open_session(f);
+  int closed = 0;
+  ops_mcp_client_close(f->client, 0, count_close, &closed);
+  assert_delete(f, 3, "s-1", "ASIAALICE");
+  expect_no_more_exchanges(f);
+  assert_int_equal(closed, 0);
+  ops_mcp_client_close_within(f->client, 20);
+  for (int i = 0; i < 100 && !closed; i++)
+    ops_loop_run_once(f->loop, 10);
+  assert_int_equal(closed, 1);
+  assert_true(f->fake.exchanges[3].cancelled);
+}
+
 static void a_throttled_or_unavailable_delete_is_sent_again(void **state)
 {
   struct fixture *f = *state;
@@ -1085,6 +1102,7 @@ int main(void)
       TEST(a_session_whose_last_request_found_its_credentials_expired_is_closed_with_the_new),
       TEST(a_close_given_a_time_ends_within_it),
       RETRYING(a_throttled_or_unavailable_delete_is_sent_again),
+      TEST(a_close_in_progress_can_be_bounded),
       RETRYING(a_throttled_tools_call_is_sent_again_after_the_wait_asked_for),
       RETRYING(a_tools_call_is_sent_again_after_a_503_or_a_refused_connection),
       RETRYING(a_tools_call_that_may_have_run_is_never_sent_again),

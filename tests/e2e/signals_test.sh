@@ -89,6 +89,19 @@ start_run -o table "$E2E_TMP/sweep.lua" "${ids[@]}"
 send_signals 2.5 INT TERM
 expect "... as a SIGTERM after Ctrl-C does (${elapsed_ms} ms)" '[ $status -eq 143 ] && [ $elapsed_ms -lt 700 ]'
 
+# A signal while the sessions close (one DELETE at a time with -j 1, 1.5 s each: 6 s) bounds
+# the rest of the close to 2 s.
+sim_stop
+sim_start --accounts 4 --mcp-latency-ms 1500 || exit 1
+mapfile -t ids < <(sim_get '.accounts[]')
+start_run -j 1 -e 'sweep({...}, function(id) assume(id) mcp.call("aws___list_regions", {}) end,
+  { concurrency = 4 }) io.stderr:write("script done\n")' "${ids[@]}"
+for _ in $(seq 200); do grep -q "script done" "$E2E_TMP/err" && break; sleep 0.05; done
+send_signals 0.5 TERM
+expect "SIGTERM while closing: the close ends 2 s later (${elapsed_ms} ms), exit 143, one line" \
+  '[ $status -eq 143 ] && [ $elapsed_ms -ge 1500 ] && [ $elapsed_ms -lt 3000 ] &&
+   [ "$(tail -1 <<<"$err")" = "opsrun: interrupted by SIGTERM" ] && [ "$(counter .sessions_closed)" -ge 1 ]'
+
 # --- the REPL: Ctrl-C stops an entry, SIGTERM ends opsrun ------------------------------------
 
 SOCKET=$E2E_TMP/tmux
