@@ -77,7 +77,7 @@ function checkScope(scope, dateText, service, region) {
     return failure('bad_scope', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${day}' != '${dateText.slice(0, 8)}', from '${dateText}'.`);
   }
   if (region ? scopeRegion !== region : !REGION_IDS.has(scopeRegion)) {
-    return failure('bad_scope', `Credential should be scoped to a valid region. `);
+    return failure('bad_scope', `Credential should be scoped to a valid region, not '${scopeRegion}'. `);
   }
   if (scopeService !== service) {
     return failure('bad_scope', `Credential should be scoped to correct service: '${service}'. `);

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# contract_test.sh: small breaks of the command-line contract a new user met (issue 15 item 8),
+# and the signing-region trap (item 10), each against the real binary and the simulator: `call`
+# and a script envelope with status "error", `-o json call`, commands that need no registry,
+# `doctor role`, the exit statuses in --help, -vvv's wire lines with no secret in them, and a
+# custom MCP URL signed for the operating region.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../sim/lib.sh"
+trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
+
+sim_start --accounts 3 || exit 1
+account=$(sim_get '.accounts[0]')
+
+# --- call ------------------------------------------------------------------------------------
+
+sim_run opsrun call aws___run_script 'code=raise ValueError("no such thing")'
+expect "call: a script whose envelope says status \"error\" exits 1, its error on stderr in its words" \
+  '[ $status -eq 1 ] && [ -z "$out" ] && [[ "$err" == *"aws___run_script (mcp): ValueError: no such thing"* ]] &&
+   [[ "$err" != *"\"status\""* ]]'
+
+sim_run opsrun call aws___run_script 'code=6 * 7'
+expect "call: a script that succeeds exits 0 and prints its envelope" \
+  '[ $status -eq 0 ] && [ "$(jq -r ".status, .return_value" <<<"$out" | tr "\n" " ")" = "success 42 " ]'
+
+sim_run opsrun -o json call aws___list_regions
+expect "-o json call prints the structured result as JSON, not the content array" \
+  '[ $status -eq 0 ] && [ "$(jq -r "type" <<<"$out")" = object ] &&
+   [ "$(jq -r "[.regions[].region_id] | index(\"eu-west-1\") != null" <<<"$out")" = true ]'
+
+sim_run opsrun -o jsonl call aws___run_script '{"code": "[1, \"a/b\"]"}'
+expect "-o jsonl call prints the envelope as one JSON line" \
+  '[ $status -eq 0 ] && [ $(lines "$out") -eq 1 ] && [ "$(jq -c .return_value <<<"$out")" = "[1,\"a/b\"]" ]'
+
+# --- the registry: validated up front for scripts, loaded when used by commands ----------------
+
+sim_run env OPSRUN_REGISTRY=/nope.json "$OPSRUN" tools
+expect "tools needs no registry: a missing OPSRUN_REGISTRY does not stop it" \
+  '[ $status -eq 0 ] && [[ "$out" == *"aws___run_script "* ]] && [ -z "$err" ]'
+sim_run env OPSRUN_REGISTRY=/nope.json "$OPSRUN" call aws___run_script '{"code": "1"}'
+expect "... nor call" '[ $status -eq 0 ] && [ "$(jq -r .return_value <<<"$out")" = 1 ]'
+sim_run env OPSRUN_REGISTRY=/nope.json "$OPSRUN" -e 'print("ran")'
+expect "a script with a missing registry still exits 2 before it runs" \
+  '[ $status -eq 2 ] && [ -z "$out" ] && [[ "$err" == *"/nope.json: cannot read"* ]]'
+sim_run env OPSRUN_REGISTRY=/nope.json "$OPSRUN" --account "$account" tools
+expect "tools --account ID, which reads the account's registry entry, exits 2 on it" \
+  '[ $status -eq 2 ] && [[ "$err" == *"/nope.json: cannot read"* ]]'
+
+# --- doctor role -------------------------------------------------------------------------------
+
+sim_run opsrun --account "$account" doctor role
+expect "doctor role runs only the role check its line is named after" \
+  '[ $status -eq 0 ] && [ $(lines "$out") -eq 1 ] && [[ "$out" == "✓ role "*"assumed-role/"* ]]'
+sim_run opsrun --account "$account" doctor credentials
+expect "doctor credentials with --account runs only the credentials check" \
+  '[ $status -eq 0 ] && [ $(lines "$out") -eq 1 ] && [[ "$out" == "✓ credentials "* ]]'
+sim_run opsrun doctor role
+expect "doctor role without --account is a usage error saying what it needs" \
+  '[ $status -eq 2 ] && [ -z "$out" ] && [[ "$err" == *"doctor role checks the role in the account given with --account ID"* ]]'
+
+# --- --help --------------------------------------------------------------------------------------
+
+run opsrun --help
+expect "--help's exit statuses include the signals, as 128+signal" \
+  '[ $status -eq 0 ] && [[ "$out" == *"128+signal"* ]] && [[ "$out" == *"130"* ]] &&
+   [[ "$out" == *"143"* ]] && [[ "$out" == *"129"* ]]'
+expect "--help says --shard numbers the workload accounts" '[[ "$out" == *"central not counted"* ]]'
+
+# --- the signing-region trap (item 10) --------------------------------------------------------
+
+sim_run opsrun --region eu-west-1 tools
+expect "a custom MCP URL signed for --region: the server's refusal names OPSRUN_MCP_SIGNING_REGION" \
+  '[ $status -eq 1 ] && [[ "$err" == *"(HTTP 403): Credential should be scoped to a valid region, not '"'"'eu-west-1'"'"'"* ]] &&
+   [[ "$err" == *"set OPSRUN_MCP_SIGNING_REGION to the region of the MCP endpoint (it was signed for eu-west-1, the operating region"* ]]'
+sim_run env OPSRUN_MCP_SIGNING_REGION=eu-west-1 "$OPSRUN" tools
+expect "... and names it as the source when it set the wrong region" \
+  '[ $status -eq 1 ] && [[ "$err" == *"(it was signed for eu-west-1, from OPSRUN_MCP_SIGNING_REGION)"* ]]'
+sim_run env OPSRUN_MCP_SIGNING_REGION="$(sim_get .region)" "$OPSRUN" --region eu-west-1 tools
+expect "... and following the advice works" '[ $status -eq 0 ] && [[ "$out" == *"aws___run_script "* ]]'
+sim_run opsrun --region eu-west-1 -e 'print(whoami().account)'
+expect "STS, which takes any region's signature here, is not given the advice" \
+  '[ $status -eq 0 ] && [ "$out" = 111111111111 ]'
+
+finish
