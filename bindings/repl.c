@@ -24,6 +24,7 @@
 #include "runtime/log.h"
 
 #define HISTORY_ENTRIES              1000
+#define LIBEDIT_HISTORY_COOKIE       "_HiStOrY_V2_" /* the first line write_history writes */
 #define INTERRUPT_CHECK_INSTRUCTIONS 10000
 /* Lua's operators and brackets end a word; `.` and `:` do not, so a whole path is completed */
 #define WORD_BREAKS " \t\n\"'`@$><=;|&{(,[+-*/%^#~)}]"
@@ -144,6 +145,46 @@ static int s_history_file_private(const char *path)
   return rc;
 }
 
+/* The history file holds one entry a line, as typed: libedit's read_history and write_history
+ * would encode it with strvis(3) (a space as \040), unreadable to grep and other tools. An entry
+ * of several lines is kept as its lines, each recalled alone after a restart (as GNU readline and
+ * bash keep theirs). */
+static void s_history_read(const char *path)
+{
+  FILE *file = fopen(path, "re");
+  if (!file)
+    return;
+  char *line = NULL;
+  size_t size = 0;
+  ssize_t len;
+  while ((len = getline(&line, &size, file)) > 0) {
+    if (line[len - 1] == '\n')
+      line[--len] = '\0';
+    if (len > 0 && strcmp(line, LIBEDIT_HISTORY_COOKIE) != 0) /* an earlier opsrun's file */
+      add_history(line);
+  }
+  free(line);
+  fclose(file);
+}
+
+/* Rewrites the file with the entries kept (the last HISTORY_ENTRIES); it stays 0600. */
+static void s_history_write(const char *path)
+{
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  FILE *file = fd < 0 ? NULL : fdopen(fd, "w");
+  if (!file) {
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  for (int i = 0; i < history_length; i++) {
+    HIST_ENTRY *entry = history_get(history_base + i);
+    if (entry && entry->line)
+      fprintf(file, "%s\n", entry->line);
+  }
+  fclose(file);
+}
+
 /* $XDG_STATE_HOME/opsrun/history, else ~/.local/state/opsrun/history (the XDG default); its
  * directories made, the file private. Loads what an earlier run saved. */
 static void s_history_open(struct s_repl *repl)
@@ -172,7 +213,7 @@ static void s_history_open(struct s_repl *repl)
   }
   repl->history = true;
   stifle_history(HISTORY_ENTRIES);
-  read_history(path); /* none yet on a first run */
+  s_history_read(path);
 }
 
 /* Adds a whole entry (its lines joined, as lua.c does) unless blank or the same as the last. */
@@ -186,7 +227,7 @@ static void s_history_add(struct s_repl *repl, const char *entry)
   free(repl->last_entry);
   repl->last_entry = strdup(entry);
   if (repl->history)
-    write_history(repl->history_path);
+    s_history_write(repl->history_path);
 }
 
 /* ------------------------------------------------------------------ completion */

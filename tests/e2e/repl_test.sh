@@ -212,6 +212,10 @@ wait_for "[exit 0]"
 expect "Ctrl-D leaves with status 0" 'screen | grep -qx "\[exit 0\]"'
 expect "the history is kept in XDG_STATE_HOME, private to the user" \
   '[ "$(stat -c %a "$E2E_TMP/state/opsrun")" = 700 ] && [ "$(stat -c %a "$E2E_TMP/state/opsrun/history")" = 600 ]'
+out=$(cat "$E2E_TMP/state/opsrun/history")
+expect "the history file holds the entries as typed, one a line (no \\040 for a space)" \
+  'grep -qFx "emit{ account = \"a1\", state = \"ok\" } emit{ account = \"a2\", state = \"failed\" }" <<<"$out" &&
+   grep -qFx ":help" <<<"$out" && ! grep -qF "\\040" <<<"$out"'
 
 # --- second run: history ----------------------------------------------------------------------
 
