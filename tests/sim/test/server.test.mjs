@@ -286,6 +286,28 @@ test('hundreds of concurrent sessions over keep-alive', () =>
     assert.equal(c.concurrent_requests.total, 0);
   }));
 
+test('DELETEs in flight are counted apart (concurrent_deletes, peak_concurrent_deletes)', () =>
+  withSim(['--accounts', '4', '--mcp-latency-ms', '200'], async (ready) => {
+    const open = await Promise.all(
+      ready.accounts.map(async (account) => {
+        const creds = await assumeRole(ready, account);
+        return { creds, session: await openSession(ready, creds) };
+      }),
+    );
+    const close = ({ creds, session }) =>
+      signingFetch(creds)(ready.mcp, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+    await close(open[0]); // alone
+    const both = await Promise.all([close(open[1]), close(open[2])]);
+    assert.deepEqual(both.map((r) => r.status), [200, 200]);
+    let c = await counters(ready);
+    assert.deepEqual([c.peak_concurrent_deletes, c.concurrent_deletes], [2, 0]);
+    assert.equal(c.sessions_closed, 3);
+    await Promise.all([close(open[3]), mcpPost(ready, open[3].creds, INITIALIZE)]); // a POST beside it
+    c = await counters(ready);
+    assert.equal(c.peak_concurrent_deletes, 2);
+    assert.ok(c.peak_concurrent_requests.mcp >= 4);
+  }));
+
 test('refuses bad flags with exit status 2', async () => {
   await assert.rejects(startSim(['--throttle-rate', '2']), /expected a fraction/);
   await assert.rejects(startSim(['--bogus']), /unknown argument/);
