@@ -10,6 +10,7 @@
 
 #include "runtime/aws_config.h"
 #include "runtime/region.h"
+#include "runtime/retry.h"
 
 const char ops_cli_usage[] =
     "Usage: opsrun [options] SCRIPT [ARGS...]    run a playbook (ARGS go to `arg` and `...`;\n"
@@ -44,7 +45,8 @@ const char ops_cli_usage[] =
     "      --shard K/N         keep only the workload accounts whose 0-based position i\n"
     "                          among them (central not counted) has i % N == K-1\n"
     "  -q, --quiet             less logging on stderr (repeatable)\n"
-    "  -v, --verbose           more logging on stderr (repeatable)\n"
+    "  -v, --verbose           more logging on stderr (repeatable; -vvv: each HTTP request\n"
+    "                          and answer, secrets redacted)\n"
     "      --log-format FMT    text or json (one object a line) (default text)\n"
     "      --no-progress       no progress line on stderr (default: shown on a terminal)\n"
     "      --read-only         refuse AWS operations that are not reads, and raw\n"
@@ -333,6 +335,17 @@ static int s_check_env_region(struct s_parser *p)
   return 0;
 }
 
+/* AWS_MAX_ATTEMPTS and AWS_RETRY_MODE are read when the first AWS client is made, in whichever
+ * task comes first: a bad one stops the run before it starts, not every task of a sweep. */
+static int s_check_env_retry(struct s_parser *p)
+{
+  struct ops_env env = ops_env_process();
+  struct ops_error err;
+  if (ops_retry_check_env(&env, &err) != OPS_OK)
+    return s_fail(p, "%s", err.message);
+  return 0;
+}
+
 int ops_cli_parse(int argc, char **argv, struct ops_cli *cli, char *error, size_t error_len)
 {
   struct s_parser p = {.cli = cli, .error = error, .error_len = error_len};
@@ -357,6 +370,8 @@ int ops_cli_parse(int argc, char **argv, struct ops_cli *cli, char *error, size_
   s_finish(&p);
   bool runs = cli->mode == OPS_CLI_SCRIPT || cli->mode == OPS_CLI_CHUNK; /* not --help */
   if (runs && !cli->config.region && s_check_env_region(&p) < 0)
+    return -1;
+  if (runs && s_check_env_retry(&p) < 0)
     return -1;
   if (cli->mode == OPS_CLI_CHUNK) {
     cli->script_index = i - 1; /* the chunk stands where a script would */

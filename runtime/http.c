@@ -1,9 +1,11 @@
 /* http.c: an HTTP exchange as a libcurl easy handle on the event loop. Collects the final
  * response's headers and body (or streams the body), keeps the bodies of every transfer in
- * flight within one budget, and words transport failures. */
+ * flight within one budget, words transport failures, and logs the exchange at the trace level
+ * with its secrets redacted (runtime/log.h). */
 #include "runtime/http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "runtime/buffer.h"
+#include "runtime/log.h"
 
 struct ops_http_transfer {
   struct ops_loop *loop;
@@ -439,6 +442,106 @@ static void s_describe_failure(struct ops_http_transfer *t, CURLcode result, str
   snprintf(err->code, sizeof(err->code), "curl:%d", (int)result);
 }
 
+/* --- the wire log (-vvv) --- */
+
+#define REDACTED           "<redacted>"
+#define SIGV4_ALGORITHM    "AWS4-HMAC-SHA256 "
+#define KEY_ID_SHOWN_CHARS 4
+
+static bool s_names_a_secret(const char *name)
+{
+  static const char *const secret_words[] = {"token", "cookie", "secret", "password"};
+  char lower[128];
+  size_t n = 0;
+  for (; name[n] && n + 1 < sizeof(lower); n++)
+    lower[n] = (char)tolower((unsigned char)name[n]);
+  if (name[n])
+    return true; /* a name this long is nobody's header: show no value */
+  lower[n] = '\0';
+  for (size_t i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
+    if (strstr(lower, secret_words[i]))
+      return true;
+  return false;
+}
+
+/* "AWS4-HMAC-SHA256 Credential=AKIA…/date/region/service/aws4_request, SignedHeaders=…,
+ * Signature=<redacted>": the scope says which region and service it was signed for. */
+static void s_sigv4_for_log(const char *value, char *out, size_t len)
+{
+  const char *credential = strstr(value, "Credential=");
+  const char *scope = credential ? strchr(credential, '/') : NULL;
+  const char *signature = strstr(value, "Signature=");
+  if (!credential || !scope || !signature || signature < scope) {
+    snprintf(out, len, REDACTED);
+    return;
+  }
+  int key_chars = (int)(scope - credential) - (int)strlen("Credential=");
+  snprintf(out, len, "%.*s%.*s…%.*s" REDACTED,
+           (int)(credential - value) + (int)strlen("Credential="), value,
+           key_chars < KEY_ID_SHOWN_CHARS ? key_chars : KEY_ID_SHOWN_CHARS,
+           credential + strlen("Credential="), (int)(signature - scope) + (int)strlen("Signature="),
+           scope);
+}
+
+void ops_http_header_for_log(const char *name, const char *value, char *out, size_t len)
+{
+  char shown[1024];
+  if (strcasecmp(name, "Authorization") == 0 &&
+      strncmp(value, SIGV4_ALGORITHM, strlen(SIGV4_ALGORITHM)) == 0)
+    s_sigv4_for_log(value, shown, sizeof(shown));
+  else if (strcasecmp(name, "Authorization") == 0 || s_names_a_secret(name))
+    snprintf(shown, sizeof(shown), REDACTED);
+  else
+    snprintf(shown, sizeof(shown), "%s", value);
+  snprintf(out, len, "%s: %s", name, shown);
+}
+
+/* "; "-joined headers as the wire log shows them, in `out` (freed by the caller). */
+static bool s_headers_for_log(const struct ops_http_header *headers, size_t count,
+                              struct ops_buffer *out)
+{
+  char line[1280];
+  for (size_t i = 0; i < count; i++) {
+    ops_http_header_for_log(headers[i].name, headers[i].value, line, sizeof(line));
+    if ((i > 0 && !ops_buffer_append(out, "; ", 2)) || !ops_buffer_append(out, line, strlen(line)))
+      return false;
+  }
+  return ops_buffer_append(out, "", 0);
+}
+
+static void s_log_request(const struct ops_http_request *req)
+{
+  if (!ops_log_enabled(OPS_LOG_TRACE))
+    return;
+  struct ops_buffer headers = {0};
+  if (s_headers_for_log(req->headers, req->header_count, &headers))
+    ops_log(OPS_LOG_TRACE, NULL, "http > %s %s (%zu bytes), headers: %s", req->method, req->url,
+            req->body ? req->body_len : 0, headers.data);
+  ops_buffer_free(&headers);
+}
+
+static void s_log_response(struct ops_http_transfer *t, const struct ops_error *err)
+{
+  if (!ops_log_enabled(OPS_LOG_TRACE))
+    return;
+  const char *url = NULL;
+  curl_off_t micros = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
+  curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &micros);
+  struct ops_buffer headers = {0};
+  if (!s_headers_for_log(t->response.headers, t->response.header_count, &headers))
+    goto cleanup;
+  if (err)
+    ops_log(OPS_LOG_TRACE, NULL, "http < %s %s failed after %.0f ms: %s", t->method, url ? url : "",
+            (double)micros / 1000.0, err->message);
+  else
+    ops_log(OPS_LOG_TRACE, NULL, "http < %ld %s %s in %.0f ms (%zu bytes), headers: %s",
+            t->response.status, t->method, url ? url : "", (double)micros / 1000.0,
+            t->on_data ? t->streamed : t->body.len, headers.data);
+cleanup:
+  ops_buffer_free(&headers);
+}
+
 /* The transfer has left the loop: its caller learns how it ended, then it is freed. */
 static void s_finish(struct ops_http_transfer *t, CURLcode result)
 {
@@ -450,6 +553,7 @@ static void s_finish(struct ops_http_transfer *t, CURLcode result)
     t->response.body = t->body.data;
     t->response.body_len = t->body.len;
   }
+  s_log_response(t, result == CURLE_OK ? NULL : &err);
   t->done(&t->response, result == CURLE_OK ? NULL : &err, t->ud);
   s_transfer_free(t);
 }
@@ -567,6 +671,7 @@ struct ops_http_transfer *ops_http_start(struct ops_loop *loop,
   CURLMcode added = ops_loop_transfer_add(loop, t->easy, s_on_done, t);
   if (added == CURLM_OK) {
     s_track(t);
+    s_log_request(request);
     return t;
   }
   if (added != CURLM_OUT_OF_MEMORY) { /* e.g. started from inside one of libcurl's callbacks */

@@ -2,7 +2,8 @@
  * multi handle). Transport rules live here: TLS always verified, plain http:// only to loopback,
  * no redirects, bounded response size (each, and all in flight together), and a request is sent
  * once: libcurl never replays one the server may have read (sending again is the caller's retry
- * policy's decision). */
+ * policy's decision). At the trace level (-vvv) each exchange is logged: method, URL, status,
+ * time and headers, redacted. */
 #ifndef OPS_HTTP_H
 #define OPS_HTTP_H
 
@@ -17,7 +18,7 @@ struct ops_http_header {
 };
 
 struct ops_http_response {
-  long status; /* 0 when no response arrived */
+  long status;                     /* 0 when no response arrived */
   struct ops_http_header *headers; /* of the final response, in order */
   size_t header_count;
   char *body; /* NUL-terminated */
@@ -81,6 +82,14 @@ void ops_http_set_reply_budget(size_t bytes);
 
 /* The first header named `name` (case-insensitive), or NULL. */
 const char *ops_http_response_header(const struct ops_http_response *response, const char *name);
+
+/* Writes "Name: value" into `out` (`len` bytes, NUL-terminated, cut to fit) as the wire log may
+ * show it, with nothing secret in it: a SigV4 Authorization keeps its credential scope (the key
+ * id cut to its first 4 characters) and signed headers but not its signature; any other
+ * Authorization, and every header whose name mentions a token, cookie, secret or password
+ * (X-Amz-Security-Token, X-aws-ec2-metadata-token, x-amz-sso_bearer_token, Cookie, Set-Cookie),
+ * shows as <redacted>. */
+void ops_http_header_for_log(const char *name, const char *value, char *out, size_t len);
 
 /* What signing a request to a URL needs, owned by the struct: the Host header as sent (the host,
  * with ":port" when the URL names a port), the path ("/" when empty) and the query (NULL when

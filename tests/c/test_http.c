@@ -501,6 +501,38 @@ static void credential_endpoints_may_use_plain_http(void **state)
   ops_loop_free(loop);
 }
 
+/* The wire log (-vvv) shows headers without their secrets: each case is a header as sent and
+ * what the log may show of it. */
+static void wire_log_headers_hold_no_secret(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *name, *value, *shown;
+  } cases[] = {
+      {"Authorization",
+       "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261204/eu-west-1/aws-mcp/aws4_request, "
+       "SignedHeaders=host;x-amz-date, Signature=3f1c0ffee0ddba11deadbeef",
+       "Authorization: AWS4-HMAC-SHA256 Credential=AKIA…/20261204/eu-west-1/aws-mcp/aws4_request, "
+       "SignedHeaders=host;x-amz-date, Signature=<redacted>"},
+      {"authorization", "AWS4-HMAC-SHA256 Signature=abc", "authorization: <redacted>"},
+      {"Authorization", "Bearer container-token", "Authorization: <redacted>"},
+      {"X-Amz-Security-Token", "FwoGZXIvYXdzEXAMPLE", "X-Amz-Security-Token: <redacted>"},
+      {"X-aws-ec2-metadata-token", "AQAEAEXAMPLE", "X-aws-ec2-metadata-token: <redacted>"},
+      {"x-amz-sso_bearer_token", "aoaEXAMPLE", "x-amz-sso_bearer_token: <redacted>"},
+      {"Cookie", "session=s3cr3t", "Cookie: <redacted>"},
+      {"set-cookie", "AWSALB=s3cr3t; Path=/", "set-cookie: <redacted>"},
+      {"Mcp-Session-Id", "194a4a16", "Mcp-Session-Id: 194a4a16"},
+      {"X-Amz-Date", "20261204T190512Z", "X-Amz-Date: 20261204T190512Z"},
+  };
+  char shown[512];
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    ops_http_header_for_log(cases[i].name, cases[i].value, shown, sizeof(shown));
+    assert_string_equal(shown, cases[i].shown);
+  }
+  ops_http_header_for_log("Cookie", "x", shown, 4); /* cut to fit, still terminated */
+  assert_string_equal(shown, "Coo");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -527,6 +559,7 @@ int main(void)
       cmocka_unit_test(plain_http_is_refused_beyond_loopback),
       cmocka_unit_test(loopback_is_an_address_not_a_name),
       cmocka_unit_test(credential_endpoints_may_use_plain_http),
+      cmocka_unit_test(wire_log_headers_hold_no_secret),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,20 @@ expect "--help's exit statuses include the signals, as 128+signal" \
    [[ "$out" == *"143"* ]] && [[ "$out" == *"129"* ]]'
 expect "--help says --shard numbers the workload accounts" '[[ "$out" == *"central not counted"* ]]'
 
+# --- -vvv: the wire level ---------------------------------------------------------------------
+# secrets_test.sh scans -vvv's output, wire lines included, for every secret that crossed the wire
+
+sim_run opsrun -vvv --account "$account" call aws___run_script '{"code": "1"}'
+expect "-vvv logs each request: method, URL, its headers with the signature and token redacted" \
+  '[ $status -eq 0 ] && grep -qE "TRACE http > POST $SIM_MCP \([0-9]+ bytes\), headers: .*X-Amz-Security-Token: <redacted>; Authorization: AWS4-HMAC-SHA256 Credential=ASIA…/[0-9]{8}/us-east-1/aws-mcp/aws4_request, SignedHeaders=[a-z;-]+, Signature=<redacted>" <<<"$err"'
+expect "... and each answer: status, method, URL, time, size and headers" \
+  'grep -qE "TRACE http < 200 POST $SIM_MCP in [0-9]+ ms \([0-9]+ bytes\), headers: .*mcp-session-id: " <<<"$err" &&
+   grep -qE "TRACE http < 200 POST $SIM_STS/? in [0-9]+ ms" <<<"$err" && grep -qE "TRACE http < 200 DELETE $SIM_MCP in " <<<"$err"'
+expect "... and no signature, secret key or session token in the clear" \
+  '! grep -qE "Signature=[0-9a-f]{64}|X-Amz-Security-Token: [^<]" <<<"$err" && ! grep -qF "$SIM_SECRET_ACCESS_KEY" <<<"$err"'
+sim_run opsrun -vv --account "$account" call aws___run_script '{"code": "1"}'
+expect "-vv has no wire lines" '[ $status -eq 0 ] && [[ "$err" == *DEBUG* ]] && ! grep -q "http [<>]" <<<"$err"'
+
 # --- the signing-region trap (item 10) --------------------------------------------------------
 
 sim_run opsrun --region eu-west-1 tools
