@@ -83,7 +83,9 @@ static void s_print_version(void)
          curl_version_info(CURLVERSION_NOW)->version, OpenSSL_version(OPENSSL_VERSION));
 }
 
-/* package.preload entries, then `opsrun` required and its fields made globals. */
+/* package.preload entries, then `opsrun` required and its fields made globals. A playbook's
+ * require "cjson" gives the global `json` (lua-cjson whose encode leaves "/" as it is): one JSON
+ * for the script, whichever way it names it. */
 static void s_open_opsrun(lua_State *L)
 {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -93,6 +95,10 @@ static void s_open_opsrun(lua_State *L)
   lua_setfield(L, -2, "opsrun");
   lua_pop(L, 1);
   luaL_requiref(L, "opsrun", luaopen_opsrun, 0);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -2, "json");
+  lua_setfield(L, -2, "cjson");
+  lua_pop(L, 1);
   lua_pushnil(L);
   while (lua_next(L, -2)) /* every key is a string: lua_tostring leaves it as it is */
     lua_setglobal(L, lua_tostring(L, -2));
