@@ -108,14 +108,26 @@ static int s_read_mode(const struct ops_env *env, enum ops_retry_mode *out, stru
                        "AWS_RETRY_MODE must be standard, adaptive or legacy, not '%.40s'", text);
 }
 
+static int s_read_settings(const struct ops_env *env, int *max_attempts, enum ops_retry_mode *mode,
+                           struct ops_error *err)
+{
+  int rc = s_read_max_attempts(env, max_attempts, err);
+  return rc == OPS_OK ? s_read_mode(env, mode, err) : rc;
+}
+
+int ops_retry_check_env(const struct ops_env *env, struct ops_error *err)
+{
+  int max_attempts = 0;
+  enum ops_retry_mode mode = OPS_RETRY_STANDARD;
+  return s_read_settings(env, &max_attempts, &mode, err);
+}
+
 int ops_retry_new(struct ops_retry **out, const struct ops_retry_options *options,
                   struct ops_error *err)
 {
   int max_attempts = 0;
   enum ops_retry_mode mode = OPS_RETRY_STANDARD;
-  int rc = s_read_max_attempts(&options->env, &max_attempts, err);
-  if (rc == OPS_OK)
-    rc = s_read_mode(&options->env, &mode, err);
+  int rc = s_read_settings(&options->env, &max_attempts, &mode, err);
   if (rc != OPS_OK)
     return rc;
   struct ops_retry settings = {

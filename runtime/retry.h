@@ -58,6 +58,10 @@ struct ops_retry_options {
 
 struct ops_retry;
 
+/* Returns 0 when `env`'s AWS_MAX_ATTEMPTS and AWS_RETRY_MODE are valid, or OPS_ERR_CONFIG with
+ * what they must be: a run checks them before it starts, not in every task that reads them. */
+int ops_retry_check_env(const struct ops_env *env, struct ops_error *err);
+
 /* Returns 0 with *out owned by the caller (ops_retry_free), OPS_ERR_CONFIG when AWS_MAX_ATTEMPTS
  * is not a whole number from 1 to OPS_RETRY_MAX_ATTEMPTS_LIMIT or AWS_RETRY_MODE is not
  * standard, adaptive or legacy, or OPS_ERR_NOMEM. */

@@ -5,6 +5,12 @@ local opsrun, private = ...
 local engine, config = private, private.config
 
 local PROGRESS_INTERVAL = 0.1 -- seconds between redraws of the progress line
+local MAX_RETRIES = 100 -- opts.retries; each retry also makes up to AWS_MAX_ATTEMPTS attempts
+
+-- The error kinds after which opts.retries runs a task again: the estate was busy or unreachable
+-- for a while, and the whole task may do better later. (The retry policy already sent the failed
+-- request again up to AWS_MAX_ATTEMPTS times; those are attempts of one request, these of a task.)
+local RETRIED_KINDS = { throttled = true, transport = true, timeout = true }
 
 -- Returns the options, or nil and what is wrong with them.
 local function check_options(opts)
@@ -29,6 +35,10 @@ local function check_options(opts)
           i, (string.format("%q", region):gsub("\\\n", "\\n")))
       end
     end
+  end
+  local r = opts.retries
+  if r ~= nil and (math.type(r) ~= "integer" or r < 0 or r > MAX_RETRIES) then
+    return nil, "retries must be an integer from 0 to " .. MAX_RETRIES .. ", got " .. tostring(r)
   end
   if opts.on_result ~= nil and type(opts.on_result) ~= "function" then
     return nil, "on_result must be a function, got " .. type(opts.on_result)
@@ -66,10 +76,50 @@ local function failure_kind(err)
   return type(err) == "table" and err.kind or "error"
 end
 
--- "sweep: 400 tasks in 12.3 s: 398 ok, 2 failed (1 timeout, 1 denied)"
+-- A problem every task would hit (no credentials at all, a bad setting, an invalid registry): the
+-- same test as main.c's s_is_configuration_error, which reports it once and exits 2. A refusal
+-- for one account (AccessDenied, ExpiredToken) is not one.
+local function is_configuration_error(err)
+  if type(err) ~= "table" then return false end
+  return err.kind == "config" or err.kind == "registry"
+    or (err.kind == "credentials" and err.code == "NoCredentials")
+end
+
+local function first_line(text)
+  return (text:match("^[^\n]*"))
+end
+
+-- "200000000002 in eu-west-1" (the region only with opts.regions)
+local function task_name(job)
+  local name = account_of(job.item) or tostring(job.item)
+  return job.region and name .. " in " .. job.region or name
+end
+
+-- Logs a failed task as it ends, so a long sweep shows its failures early (the log writes its
+-- lines above the progress line): one line with the account, region, kind and message; for an
+-- error raised by the playbook's own Lua, the traceback too, once per distinct message (`shown`).
+-- Warnings: shown by default and with -q, as SPEC asks of every failed task; -qq hides them.
+local function log_failure(job, err, traceback, shown)
+  local message = first_line(tostring(err))
+  opsrun.log.warn("sweep: %s failed (%s): %s", task_name(job), failure_kind(err), message)
+  if type(err) == "table" or type(traceback) ~= "string" or shown[message] then return end
+  shown[message] = true
+  opsrun.log.warn("sweep: traceback of the first task that failed with this error:")
+  local frames = traceback:match("stack traceback:\n(.*)$") or traceback -- the message is above
+  for line in frames:gmatch("[^\n]+") do opsrun.log.warn("  %s", (line:gsub("\t", "  "))) end
+end
+
+local function is_retried(err)
+  return type(err) == "table" and RETRIED_KINDS[err.kind] == true
+end
+
+-- "sweep: 400 tasks in 12.3 s: 398 ok, 2 failed (1 timeout, 1 denied)", then with retries
+-- "; 12 retries, 9 tasks recovered"
 local function summary(results, seconds)
-  local failed, by_kind, kinds = 0, {}, {}
+  local failed, by_kind, kinds, retries, recovered = 0, {}, {}, 0, 0
   for _, r in ipairs(results) do
+    retries = retries + r.attempts - 1
+    if r.ok and r.attempts > 1 then recovered = recovered + 1 end
     if not r.ok then
       failed = failed + 1
       local kind = failure_kind(r.error)
@@ -84,6 +134,10 @@ local function summary(results, seconds)
     local parts = {}
     for _, kind in ipairs(kinds) do parts[#parts + 1] = by_kind[kind] .. " " .. kind end
     line = line .. " (" .. table.concat(parts, ", ") .. ")"
+  end
+  if retries > 0 then
+    line = string.format("%s; %d retr%s, %d task%s recovered", line, retries,
+      retries == 1 and "y" or "ies", recovered, recovered == 1 and "" or "s")
   end
   return line, failed
 end
@@ -111,22 +165,34 @@ function opsrun.sweep(list, fn, opts)
   if not opts then error("bad argument to 'sweep' (" .. problem .. ")", 2) end
   local concurrency = opts.concurrency or config.concurrency
   local timeout = opts.timeout or config.timeout
+  local retries = opts.retries or 0
   local jobs = jobs_of(list, opts.regions)
-  local results = {}
+  local results, attempts = {}, {}
   local group = engine.group()
   local placed = private.row_order() -- emit keeps the tasks' rows in input order
-  local started, next_job, done, failed = engine.clock(), 1, 0, 0
+  local started, done, failed = engine.clock(), 0, 0
+  local queue, head = {}, 1 -- job indexes to start: every job, then the retries behind them
+  for index = 1, #jobs do queue[index] = index end
   local drawn = -math.huge
   local report_errors = { count = 0 }
+  local tracebacks_shown = {}
+  local fatal -- the first configuration error: no task is started after it
 
+  -- A retried job keeps its index: its result and rows stay in its place in the input order.
   local function start_next()
-    local job, task = jobs[next_job], placed(next_job, fn)
+    local index = queue[head]
+    local job, task = jobs[index], placed(index, fn)
+    head = head + 1
+    attempts[index] = (attempts[index] or 0) + 1
     if job.region then
-      group:spawn(next_job, timeout, account_of(job.item), task, job.item, job.region)
+      group:spawn(index, timeout, account_of(job.item), task, job.item, job.region)
     else
-      group:spawn(next_job, timeout, account_of(job.item), task, job.item)
+      group:spawn(index, timeout, account_of(job.item), task, job.item)
     end
-    next_job = next_job + 1
+  end
+
+  local function may_start()
+    return head <= #queue and not fatal and group:pending() < concurrency
   end
 
   local function show_progress(force)
@@ -138,21 +204,42 @@ function opsrun.sweep(list, fn, opts)
     end
   end
 
-  while next_job <= #jobs and group:pending() < concurrency do start_next() end
+  -- Returns true when the failed job goes back in the queue instead of being a result.
+  local function queued_again(index, err)
+    if attempts[index] > retries or not is_retried(err) or engine.interrupted() then return false end
+    opsrun.log.info("sweep: %s failed (%s), to run again after the others (attempt %d of %d): %s",
+      task_name(jobs[index]), failure_kind(err), attempts[index] + 1, retries + 1,
+      first_line(tostring(err)))
+    queue[#queue + 1] = index
+    return true
+  end
+
+  while may_start() do start_next() end
   show_progress(true)
   while group:pending() > 0 do
-    local index, ok, seconds, _, _, value = group:next()
+    local index, ok, seconds, traceback, _, value = group:next()
     local job = jobs[index]
-    local result = { item = job.item, region = job.region, ok = ok, seconds = seconds }
-    if ok then result.value = value else result.error = value end
-    results[index] = result
-    done = done + 1
-    if not ok then failed = failed + 1 end
-    if next_job <= #jobs then start_next() end
+    if ok or not queued_again(index, value) then
+      local result = { item = job.item, region = job.region, ok = ok, seconds = seconds,
+        attempts = attempts[index] }
+      if ok then result.value = value else result.error = value end
+      results[index] = result
+      done = done + 1
+      if not ok then
+        failed = failed + 1
+        if is_configuration_error(value) then
+          fatal = fatal or value
+        elseif not fatal then
+          log_failure(job, value, traceback, tracebacks_shown)
+        end
+      end
+      if opts.on_result and not fatal then report(opts.on_result, result, report_errors) end
+    end
+    while may_start() do start_next() end
     show_progress(false)
-    if opts.on_result then report(opts.on_result, result, report_errors) end
   end
   if config.progress then engine.status(nil) end
+  if fatal then error(fatal, 0) end -- reported once by main.c (exit 2), not task by task
 
   local line, failures = summary(results, engine.clock() - started)
   if engine.interrupted() then
