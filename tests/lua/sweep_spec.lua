@@ -172,6 +172,91 @@ describe("sweep", function()
     rejects([[regions[1] must be a region name such as 'us-east-1', got "x@127.0.0.1:1/#"]], {}, print,
       { regions = { "x@127.0.0.1:1/#" } })
     rejects("on_result must be a function, got string", {}, print, { on_result = "x" })
+    rejects("retries must be an integer from 0 to 100, got -1", {}, print, { retries = -1 })
+    rejects("retries must be an integer from 0 to 100, got 1.5", {}, print, { retries = 1.5 })
+    rejects("retries must be an integer from 0 to 100, got 101", {}, print, { retries = 101 })
+  end)
+end)
+
+-- An error as the API raises it (SPEC 4): a table with kind and code, one readable line.
+local function api_error(kind, code)
+  return setmetatable({ kind = kind, code = code, retryable = kind == "throttled" },
+    { __tostring = function() return code .. ": " .. kind end })
+end
+
+describe("sweep's retries", function()
+  it("runs a task that failed throttled again after the others, keeping its place", function()
+    local order, failures = {}, { a = 2 }
+    local r = sweep({ "a", "b", "c" }, function(item)
+      order[#order + 1] = item
+      if (failures[item] or 0) > 0 then
+        failures[item] = failures[item] - 1
+        error(api_error("throttled", "Throttling"))
+      end
+      return item
+    end, { retries = 2, concurrency = 1 })
+    assert.are.same({ "a", "b", "c", "a", "a" }, order)
+    assert.are.same({ "a", "b", "c" }, { r[1].value, r[2].value, r[3].value })
+    assert.are.same({ 3, 1, 1 }, { r[1].attempts, r[2].attempts, r[3].attempts })
+  end)
+
+  it("gives up after `retries` more attempts, with the last error", function()
+    local last = api_error("transport", "ConnectionReset")
+    local r = sweep({ "a" }, function() error(last) end, { retries = 2 })
+    assert.is_false(r[1].ok)
+    assert.are.equal(last, r[1].error)
+    assert.are.equal(3, r[1].attempts)
+  end)
+
+  it("runs a timed-out task again", function()
+    local tries = 0
+    local r = sweep({ 1 }, function()
+      tries = tries + 1
+      if tries == 1 then sleep(5) end
+      return tries
+    end, { retries = 1, timeout = 0.1 })
+    assert.is_true(r[1].ok)
+    assert.are.same({ 2, 2 }, { r[1].value, r[1].attempts })
+  end)
+
+  it("does not run again a task that failed otherwise, nor without retries", function()
+    local tries = { a = 0, b = 0, c = 0 }
+    local errors = { a = "plain", b = api_error("denied", "AccessDenied"),
+      c = api_error("throttled", "Throttling") }
+    local r = sweep({ "a", "b" }, function(item)
+      tries[item] = tries[item] + 1
+      error(errors[item])
+    end, { retries = 3 })
+    local s = sweep({ "c" }, function(item)
+      tries[item] = tries[item] + 1
+      error(errors[item])
+    end)
+    assert.are.same({ a = 1, b = 1, c = 1 }, tries)
+    assert.are.same({ 1, 1, 1 }, { r[1].attempts, r[2].attempts, s[1].attempts })
+  end)
+end)
+
+describe("a configuration error in a sweep", function()
+  for _, case in ipairs({ { "credentials", "NoCredentials" }, { "config", "BadSetting" },
+                          { "registry", "InvalidRegistry" } }) do
+    it("(" .. case[1] .. ") stops the sweep and is raised once as it was", function()
+      local problem, started = api_error(case[1], case[2]), 0
+      local ok, err = pcall(sweep, range(50), function(i)
+        started = started + 1
+        sleep(0.01 * i)
+        error(problem)
+      end, { concurrency = 4 })
+      assert.is_false(ok)
+      assert.are.equal(problem, err)
+      assert.are.equal(4, started) -- those running when the first failed; no task after it
+    end)
+  end
+
+  it("is not a refusal for one account, nor expired credentials", function()
+    for _, case in ipairs({ { "denied", "AccessDenied" }, { "credentials", "ExpiredToken" } }) do
+      local r = sweep(range(3), function() error(api_error(case[1], case[2])) end)
+      assert.are.same({ false, false, false }, { r[1].ok, r[2].ok, r[3].ok })
+    end
   end)
 end)
 
