@@ -97,6 +97,11 @@ sweep AWS_MAX_ATTEMPTS=abc -- -- ok
 expect "AWS_MAX_ATTEMPTS=abc: exit 2 before any task, naming the variable and its range" \
   '[ "$status" -eq 2 ] && grep -q "^opsrun: AWS_MAX_ATTEMPTS must be a whole number from 1 to [0-9]*, not .abc.$" <<<"$err" &&
    [ "$(counted "[.assume_role[]] | add // 0")" -eq 0 ] && [ "$(failure_lines)" -eq 0 ]'
+# a setting read when the first MCP client is made, inside a task: found once all the same
+sweep OPSRUN_MCP_SIGNING_REGION=mars-1 -- -- ok
+expect "OPSRUN_MCP_SIGNING_REGION=mars-1 found in a task: one line naming it, exit 2" \
+  '[ "$status" -eq 2 ] && [ "$(lines "$err")" -eq 1 ] && grep -q "^opsrun: .*OPSRUN_MCP_SIGNING_REGION" <<<"$err" &&
+   [ "$(counted "[.assume_role[]] | add // 0")" -ge 1 ] && [ "$(counted "[.assume_role[]] | add")" -lt 30 ]'
 sweep AWS_RETRY_MODE=fast -- -- ok
 expect "AWS_RETRY_MODE=fast: exit 2 naming it" \
   '[ "$status" -eq 2 ] && grep -q "^opsrun: AWS_RETRY_MODE must be standard, adaptive or legacy, not .fast.$" <<<"$err"'
