@@ -209,12 +209,13 @@ describe("central()", function()
 end)
 
 describe("with the opsrun host", function()
-  it("keeps the accounts of --shard K/N: each workload account in exactly one shard", function()
+  it("keeps the accounts of --shard K/N, numbered among the workload accounts (the central one, "
+    .. "first in the registry, not counted): each in exactly one shard", function()
     local host = "-r " .. registry_path .. " --shard "
-    assert.are.same({ "444444444444" }, ids("accounts()", { host = host .. "1/3" }))
-    assert.are.same({ "222222222222", "555555555555" }, ids("accounts()", { host = host .. "2/3" }))
-    assert.are.same({ "333333333333", "666666666666" }, ids("accounts()", { host = host .. "3/3" }))
-    assert.are.same({ "222222222222" }, ids('accounts{environment = "prod"}', { host = host .. "2/3" }))
+    assert.are.same({ "222222222222", "555555555555" }, ids("accounts()", { host = host .. "1/3" }))
+    assert.are.same({ "333333333333", "666666666666" }, ids("accounts()", { host = host .. "2/3" }))
+    assert.are.same({ "444444444444" }, ids("accounts()", { host = host .. "3/3" }))
+    assert.are.same({ "666666666666" }, ids('accounts{environment = "prod"}', { host = host .. "2/3" }))
   end)
 
   it("gives --role precedence over every role_name in the registry", function()
