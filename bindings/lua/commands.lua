@@ -264,14 +264,16 @@ local function mcp_advice(err)
     return "the role could not be assumed: see the role line"
   elseif clock_refused(err) then
     return signing_advice(err)
+  elseif message:find("OPSRUN_MCP_SIGNING_REGION", 1, true) then
+    return nil -- the error says which region it was signed for and what to set
+  elseif message:find("Credential should be scoped", 1, true) then
+    return "for a host not of the form SERVICE.REGION.api.aws set OPSRUN_MCP_SIGNING_NAME and "
+      .. "OPSRUN_MCP_SIGNING_REGION"
   elseif kind == "credentials" then
     return "fix the credentials first: see the credentials line"
   elseif kind == "transport" or kind == "timeout" then
     return "check the endpoint (--mcp-url, OPSRUN_MCP_URL: " .. private.config.mcp_url
       .. ") and the network"
-  elseif message:find("Credential should be scoped", 1, true) then
-    return "for a host not of the form SERVICE.REGION.api.aws set OPSRUN_MCP_SIGNING_NAME and "
-      .. "OPSRUN_MCP_SIGNING_REGION"
   elseif kind == "denied" or code == "AccessDeniedException" then
     return "allow the identity the aws-mcp:* actions in IAM"
   elseif kind == "rpc" then

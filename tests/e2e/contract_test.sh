@@ -90,6 +90,9 @@ expect "... and names it as the source when it set the wrong region" \
   '[ $status -eq 1 ] && [[ "$err" == *"(it was signed for eu-west-1, from OPSRUN_MCP_SIGNING_REGION)"* ]]'
 sim_run env OPSRUN_MCP_SIGNING_REGION="$(sim_get .region)" "$OPSRUN" --region eu-west-1 tools
 expect "... and following the advice works" '[ $status -eq 0 ] && [[ "$out" == *"aws___run_script "* ]]'
+sim_run opsrun --region eu-west-1 doctor mcp
+expect "doctor's mcp line carries that advice alone, not 'fix the credentials first'" \
+  '[ $status -eq 1 ] && [[ "$out" == "✗ mcp "*"(it was signed for eu-west-1, the operating region: --region, AWS_REGION)" ]]'
 sim_run opsrun --region eu-west-1 -e 'print(whoami().account)'
 expect "STS, which takes any region's signature here, is not given the advice" \
   '[ $status -eq 0 ] && [ "$out" = 111111111111 ]'
