@@ -1,6 +1,7 @@
 -- sweep.lua: sweep(list, fn [, opts]) runs fn for every item (and region) as its own task, at most
--- `concurrency` at once, each under a deadline, and returns the results in input order.
--- Uses the engine's groups (bindings/engine.c) for the tasks and private.notice for the summary.
+-- `concurrency` at once, each under a deadline, runs again those that failed for a passing reason
+-- (opts.retries), logs each failure and returns the results in input order. Uses the engine's
+-- groups (bindings/engine.c) for the tasks, opsrun.log for failures, private.notice for the summary.
 local opsrun, private = ...
 local engine, config = private, private.config
 
@@ -102,7 +103,8 @@ end
 local function log_failure(job, err, traceback, shown)
   local message = first_line(tostring(err))
   opsrun.log.warn("sweep: %s failed (%s): %s", task_name(job), failure_kind(err), message)
-  if type(err) == "table" or type(traceback) ~= "string" or shown[message] then return end
+  local own = failure_kind(err) == "error" -- the playbook's, not an API error object
+  if not own or type(traceback) ~= "string" or shown[message] then return end
   shown[message] = true
   opsrun.log.warn("sweep: traceback of the first task that failed with this error:")
   local frames = traceback:match("stack traceback:\n(.*)$") or traceback -- the message is above
