@@ -5,8 +5,8 @@
 --
 -- Needs base credentials that may assume the registry's role (CentralOpsTargetRole by default)
 -- in each account, and that role may call the AWS MCP Server. Accounts that fail (denied, too
--- slow) are listed on stderr; the exit status is then 3.
-local results = sweep(accounts(), function(acct, region)
+-- slow) are named on stderr by sweep itself; the exit status is then 3.
+sweep(accounts(), function(acct, region)
   assume(acct)
   local out = mcp.boto3("ec2", "DescribeInstances", {}, { region = region })
   for _, res in ipairs(out.Reservations or {}) do
@@ -16,7 +16,3 @@ local results = sweep(accounts(), function(acct, region)
     end
   end
 end, { regions = { "us-east-1", "eu-west-1" } })
-
-for _, r in ipairs(results) do
-  if not r.ok then log.warn("%s %s: %s", r.item.id, r.region, tostring(r.error)) end
-end

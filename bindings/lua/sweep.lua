@@ -231,7 +231,7 @@ function opsrun.sweep(list, fn, opts)
         failed = failed + 1
         if is_configuration_error(value) then
           fatal = fatal or value
-        elseif not fatal then
+        elseif not fatal and not engine.interrupted() then -- the summary tells of an interrupt
           log_failure(job, value, traceback, tracebacks_shown)
         end
       end
