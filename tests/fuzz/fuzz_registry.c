@@ -42,25 +42,32 @@ static void s_check(const struct ops_registry *registry)
   const struct ops_registry_account *central = ops_registry_central(registry);
   if (centrals > 1 || (centrals == 1) != (central != NULL) || (central && !central->central))
     abort();
-  const struct ops_registry_account **out = calloc(count + 1, sizeof(*out));
-  if (!out)
+  const struct ops_registry_account **all = calloc(count + 1, sizeof(*all));
+  const struct ops_registry_account **part = calloc(count + 1, sizeof(*part));
+  if (!all || !part)
     abort();
-  size_t all = ops_registry_workloads(registry, 0, 1, out);
-  if (all != count - centrals)
+  size_t workloads = ops_registry_workloads(registry, 0, 1, all);
+  if (workloads != count - centrals)
     abort();
+  for (size_t i = 0; i < workloads; i++)
+    if (all[i]->central)
+      abort();
   for (int n = 2; n <= 3; n++) {
     size_t seen = 0;
     for (int k = 0; k < n; k++) {
-      size_t got = ops_registry_workloads(registry, k, n, out);
-      for (size_t i = 0; i < got; i++)
-        if (out[i]->central || !ops_registry_in_shard(out[i]->index, k, n))
+      size_t got = ops_registry_workloads(registry, k, n, part);
+      for (size_t i = 0; i < got; i++) {
+        size_t position = (size_t)k + i * (size_t)n;
+        if (position >= workloads || part[i] != all[position])
           abort();
+      }
       seen += got;
     }
-    if (seen != all)
+    if (seen != workloads)
       abort();
   }
-  free(out);
+  free(part);
+  free(all);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
