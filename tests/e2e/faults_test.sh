@@ -40,28 +40,13 @@ end
 LUA
 )
 
-counters() {
-  curl -s "$SIM_COUNTERS"
-}
-
-# sweep_accounts ENV... -- OPSRUN_ARGS... -- PLAYBOOK_ARGS...: the playbook over a registry of
-# the simulator's accounts, at -vv (retries are logged at debug level). Sets $status, $out,
-# $err, $wall (seconds) and $counters (the simulator's, after the run; reset before it).
+# sweep_accounts ENV... -- OPSRUN_ARGS... -- PLAYBOOK_ARGS...: the playbook (sim_sweep) at -vv
+# (retries are logged at debug level). Sets $status, $out, $err, $wall (seconds) and $counters.
 sweep_accounts() {
-  local vars=() opts=()
-  while [ "$1" != -- ]; do vars+=("$1"); shift; done
-  shift
-  while [ "$1" != -- ]; do opts+=("$1"); shift; done
-  shift
-  sim_get '{accounts: [.accounts[] | {id: ., name: ("a" + .)}]}' >"$E2E_TMP/registry.json"
-  curl -s -X POST "${SIM_COUNTERS%/counters}/reset" >/dev/null
-  local start=$EPOCHREALTIME
-  run env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
-    AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
-    AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" "${vars[@]}" \
-    "$OPSRUN" -vv --no-progress -r "$E2E_TMP/registry.json" "${opts[@]}" "$playbook" "$@"
+  local args=("$@") i=0 start=$EPOCHREALTIME
+  while [ "${args[i]}" != -- ]; do i=$((i + 1)); done
+  sim_sweep "$playbook" "${args[@]:0:i+1}" -vv "${args[@]:i+1}"
   wall=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
-  counters=$(counters)
 }
 
 # What the run printed and counted, for the checks and the table.

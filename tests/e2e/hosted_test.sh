@@ -7,10 +7,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../sim/lib.sh"
 trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
 
-counter() {
-  curl -s "$SIM_COUNTERS" | jq -r "$1"
-}
-
 # Every account, three tool calls each, in a sweep; prints "ok failed".
 sweep_calls='local ids = {...}
 local results = sweep(ids, function(id)
@@ -29,7 +25,7 @@ for status_code in 200 400 404; do
   mapfile -t ids < <(sim_get '.accounts[]')
   sim_run opsrun --mcp-rate 0 -e "$sweep_calls" "${ids[@]}" # each call reopens: unpaced for speed
   expect "sessions gone with -30001 at HTTP $status_code are opened again: every account succeeds" \
-    '[ $status -eq 0 ] && [ "$out" = "6	0" ] && [ "$(counter .sessions_expired)" -ge 6 ]'
+    '[ $status -eq 0 ] && [ "$out" = "6	0" ] && [ "$(sim_counter .sessions_expired)" -ge 6 ]'
   sim_stop
 done
 
@@ -46,15 +42,15 @@ print(ok)'
 sim_start --accounts 1 --mcp-rate-limit 10 || exit 1
 sim_run opsrun --mcp-rate 10 -e "$calls" 40
 expect "40 calls in one account under a 10/s quota, paced at 10/s: all succeed, few 429s" \
-  '[ $status -eq 0 ] && [ "$out" = 40 ] && [ "$(counter .quota_throttled.total)" -le 3 ]'
+  '[ $status -eq 0 ] && [ "$out" = 40 ] && [ "$(sim_counter .quota_throttled.total)" -le 3 ]'
 sim_stop
 sim_start --accounts 1 --mcp-rate-limit 3 || exit 1
 sim_run opsrun -e "$calls" 12
 expect "12 calls under the documented 3/s quota with the default pacing: all succeed, few 429s" \
-  '[ $status -eq 0 ] && [ "$out" = 12 ] && [ "$(counter .quota_throttled.total)" -le 3 ]'
+  '[ $status -eq 0 ] && [ "$out" = 12 ] && [ "$(sim_counter .quota_throttled.total)" -le 3 ]'
 sim_run opsrun --mcp-rate 0 -e "$calls" 12
 expect "without pacing the same calls meet the quota (the test can fail)" \
-  '[ "$(counter .quota_throttled.total)" -gt 6 ]'
+  '[ "$(sim_counter .quota_throttled.total)" -gt 6 ]'
 sim_stop
 
 # --read-only: refused before anything is sent; reads go through.
@@ -68,7 +64,7 @@ run env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true OPSRUN_RE
   '{"service_name": "s3", "operation_name": "PutObject", "params": {"Bucket": "b", "Key": "k"}}'
 expect "OPSRUN_READ_ONLY=1 refuses a presigned PutObject" \
   '[ $status -ne 0 ] && grep -q "refused s3 PutObject: it is not a read" <<<"$err"'
-expect "nothing was sent for the refused calls" '[ "$(counter .requests.mcp)" -eq 0 ]'
+expect "nothing was sent for the refused calls" '[ "$(sim_counter .requests.mcp)" -eq 0 ]'
 sim_run opsrun --read-only call aws___list_regions
 expect "--read-only lets a tool that only reads through" \
   '[ $status -eq 0 ] && grep -q us-east-1 <<<"$out"'

@@ -119,7 +119,7 @@ expect "assume returns {account, arn, role, expires} and whoami then answers as 
   '[ "$out" = "$first	arn:aws:sts::$first:assumed-role/CentralOpsTargetRole/opsrun-$first	CentralOpsTargetRole	integer	true
 arn:aws:sts::$first:assumed-role/CentralOpsTargetRole/opsrun-$first" ]'
 
-curl -s -X POST "${SIM_COUNTERS%/counters}/reset" >/dev/null
+sim_reset_counters
 opsrun_with "${base_keys[@]}" -- -r "$E2E_TMP/registry.json" -j 16 -e "
 local ok = 0
 for pass = 1, 2 do
@@ -134,7 +134,7 @@ expect "assume into every account twice over: all succeed but the denied one" \
 expect "... with exactly one AssumeRole per account (a refusal is not cached: one per pass)" \
   '[ "$(jq "(.assume_role | del(.[\"$denied\"]) | [.[]] | length == $workloads - 1 and all(. == 1)) and .assume_role[\"$denied\"] == 2" <<<"$counters")" = true ]'
 
-curl -s -X POST "${SIM_COUNTERS%/counters}/reset" >/dev/null
+sim_reset_counters
 opsrun_with "${base_keys[@]}" -- -e "
 local r = sweep({1,2,3,4,5,6,7,8,9,10}, function() return assume('$first').account end, {concurrency = 10})
 print(#r, r[10].value)"

@@ -42,6 +42,24 @@ sim_run() {
     AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" "$cmd" "$@"
 }
 
+# sim_sweep PLAYBOOK ENV... -- OPSRUN_ARGS... -- PLAYBOOK_ARGS...: as sim_run, opsrun running
+# PLAYBOOK over a registry of the simulator's accounts, with ENV (NAME=VALUE, `NAME=` to empty
+# one of sim_run's) added to the environment. The simulator's counters are reset before the run
+# and kept in $counters (JSON) after it.
+sim_sweep() {
+  local playbook=$1 vars=() opts=()
+  shift
+  while [ "$1" != -- ]; do vars+=("$1"); shift; done
+  shift
+  while [ "$1" != -- ]; do opts+=("$1"); shift; done
+  shift
+  sim_get '{accounts: [.accounts[] | {id: ., name: ("a" + .)}]}' >"$E2E_TMP/registry.json"
+  sim_reset_counters
+  sim_run env "${vars[@]}" "$OPSRUN" --no-progress -r "$E2E_TMP/registry.json" "${opts[@]}" \
+    "$playbook" "$@"
+  counters=$(curl -s "$SIM_COUNTERS")
+}
+
 # expect NAME CONDITION: CONDITION is evaluated by bash; on failure the last run is shown.
 expect() {
   if eval "$2"; then

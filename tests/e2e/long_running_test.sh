@@ -8,10 +8,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../sim/lib.sh"
 trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
 
-counter() {
-  curl -s "$SIM_COUNTERS" | jq -c "$1"
-}
-
 # The first argument is the slow account; every account runs aws___run_script, the slow one a
 # script of 1.5 s. Prints each account's value (or error) in input order, then the order in which
 # they finished.
@@ -41,11 +37,11 @@ echo "    finishing order: $order"
 expect "the slow account finished last, after the other three" \
   '[ "$(wc -w <<<"$order")" -eq 4 ] && [ "${order##* }" = "$slow" ]'
 expect "one task started, in the slow account" \
-  '[ "$(counter .tasks_started)" = "{\"total\":1,\"by_account\":{\"$slow\":1}}" ]'
-polls=$(counter .task_polls.total)
+  '[ "$(sim_counter .tasks_started)" = "{\"total\":1,\"by_account\":{\"$slow\":1}}" ]'
+polls=$(sim_counter .task_polls.total)
 echo "    aws___get_tasks polls: $polls"
 expect "aws___get_tasks was polled, by the slow account only" \
-  '[ "$polls" -ge 1 ] && [ "$(counter .task_polls.by_account)" = "{\"$slow\":$polls}" ]'
+  '[ "$polls" -ge 1 ] && [ "$(sim_counter .task_polls.by_account)" = "{\"$slow\":$polls}" ]'
 sim_stop
 
 sim_start --accounts 4 --working-after-ms 300 || exit 1
@@ -70,6 +66,6 @@ want=$(for id in "${ids[@]}"; do printf '%s\t%s\n' "$id" "$id"; done)
 expect "mcp.boto3 through the pattern: each account's GetCallerIdentity is polled to its answer" \
   '[ $status -eq 0 ] && [ "$out" = "$want" ]'
 expect "three tasks started, each polled" \
-  '[ "$(counter .tasks_started.total)" -eq 3 ] && [ "$(counter ".task_polls.by_account | length")" -eq 3 ]'
+  '[ "$(sim_counter .tasks_started.total)" -eq 3 ] && [ "$(sim_counter ".task_polls.by_account | length")" -eq 3 ]'
 sim_stop
 finish

@@ -6,9 +6,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../sim/lib.sh"
 trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
 
-counter() {
-  curl -s "$SIM_COUNTERS" | jq -r "$1"
-}
 # The playbook the checks share: the account whose credentials the simulator saw, via boto3.
 caller_account='local r = mcp.call("aws___run_script", {code = "result = await call_boto3(service_name=\"sts\", operation_name=\"GetCallerIdentity\")\nresult"})
 return r.structured.return_value.Account'
@@ -50,7 +47,7 @@ print(type(r.content), r.content[1].type, r.structured == nil, #r.text > 0)'
   sim_run opsrun -e 'local ok, e = pcall(mcp.call, "no_such_tool", {}) print(e.kind, e.code, e.phase)'
   expect "[$mode] an unknown tool is a JSON-RPC error object" '[ "$out" = "rpc	-32602	mcp" ]'
 
-  opened=$(counter .sessions_opened) closed=$(counter .sessions_closed)
+  opened=$(sim_counter .sessions_opened) closed=$(sim_counter .sessions_closed)
   expect "[$mode] every session opened is closed with DELETE when opsrun exits" \
     '[ "$opened" -gt 0 ] && [ "$opened" = "$closed" ]'
   sim_stop
@@ -59,7 +56,7 @@ done
 sim_start --accounts 2 --session-expiry 2 || exit 1
 sim_run opsrun -e "local n = 0 for i = 1, 6 do n = n + #mcp.call('aws___list_regions', {}).content end print(n)"
 expect "a session the server expired is opened again without the playbook noticing" \
-  '[ $status -eq 0 ] && [ "$out" = 6 ] && [ "$(counter .sessions_expired)" -ge 2 ]'
+  '[ $status -eq 0 ] && [ "$out" = 6 ] && [ "$(sim_counter .sessions_expired)" -ge 2 ]'
 sim_stop
 
 # A call whose handshake outlives its credentials: the server refuses them as expired before it
@@ -69,7 +66,7 @@ sim_start --accounts 1 --credential-lifetime 10 --mcp-latency-ms 2100 || exit 1
 first=$(sim_get '.accounts[0]')
 sim_run opsrun -e "assume('$first') sleep(4.2) print(#mcp.call('aws___list_regions', {}).content)"
 expect "a call refused for expired credentials is sent again with renewed ones" \
-  '[ $status -eq 0 ] && [ "$out" = 1 ] && [ "$(counter .assume_role[\"$first\"])" = 2 ] && [ "$(counter .signature_failures.by_reason.expired_token)" -ge 1 ]'
+  '[ $status -eq 0 ] && [ "$out" = 1 ] && [ "$(sim_counter .assume_role[\"$first\"])" = 2 ] && [ "$(sim_counter .signature_failures.by_reason.expired_token)" -ge 1 ]'
 sim_stop
 
 sim_start --accounts 2 || exit 1

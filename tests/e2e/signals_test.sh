@@ -8,10 +8,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../sim/lib.sh"
 trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
 
-counter() {
-  curl -s "$SIM_COUNTERS" | jq -r "$1"
-}
-
 # Every account emits a row once its tool call answers; the hung accounts' calls never do.
 write_script sweep.lua >/dev/null <<'LUA'
 sweep({...}, function(id)
@@ -53,7 +49,7 @@ mapfile -t hung < <(sim_get '.hung[]')
 answering=$(printf '%s\n' "${ids[@]}" | grep -vxF -f <(printf '%s\n' "${hung[@]}") | sort)
 for case in "INT 130 Ctrl-C" "TERM 143 SIGTERM" "HUP 129 SIGHUP"; do
   read -r signal code name <<<"$case"
-  curl -s -X POST "${SIM_COUNTERS%/counters}/reset" >/dev/null
+  sim_reset_counters
   start_run -o table "$E2E_TMP/sweep.lua" "${ids[@]}"
   send_signals 2 "$signal" # the answering accounts are done by then; the hung ones wait
   expect "SIG$signal mid-sweep exits $code (${elapsed_ms} ms) with one line: the summary naming it" \
@@ -61,8 +57,8 @@ for case in "INT 130 Ctrl-C" "TERM 143 SIGTERM" "HUP 129 SIGHUP"; do
      [[ "$err" == "sweep: 8 tasks in "*": 5 ok, 3 failed (3 cancelled), interrupted by $name" ]]'
   expect "... the table holds the rows of every account that finished" \
     '[ "$(sed 1d <<<"$out" | tr -d " " | sort)" = "$answering" ] && [ "$(head -1 <<<"$out" | tr -d " ")" = account ]'
-  expect "... and every MCP session was closed: $(counter .sessions_closed) of $(counter .sessions_opened)" \
-    '[ "$(counter .sessions_opened)" -eq 8 ] && [ "$(counter .sessions_active)" -eq 0 ]'
+  expect "... and every MCP session was closed: $(sim_counter .sessions_closed) of $(sim_counter .sessions_opened)" \
+    '[ "$(sim_counter .sessions_opened)" -eq 8 ] && [ "$(sim_counter .sessions_active)" -eq 0 ]'
 done
 sim_stop
 
@@ -71,7 +67,7 @@ sim_start --accounts 2 --hang-accounts 1 || exit 1
 start_run -e 'assume(...) mcp.call("aws___list_regions", {})' "$(sim_get '.hung[0]')"
 send_signals 1.5 TERM
 expect "SIGTERM during a lone call: exit 143, 'opsrun: interrupted by SIGTERM' alone" \
-  '[ $status -eq 143 ] && [ "$err" = "opsrun: interrupted by SIGTERM" ] && [ "$(counter .sessions_active)" -eq 0 ]'
+  '[ $status -eq 143 ] && [ "$err" = "opsrun: interrupted by SIGTERM" ] && [ "$(sim_counter .sessions_active)" -eq 0 ]'
 sim_stop
 
 # Closing waits for the DELETEs (each answers after 1 s here); a second signal does not.
@@ -80,7 +76,7 @@ mapfile -t ids < <(sim_get '.accounts[]')
 start_run -o table "$E2E_TMP/sweep.lua" "${ids[@]}"
 send_signals 2.5 TERM # the sessions are open, the tool calls in flight
 expect "after SIGTERM the slow DELETEs are waited for (${elapsed_ms} ms), every session closed" \
-  '[ $status -eq 143 ] && [ $elapsed_ms -ge 900 ] && [ $elapsed_ms -lt 2500 ] && [ "$(counter .sessions_active)" -eq 0 ]'
+  '[ $status -eq 143 ] && [ $elapsed_ms -ge 900 ] && [ $elapsed_ms -lt 2500 ] && [ "$(sim_counter .sessions_active)" -eq 0 ]'
 start_run -o table "$E2E_TMP/sweep.lua" "${ids[@]}"
 send_signals 2.5 TERM TERM
 expect "a second SIGTERM ends opsrun at once (${elapsed_ms} ms)" \
@@ -100,7 +96,7 @@ for _ in $(seq 200); do grep -q "script done" "$E2E_TMP/err" && break; sleep 0.0
 send_signals 0.5 TERM
 expect "SIGTERM while closing: the close ends 2 s later (${elapsed_ms} ms), exit 143, one line" \
   '[ $status -eq 143 ] && [ $elapsed_ms -ge 1500 ] && [ $elapsed_ms -lt 3000 ] &&
-   [ "$(tail -1 <<<"$err")" = "opsrun: interrupted by SIGTERM" ] && [ "$(counter .sessions_closed)" -ge 1 ]'
+   [ "$(tail -1 <<<"$err")" = "opsrun: interrupted by SIGTERM" ] && [ "$(sim_counter .sessions_closed)" -ge 1 ]'
 
 # --- the REPL: Ctrl-C stops an entry, SIGTERM ends opsrun ------------------------------------
 

@@ -30,22 +30,10 @@ end
 LUA
 )
 
-# sweep ENV... -- OPSRUN_ARGS... -- PLAYBOOK_ARGS...: the playbook over a registry of the
-# simulator's accounts, at the default log level, in a clean environment with the simulator's
-# base credentials (`AWS_ACCESS_KEY_ID=` among ENV removes them). Counters reset before the run.
+# sweep ENV... -- OPSRUN_ARGS... -- PLAYBOOK_ARGS...: the playbook at the default log level
+# (sim_sweep); `AWS_ACCESS_KEY_ID=` among ENV removes the base credentials.
 sweep() {
-  local vars=() opts=()
-  while [ "$1" != -- ]; do vars+=("$1"); shift; done
-  shift
-  while [ "$1" != -- ]; do opts+=("$1"); shift; done
-  shift
-  sim_get '{accounts: [.accounts[] | {id: ., name: ("a" + .)}]}' >"$E2E_TMP/registry.json"
-  curl -s -X POST "${SIM_COUNTERS%/counters}/reset" >/dev/null
-  run env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
-    AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
-    AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" "${vars[@]}" \
-    "$OPSRUN" --no-progress -r "$E2E_TMP/registry.json" "${opts[@]}" "$playbook" "$@"
-  counters=$(curl -s "$SIM_COUNTERS")
+  sim_sweep "$playbook" "$@"
 }
 
 results() { jq -sc "$@" <<<"$out"; }

@@ -77,3 +77,14 @@ sim_stop() {
 sim_get() {
   jq -r "$1" <<<"$SIM_JSON"
 }
+
+# sim_counter FILTER: a jq filter over the simulator's counters, one line (strings raw), e.g.
+# `sim_counter .sessions_closed`.
+sim_counter() {
+  curl -s "$SIM_COUNTERS" | jq -cr "$1"
+}
+
+# sim_reset_counters: sets every counter back to zero.
+sim_reset_counters() {
+  curl -s -X POST "${SIM_COUNTERS%/counters}/reset" >/dev/null
+}
