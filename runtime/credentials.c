@@ -138,6 +138,19 @@ const char *ops_credentials_provider_name(const struct ops_credentials_provider 
   return provider->vtable->name;
 }
 
+const struct ops_credentials *
+ops_credentials_provider_cached(const struct ops_credentials_provider *provider)
+{
+  return provider->vtable->cached ? provider->vtable->cached(provider) : NULL;
+}
+
+void ops_credentials_provider_invalidate(struct ops_credentials_provider *provider,
+                                         const char *refused_access_key_id)
+{
+  if (provider->vtable->invalidate)
+    provider->vtable->invalidate(provider, refused_access_key_id);
+}
+
 void *ops_credentials_provider_impl(const struct ops_credentials_provider *provider)
 {
   return provider->impl;

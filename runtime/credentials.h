@@ -2,7 +2,8 @@
  * provider interface (aws-c-auth's credentials_provider vtable). Each source lives in its own
  * file (credentials_env.c, credentials_profile.c, credentials_process.c, credentials_sso.c,
  * credentials_web_identity.c, credentials_ecs.c, credentials_imds.c) and credentials_chain.c
- * composes them in the AWS CLI v2's order. Network and time go through runtime/transport.h, the
+ * composes them in the AWS CLI v2's order; credentials_cached.c wraps any provider with a cache
+ * that every user of one identity shares (single flight, refresh, invalidation). Network and time go through runtime/transport.h, the
  * environment through runtime/env.h, so tests inject all three.
  *
  * A fetch always ends in its callback, run from the event loop, never inside the call that
@@ -111,6 +112,48 @@ void ops_credentials_provider_free(struct ops_credentials_provider *provider);
 /* The provider's short name ("environment", "profile", "chain", ...). */
 const char *ops_credentials_provider_name(const struct ops_credentials_provider *provider);
 
+/* The credentials a caching provider (ops_credentials_provider_cached_new) holds when they are
+ * fresh now: valid, and not yet due for refresh. NULL otherwise, and always for the sources,
+ * which keep nothing; the caller then fetches with ops_credentials_provider_get, which refreshes.
+ * This lets a request sign at once, without the loop turn a fetch takes. Borrowed: valid until
+ * control returns to the loop (a fetch of the provider may end there and replace them) or the
+ * next ops_credentials_provider_invalidate of the provider, whichever comes first. */
+const struct ops_credentials *
+ops_credentials_provider_cached(const struct ops_credentials_provider *provider);
+
+/* A request signed with the credentials of key id `refused_access_key_id` was refused as if
+ * they had expired (ExpiredToken and the like): a caching provider forgets them when they are
+ * still the ones it holds, so that the next fetch gets new ones, never the same again; when it
+ * already holds others (a refresh or another refused request came first) nothing changes, so
+ * requests refused together cause one fetch, not one each. No-op for the sources. */
+void ops_credentials_provider_invalidate(struct ops_credentials_provider *provider,
+                                         const char *refused_access_key_id);
+
+/* --- caching, and roles assumed over other credentials --- */
+
+/* How far ahead of their expiry cached credentials are fetched again: 5 minutes, or halfway
+ * through lifetimes shorter than 10 minutes. */
+#define OPS_CREDENTIALS_REFRESH_MARGIN_SECONDS 300
+
+/* A provider that caches what `inner` fetches (aws-c-auth's cached provider), so that every
+ * user of one identity shares its credentials:
+ * - fresh credentials are handed out (as copies) without asking `inner`;
+ * - otherwise one fetch of `inner` is made, shared by every get made while it is in flight
+ *   (single flight); when every such get was cancelled, it is cancelled too;
+ * - credentials are due for refresh OPS_CREDENTIALS_REFRESH_MARGIN_SECONDS before they expire
+ *   (ops_credentials_provider_cached then says NULL and a get fetches); a refresh that fails
+ *   while the old credentials are still valid hands out the old ones, else its error;
+ * - credentials that have expired when they arrive fail the fetch: "`what` (SOURCE) expired at
+ *   T (this machine's clock says T'): renew them", since every request they signed would fail;
+ * - ops_credentials_provider_invalidate forgets refused credentials (see there).
+ * `inner` is owned (freed with the provider, and on failure here); `what` names the credentials
+ * in messages ("the base credentials"; copied; NULL: "the credentials"). The context supplies
+ * the loop and the clock. */
+int ops_credentials_provider_cached_new(struct ops_credentials_provider **out,
+                                        const struct ops_credentials_context *context,
+                                        struct ops_credentials_provider *inner, const char *what,
+                                        struct ops_error *err);
+
 /* --- the sources; each returns 0 with *out owned by the caller, or an error --- */
 
 /* AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (or AWS_SECURITY_TOKEN) and
@@ -213,6 +256,10 @@ struct ops_credentials_provider_vtable {
    * the source always completes within start. */
   void (*cancel)(struct ops_credentials_fetch *fetch);
   void (*destroy)(void *impl); /* frees the provider's impl; NULL: free() */
+  /* A provider that keeps credentials: ops_credentials_provider_cached and _invalidate. NULL
+   * for the sources, which keep none. */
+  const struct ops_credentials *(*cached)(const struct ops_credentials_provider *provider);
+  void (*invalidate)(struct ops_credentials_provider *provider, const char *refused_access_key_id);
 };
 
 /* Wraps `impl` (ownership taken, even on failure) as a provider. */

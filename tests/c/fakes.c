@@ -1,4 +1,5 @@
-/* fakes.c: the recording transport, the stopped clock and the environment table of fakes.h. */
+/* fakes.c: the recording transport, the stopped clock, the environment table and the pending
+ * credentials source of fakes.h. */
 #include "fakes.h"
 
 #include <setjmp.h>
@@ -6,6 +7,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -198,4 +200,85 @@ void fake_run_until(struct ops_loop *loop, const bool *flag)
     assert_true(ops_loop_now_ms() < deadline);
     ops_loop_run_once(loop, 100);
   }
+}
+
+/* --- a credentials source ended by the test --- */
+
+static int s_source_start(struct ops_credentials_provider *provider,
+                          struct ops_credentials_fetch *fetch, struct ops_error *err)
+{
+  (void)err;
+  struct fake_source *source = ops_credentials_provider_impl(provider);
+  assert_true(source->pending_count < FAKE_MAX);
+  source->started++;
+  source->pending[source->pending_count++] = fetch;
+  ops_credentials_fetch_set_state(fetch, source);
+  return OPS_OK;
+}
+
+static void s_source_cancel(struct ops_credentials_fetch *fetch)
+{
+  struct fake_source *source = ops_credentials_fetch_state(fetch);
+  for (size_t i = 0; i < source->pending_count; i++)
+    if (source->pending[i] == fetch)
+      source->pending[i] = source->pending[--source->pending_count];
+  source->cancelled++;
+}
+
+static void s_source_keep(void *impl)
+{
+  (void)impl; /* the test owns the source */
+}
+
+static const struct ops_credentials_provider_vtable s_source_vtable = {
+    .name = "fake",
+    .start = s_source_start,
+    .cancel = s_source_cancel,
+    .destroy = s_source_keep,
+};
+
+struct ops_credentials_provider *fake_source_provider(const struct ops_credentials_context *context,
+                                                      struct fake_source *source)
+{
+  struct ops_credentials_provider *provider = NULL;
+  struct ops_error err;
+  assert_int_equal(ops_credentials_provider_new(&provider, &s_source_vtable, context, source, &err),
+                   OPS_OK);
+  return provider;
+}
+
+/* Ends the pending fetches with credentials of `key`, or with `failure`; the list is taken
+ * first, since a callback may start another fetch. */
+static void s_source_end(struct fake_source *source, const char *key, int64_t expiration,
+                         const struct ops_error *failure)
+{
+  struct ops_credentials_fetch *pending[FAKE_MAX];
+  size_t count = source->pending_count;
+  memcpy(pending, source->pending, count * sizeof(*pending));
+  source->pending_count = 0;
+  for (size_t i = 0; i < count; i++) {
+    struct ops_credentials *credentials = NULL;
+    if (!failure) {
+      char secret[64], token[64];
+      snprintf(secret, sizeof(secret), "secret-%s", key);
+      snprintf(token, sizeof(token), "token-%s", key);
+      struct ops_error err;
+      assert_int_equal(
+          ops_credentials_new(&credentials, key, secret, token, expiration, "fake", &err), OPS_OK);
+    }
+    ops_credentials_fetch_set_state(pending[i], NULL);
+    ops_credentials_fetch_complete(pending[i], credentials, failure);
+  }
+}
+
+void fake_source_answer(struct fake_source *source, const char *key, int64_t expiration)
+{
+  s_source_end(source, key, expiration, NULL);
+}
+
+void fake_source_fail(struct fake_source *source, enum ops_err kind, const char *message)
+{
+  struct ops_error err;
+  ops_error_set(&err, kind, "%s", message);
+  s_source_end(source, NULL, 0, &err);
 }

@@ -1,13 +1,14 @@
-/* fakes.h: injected stand-ins for the client tests (test_sts, test_credentials): a transport
+/* fakes.h: injected stand-ins for the client tests (test_sts, test_credentials*): a transport
  * that records every request and answers from a queue of canned replies, each delivered from a
- * zero-delay timer on a real loop as a transfer would be; a fixed clock; and an environment
- * table. */
+ * zero-delay timer on a real loop as a transfer would be; a fixed clock; an environment table;
+ * and a credentials source whose fetches wait until the test ends them. */
 #ifndef FAKES_H
 #define FAKES_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "runtime/credentials.h"
 #include "runtime/env.h"
 #include "runtime/loop.h"
 #include "runtime/transport.h"
@@ -70,6 +71,26 @@ struct fake_env {
 /* Sets (or replaces) a variable; strings borrowed. */
 void fake_env_set(struct fake_env *env, const char *name, const char *value);
 struct ops_env fake_env_get(struct fake_env *env);
+
+/* A credentials source that counts its fetches and keeps them pending until the test ends
+ * them with fake_source_answer or fake_source_fail. */
+struct fake_source {
+  int started;   /* fetches begun */
+  int cancelled; /* fetches abandoned */
+  struct ops_credentials_fetch *pending[FAKE_MAX];
+  size_t pending_count;
+};
+
+/* A provider over `source` (borrowed; it must outlive the provider). */
+struct ops_credentials_provider *fake_source_provider(const struct ops_credentials_context *context,
+                                                      struct fake_source *source);
+
+/* Ends every pending fetch with credentials of key id `key` (secret "secret-KEY", token
+ * "token-KEY", source "fake") that expire at `expiration` (0: never). */
+void fake_source_answer(struct fake_source *source, const char *key, int64_t expiration);
+
+/* Ends every pending fetch with an error of `kind` saying `message`. */
+void fake_source_fail(struct fake_source *source, enum ops_err kind, const char *message);
 
 /* Runs the loop until *flag is true (fails the test after 5 s). */
 void fake_run_until(struct ops_loop *loop, const bool *flag);
