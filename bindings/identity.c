@@ -244,27 +244,17 @@ static struct ops_timer *s_sts_retry(struct s_source *source, struct ops_retry_r
                                      struct ops_error *err, const char *what, const char *account,
                                      ops_timer_fn fire, void *ud)
 {
-  struct s_aws *aws = source->aws;
-  uint64_t delay = 0;
-  struct ops_timer *timer = NULL;
-  if (ops_retry_next(source->retry, attempts, ops_retry_classify(err), -1, &delay, NULL))
-    timer = ops_loop_timer_start(aws->context.loop, delay, fire, ud);
-  if (!timer) {
-    ops_retry_note_attempts(err, attempts);
-  } else if (ops_log_enabled(OPS_LOG_DEBUG)) {
-    char line[1400];
-    ops_retry_describe(line, sizeof(line), what, source->retry, attempts, err, delay);
-    ops_log_write(OPS_LOG_DEBUG, account, line);
-  }
-  return timer;
+  struct ops_retry_timer timer = {
+      .loop = source->aws->context.loop, .fire = fire, .ud = ud, .what = what, .account = account};
+  return ops_retry_schedule(source->retry, attempts, ops_retry_classify(err), -1, err, &timer);
 }
 
 /* Adaptive retry mode: a timer that calls fire(ud) when the source's STS send rate allows a
  * call, or NULL when it may go now. */
 static struct ops_timer *s_sts_paced(struct s_source *source, ops_timer_fn fire, void *ud)
 {
-  uint64_t wait = ops_retry_send_delay_ms(source->retry);
-  return wait ? ops_loop_timer_start(source->aws->context.loop, wait, fire, ud) : NULL;
+  struct ops_retry_timer timer = {.loop = source->aws->context.loop, .fire = fire, .ud = ud};
+  return ops_retry_pace(source->retry, &timer);
 }
 
 /* --- an assumed role: AssumeRole signed with the base credentials --- */

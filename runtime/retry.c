@@ -2,7 +2,8 @@
  * the retry quota, Retry-After parsing (HTTP dates by libcurl's curl_getdate), and the adaptive
  * mode's client-side rate limiter: a token bucket whose fill rate follows the CUBIC curve, cut
  * on throttling and regrown on success, with the send rate measured in half-second buckets.
- * The algorithm and its constants are those the AWS SDKs share (botocore's retries/ package). */
+ * The algorithm and its constants are those the AWS SDKs share (botocore's retries/ package).
+ * Also the waiting and logging around a retry, on a loop timer, that every client of AWS shares. */
 #include "runtime/retry.h"
 
 #include <curl/curl.h>
@@ -14,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include "runtime/log.h"
 
 /* The adaptive limiter's constants. */
 #define MIN_FILL_RATE       0.5 /* tokens a second, however hard the throttling */
@@ -386,4 +389,28 @@ void ops_retry_note_attempts(struct ops_error *err, const struct ops_retry_reque
   snprintf(err->message + used, sizeof(err->message) - used, " (after %d attempt%s%s)",
            request->retries + 1, request->retries ? "s" : "",
            request->quota_spent ? "; the retry quota is spent" : "");
+}
+
+struct ops_timer *ops_retry_schedule(struct ops_retry *retry, struct ops_retry_request *request,
+                                     enum ops_retry_class failure, long retry_after_ms,
+                                     struct ops_error *err, const struct ops_retry_timer *timer)
+{
+  uint64_t delay = 0;
+  struct ops_timer *wait = NULL;
+  if (ops_retry_next(retry, request, failure, retry_after_ms, &delay, NULL))
+    wait = ops_loop_timer_start(timer->loop, delay, timer->fire, timer->ud);
+  if (!wait) {
+    ops_retry_note_attempts(err, request);
+  } else if (ops_log_enabled(OPS_LOG_DEBUG)) {
+    char line[1400];
+    ops_retry_describe(line, sizeof(line), timer->what, retry, request, err, delay);
+    ops_log_write(OPS_LOG_DEBUG, timer->account, line);
+  }
+  return wait;
+}
+
+struct ops_timer *ops_retry_pace(struct ops_retry *retry, const struct ops_retry_timer *timer)
+{
+  uint64_t wait = ops_retry_send_delay_ms(retry);
+  return wait ? ops_loop_timer_start(timer->loop, wait, timer->fire, timer->ud) : NULL;
 }

@@ -1,8 +1,9 @@
 /* retry.h: whether and when to send a failed AWS request again, on the AWS SDKs' retry model:
  * attempts from AWS_MAX_ATTEMPTS, exponential backoff with full jitter (a longer base for
  * throttling), a retry quota, Retry-After / x-amz-retry-after, and in AWS_RETRY_MODE=adaptive
- * a client-side send rate (token bucket, CUBIC). Policy only: no Lua and no I/O; the clock and
- * the randomness are injected, and callers do the waiting with loop timers (runtime/loop.h).
+ * a client-side send rate (token bucket, CUBIC). Policy: no Lua and no I/O; the clock and the
+ * randomness are injected, and the waiting is done with loop timers (runtime/loop.h), which
+ * ops_retry_schedule and ops_retry_pace start for the callers.
  *
  * One struct ops_retry belongs to one client of a service as one identity (an MCP session, an
  * assumed role at STS) and is shared by every request made as it: the quota and the send rate
@@ -20,6 +21,7 @@
 
 #include "runtime/env.h"
 #include "runtime/error.h"
+#include "runtime/loop.h"
 #include "runtime/transport.h"
 
 #define OPS_RETRY_DEFAULT_MAX_ATTEMPTS 3
@@ -138,6 +140,28 @@ double ops_retry_send_rate(const struct ops_retry *retry);
 void ops_retry_describe(char *out, size_t len, const char *what, const struct ops_retry *retry,
                         const struct ops_retry_request *request, const struct ops_error *err,
                         uint64_t delay_ms);
+
+/* Where a request waits before it is sent again, and how its retries are logged. */
+struct ops_retry_timer {
+  struct ops_loop *loop;
+  ops_timer_fn fire; /* sends the request again: fire(ud) */
+  void *ud;
+  const char *what;    /* the request in the log: "STS AssumeRole", "MCP tools/call" */
+  const char *account; /* the log line's account, or NULL */
+};
+
+/* An attempt of `request` failed with *err, of class `failure`, the server asking for
+ * `retry_after_ms` (or -1): when ops_retry_next allows another attempt, logs it at debug level
+ * (ops_retry_describe) and returns the loop timer that fires when it is due; else returns NULL
+ * with the attempts noted in err->message (ops_retry_note_attempts), for the caller to raise. */
+struct ops_timer *ops_retry_schedule(struct ops_retry *retry, struct ops_retry_request *request,
+                                     enum ops_retry_class failure, long retry_after_ms,
+                                     struct ops_error *err, const struct ops_retry_timer *timer);
+
+/* Adaptive mode: before an attempt, a loop timer that fires when the send rate allows it
+ * (ops_retry_send_delay_ms), or NULL when it may be sent now (counted against the rate) or no
+ * timer could be had. `timer->what` and `account` are not used. */
+struct ops_timer *ops_retry_pace(struct ops_retry *retry, const struct ops_retry_timer *timer);
 
 /* Appends " (after N attempts)" to err->message when the request was sent more than once, and
  * "; the retry quota is spent" (after 1 attempt too) when the quota refused the retry. */
