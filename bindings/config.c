@@ -1,4 +1,5 @@
-/* config.c: the run's settings: environment defaults, a copy in the registry, a Lua view. */
+/* config.c: the run's settings: environment defaults, a copy kept in the Lua state
+ * (bindings/lua_aux.h), a Lua view. */
 #include "bindings/config.h"
 
 #include <lauxlib.h>
@@ -9,7 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define CONFIG_KEY "opsrun.config"
+#include "bindings/lua_aux.h"
 
 static const char *const s_output_names[] = {"table", "json", "jsonl", "csv"};
 
@@ -88,31 +89,27 @@ int ops_config_from_environment(struct ops_config *config, char *error, size_t e
   return 0;
 }
 
+/* The defaults, until the host stores its configuration (the module under busted). */
+static int s_config_init(lua_State *L, void *object, struct ops_error *err)
+{
+  (void)L, (void)err;
+  struct ops_config *config = object;
+  ops_config_defaults(config);
+  config->progress = false; /* a library inside another program draws nothing on its own */
+  return 0;
+}
+
+static const struct ops_lua_aux_state_type s_config_type = {
+    .name = "opsrun.Config", .size = sizeof(struct ops_config), .init = s_config_init};
+
 void ops_config_store(lua_State *L, const struct ops_config *config)
 {
-  struct ops_config *copy = lua_newuserdatauv(L, sizeof(*copy), 0);
-  *copy = *config;
-  lua_setfield(L, LUA_REGISTRYINDEX, CONFIG_KEY);
+  *(struct ops_config *)ops_lua_aux_state_object(L, &s_config_type, NULL) = *config;
 }
 
 const struct ops_config *ops_config_get(lua_State *L)
 {
-  lua_getfield(L, LUA_REGISTRYINDEX, CONFIG_KEY);
-  const struct ops_config *config = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  if (config)
-    return config;
-  struct ops_config defaults;
-  ops_config_defaults(&defaults);
-  defaults.progress = false; /* a library inside another program draws nothing on its own */
-  ops_config_store(L, &defaults);
-  return ops_config_get(L);
-}
-
-static void s_set_string(lua_State *L, const char *name, const char *value)
-{
-  lua_pushstring(L, value);
-  lua_setfield(L, -2, name);
+  return ops_lua_aux_state_object(L, &s_config_type, NULL);
 }
 
 static void s_set_boolean(lua_State *L, const char *name, bool value)
@@ -130,15 +127,15 @@ static void s_set_number(lua_State *L, const char *name, lua_Number value)
 void ops_config_push(lua_State *L, const struct ops_config *config)
 {
   lua_createtable(L, 0, 15);
-  s_set_string(L, "registry", config->registry_path);
-  s_set_string(L, "profile", config->profile);
-  s_set_string(L, "region", config->region);
-  s_set_string(L, "role", config->role);
-  s_set_string(L, "mcp_url", config->mcp_url);
-  s_set_string(L, "account", config->account);
-  s_set_string(L, "output", ops_output_name(config->output));
+  ops_lua_aux_set_string(L, "registry", config->registry_path);
+  ops_lua_aux_set_string(L, "profile", config->profile);
+  ops_lua_aux_set_string(L, "region", config->region);
+  ops_lua_aux_set_string(L, "role", config->role);
+  ops_lua_aux_set_string(L, "mcp_url", config->mcp_url);
+  ops_lua_aux_set_string(L, "account", config->account);
+  ops_lua_aux_set_string(L, "output", ops_output_name(config->output));
   s_set_boolean(L, "output_given", config->output_given);
-  s_set_string(L, "columns", config->columns);
+  ops_lua_aux_set_string(L, "columns", config->columns);
   lua_pushinteger(L, config->concurrency);
   lua_setfield(L, -2, "concurrency");
   s_set_number(L, "timeout", config->timeout_seconds);

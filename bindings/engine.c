@@ -8,11 +8,10 @@
 #include <string.h>
 
 #include "bindings/config.h"
+#include "bindings/lua_aux.h"
 #include "bindings/lua_error.h"
 #include "runtime/log.h"
 
-#define ENGINE_KEY                  "opsrun.engine"
-#define ENGINE_METATABLE            "opsrun.Engine"
 #define TASKS_KEY                   "opsrun.tasks" /* thread -> task, for ops_task_running */
 #define GROUP_METATABLE             "opsrun.Group"
 #define SLEEP_METATABLE             "opsrun.Sleep"
@@ -76,9 +75,9 @@ static void s_task_release(struct ops_task *task);
 static void s_wait_unlimit(struct ops_wait *wait);
 
 /* At lua_close: tasks still waiting (a script that ended while others ran) are dropped. */
-static int s_engine_gc(lua_State *L)
+static void s_engine_release(void *object)
 {
-  struct ops_engine *engine = luaL_checkudata(L, 1, ENGINE_METATABLE);
+  struct ops_engine *engine = object;
   while (engine->live) {
     struct ops_task *task = engine->live;
     if (task->wait) {
@@ -89,33 +88,31 @@ static int s_engine_gc(lua_State *L)
   }
   ops_loop_free(engine->loop);
   engine->loop = NULL;
-  return 0;
 }
 
-struct ops_engine *ops_engine_of(lua_State *L)
+static int s_engine_init(lua_State *L, void *object, struct ops_error *err)
 {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY) == LUA_TUSERDATA) {
-    struct ops_engine *engine = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return engine;
-  }
-  lua_pop(L, 1);
-  struct ops_engine *engine = lua_newuserdatauv(L, sizeof(*engine), 0);
-  memset(engine, 0, sizeof(*engine));
+  (void)err;
+  struct ops_engine *engine = object;
   engine->loop = ops_loop_new();
   if (!engine->loop)
     luaL_error(L, "cannot start the event loop (libcurl multi handle)");
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   engine->L = lua_tothread(L, -1);
   lua_pop(L, 1);
-  luaL_newmetatable(L, ENGINE_METATABLE);
-  lua_pushcfunction(L, s_engine_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
-  return engine;
+  return 0;
+}
+
+static const struct ops_lua_aux_state_type s_engine_type = {.name = "opsrun.Engine",
+                                                            .size = sizeof(struct ops_engine),
+                                                            .init = s_engine_init,
+                                                            .release = s_engine_release};
+
+struct ops_engine *ops_engine_of(lua_State *L)
+{
+  return ops_lua_aux_state_object(L, &s_engine_type, NULL);
 }
 
 struct ops_loop *ops_engine_loop(struct ops_engine *engine)
@@ -341,10 +338,7 @@ static void s_deadline_passed(void *ud)
 
 static struct ops_engine *s_engine_find(lua_State *L)
 {
-  lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
-  struct ops_engine *engine = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return engine;
+  return ops_lua_aux_state_find(L, &s_engine_type);
 }
 
 /* The count hook of every thread a task's code runs in: the task's coroutine, and the coroutines

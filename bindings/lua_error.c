@@ -2,8 +2,9 @@
 #include "bindings/lua_error.h"
 
 #include <lauxlib.h>
+#include <stdbool.h>
 
-#include "bindings/engine.h"
+#include "bindings/lua_aux.h"
 
 #define ERROR_METATABLE "opsrun.Error"
 
@@ -52,23 +53,21 @@ static void s_set_metatable(lua_State *L)
   lua_setmetatable(L, -2);
 }
 
-static void s_set_string(lua_State *L, const char *name, const char *value)
+/* An empty text is no value: the field is left out. */
+static const char *s_nonempty(const char *text)
 {
-  if (value && *value) {
-    lua_pushstring(L, value);
-    lua_setfield(L, -2, name);
-  }
+  return text && *text ? text : NULL;
 }
 
 void ops_lua_error_push(lua_State *L, const struct ops_error *err, const char *phase,
                         const char *account)
 {
   lua_createtable(L, 0, 8);
-  s_set_string(L, "kind", ops_err_kind_name(err->kind));
-  s_set_string(L, "code", err->code);
-  s_set_string(L, "message", err->message);
-  s_set_string(L, "phase", phase);
-  s_set_string(L, "account", account);
+  ops_lua_aux_set_string(L, "kind", s_nonempty(ops_err_kind_name(err->kind)));
+  ops_lua_aux_set_string(L, "code", s_nonempty(err->code));
+  ops_lua_aux_set_string(L, "message", s_nonempty(err->message));
+  ops_lua_aux_set_string(L, "phase", s_nonempty(phase));
+  ops_lua_aux_set_string(L, "account", s_nonempty(account));
   lua_pushboolean(L, err->retryable);
   lua_setfield(L, -2, "retryable");
   if (err->http_status) {
@@ -85,25 +84,24 @@ int ops_lua_error_raise(lua_State *L, const struct ops_error *err, const char *p
   return lua_error(L);
 }
 
-int ops_lua_error_new(lua_State *L)
+/* Whether the table on top of the stack has the field. */
+static bool s_has_field(lua_State *L, const char *name)
 {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checkstring(L, 2);
-  lua_settop(L, 2);
-  lua_setfield(L, 1, "kind");
-  if (lua_getfield(L, 1, "account") == LUA_TNIL) {
-    const char *account = ops_task_account(ops_task_running(L));
-    if (*account) {
-      lua_pushstring(L, account);
-      lua_setfield(L, 1, "account");
-    }
-  }
+  bool has = lua_getfield(L, -1, name) != LUA_TNIL;
   lua_pop(L, 1);
-  if (lua_getfield(L, 1, "retryable") == LUA_TNIL) {
+  return has;
+}
+
+void ops_lua_error_make(lua_State *L, int index, const char *kind, const char *account)
+{
+  lua_pushvalue(L, index);
+  ops_lua_aux_set_string(L, "kind", kind);
+  if (!s_has_field(L, "account"))
+    ops_lua_aux_set_string(L, "account", s_nonempty(account));
+  if (!s_has_field(L, "retryable")) {
     lua_pushboolean(L, 0);
-    lua_setfield(L, 1, "retryable");
+    lua_setfield(L, -2, "retryable");
   }
-  lua_pop(L, 1);
   s_set_metatable(L);
-  return 1;
+  lua_pop(L, 1);
 }

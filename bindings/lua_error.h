@@ -17,8 +17,9 @@ void ops_lua_error_push(lua_State *L, const struct ops_error *err, const char *p
 int ops_lua_error_raise(lua_State *L, const struct ops_error *err, const char *phase,
                         const char *account);
 
-/* error(fields, kind) for the embedded Lua: makes the table `fields` (code, message, phase...)
- * an error object of `kind`, with the running task's account unless it names one. */
-int ops_lua_error_new(lua_State *L);
+/* Makes the table at `index` (code, message, phase... as the embedded Lua fills it) an error
+ * object of `kind`: with `account` unless it names one (NULL or "": none), retryable false
+ * unless it says. */
+void ops_lua_error_make(lua_State *L, int index, const char *kind, const char *account);
 
 #endif

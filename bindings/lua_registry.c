@@ -1,5 +1,5 @@
-/* lua_registry.c: the Lua state's account registry: a userdata in the Lua registry that owns
- * the struct ops_registry (runtime/registry.h), loaded from the run's configuration
+/* lua_registry.c: the Lua state's account registry: a per-state object (bindings/lua_aux.h) that
+ * owns the struct ops_registry (runtime/registry.h), loaded from the run's configuration
  * (bindings/config.h), and the primitives that push its accounts as fresh tables. */
 #include "bindings/lua_registry.h"
 
@@ -7,64 +7,45 @@
 #include <string.h>
 
 #include "bindings/config.h"
+#include "bindings/lua_aux.h"
 #include "bindings/lua_error.h"
 #include "runtime/registry.h"
 
-#define REGISTRY_KEY       "opsrun.registry"
-#define REGISTRY_METATABLE "opsrun.Registry"
-
-/* The userdata kept under REGISTRY_KEY; it frees the registry when the state closes. */
+/* The registry kept in the Lua state; NULL when none is configured. */
 struct s_holder {
   struct ops_registry *registry;
 };
 
-static int registry_gc(lua_State *L)
+static void s_holder_release(void *object)
 {
-  struct s_holder *holder = luaL_checkudata(L, 1, REGISTRY_METATABLE);
+  struct s_holder *holder = object;
   ops_registry_free(holder->registry);
   holder->registry = NULL;
-  return 0;
 }
 
-/* The registry already loaded into L, or NULL. */
-static const struct ops_registry *s_loaded(lua_State *L)
+/* Loads the configured registry, if one is: 0, or a negative enum ops_err with `err` filled. */
+static int s_holder_init(lua_State *L, void *object, struct ops_error *err)
 {
-  lua_getfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY);
-  const struct s_holder *holder = luaL_testudata(L, -1, REGISTRY_METATABLE);
-  lua_pop(L, 1);
-  return holder ? holder->registry : NULL;
+  struct s_holder *holder = object;
+  const struct ops_config *config = ops_config_get(L);
+  return config->registry_path
+             ? ops_registry_load_file(config->registry_path, config->role, &holder->registry, err)
+             : ops_registry_load_env(config->role, &holder->registry, err);
 }
+
+static const struct ops_lua_aux_state_type s_holder_type = {.name = "opsrun.Registry",
+                                                            .size = sizeof(struct s_holder),
+                                                            .init = s_holder_init,
+                                                            .release = s_holder_release};
 
 /* Loads the configured registry into L unless it is there. Returns 0 with *out the registry
  * (borrowed from L), or NULL when none is configured; or a negative enum ops_err with `err`
  * filled. */
 static int s_load(lua_State *L, const struct ops_registry **out, struct ops_error *err)
 {
-  *out = s_loaded(L);
-  if (*out)
-    return 0;
-  const struct ops_config *config = ops_config_get(L);
-  /* The holder exists before the registry does: a memory error raised while making it can
-   * leak nothing, and once it holds the registry the garbage collector frees it. */
-  struct s_holder *holder = lua_newuserdatauv(L, sizeof(*holder), 0);
-  holder->registry = NULL;
-  if (luaL_newmetatable(L, REGISTRY_METATABLE)) {
-    lua_pushcfunction(L, registry_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  struct ops_registry *registry = NULL;
-  int rc = config->registry_path
-               ? ops_registry_load_file(config->registry_path, config->role, &registry, err)
-               : ops_registry_load_env(config->role, &registry, err);
-  if (rc < 0 || !registry) {
-    lua_pop(L, 1);
-    return rc;
-  }
-  holder->registry = registry;
-  lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY);
-  *out = registry;
-  return 0;
+  const struct s_holder *holder = ops_lua_aux_state_object(L, &s_holder_type, err);
+  *out = holder ? holder->registry : NULL;
+  return holder ? 0 : err->kind;
 }
 
 /* The registry, loaded if need be; raises the registry error object when it cannot be. */
@@ -81,14 +62,6 @@ static const struct ops_registry *s_registry_or_raise(lua_State *L)
   return registry;
 }
 
-static void s_set_string(lua_State *L, const char *name, const char *value)
-{
-  if (value) {
-    lua_pushstring(L, value);
-    lua_setfield(L, -2, name);
-  }
-}
-
 static void s_set_integer(lua_State *L, const char *name, lua_Integer value)
 {
   lua_pushinteger(L, value);
@@ -99,11 +72,11 @@ static void s_set_integer(lua_State *L, const char *name, lua_Integer value)
 static void s_push_account(lua_State *L, const struct ops_registry_account *account)
 {
   lua_createtable(L, 0, 9);
-  s_set_string(L, "id", account->id);
-  s_set_string(L, "name", account->name);
-  s_set_string(L, "environment", account->environment);
-  s_set_string(L, "role_name", account->role_name);
-  s_set_string(L, "external_id", account->external_id);
+  ops_lua_aux_set_string(L, "id", account->id);
+  ops_lua_aux_set_string(L, "name", account->name);
+  ops_lua_aux_set_string(L, "environment", account->environment);
+  ops_lua_aux_set_string(L, "role_name", account->role_name);
+  ops_lua_aux_set_string(L, "external_id", account->external_id);
   s_set_integer(L, "session_duration", account->session_duration);
   s_set_integer(L, "index", (lua_Integer)account->index);
   lua_createtable(L, (int)account->region_count, 0);
@@ -114,7 +87,7 @@ static void s_push_account(lua_State *L, const struct ops_registry_account *acco
   lua_setfield(L, -2, "regions");
   lua_createtable(L, 0, (int)account->tag_count);
   for (size_t i = 0; i < account->tag_count; i++)
-    s_set_string(L, account->tags[i].key, account->tags[i].value);
+    ops_lua_aux_set_string(L, account->tags[i].key, account->tags[i].value);
   lua_setfield(L, -2, "tags");
 }
 

@@ -21,6 +21,17 @@ static void s_move_notice(lua_State *L, int module, int private)
   lua_pop(L, 1);
 }
 
+/* private.error(fields, kind): makes the table `fields` an error object of `kind`, with the
+ * running task's account unless it names one. */
+static int opsrun_error(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const char *kind = luaL_checkstring(L, 2);
+  ops_lua_error_make(L, 1, kind, ops_task_account(ops_task_running(L)));
+  lua_settop(L, 1);
+  return 1;
+}
+
 static void s_run_embedded(lua_State *L, int module, int private)
 {
   for (const struct ops_embedded_lua *file = ops_embedded_lua; file->name; file++) {
@@ -60,7 +71,7 @@ int luaopen_opsrun(lua_State *L)
   lua_setfield(L, private, "identity");
   luaopen_opsrun_mcp(L);
   lua_setfield(L, private, "mcp");
-  lua_pushcfunction(L, ops_lua_error_new);
+  lua_pushcfunction(L, opsrun_error);
   lua_setfield(L, private, "error");
 
   s_run_embedded(L, module, private);
