@@ -24,6 +24,32 @@ void ops_error_set_code(struct ops_error *err, const char *code)
     snprintf(err->code, sizeof(err->code), "%s", code);
 }
 
+void ops_error_set_transport(struct ops_error *err, enum ops_transport_failure failure)
+{
+  if (err) {
+    err->transport = failure;
+    ops_error_set_code(err, ops_transport_failure_name(failure));
+  }
+}
+
+const char *ops_transport_failure_name(enum ops_transport_failure failure)
+{
+  switch (failure) {
+  case OPS_TRANSPORT_NONE: return "";
+  case OPS_TRANSPORT_CONNECT: return "ConnectFailed";
+  case OPS_TRANSPORT_RESOLVE: return "UnknownHost";
+  case OPS_TRANSPORT_TLS: return "TlsFailed";
+  case OPS_TRANSPORT_TIMEOUT: return "RequestTimeout";
+  case OPS_TRANSPORT_RESET: return "ConnectionReset";
+  case OPS_TRANSPORT_CLOSED_AFTER_SEND: return "ClosedAfterSend";
+  case OPS_TRANSPORT_INCOMPLETE: return "IncompleteResponse";
+  case OPS_TRANSPORT_TOO_LARGE: return "ResponseTooLarge";
+  case OPS_TRANSPORT_OVER_BUDGET: return "ReplyBudgetExceeded";
+  case OPS_TRANSPORT_OTHER: return "TransportError";
+  }
+  return "TransportError";
+}
+
 const char *ops_err_kind_name(enum ops_err kind)
 {
   switch (kind) {

@@ -404,22 +404,74 @@ static void s_transfer_free(struct ops_http_transfer *t)
   free(t);
 }
 
+/* What a libcurl result means, for the policies above the transport. */
+static enum ops_transport_failure s_failure_of(CURLcode result)
+{
+  switch (result) {
+  case CURLE_COULDNT_CONNECT: return OPS_TRANSPORT_CONNECT;
+  case CURLE_COULDNT_RESOLVE_HOST: return OPS_TRANSPORT_RESOLVE;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_SHUTDOWN_FAILED:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS: return OPS_TRANSPORT_TLS;
+  case CURLE_OPERATION_TIMEDOUT: return OPS_TRANSPORT_TIMEOUT;
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR: return OPS_TRANSPORT_RESET;
+  case CURLE_SEND_FAIL_REWIND: return OPS_TRANSPORT_CLOSED_AFTER_SEND;
+  case CURLE_GOT_NOTHING:
+  case CURLE_PARTIAL_FILE: return OPS_TRANSPORT_INCOMPLETE;
+  default: return OPS_TRANSPORT_OTHER;
+  }
+}
+
+/* Whether the same request may succeed later: the failure was the network's or the load's, not
+ * the answer's (too large) nor the set-up's (TLS). */
+static bool s_retryable(enum ops_transport_failure failure)
+{
+  switch (failure) {
+  case OPS_TRANSPORT_CONNECT:
+  case OPS_TRANSPORT_RESOLVE:
+  case OPS_TRANSPORT_TIMEOUT:
+  case OPS_TRANSPORT_RESET:
+  case OPS_TRANSPORT_CLOSED_AFTER_SEND:
+  case OPS_TRANSPORT_INCOMPLETE:
+  case OPS_TRANSPORT_OVER_BUDGET: return true;
+  default: return false;
+  }
+}
+
+/* How transfer `t` failed: what libcurl says, unless this file's own limits stopped it. */
+static enum ops_transport_failure s_failure(const struct ops_http_transfer *t, CURLcode result)
+{
+  enum ops_transport_failure failure = s_failure_of(result);
+  if (failure == OPS_TRANSPORT_TIMEOUT || failure == OPS_TRANSPORT_CLOSED_AFTER_SEND)
+    return failure;
+  if (t->over_budget)
+    return OPS_TRANSPORT_OVER_BUDGET;
+  return t->too_large ? OPS_TRANSPORT_TOO_LARGE : failure;
+}
+
 static void s_describe_failure(struct ops_http_transfer *t, CURLcode result, struct ops_error *err)
 {
   const char *url = NULL;
   curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
   const char *why = t->curl_error[0] ? t->curl_error : curl_easy_strerror(result);
-  if (result == CURLE_OPERATION_TIMEDOUT) {
+  enum ops_transport_failure failure = s_failure(t, result);
+  if (failure == OPS_TRANSPORT_TIMEOUT) {
     ops_error_set(err, OPS_ERR_TIMEOUT, "%s %s: no complete answer in time (%s)", t->method, url,
                   why);
-    err->retryable = true;
-  } else if (result == CURLE_SEND_FAIL_REWIND) { /* s_on_seek: libcurl wanted to send it again */
+  } else if (failure == OPS_TRANSPORT_CLOSED_AFTER_SEND) { /* s_on_seek: libcurl would resend */
     ops_error_set(err, OPS_ERR_TRANSPORT,
                   "%s %s: the connection closed after the request was sent, before any answer "
                   "(the server may have acted on it)",
                   t->method, url);
-    err->retryable = true;
-  } else if (t->over_budget) {
+  } else if (failure == OPS_TRANSPORT_OVER_BUDGET) {
     char budget[32];
     if (s_reply_budget % ((size_t)1 << 20) == 0)
       snprintf(budget, sizeof(budget), "%zu MiB", s_reply_budget >> 20);
@@ -429,16 +481,15 @@ static void s_describe_failure(struct ops_http_transfer *t, CURLcode result, str
                   "%s %s: replies in flight hold more than %s together: the newest, this one, "
                   "was abandoned to keep opsrun's memory bounded",
                   t->method, url, budget);
-    err->retryable = true; /* the load failed it, not the reply: later it may fit */
-  } else if (t->too_large) {
+  } else if (failure == OPS_TRANSPORT_TOO_LARGE) {
     ops_error_set(err, OPS_ERR_TRANSPORT, "%s %s: response larger than %zu bytes, abandoned",
                   t->method, url, t->max_response_bytes);
   } else {
     ops_error_set(err, OPS_ERR_TRANSPORT, "%s %s: %s", t->method, url, why);
-    err->retryable = result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST ||
-                     result == CURLE_SEND_ERROR || result == CURLE_RECV_ERROR ||
-                     result == CURLE_GOT_NOTHING || result == CURLE_PARTIAL_FILE;
   }
+  err->retryable = s_retryable(failure); /* over budget: the load failed it; later it may fit */
+  ops_error_set_transport(err, failure);
+  /* for runtime/mcp.c's s_may_resend until it reads err->transport */
   snprintf(err->code, sizeof(err->code), "curl:%d", (int)result);
 }
 

@@ -59,9 +59,10 @@ struct ops_http_request {
 struct ops_http_transfer;
 
 /* Called once when the exchange ends. On success `err` is NULL and `response` is the server's
- * answer, whatever its status; on failure (connection, timeout, size limit, the budget of all
- * replies in flight (retryable), a connection closed after the request was sent (code "curl:65",
- * retryable)) `err` says why and `response` holds what arrived. Both are borrowed until the
+ * answer, whatever its status; on failure `err` says why, with err->transport saying how
+ * (runtime/error.h: connection, name, TLS, timeout, size limit, the budget of all replies in
+ * flight, a connection closed after the request was sent, ...) and err->retryable whether the
+ * same request may succeed later, and `response` holds what arrived. Both are borrowed until the
  * callback returns; the transfer is freed after it. */
 typedef void (*ops_http_done_fn)(const struct ops_http_response *response,
                                  const struct ops_error *err, void *ud);

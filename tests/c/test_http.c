@@ -147,6 +147,7 @@ static void a_request_the_server_may_have_read_is_not_sent_again(void **state)
   assert_true(closed.failed);
   assert_int_equal(closed.err.kind, OPS_ERR_TRANSPORT);
   assert_true(closed.err.retryable);
+  assert_int_equal(closed.err.transport, OPS_TRANSPORT_CLOSED_AFTER_SEND);
   assert_non_null(strstr(closed.err.message, "the server may have acted on it"));
   post(f, "/echo", &again); /* what the retry policy does: a new transfer */
   assert_false(again.failed);
@@ -192,6 +193,7 @@ static void a_deadline_ends_a_hung_exchange(void **state)
   run_until_done(f->loop, &o, 1);
   assert_true(o.failed);
   assert_int_equal(o.err.kind, OPS_ERR_TIMEOUT);
+  assert_int_equal(o.err.transport, OPS_TRANSPORT_TIMEOUT);
   assert_non_null(strstr(o.err.message, "/hang"));
 }
 
@@ -205,6 +207,7 @@ static void oversized_responses_are_abandoned(void **state)
   run_until_done(f->loop, &o, 1);
   assert_true(o.failed);
   assert_int_equal(o.err.kind, OPS_ERR_TRANSPORT);
+  assert_int_equal(o.err.transport, OPS_TRANSPORT_TOO_LARGE);
   assert_non_null(strstr(o.err.message, "larger than 1000 bytes"));
 }
 
@@ -311,7 +314,7 @@ static bool mentions_the_budget(const struct outcome *o, const char *budget)
            "one, was abandoned",
            budget);
   return o->failed && o->err.kind == OPS_ERR_TRANSPORT && o->err.retryable &&
-         strstr(o->err.message, words);
+         o->err.transport == OPS_TRANSPORT_OVER_BUDGET && strstr(o->err.message, words);
 }
 
 /* 32 replies of 64 MiB each (the MCP cap) held 1.9 GB at once (issue 14): every reply in flight
@@ -419,6 +422,7 @@ static void refused_connections_are_retryable_transport_errors(void **state)
   run_until_done(f->loop, &o, 1);
   assert_true(o.failed);
   assert_int_equal(o.err.kind, OPS_ERR_TRANSPORT);
+  assert_int_equal(o.err.transport, OPS_TRANSPORT_CONNECT);
   assert_true(o.err.retryable);
 }
 
