@@ -12,7 +12,7 @@
 #include "bindings/lua_error.h"
 #include "runtime/log.h"
 
-#define TASKS_KEY                   "opsrun.tasks" /* thread -> task, for ops_task_running */
+#define TASKS_KEY                   "opsrun.tasks" /* thread -> task, for ops_engine_running_task */
 #define GROUP_METATABLE             "opsrun.Group"
 #define SLEEP_METATABLE             "opsrun.Sleep"
 #define DEADLINE_CHECK_INSTRUCTIONS 10000
@@ -172,7 +172,7 @@ static void s_queue_append(struct s_queue *to, struct s_queue *from)
 
 /* ---------------------------------------------------------------- tasks */
 
-struct ops_task *ops_task_running(lua_State *L)
+struct ops_task *ops_engine_running_task(lua_State *L)
 {
   lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
   if (!lua_istable(L, -1)) {
@@ -186,22 +186,22 @@ struct ops_task *ops_task_running(lua_State *L)
   return task && task->state == TASK_RUNNING ? task : NULL;
 }
 
-const char *ops_task_account(const struct ops_task *task)
+const char *ops_engine_task_account(const struct ops_task *task)
 {
   return task ? task->account : "";
 }
 
-void ops_task_set_account(struct ops_task *task, const char *account)
+void ops_engine_set_task_account(struct ops_task *task, const char *account)
 {
   snprintf(task->account, sizeof(task->account), "%s", account ? account : "");
 }
 
-void *ops_task_context(const struct ops_task *task)
+void *ops_engine_task_context(const struct ops_task *task)
 {
   return task->context;
 }
 
-void ops_task_set_context(struct ops_task *task, void *context)
+void ops_engine_set_task_context(struct ops_task *task, void *context)
 {
   task->context = context;
 }
@@ -246,7 +246,7 @@ static void s_file_result(struct ops_task *task, lua_State *L, bool ok, int nval
   lua_rawseti(L, -2, group->tail++); /* queue[tail] = record */
   lua_pop(L, 2 + nvalues);           /* queue, group, values */
   if (group->waiter)
-    ops_wait_done(group->waiter);
+    ops_engine_wait_done(group->waiter);
 }
 
 static void s_log_failure(struct ops_task *task, lua_State *L)
@@ -376,7 +376,7 @@ static void s_deadline_hook(lua_State *L, lua_Debug *ar)
  * tables) and records the traceback beside it. */
 static int s_task_traceback(lua_State *L)
 {
-  struct ops_task *task = ops_task_running(L);
+  struct ops_task *task = ops_engine_running_task(L);
   const char *message = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
   if (!message)
     message = luaL_tolstring(L, 1, NULL);
@@ -424,7 +424,7 @@ static void s_spawn(lua_State *L, int group_index, int key_index, double timeout
   task->engine = engine;
   task->timeout_seconds = timeout_seconds;
   task->traceback_ref = LUA_NOREF;
-  ops_task_set_account(task, account);
+  ops_engine_set_task_account(task, account);
   lua_pushvalue(L, group_index);
   task->group_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, key_index);
@@ -502,7 +502,7 @@ static void s_push_interrupted_error(lua_State *L)
   ops_error_set(&err, OPS_ERR_CANCELLED, "interrupted by %s",
                 ops_engine_interrupt_name(ops_engine_of(L)));
   ops_error_set_code(&err, "Interrupted");
-  ops_lua_error_push(L, &err, NULL, ops_task_account(ops_task_running(L)));
+  ops_lua_error_push(L, &err, NULL, ops_engine_task_account(ops_engine_running_task(L)));
 }
 
 /* The error of a wait whose --timeout passed (engine.h). */
@@ -513,7 +513,7 @@ static void s_push_expired_error(lua_State *L)
                 ops_config_get(L)->timeout_seconds);
   ops_error_set_code(&err, "Timeout");
   err.retryable = true;
-  ops_lua_error_push(L, &err, NULL, ops_task_account(ops_task_running(L)));
+  ops_lua_error_push(L, &err, NULL, ops_engine_task_account(ops_engine_running_task(L)));
 }
 
 static void s_wait_unlimit(struct ops_wait *wait)
@@ -658,9 +658,9 @@ static int s_resume_k(lua_State *L, int status, lua_KContext ctx)
   return wait->k(L, status, wait->ctx);
 }
 
-int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_KContext ctx)
+int ops_engine_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_KContext ctx)
 {
-  struct ops_task *task = ops_task_running(L);
+  struct ops_task *task = ops_engine_running_task(L);
   struct ops_engine *engine = ops_engine_of(L);
   if (wait->done) /* the work ended before the binding could wait for it */
     return k(L, LUA_OK, ctx);
@@ -698,7 +698,7 @@ int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_K
   return s_resume_k(L, LUA_YIELD, (lua_KContext)wait);
 }
 
-void ops_wait_done(struct ops_wait *wait)
+void ops_engine_wait_done(struct ops_wait *wait)
 {
   s_wait_unlimit(wait);
   wait->done = true;
@@ -721,7 +721,7 @@ static void s_sleep_fired(void *ud)
 {
   struct s_sleep *sleep = ud;
   sleep->timer = NULL;
-  ops_wait_done(&sleep->wait);
+  ops_engine_wait_done(&sleep->wait);
 }
 
 static void s_sleep_cancel(struct ops_wait *wait)
@@ -750,7 +750,7 @@ static int engine_sleep(lua_State *L)
       ops_loop_timer_start(loop, (uint64_t)(seconds * 1000.0 + 0.5), s_sleep_fired, sleep);
   if (!sleep->timer)
     return luaL_error(L, "out of memory starting a timer");
-  return ops_task_suspend(L, &sleep->wait, s_sleep_k, 0);
+  return ops_engine_suspend(L, &sleep->wait, s_sleep_k, 0);
 }
 
 /* ---------------------------------------------------------------- groups */
@@ -845,7 +845,7 @@ static int group_next(lua_State *L)
       .wait = {.cancel = s_group_wait_cancel, .survives_interrupt = true, .unbounded = true},
       .group = group};
   group->waiter = &gw->wait;
-  return ops_task_suspend(L, &gw->wait, s_group_next_k, (lua_KContext)gw);
+  return ops_engine_suspend(L, &gw->wait, s_group_next_k, (lua_KContext)gw);
 }
 
 /* ---------------------------------------------------------------- running a function */

@@ -5,9 +5,9 @@
  *   1. check its arguments and copy what it needs out of Lua (strings may move after a yield);
  *   2. embed a struct ops_wait in its own state, ideally a userdata on the task's stack, which
  *      then lives exactly as long as the wait, and start the work on ops_engine_loop();
- *   3. `return ops_task_suspend(L, &state->wait, k, ctx);`
+ *   3. `return ops_engine_suspend(L, &state->wait, k, ctx);`
  *   4. the loop callback that completes the work stores its outcome in the state and calls
- *      ops_wait_done(&state->wait);
+ *      ops_engine_wait_done(&state->wait);
  *   5. the engine resumes the task in `k(L, status, ctx)`, which pushes the binding's results
  *      or raises its error object (bindings/error.h).
  * If the task is abandoned while suspended (its deadline passed), wait->cancel runs instead of
@@ -58,15 +58,15 @@ struct ops_engine *ops_engine_of(lua_State *L);
 /* The loop that waits are registered on (borrowed, lives as long as the engine). */
 struct ops_loop *ops_engine_loop(struct ops_engine *engine);
 
-/* Suspends the calling task until ops_wait_done(wait), then continues in k (see above). Outside
- * any task (a plain Lua state under busted, or a coroutine the script made itself) it drives
- * the engine in place until the wait is done and then calls k, so a binding works anywhere.
+/* Suspends the calling task until ops_engine_wait_done(wait), then continues in k (see above).
+ * Outside any task (a plain Lua state under busted, or a coroutine the script made itself) it
+ * drives the engine in place until the wait is done and then calls k, so a binding works anywhere.
  * Raises the task's timeout error instead if its deadline has already passed. Use it as
- * `return ops_task_suspend(...)`. */
-int ops_task_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_KContext ctx);
+ * `return ops_engine_suspend(...)`. */
+int ops_engine_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_KContext ctx);
 
 /* Marks a wait complete so its task is resumed. Call it from loop callbacks only. */
-void ops_wait_done(struct ops_wait *wait);
+void ops_engine_wait_done(struct ops_wait *wait);
 
 /* Ctrl-C (SIGINT), SIGTERM or SIGHUP. Async-signal-safe: notes the interrupt and its signal and
  * wakes the loop, which then cancels every wait (but those that survive interrupts) and raises
@@ -86,16 +86,16 @@ bool ops_engine_interrupt_told(const struct ops_engine *engine);
 void ops_engine_clear_interrupt(struct ops_engine *engine);
 
 /* The task whose coroutine is L, or NULL (the main thread, or a script's own coroutine). */
-struct ops_task *ops_task_running(lua_State *L);
+struct ops_task *ops_engine_running_task(lua_State *L);
 
 /* The account a task acts for, shown in its log lines: "" until set. */
-const char *ops_task_account(const struct ops_task *task);
-void ops_task_set_account(struct ops_task *task, const char *account);
+const char *ops_engine_task_account(const struct ops_task *task);
+void ops_engine_set_task_account(struct ops_task *task, const char *account);
 
 /* One pointer a binding keeps per task, NULL when the task starts (bindings/identity.c keeps
  * the role the task acts as). Not owned by the task. */
-void *ops_task_context(const struct ops_task *task);
-void ops_task_set_context(struct ops_task *task, void *context);
+void *ops_engine_task_context(const struct ops_task *task);
+void ops_engine_set_task_context(struct ops_task *task, void *context);
 
 /* Runs a function as a task without a deadline (the function, then its `nargs` arguments, on
  * top of L's stack) and drives the engine, and so every other task and wait, until it ends.

@@ -459,17 +459,17 @@ const char *ops_identity_region(lua_State *L)
 /* What the running code acts as: its task's role, else (outside tasks) the state's, else base. */
 static struct s_source *s_current(lua_State *L, struct s_aws *aws)
 {
-  struct ops_task *task = ops_task_running(L);
-  struct s_source *source = task ? ops_task_context(task) : aws->main_identity;
+  struct ops_task *task = ops_engine_running_task(L);
+  struct s_source *source = task ? ops_engine_task_context(task) : aws->main_identity;
   return source ? source : &aws->base;
 }
 
 static void s_set_current(lua_State *L, struct s_aws *aws, struct s_source *source)
 {
-  struct ops_task *task = ops_task_running(L);
+  struct ops_task *task = ops_engine_running_task(L);
   if (task) {
-    ops_task_set_context(task, source);
-    ops_task_set_account(task, source->account);
+    ops_engine_set_task_context(task, source);
+    ops_engine_set_task_account(task, source->account);
     if (task == aws->main_sharer)
       aws->main_identity = source;
   } else {
@@ -480,8 +480,9 @@ static void s_set_current(lua_State *L, struct s_aws *aws, struct s_source *sour
 static int s_raise_failure(lua_State *L, const struct s_source *source)
 {
   return ops_lua_error_raise(L, &source->error, source->kind == SOURCE_ROLE ? "assume" : NULL,
-                             source->kind == SOURCE_ROLE ? source->account
-                                                         : ops_task_account(ops_task_running(L)));
+                             source->kind == SOURCE_ROLE
+                                 ? source->account
+                                 : ops_engine_task_account(ops_engine_running_task(L)));
 }
 
 /* ------------------------------------------------------------------ waiting for credentials */
@@ -500,7 +501,7 @@ static void s_identity_ready(struct s_waiter *waiter)
   struct s_identity_wait *w =
       (struct s_identity_wait *)((char *)waiter - offsetof(struct s_identity_wait, waiter));
   w->queued = false;
-  ops_wait_done(&w->wait);
+  ops_engine_wait_done(&w->wait);
 }
 
 static void s_identity_cancel(struct ops_wait *wait)
@@ -536,7 +537,7 @@ static int s_await(lua_State *L, struct s_source *source, lua_KFunction k, lua_K
   w->ctx = ctx;
   w->queued = true;
   s_want(source, &w->waiter);
-  return ops_task_suspend(L, &w->wait, s_identity_k, (lua_KContext)w);
+  return ops_engine_suspend(L, &w->wait, s_identity_k, (lua_KContext)w);
 }
 
 static int s_wait_gc(lua_State *L)
@@ -713,7 +714,7 @@ static void s_whoami_done(struct ops_sts_identity *identity, const struct ops_er
       return;
     c->failed = true;
   }
-  ops_wait_done(&c->wait);
+  ops_engine_wait_done(&c->wait);
 }
 
 /* Starts (or starts again) GetCallerIdentity as c->source, once the send rate allows; a call
@@ -733,7 +734,7 @@ static void s_whoami_send(void *ud)
     return;
   c->failed = true;
   c->error = err;
-  ops_wait_done(&c->wait);
+  ops_engine_wait_done(&c->wait);
 }
 
 static int s_whoami_done_k(lua_State *L, int status, lua_KContext ctx)
@@ -741,7 +742,8 @@ static int s_whoami_done_k(lua_State *L, int status, lua_KContext ctx)
   (void)status;
   struct s_sts_call *c = (struct s_sts_call *)ctx;
   if (c->failed)
-    return ops_lua_error_raise(L, &c->error, "whoami", ops_task_account(ops_task_running(L)));
+    return ops_lua_error_raise(L, &c->error, "whoami",
+                               ops_engine_task_account(ops_engine_running_task(L)));
   struct s_aws *aws = s_aws_of(L);
   if (s_current(L, aws) == &aws->base)
     snprintf(aws->base_account, sizeof(aws->base_account), "%s", c->identity->account);
@@ -766,9 +768,10 @@ static int s_whoami_with_identity(lua_State *L, int status, lua_KContext ctx)
   c->wait.cancel = s_sts_call_cancel;
   c->aws = aws;
   c->source = s_current(L, aws);
-  snprintf(c->account, sizeof(c->account), "%s", ops_task_account(ops_task_running(L)));
+  snprintf(c->account, sizeof(c->account), "%s",
+           ops_engine_task_account(ops_engine_running_task(L)));
   s_whoami_send(c); /* a call that cannot start is done at once: k raises its error */
-  return ops_task_suspend(L, &c->wait, s_whoami_done_k, (lua_KContext)c);
+  return ops_engine_suspend(L, &c->wait, s_whoami_done_k, (lua_KContext)c);
 }
 
 static int identity_whoami(lua_State *L)
@@ -781,11 +784,11 @@ static int identity_whoami(lua_State *L)
 static int s_share_main(lua_State *L)
 {
   struct s_aws *aws = s_aws_of(L);
-  struct ops_task *task = ops_task_running(L);
+  struct ops_task *task = ops_engine_running_task(L);
   aws->main_sharer = task;
   if (task) {
-    ops_task_set_context(task, aws->main_identity);
-    ops_task_set_account(task, aws->main_identity ? aws->main_identity->account : "");
+    ops_engine_set_task_context(task, aws->main_identity);
+    ops_engine_set_task_account(task, aws->main_identity ? aws->main_identity->account : "");
   }
   return 0;
 }

@@ -21,7 +21,7 @@ static int s_write(lua_State *L, enum ops_log_level level)
   } else {
     message = luaL_tolstring(L, 1, NULL);
   }
-  ops_log_write(level, ops_task_account(ops_task_running(L)), message);
+  ops_log_write(level, ops_engine_task_account(ops_engine_running_task(L)), message);
   return 0;
 }
 

@@ -187,7 +187,7 @@ static void s_request_done(void *ud, const char *result_json, const struct ops_e
     request->failed = true;
     ops_error_set(&request->error, OPS_ERR_NOMEM, "out of memory reading an MCP reply");
   }
-  ops_wait_done(&request->wait);
+  ops_engine_wait_done(&request->wait);
 }
 
 /* Pushes the reply decoded by lua-cjson (json.decode); a reply it cannot decode, such as one
@@ -226,7 +226,8 @@ static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
   }
   s_request_release(request);
   s_explain_signing_region(L, &request->error);
-  return ops_lua_error_raise(L, &request->error, "mcp", ops_task_account(ops_task_running(L)));
+  return ops_lua_error_raise(L, &request->error, "mcp",
+                             ops_engine_task_account(ops_engine_running_task(L)));
 }
 
 /* Arguments still on the stack after the identity wait: method, params_json, timeout. `ctx` is 1
@@ -248,8 +249,8 @@ static int s_request_with_identity(lua_State *L, int status, lua_KContext ctx)
   struct ops_error err;
   request->call = ops_mcp_call_start(client, &call, s_request_done, request, &err);
   if (!request->call)
-    return ops_lua_error_raise(L, &err, "mcp", ops_task_account(ops_task_running(L)));
-  return ops_task_suspend(L, &request->wait, s_request_done_k, (lua_KContext)request);
+    return ops_lua_error_raise(L, &err, "mcp", ops_engine_task_account(ops_engine_running_task(L)));
+  return ops_engine_suspend(L, &request->wait, s_request_done_k, (lua_KContext)request);
 }
 
 /* request(method, params_json | nil, timeout_seconds) -> the result, decoded */
@@ -285,7 +286,7 @@ struct s_close {
 
 static void s_closed(void *ud)
 {
-  ops_wait_done(&((struct s_close *)ud)->wait);
+  ops_engine_wait_done(&((struct s_close *)ud)->wait);
 }
 
 /* A signal while closing: the DELETEs still to come get CLOSE_AFTER_INTERRUPT_MS at most. */
@@ -319,7 +320,7 @@ static int mcp_close(lua_State *L)
                             .client = client};
   bool interrupted = ops_engine_interrupted(ops_engine_of(L));
   ops_mcp_client_close(client, interrupted ? CLOSE_AFTER_INTERRUPT_MS : 0, s_closed, close);
-  return ops_task_suspend(L, &close->wait, s_close_k, 0);
+  return ops_engine_suspend(L, &close->wait, s_close_k, 0);
 }
 
 int luaopen_opsrun_mcp(lua_State *L)

@@ -27,7 +27,7 @@ static int opsrun_error(lua_State *L)
 {
   luaL_checktype(L, 1, LUA_TTABLE);
   const char *kind = luaL_checkstring(L, 2);
-  ops_lua_error_make(L, 1, kind, ops_task_account(ops_task_running(L)));
+  ops_lua_error_make(L, 1, kind, ops_engine_task_account(ops_engine_running_task(L)));
   lua_settop(L, 1);
   return 1;
 }

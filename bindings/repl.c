@@ -66,7 +66,7 @@ static void s_interrupt_hook(lua_State *L, lua_Debug *ar)
   ops_error_set(&err, OPS_ERR_CANCELLED, "interrupted by %s",
                 ops_engine_interrupt_name(ops_engine_of(L)));
   ops_error_set_code(&err, "Interrupted");
-  ops_lua_error_push(L, &err, NULL, ops_task_account(ops_task_running(L)));
+  ops_lua_error_push(L, &err, NULL, ops_engine_task_account(ops_engine_running_task(L)));
   lua_error(L);
 }
 

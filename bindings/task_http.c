@@ -54,7 +54,7 @@ static void s_on_done(const struct ops_http_response *response, const struct ops
     call->failed = true;
     ops_error_set(&call->error, OPS_ERR_NOMEM, "out of memory reading an HTTP response");
   }
-  ops_wait_done(&call->wait);
+  ops_engine_wait_done(&call->wait);
 }
 
 static void s_cancel(struct ops_wait *wait)
@@ -88,7 +88,7 @@ int ops_task_http(lua_State *L, const struct ops_http_request *request, lua_KFun
     call->failed = true;
     return k(L, LUA_OK, (lua_KContext)call);
   }
-  return ops_task_suspend(L, &call->wait, k, (lua_KContext)call);
+  return ops_engine_suspend(L, &call->wait, k, (lua_KContext)call);
 }
 
 const struct ops_task_http *ops_task_http_result(lua_KContext ctx)
