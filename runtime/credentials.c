@@ -43,6 +43,13 @@ void ops_credentials_wipe_free(char *secret)
   }
 }
 
+char *ops_credentials_dup_optional(const char *s, bool *ok)
+{
+  char *copy = s ? strdup(s) : NULL;
+  *ok &= !s || copy;
+  return copy;
+}
+
 int ops_credentials_new(struct ops_credentials **out, const char *access_key_id,
                         const char *secret_access_key, const char *session_token,
                         int64_t expiration, const char *source, struct ops_error *err)
@@ -64,6 +71,14 @@ int ops_credentials_new(struct ops_credentials **out, const char *access_key_id,
 nomem:
   ops_credentials_free(c);
   return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+}
+
+int ops_credentials_copy(struct ops_credentials **out, const struct ops_credentials *credentials,
+                         struct ops_error *err)
+{
+  return ops_credentials_new(out, credentials->access_key_id, credentials->secret_access_key,
+                             credentials->session_token, credentials->expiration,
+                             credentials->source, err);
 }
 
 int ops_credentials_set_source(struct ops_credentials *credentials, const char *source,

@@ -3,7 +3,8 @@
  * file (credentials_env.c, credentials_profile.c, credentials_process.c, credentials_sso.c,
  * credentials_web_identity.c, credentials_ecs.c, credentials_imds.c) and credentials_chain.c
  * composes them in the AWS CLI v2's order; credentials_cached.c wraps any provider with a cache
- * that every user of one identity shares (single flight, refresh, invalidation). Network and time go through runtime/transport.h, the
+ * that every user of one identity shares (single flight, refresh, invalidation), and
+ * credentials_role.c assumes a role over any provider (STS, with retries and pacing). Network and time go through runtime/transport.h, the
  * environment through runtime/env.h, so tests inject all three.
  *
  * A fetch always ends in its callback, run from the event loop, never inside the call that
@@ -45,6 +46,10 @@ struct ops_credentials {
 int ops_credentials_new(struct ops_credentials **out, const char *access_key_id,
                         const char *secret_access_key, const char *session_token,
                         int64_t expiration, const char *source, struct ops_error *err);
+
+/* A copy of `credentials`, as ops_credentials_new. */
+int ops_credentials_copy(struct ops_credentials **out, const struct ops_credentials *credentials,
+                         struct ops_error *err);
 
 /* Replaces the description (copied). Returns 0 or OPS_ERR_NOMEM. */
 int ops_credentials_set_source(struct ops_credentials *credentials, const char *source,
@@ -243,6 +248,52 @@ int ops_credentials_provider_chain_new(struct ops_credentials_provider **out,
                                        const struct ops_credentials_context *context,
                                        const char *explicit_profile, struct ops_error *err);
 
+/* A provider that hands out copies of `credentials` (owned: freed with the provider, and on
+ * failure here): static keys as the base of a role. */
+int ops_credentials_provider_static_new(struct ops_credentials_provider **out,
+                                        const struct ops_credentials_context *context,
+                                        struct ops_credentials *credentials, struct ops_error *err);
+
+struct ops_retry;
+struct ops_sts_client;
+
+/* An IAM role to assume. Strings borrowed for the call that takes it (copied). */
+struct ops_credentials_role_config {
+  const char *role_arn;     /* arn:PARTITION:iam::ACCOUNT:role/NAME: messages name ACCOUNT */
+  const char *session_name; /* NULL: opsrun-EPOCH, when each fetch starts */
+  const char *external_id;  /* or NULL */
+  int duration_seconds;     /* 0: STS's default */
+  const char *mfa_serial;   /* or NULL: with one, each fetch asks context->prompt for a code */
+  /* The profile whose role_arn this is, or NULL. With one, the credentials' source is "role R of
+   * profile P, from BASE-SOURCE" and messages about MFA name it; without, STS's "role ARN". */
+  const char *profile;
+  /* Borrowed, and must outlive the provider; NULL: the provider makes its own from the context.
+   * `sts` the STS client; `retry` the quota and send rate of this identity's STS calls (whoami()
+   * as the role shares them, as an SDK client would). */
+  struct ops_sts_client *sts;
+  struct ops_retry *retry;
+};
+
+/* STS AssumeRole signed with the credentials of `base` (borrowed; it must outlive the provider),
+ * fetched afresh for every attempt. Throttling, 5xx answers and failed connections are sent
+ * again on runtime/retry.h's policy (the retry logged at debug level with the role's account),
+ * each attempt waiting for the adaptive send rate; the error that ends a fetch says how many
+ * attempts it made. A failure to get the base credentials is the fetch's error as it is.
+ * Credentials that expired before they arrived fail: "STS AssumeRole of ROLE in account ACCOUNT
+ * returned credentials that expired at T, before they arrived (this machine's clock says T'):
+ * check the clock and the STS endpoint". Parameters STS would reject are refused here
+ * (OPS_ERR_CONFIG, ValidationError, as ops_sts_validate_assume_role). */
+int ops_credentials_provider_role_new(struct ops_credentials_provider **out,
+                                      const struct ops_credentials_context *context,
+                                      struct ops_credentials_provider *base,
+                                      const struct ops_credentials_role_config *config,
+                                      struct ops_error *err);
+
+/* The ARN of the session the last successful AssumeRole of a role provider made
+ * (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION), or NULL before one. Borrowed until the
+ * provider's next fetch ends. */
+const char *ops_credentials_role_assumed_arn(const struct ops_credentials_provider *role);
+
 /* --- for the source files: how a provider is built and a fetch ended --- */
 
 struct ops_credentials_provider_vtable {
@@ -334,6 +385,9 @@ void ops_credentials_http_error(struct ops_error *err, const char *what,
  * "WHAT: PATH: cannot read: larger than N bytes". */
 int ops_credentials_read_token_file(const char *path, const char *what, char **out,
                                     struct ops_error *err);
+
+/* A copy of `s`, or NULL when `s` is NULL; a copy that failed clears *ok. */
+char *ops_credentials_dup_optional(const char *s, bool *ok);
 
 /* Frees a string holding a secret, wiping it first. NULL is a no-op. */
 void ops_credentials_wipe_free(char *secret);

@@ -54,8 +54,7 @@ static void s_hand_out(struct ops_credentials_fetch *fetch, const struct ops_cre
 {
   struct ops_credentials *copy = NULL;
   struct ops_error err = {0};
-  ops_credentials_new(&copy, current->access_key_id, current->secret_access_key,
-                      current->session_token, current->expiration, current->source, &err);
+  ops_credentials_copy(&copy, current, &err);
   ops_credentials_fetch_complete(fetch, copy, copy ? NULL : &err);
 }
 

@@ -1,7 +1,8 @@
 /* credentials_profile.c: the shared-files source. Resolves the selected profile the way the AWS
  * CLI v2 does into a plan — a base (static keys, or another source: credential_process, SSO, web
  * identity, or a credential_source) and the AssumeRole steps of its role_arn / source_profile
- * chain — then runs the plan on the loop: fetch the base, then one STS AssumeRole per step.
+ * chain — then runs the plan on the loop as providers: the base, with a role provider
+ * (credentials_role.c: retries and pacing) over it for each step.
  * Partial or contradictory settings, missing profiles and source_profile cycles are errors that
  * name the profile and the files. Also the terminal prompt for MFA codes. */
 #include "runtime/credentials.h"
@@ -14,10 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
 #include "runtime/aws_config.h"
-#include "runtime/sts.h"
 
 #define S_MAX_CHAIN 16
 
@@ -49,16 +47,14 @@ struct s_planner {
   struct s_plan *plan;
 };
 
-/* A fetch in flight: the plan, the credentials so far and the exchange under way. */
+/* A fetch in flight: the plan, and the providers it became (the base, then one role a step). */
 struct s_run {
   struct ops_credentials_fetch *fetch;
   const struct ops_credentials_context *context;
   struct s_plan plan;
-  struct ops_credentials_fetch *source_fetch;
-  struct ops_credentials *current;
-  size_t remaining; /* steps still to run: steps[remaining - 1] is next */
-  struct ops_sts_client *sts;
-  struct ops_sts_call *call;
+  struct ops_credentials_provider *layers[S_MAX_CHAIN + 1];
+  size_t layer_count;
+  struct ops_credentials_fetch *top_fetch;
 };
 
 /* --- the terminal prompt --- */
@@ -265,13 +261,6 @@ static int s_own_source(struct s_planner *pl, const char *profile, bool *found,
   return OPS_OK;
 }
 
-static char *s_dup_or_null(const char *s, bool *ok)
-{
-  char *copy = s ? strdup(s) : NULL;
-  *ok &= !s || copy;
-  return copy;
-}
-
 static int s_add_step(struct s_planner *pl, const char *profile, struct ops_error *err)
 {
   struct s_plan *plan = pl->plan;
@@ -293,11 +282,11 @@ static int s_add_step(struct s_planner *pl, const char *profile, struct ops_erro
   }
   bool ok = true;
   struct s_step *step = &plan->steps[plan->step_count++];
-  step->profile = s_dup_or_null(profile, &ok);
-  step->role_arn = s_dup_or_null(s_get(pl, profile, "role_arn"), &ok);
-  step->session_name = s_dup_or_null(s_get(pl, profile, "role_session_name"), &ok);
-  step->external_id = s_dup_or_null(s_get(pl, profile, "external_id"), &ok);
-  step->mfa_serial = s_dup_or_null(s_get(pl, profile, "mfa_serial"), &ok);
+  step->profile = ops_credentials_dup_optional(profile, &ok);
+  step->role_arn = ops_credentials_dup_optional(s_get(pl, profile, "role_arn"), &ok);
+  step->session_name = ops_credentials_dup_optional(s_get(pl, profile, "role_session_name"), &ok);
+  step->external_id = ops_credentials_dup_optional(s_get(pl, profile, "external_id"), &ok);
+  step->mfa_serial = ops_credentials_dup_optional(s_get(pl, profile, "mfa_serial"), &ok);
   step->duration = (int)seconds;
   return ok ? OPS_OK : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
 }
@@ -411,123 +400,68 @@ static int s_plan(struct s_planner *pl, const char *explicit_profile, struct ops
 
 static void s_run_free(struct s_run *r)
 {
-  if (r->call)
-    ops_sts_call_cancel(r->call);
-  if (r->source_fetch)
-    ops_credentials_fetch_cancel(r->source_fetch);
-  ops_sts_client_free(r->sts);
-  ops_credentials_free(r->current);
+  if (r->top_fetch)
+    ops_credentials_fetch_cancel(r->top_fetch);
+  while (r->layer_count > 0)
+    ops_credentials_provider_free(r->layers[--r->layer_count]);
   s_plan_clear(&r->plan);
   free(r);
 }
 
-static void s_finish(struct s_run *r, const struct ops_error *err)
+static void s_finish(struct s_run *r, struct ops_credentials *credentials,
+                     const struct ops_error *err)
 {
   struct ops_credentials_fetch *fetch = r->fetch;
-  struct ops_credentials *credentials = err ? NULL : r->current;
   struct ops_error copy = {0};
   if (err)
     copy = *err;
-  r->current = err ? r->current : NULL;
   s_run_free(r);
   ops_credentials_fetch_complete(fetch, credentials, credentials ? NULL : &copy);
 }
 
-static void s_next_step(struct s_run *r);
-
-static void s_on_role(struct ops_sts_assumed_role *role, const struct ops_error *err, void *ud)
-{
-  struct s_run *r = ud;
-  const struct s_step *step = &r->plan.steps[r->remaining - 1];
-  struct ops_error failure = {0};
-  char source[800];
-  r->call = NULL;
-  if (!role) {
-    s_finish(r, err);
-    return;
-  }
-  snprintf(source, sizeof(source), "role %s of profile %s, from %s", step->role_arn, step->profile,
-           r->current->source);
-  ops_credentials_free(r->current);
-  r->current = role->credentials;
-  role->credentials = NULL;
-  ops_sts_assumed_role_free(role);
-  if (ops_credentials_set_source(r->current, source, &failure) != OPS_OK) {
-    s_finish(r, &failure);
-    return;
-  }
-  r->remaining--;
-  s_next_step(r);
-}
-
-/* The MFA code for a step, from the context's prompt. */
-static int s_mfa_code(struct s_run *r, const struct s_step *step, char *code, size_t size,
-                      struct ops_error *err)
-{
-  char message[400];
-  if (!r->context->prompt)
-    return ops_error_set(err, OPS_ERR_CONFIG,
-                         "profile %s has mfa_serial %s, but there is no terminal to ask for the "
-                         "MFA code: run opsrun interactively or use a profile without MFA",
-                         step->profile, step->mfa_serial);
-  snprintf(message, sizeof(message), "Enter MFA code for %s: ", step->mfa_serial);
-  return r->context->prompt(r->context->prompt_self, message, code, size, err);
-}
-
-static void s_next_step(struct s_run *r)
-{
-  struct ops_error err = {0};
-  char session[64], code[64] = "";
-  if (r->remaining == 0) {
-    s_finish(r, NULL);
-    return;
-  }
-  const struct s_step *step = &r->plan.steps[r->remaining - 1];
-  int rc = OPS_OK;
-  if (!r->sts) {
-    struct ops_sts_options options = {.transport = r->context->transport,
-                                      .clock = r->context->clock,
-                                      .env = r->context->env,
-                                      .region = r->context->region};
-    rc = ops_sts_client_new(&r->sts, &options, &err);
-  }
-  if (rc == OPS_OK && step->mfa_serial)
-    rc = s_mfa_code(r, step, code, sizeof(code), &err);
-  if (rc == OPS_OK) {
-    snprintf(session, sizeof(session), "opsrun-%lld",
-             (long long)r->context->clock.now(r->context->clock.self));
-    struct ops_sts_assume_role_params params = {
-        .role_arn = step->role_arn,
-        .role_session_name = step->session_name ? step->session_name : session,
-        .external_id = step->external_id,
-        .duration_seconds = step->duration,
-        .serial_number = step->mfa_serial,
-        .token_code = step->mfa_serial ? code : NULL};
-    rc = ops_sts_assume_role(r->sts, r->current, &params, s_on_role, r, &r->call, &err);
-  }
-  OPENSSL_cleanse(code, sizeof(code));
-  if (rc != OPS_OK)
-    s_finish(r, &err);
-}
-
-static void s_on_source(struct ops_credentials *credentials, const struct ops_error *err, void *ud)
+static void s_on_top(struct ops_credentials *credentials, const struct ops_error *err, void *ud)
 {
   struct s_run *r = ud;
   struct ops_error why = {0};
-  r->source_fetch = NULL;
+  r->top_fetch = NULL;
   if (!credentials && ops_credentials_is_not_found(err) && r->plan.credential_source) {
     ops_error_set(&why, OPS_ERR_CREDENTIALS,
                   "no credentials found in credential_source %s referenced in profile %s (%s)",
                   r->plan.credential_source, r->plan.credential_source_profile, err->message);
-    s_finish(r, &why);
-    return;
+    err = &why;
   }
-  if (!credentials) {
-    s_finish(r, err);
-    return;
+  s_finish(r, credentials, err);
+}
+
+/* The base (the plan's source, or its static keys), then one role provider a step, each over
+ * the one below: the last is the selected profile's. */
+static int s_build_layers(struct s_run *r, struct ops_error *err)
+{
+  struct s_plan *plan = &r->plan;
+  int rc = OPS_OK;
+  if (plan->source)
+    r->layers[0] = plan->source;
+  else
+    rc = ops_credentials_provider_static_new(&r->layers[0], r->context, plan->base, err);
+  plan->source = NULL;
+  plan->base = NULL;
+  if (rc != OPS_OK)
+    return rc;
+  r->layer_count = 1;
+  for (size_t i = plan->step_count; i > 0 && rc == OPS_OK; i--) {
+    const struct s_step *step = &plan->steps[i - 1];
+    struct ops_credentials_role_config role = {.role_arn = step->role_arn,
+                                               .session_name = step->session_name,
+                                               .external_id = step->external_id,
+                                               .duration_seconds = step->duration,
+                                               .mfa_serial = step->mfa_serial,
+                                               .profile = step->profile};
+    rc = ops_credentials_provider_role_new(&r->layers[r->layer_count], r->context,
+                                           r->layers[r->layer_count - 1], &role, err);
+    if (rc == OPS_OK)
+      r->layer_count++;
   }
-  r->current = credentials;
-  s_next_step(r);
+  return rc;
 }
 
 static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
@@ -542,21 +476,17 @@ static int s_start(struct ops_credentials_provider *provider, struct ops_credent
   struct s_planner planner = {.context = r->context, .plan = &r->plan};
   int rc = s_plan(&planner, explicit_profile, err);
   ops_aws_config_clear(&planner.config);
-  r->remaining = r->plan.step_count;
-  if (rc == OPS_OK && !r->plan.base) {
-    r->source_fetch = ops_credentials_provider_get(r->plan.source, s_on_source, r, err);
-    rc = r->source_fetch ? OPS_OK : err->kind;
+  if (rc == OPS_OK)
+    rc = s_build_layers(r, err);
+  if (rc == OPS_OK) {
+    r->top_fetch = ops_credentials_provider_get(r->layers[r->layer_count - 1], s_on_top, r, err);
+    rc = r->top_fetch ? OPS_OK : err->kind;
   }
   if (rc != OPS_OK) {
     s_run_free(r);
     return rc;
   }
   ops_credentials_fetch_set_state(fetch, r);
-  if (r->plan.base) {
-    r->current = r->plan.base;
-    r->plan.base = NULL;
-    s_next_step(r);
-  }
   return OPS_OK;
 }
 
