@@ -26,7 +26,7 @@ struct ops_http_transfer {
   char method[16];
   struct ops_http_response response;
   size_t header_capacity;
-  struct ops_buffer body; /* the response body; response.body points into it at the end */
+  struct ops_buffer body; /* the response body (secret); response.body points into it at end */
   size_t max_response_bytes;
   size_t streamed; /* body bytes handed to on_data so far */
   bool too_large;
@@ -235,8 +235,6 @@ static void s_fail_for_budget(struct ops_http_transfer *t)
   t->over_budget = true;
   s_replies_failing += t->held;
   if (!t->on_data) {
-    if (t->body.data)
-      OPENSSL_cleanse(t->body.data, t->body.len);
     ops_buffer_free(&t->body);
     s_release(t);
   }
@@ -398,8 +396,6 @@ static void s_transfer_free(struct ops_http_transfer *t)
   free(t->request_body);
   s_free_headers(&t->response);
   free(t->response.headers);
-  if (t->body.data)
-    OPENSSL_cleanse(t->body.data, t->body.len);
   ops_buffer_free(&t->body);
   free(t);
 }
@@ -711,6 +707,7 @@ struct ops_http_transfer *ops_http_start(struct ops_loop *loop,
   t->done = done;
   t->ud = ud;
   t->on_data = request->on_data;
+  t->body.secret = true;
   t->max_response_bytes =
       request->max_response_bytes ? request->max_response_bytes : OPS_HTTP_MAX_RESPONSE_BYTES;
   snprintf(t->method, sizeof(t->method), "%s", request->method);

@@ -1,6 +1,7 @@
 /* sts.c: STS Query-protocol calls: parameter checks in AWS's words, the form body, SigV4
  * signing, an expat collector for the answer and the mapping of STS error codes onto SPEC
- * section 4's kinds. Uses runtime/sigv4.h, runtime/transport.h and runtime/timestamp.h. */
+ * section 4's kinds. Uses runtime/transport.h (which signs with runtime/sigv4.h), runtime/buffer.h
+ * and runtime/timestamp.h. */
 #include "runtime/sts.h"
 
 #include <ctype.h>
@@ -9,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <expat.h>
 #include <openssl/crypto.h>
 
 #include "runtime/aws_config.h"
+#include "runtime/buffer.h"
 #include "runtime/sigv4.h"
 #include "runtime/timestamp.h"
 
@@ -51,51 +52,6 @@ struct ops_sts_call {
   ops_sts_identity_fn identity_done;
   void *ud;
 };
-
-/* A growable string. */
-struct s_buf {
-  char *data;
-  size_t len;
-  size_t cap;
-  bool failed;
-};
-
-/* --- buffers --- */
-
-static void s_buf_add(struct s_buf *b, const char *data, size_t len)
-{
-  if (b->failed)
-    return;
-  if (b->len + len + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 256;
-    while (cap < b->len + len + 1)
-      cap *= 2;
-    char *grown = malloc(cap);
-    if (!grown) {
-      b->failed = true;
-      return;
-    }
-    if (b->data) {
-      memcpy(grown, b->data, b->len);
-      OPENSSL_cleanse(b->data, b->len);
-      free(b->data);
-    }
-    b->data = grown;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, data, len);
-  b->len += len;
-  b->data[b->len] = '\0';
-}
-
-static void s_buf_wipe(struct s_buf *b)
-{
-  if (b->data) {
-    OPENSSL_cleanse(b->data, b->len);
-    free(b->data);
-  }
-  memset(b, 0, sizeof(*b));
-}
 
 /* --- parameter checks, worded as STS words them --- */
 
@@ -282,40 +238,39 @@ static int s_validate_web_identity(const struct ops_sts_web_identity_params *par
 
 /* --- the form body --- */
 
-/* Percent-encodes as RFC 3986 (every byte but A-Z a-z 0-9 - . _ ~), as the AWS SDKs do. */
-static void s_form_add(struct s_buf *b, const char *name, const char *value)
+/* Appends "&name=value", the value percent-encoded as RFC 3986 (every byte but A-Z a-z 0-9
+ * - . _ ~), as the AWS SDKs do; nothing when `value` is NULL. False when out of memory. */
+static bool s_form_add(struct ops_buffer *b, const char *name, const char *value)
 {
   static const char hex[] = "0123456789ABCDEF";
   if (!value)
-    return;
-  s_buf_add(b, "&", 1);
-  s_buf_add(b, name, strlen(name));
-  s_buf_add(b, "=", 1);
+    return true;
+  if (!ops_buffer_append(b, "&", 1) || !ops_buffer_append(b, name, strlen(name)) ||
+      !ops_buffer_append(b, "=", 1))
+    return false;
   for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
-    if (isalnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~') {
-      s_buf_add(b, (const char *)c, 1);
-    } else {
-      char esc[3] = {'%', hex[*c >> 4], hex[*c & 15]};
-      s_buf_add(b, esc, 3);
-    }
+    bool plain = isalnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~';
+    char esc[3] = {'%', hex[*c >> 4], hex[*c & 15]};
+    if (!(plain ? ops_buffer_append(b, (const char *)c, 1) : ops_buffer_append(b, esc, 3)))
+      return false;
   }
+  return true;
 }
 
-static void s_form_add_int(struct s_buf *b, const char *name, int value)
+static bool s_form_add_int(struct ops_buffer *b, const char *name, int value)
 {
   char text[16];
   if (value == 0)
-    return;
+    return true;
   snprintf(text, sizeof(text), "%d", value);
-  s_form_add(b, name, text);
+  return s_form_add(b, name, text);
 }
 
-static void s_form_start(struct s_buf *b, enum s_action action)
+static bool s_form_start(struct ops_buffer *b, enum s_action action)
 {
   const char *name = s_action_names[action];
-  s_buf_add(b, "Action=", 7);
-  s_buf_add(b, name, strlen(name));
-  s_buf_add(b, "&Version=" S_VERSION, strlen("&Version=" S_VERSION));
+  return ops_buffer_append(b, "Action=", 7) && ops_buffer_append(b, name, strlen(name)) &&
+         ops_buffer_append(b, "&Version=" S_VERSION, strlen("&Version=" S_VERSION));
 }
 
 /* --- the answer --- */
@@ -365,7 +320,7 @@ struct s_answer {
   char *fields[S_FIELD_COUNT];
   char stack[S_MAX_DEPTH][64];
   int depth;
-  struct s_buf text;
+  struct ops_buffer text; /* secret: the character data of the element being read */
   bool nomem;
 };
 
@@ -377,7 +332,7 @@ static void s_answer_clear(struct s_answer *a)
       free(a->fields[i]);
     }
   }
-  s_buf_wipe(&a->text);
+  ops_buffer_free(&a->text);
 }
 
 static void XMLCALL s_on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
@@ -387,19 +342,17 @@ static void XMLCALL s_on_start(void *ud, const XML_Char *name, const XML_Char **
   if (a->depth < S_MAX_DEPTH)
     snprintf(a->stack[a->depth], sizeof(a->stack[0]), "%s", name);
   a->depth++;
-  if (a->text.data)
-    OPENSSL_cleanse(a->text.data, a->text.len);
-  a->text.len = 0;
+  ops_buffer_clear(&a->text);
 }
 
 /* Expat hands character data in pieces (at least one per line): they are gathered here. */
 static void XMLCALL s_on_text(void *ud, const XML_Char *data, int len)
 {
   struct s_answer *a = ud;
-  s_buf_add(&a->text, data, (size_t)len);
+  a->nomem |= !ops_buffer_append(&a->text, data, (size_t)len);
 }
 
-static char *s_field_value(const struct s_buf *text, bool compact)
+static char *s_field_value(const struct ops_buffer *text, bool compact)
 {
   const char *s = text->data ? text->data : "";
   size_t len = text->len;
@@ -443,9 +396,7 @@ static void XMLCALL s_on_end(void *ud, const XML_Char *name)
       a->nomem |= !*slot;
     }
   }
-  if (a->text.data)
-    OPENSSL_cleanse(a->text.data, a->text.len);
-  a->text.len = 0;
+  ops_buffer_clear(&a->text);
 }
 
 /* Parses `body` into `a`. Returns false with `why` set when it is not XML. */
@@ -463,10 +414,10 @@ static bool s_parse(struct s_answer *a, const char *body, size_t len, char *why,
   if (!ok)
     snprintf(why, why_size, "line %lu: %s", (unsigned long)XML_GetCurrentLineNumber(parser),
              XML_ErrorString(XML_GetErrorCode(parser)));
-  else if (a->nomem || a->text.failed)
+  else if (a->nomem)
     snprintf(why, why_size, "out of memory");
   XML_ParserFree(parser);
-  return ok && !a->nomem && !a->text.failed;
+  return ok && !a->nomem;
 }
 
 /* --- errors --- */
@@ -648,7 +599,7 @@ static void s_on_response(const struct ops_http_response *response,
                           const struct ops_error *transport_err, void *ud)
 {
   struct ops_sts_call *call = ud;
-  struct s_answer answer = {0};
+  struct s_answer answer = {.text.secret = true};
   struct ops_error err = {0};
   struct ops_sts_assumed_role *role = NULL;
   struct ops_sts_identity *identity = NULL;
@@ -682,60 +633,45 @@ static void s_on_response(const struct ops_http_response *response,
 
 /* Signs (unless `caller` is NULL) and starts a POST of `body`. */
 static int s_send(struct ops_sts_client *client, struct ops_sts_call *call,
-                  const struct ops_credentials *caller, const struct s_buf *body,
+                  const struct ops_credentials *caller, const struct ops_buffer *body,
                   struct ops_error *err)
 {
-  struct ops_sigv4_result signed_request = {0};
-  struct ops_http_header headers[6] = {{"Host", client->host}, {"Content-Type", S_CONTENT_TYPE}};
-  size_t header_count = 2;
-  int rc = OPS_OK;
-  if (caller) {
-    struct ops_sigv4_pair to_sign[] = {{"Host", client->host}, {"Content-Type", S_CONTENT_TYPE}};
-    struct ops_sigv4_request request = {.method = "POST",
-                                        .path = client->path,
-                                        .headers = to_sign,
-                                        .header_count = 2,
-                                        .body = body->data,
-                                        .body_len = body->len};
-    struct ops_sigv4_credentials credentials = ops_credentials_for_signing(caller);
-    struct ops_sigv4_config config = {.credentials = &credentials,
-                                      .region = client->region,
-                                      .service = "sts",
-                                      .time = (int64_t)client->clock.now(client->clock.self),
-                                      .mode = OPS_SIGV4_MODE_HEADER,
-                                      .flags = OPS_SIGV4_NORMALIZE_PATH};
-    rc = ops_sigv4_sign(client->signer, &request, &config, &signed_request, err);
-    if (rc != OPS_OK)
-      goto cleanup;
-    for (size_t i = 0; i < signed_request.header_count; i++)
-      headers[header_count++] = (struct ops_http_header){(char *)signed_request.headers[i].name,
-                                                         (char *)signed_request.headers[i].value};
-  }
+  struct ops_http_header headers[] = {{"Host", client->host}, {"Content-Type", S_CONTENT_TYPE}};
   struct ops_http_request request = {.method = "POST",
                                      .url = client->endpoint,
                                      .headers = headers,
-                                     .header_count = header_count,
+                                     .header_count = sizeof(headers) / sizeof(headers[0]),
                                      .body = body->data,
                                      .body_len = body->len,
                                      .timeout_ms = client->timeout_ms,
                                      .max_response_bytes = S_MAX_RESPONSE_BYTES};
-  call->exchange =
-      client->transport.start(client->transport.self, &request, s_on_response, call, err);
-  if (!call->exchange)
-    rc = err ? err->kind : OPS_ERR_TRANSPORT;
-cleanup:
-  ops_sigv4_result_free(&signed_request);
-  return rc;
+  if (caller) {
+    struct ops_sigv4_credentials credentials = ops_credentials_for_signing(caller);
+    struct ops_transport_signing signing = {.signer = client->signer,
+                                            .credentials = &credentials,
+                                            .region = client->region,
+                                            .service = "sts",
+                                            .clock = client->clock,
+                                            .path = client->path};
+    call->exchange = ops_transport_start_signed(&client->transport, &request, &signing,
+                                                s_on_response, call, err);
+  } else {
+    call->exchange =
+        client->transport.start(client->transport.self, &request, s_on_response, call, err);
+  }
+  return call->exchange ? OPS_OK : err ? err->kind : OPS_ERR_TRANSPORT;
 }
 
+/* Starts the call whose form is `body` (`written`: whole, not cut short for want of memory),
+ * then wipes the body: it may hold an MFA code or a web identity token. */
 static int s_start(struct ops_sts_client *client, enum s_action action,
-                   const struct ops_credentials *caller, struct s_buf *body,
+                   const struct ops_credentials *caller, struct ops_buffer *body, bool written,
                    ops_sts_assumed_role_fn role_done, ops_sts_identity_fn identity_done, void *ud,
                    struct ops_sts_call **out, struct ops_error *err)
 {
   int rc = OPS_OK;
   struct ops_sts_call *call = NULL;
-  if (body->failed) {
+  if (!written) {
     rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
     goto cleanup;
   }
@@ -757,7 +693,7 @@ static int s_start(struct ops_sts_client *client, enum s_action action,
   call = NULL;
 cleanup:
   free(call);
-  s_buf_wipe(body); /* it may hold an MFA code or a web identity token */
+  ops_buffer_free(body);
   return rc;
 }
 
@@ -766,27 +702,27 @@ int ops_sts_assume_role(struct ops_sts_client *client, const struct ops_credenti
                         ops_sts_assumed_role_fn done, void *ud, struct ops_sts_call **call,
                         struct ops_error *err)
 {
-  struct s_buf body = {0};
+  struct ops_buffer body = {.secret = true};
   int rc = ops_sts_validate_assume_role(params, err);
   if (rc != OPS_OK)
     return rc;
-  s_form_start(&body, S_ASSUME_ROLE);
-  s_form_add(&body, "RoleArn", params->role_arn);
-  s_form_add(&body, "RoleSessionName", params->role_session_name);
-  s_form_add_int(&body, "DurationSeconds", params->duration_seconds);
-  s_form_add(&body, "ExternalId", params->external_id);
-  s_form_add(&body, "SerialNumber", params->serial_number);
-  s_form_add(&body, "TokenCode", params->token_code);
-  return s_start(client, S_ASSUME_ROLE, caller, &body, done, NULL, ud, call, err);
+  bool written = s_form_start(&body, S_ASSUME_ROLE) &&
+                 s_form_add(&body, "RoleArn", params->role_arn) &&
+                 s_form_add(&body, "RoleSessionName", params->role_session_name) &&
+                 s_form_add_int(&body, "DurationSeconds", params->duration_seconds) &&
+                 s_form_add(&body, "ExternalId", params->external_id) &&
+                 s_form_add(&body, "SerialNumber", params->serial_number) &&
+                 s_form_add(&body, "TokenCode", params->token_code);
+  return s_start(client, S_ASSUME_ROLE, caller, &body, written, done, NULL, ud, call, err);
 }
 
 int ops_sts_get_caller_identity(struct ops_sts_client *client, const struct ops_credentials *caller,
                                 ops_sts_identity_fn done, void *ud, struct ops_sts_call **call,
                                 struct ops_error *err)
 {
-  struct s_buf body = {0};
-  s_form_start(&body, S_GET_CALLER_IDENTITY);
-  return s_start(client, S_GET_CALLER_IDENTITY, caller, &body, NULL, done, ud, call, err);
+  struct ops_buffer body = {.secret = true};
+  bool written = s_form_start(&body, S_GET_CALLER_IDENTITY);
+  return s_start(client, S_GET_CALLER_IDENTITY, caller, &body, written, NULL, done, ud, call, err);
 }
 
 int ops_sts_assume_role_with_web_identity(struct ops_sts_client *client,
@@ -794,16 +730,17 @@ int ops_sts_assume_role_with_web_identity(struct ops_sts_client *client,
                                           ops_sts_assumed_role_fn done, void *ud,
                                           struct ops_sts_call **call, struct ops_error *err)
 {
-  struct s_buf body = {0};
+  struct ops_buffer body = {.secret = true};
   int rc = s_validate_web_identity(params, err);
   if (rc != OPS_OK)
     return rc;
-  s_form_start(&body, S_ASSUME_ROLE_WITH_WEB_IDENTITY);
-  s_form_add(&body, "RoleArn", params->role_arn);
-  s_form_add(&body, "RoleSessionName", params->role_session_name);
-  s_form_add(&body, "WebIdentityToken", params->web_identity_token);
-  s_form_add_int(&body, "DurationSeconds", params->duration_seconds);
-  return s_start(client, S_ASSUME_ROLE_WITH_WEB_IDENTITY, NULL, &body, done, NULL, ud, call, err);
+  bool written = s_form_start(&body, S_ASSUME_ROLE_WITH_WEB_IDENTITY) &&
+                 s_form_add(&body, "RoleArn", params->role_arn) &&
+                 s_form_add(&body, "RoleSessionName", params->role_session_name) &&
+                 s_form_add(&body, "WebIdentityToken", params->web_identity_token) &&
+                 s_form_add_int(&body, "DurationSeconds", params->duration_seconds);
+  return s_start(client, S_ASSUME_ROLE_WITH_WEB_IDENTITY, NULL, &body, written, done, NULL, ud,
+                 call, err);
 }
 
 void ops_sts_call_cancel(struct ops_sts_call *call)
