@@ -14,7 +14,7 @@
 
 #define TASKS_KEY                   "opsrun.tasks" /* thread -> task, for ops_engine_running_task */
 #define GROUP_METATABLE             "opsrun.Group"
-#define SLEEP_METATABLE             "opsrun.Sleep"
+#define WAIT_METATABLE              "opsrun.Wait" /* of ops_engine_wait_new's userdata */
 #define DEADLINE_CHECK_INSTRUCTIONS 10000
 
 enum s_task_state { TASK_READY, TASK_RUNNING, TASK_SUSPENDED };
@@ -656,6 +656,26 @@ static int s_resume_k(lua_State *L, int status, lua_KContext ctx)
     return lua_error(L);
   }
   return wait->k(L, status, wait->ctx);
+}
+
+static int s_wait_gc(lua_State *L)
+{
+  struct ops_wait *wait = luaL_checkudata(L, 1, WAIT_METATABLE);
+  wait->cancel(wait);
+  return 0;
+}
+
+void *ops_engine_wait_new(lua_State *L, size_t size, void (*release)(struct ops_wait *wait))
+{
+  struct ops_wait *wait = lua_newuserdatauv(L, size, 0);
+  memset(wait, 0, size);
+  wait->cancel = release;
+  if (luaL_newmetatable(L, WAIT_METATABLE)) {
+    lua_pushcfunction(L, s_wait_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return wait;
 }
 
 int ops_engine_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua_KContext ctx)

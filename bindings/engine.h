@@ -3,15 +3,18 @@
  *
  * How a binding waits (sleep, an HTTP transfer, a sweep's next result):
  *   1. check its arguments and copy what it needs out of Lua (strings may move after a yield);
- *   2. embed a struct ops_wait in its own state, ideally a userdata on the task's stack, which
- *      then lives exactly as long as the wait, and start the work on ops_engine_loop();
+ *   2. make its state, a struct beginning with a struct ops_wait, with ops_engine_wait_new (a
+ *      userdata on the task's stack, which then lives exactly as long as the wait, and whose
+ *      `release` stops the work and frees what the state holds), and start the work on
+ *      ops_engine_loop();
  *   3. `return ops_engine_suspend(L, &state->wait, k, ctx);`
  *   4. the loop callback that completes the work stores its outcome in the state and calls
  *      ops_engine_wait_done(&state->wait);
  *   5. the engine resumes the task in `k(L, status, ctx)`, which pushes the binding's results
- *      or raises its error object (bindings/error.h).
- * If the task is abandoned while suspended (its deadline passed), wait->cancel runs instead of
- * `k`: it must stop the work and free what the wait holds. Exactly one of the two runs.
+ *      or raises its error object (bindings/lua_error.h).
+ * If the task is abandoned while suspended (its deadline passed), wait->cancel (the `release`)
+ * runs instead of `k`: it must stop the work and free what the wait holds. Exactly one of the
+ * two runs; `release` runs again when the userdata is collected.
  * A sweep task's deadline bounds everything it does. Code without a deadline of its own (a
  * script's main chunk, a REPL entry, `opsrun tools`, `call` and each doctor check) has each
  * of its waits bounded by --timeout instead: past it, wait->cancel runs and the wait raises an
@@ -24,6 +27,7 @@
 
 #include <lua.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "runtime/loop.h"
 
@@ -57,6 +61,12 @@ struct ops_engine *ops_engine_of(lua_State *L);
 
 /* The loop that waits are registered on (borrowed, lives as long as the engine). */
 struct ops_loop *ops_engine_loop(struct ops_engine *engine);
+
+/* Pushes a zeroed userdata of `size` bytes, the state of a binding that waits, which begins with
+ * its struct ops_wait, and returns it. `release` is both the wait's cancel and the userdata's
+ * __gc: it stops the work and frees what the state holds, and must do nothing the second time.
+ * Raises on a memory error. */
+void *ops_engine_wait_new(lua_State *L, size_t size, void (*release)(struct ops_wait *wait));
 
 /* Suspends the calling task until ops_engine_wait_done(wait), then continues in k (see above).
  * Outside any task (a plain Lua state under busted, or a coroutine the script made itself) it

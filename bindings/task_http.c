@@ -2,12 +2,9 @@
  * callback into a userdata that the garbage collector frees. */
 #include "bindings/task_http.h"
 
-#include <lauxlib.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TASK_HTTP_METATABLE "opsrun.TaskHttp"
 
 static void s_free_response(struct ops_http_response *response)
 {
@@ -57,7 +54,8 @@ static void s_on_done(const struct ops_http_response *response, const struct ops
   ops_engine_wait_done(&call->wait);
 }
 
-static void s_cancel(struct ops_wait *wait)
+/* Cancels the transfer if it is in flight and frees the response: the wait's cancel and __gc. */
+static void s_release(struct ops_wait *wait)
 {
   struct ops_task_http *call = (struct ops_task_http *)wait;
   if (call->transfer)
@@ -66,22 +64,9 @@ static void s_cancel(struct ops_wait *wait)
   s_free_response(&call->response);
 }
 
-static int s_gc(lua_State *L)
-{
-  s_cancel(luaL_checkudata(L, 1, TASK_HTTP_METATABLE));
-  return 0;
-}
-
 int ops_task_http(lua_State *L, const struct ops_http_request *request, lua_KFunction k)
 {
-  struct ops_task_http *call = lua_newuserdatauv(L, sizeof(*call), 0);
-  memset(call, 0, sizeof(*call));
-  call->wait.cancel = s_cancel;
-  if (luaL_newmetatable(L, TASK_HTTP_METATABLE)) {
-    lua_pushcfunction(L, s_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  struct ops_task_http *call = ops_engine_wait_new(L, sizeof(*call), s_release);
   call->transfer =
       ops_http_start(ops_engine_loop(ops_engine_of(L)), request, s_on_done, call, &call->error);
   if (!call->transfer) {
