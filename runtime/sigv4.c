@@ -15,6 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "runtime/buffer.h"
+
 #define S_ALGORITHM       "AWS4-HMAC-SHA256"
 #define S_TERMINATOR      "aws4_request"
 #define S_HASH_HEX_LEN    64
@@ -35,13 +37,6 @@
 struct s_span {
   const char *ptr;
   size_t len;
-};
-
-/* A growable byte buffer. */
-struct s_buf {
-  char *data;
-  size_t len;
-  size_t cap;
 };
 
 /* A write cursor into space reserved beforehand: the bounds are computed, then appends are
@@ -86,7 +81,9 @@ struct ops_sigv4_signer {
   EVP_MD *sha256;
   EVP_MAC *hmac;
   EVP_MD_CTX *md;
-  struct s_buf work; /* lower-cased header names, encoded query parameters, signed headers */
+  /* Secret (it holds the encoded session token in query mode): lower-cased header names, encoded
+   * query parameters, signed headers. */
+  struct ops_buffer work;
   struct s_header *headers;
   size_t headers_cap;
   struct s_param *params;
@@ -177,25 +174,10 @@ static void s_put_digits(struct s_out *out, int value, int width)
   out->p += width;
 }
 
-static int s_buf_reserve(struct s_buf *buf, size_t extra, struct ops_error *err)
+/* The cursor over the free space of a buffer reserved beforehand (its NUL's byte left out). */
+static struct s_out s_buf_cursor(struct ops_buffer *buf)
 {
-  if (buf->cap - buf->len >= extra)
-    return OPS_OK;
-  size_t cap = buf->cap ? buf->cap : 1024;
-  while (cap - buf->len < extra)
-    cap *= 2;
-  char *data = realloc(buf->data, cap);
-  if (!data)
-    return ops_error_set(err, OPS_ERR_NOMEM, "sigv4: out of memory (%zu bytes)", cap);
-  buf->data = data;
-  buf->cap = cap;
-  return OPS_OK;
-}
-
-/* The cursor over the free space of a buffer reserved beforehand. */
-static struct s_out s_buf_cursor(struct s_buf *buf)
-{
-  return (struct s_out){buf->data + buf->len, buf->data + buf->cap};
+  return (struct s_out){buf->data + buf->len, buf->data + buf->capacity - 1};
 }
 
 /* Grows `*array` (of `size`-byte items) to hold `count` items. */
@@ -1013,8 +995,10 @@ static size_t s_scope_len(const struct ops_sigv4_config *config)
  * reserved at once, so the spans pointing into it stay valid. */
 static int s_work_reserve(struct ops_sigv4_signer *signer, size_t bound, struct ops_error *err)
 {
-  signer->work.len = 0;
-  return s_buf_reserve(&signer->work, bound, err);
+  ops_buffer_clear(&signer->work);
+  if (!ops_buffer_reserve(&signer->work, bound))
+    return ops_error_set(err, OPS_ERR_NOMEM, "sigv4: out of memory (%zu bytes)", bound);
+  return OPS_OK;
 }
 
 /* Checks the request and returns the total length of its header names in *names_len. */
@@ -1082,6 +1066,7 @@ int ops_sigv4_signer_new(struct ops_sigv4_signer **out, size_t key_cache_entries
     rc = ops_error_set(err, OPS_ERR_NOMEM, "sigv4: out of memory creating a signer");
     goto cleanup;
   }
+  signer->work.secret = true;
   if (key_cache_entries == 0)
     key_cache_entries = S_DEFAULT_ENTRIES;
   signer->key_sets = (key_cache_entries + S_KEY_CACHE_WAYS - 1) / S_KEY_CACHE_WAYS;
@@ -1117,9 +1102,7 @@ void ops_sigv4_signer_free(struct ops_sigv4_signer *signer)
     EVP_MAC_CTX_free(signer->keys[i].mac);
   }
   free(signer->keys);
-  /* The work buffer held the session token while encoding it. */
-  if (signer->work.data)
-    OPENSSL_clear_free(signer->work.data, signer->work.cap);
+  ops_buffer_free(&signer->work);
   free(signer->headers);
   free(signer->params);
   EVP_MD_CTX_free(signer->md);
