@@ -1,5 +1,5 @@
-/* file.c: ops_file_read of file.h: read(2) into a buffer that grows by doubling up to the cap,
- * the old one wiped at each step, as the file may hold secrets (a credentials file). */
+/* file.c: ops_file_read of file.h: read(2) into a secret buffer (runtime/buffer.h: it wipes the
+ * old storage at each step as it grows), as the file may hold secrets (a credentials file). */
 #include "runtime/file.h"
 
 #include <errno.h>
@@ -9,64 +9,41 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
+#include "runtime/buffer.h"
 
-#define FIRST_CAPACITY 4096
+#define READ_SIZE 4096
 
-static void s_wipe_free(char *buffer, size_t len)
-{
-  if (buffer)
-    OPENSSL_cleanse(buffer, len);
-  free(buffer);
-}
-
-/* A buffer twice as large (but no larger than `most`) holding the first `len` bytes of `buffer`,
- * which is wiped and freed; NULL when out of memory, `buffer` then freed all the same. */
-static char *s_grow(char *buffer, size_t len, size_t *capacity, size_t most)
-{
-  size_t bigger = *capacity < most / 2 ? *capacity * 2 : most;
-  char *grown = malloc(bigger);
-  if (grown) {
-    memcpy(grown, buffer, len);
-    *capacity = bigger;
-  }
-  s_wipe_free(buffer, len);
-  return grown;
-}
-
-/* Reads to the end, or until more than `max_bytes` came (then errno is EFBIG). The buffer always
- * has room for one byte more than it holds, for the terminating NUL. */
+/* Reads to the end, or until more than `max_bytes` came (then errno is EFBIG). Returns the bytes,
+ * NUL-terminated, owned by the caller. */
 static char *s_read_all(int fd, size_t max_bytes, size_t *len)
 {
-  size_t most = max_bytes + 2; /* one byte past the cap proves the file is larger; the NUL */
-  size_t capacity = FIRST_CAPACITY < most ? FIRST_CAPACITY : most;
-  char *buffer = malloc(capacity);
+  struct ops_buffer buffer = {.secret = true};
   *len = 0;
-  while (buffer) {
-    if (*len + 1 == capacity && !(buffer = s_grow(buffer, *len, &capacity, most)))
-      break;
-    ssize_t n = read(fd, buffer + *len, capacity - 1 - *len);
+  for (;;) {
+    if (buffer.len + 1 >= buffer.capacity && !ops_buffer_reserve(&buffer, READ_SIZE)) {
+      ops_buffer_free(&buffer);
+      errno = ENOMEM;
+      return NULL;
+    }
+    size_t room = buffer.capacity - 1 - buffer.len;
+    size_t wanted = max_bytes + 1 - buffer.len; /* one byte past the cap proves it is larger */
+    ssize_t n = read(fd, buffer.data + buffer.len, room < wanted ? room : wanted);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0) {
-      int saved = errno;
-      s_wipe_free(buffer, *len);
+    int saved = n < 0 ? errno : EFBIG;
+    if (n > 0)
+      buffer.len += (size_t)n;
+    if (n < 0 || buffer.len > max_bytes) {
+      ops_buffer_free(&buffer);
       errno = saved;
       return NULL;
     }
     if (n == 0) {
-      buffer[*len] = '\0';
-      return buffer;
-    }
-    *len += (size_t)n;
-    if (*len > max_bytes) {
-      s_wipe_free(buffer, *len);
-      errno = EFBIG;
-      return NULL;
+      buffer.data[buffer.len] = '\0';
+      *len = buffer.len;
+      return buffer.data;
     }
   }
-  errno = ENOMEM;
-  return NULL;
 }
 
 int ops_file_read(const char *path, size_t max_bytes, enum ops_err kind, char **text, size_t *len,

@@ -1,7 +1,7 @@
 /* file.h: a whole small file read into memory (a registry, an AWS configuration file, a token,
  * the SSO token cache), never more than a cap the caller names: a path such as /dev/zero, a FIFO
  * or a runaway file fails with an error naming the file and the cap instead of reading until
- * memory runs out. Uses POSIX read(2) and OpenSSL's OPENSSL_cleanse. */
+ * memory runs out. Uses POSIX read(2) and runtime/buffer.h's secret buffers. */
 #ifndef OPS_FILE_H
 #define OPS_FILE_H
 
