@@ -13,8 +13,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <curl/curl.h>
+
 #include "runtime/buffer.h"
 #include "runtime/log.h"
+#include "runtime/loop.h"
 
 struct ops_http_transfer {
   struct ops_loop *loop;

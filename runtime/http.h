@@ -7,10 +7,12 @@
 #ifndef OPS_HTTP_H
 #define OPS_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "runtime/error.h"
-#include "runtime/loop.h"
+
+struct ops_loop; /* runtime/loop.h, not included: it brings libcurl's header with it */
 
 struct ops_http_header {
   char *name;

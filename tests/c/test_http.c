@@ -13,6 +13,7 @@
 
 #include "loopback_server.h"
 #include "runtime/http.h"
+#include "runtime/loop.h"
 
 struct outcome {
   bool done;
