@@ -7,7 +7,16 @@
 
 #include <lua.h>
 
+#include "runtime/credentials.h"
 #include "runtime/sigv4.h"
+
+/* The running task's identity as a caching credentials provider (runtime/credentials.h): the
+ * role it assumed, else the base credentials. Borrowed: it lives as long as L's state, so a
+ * request may keep it across waits and, for each attempt, take its credentials at once with
+ * ops_credentials_provider_cached or fetch them with ops_credentials_provider_get, and
+ * invalidate those a server refused as expired. Raises when the AWS settings cannot be read
+ * (an unreadable region). */
+struct ops_credentials_provider *ops_identity_provider(lua_State *L);
 
 /* Continues in k(L, status, ctx) once the running task's credentials are at hand, waiting (as a
  * task wait) while the credential chain or an STS refresh runs. Raises the credential error
@@ -17,8 +26,9 @@ int ops_identity_await(lua_State *L, lua_KFunction k, lua_KContext ctx);
 /* In that continuation: the credentials, borrowed until the task next waits. */
 const struct ops_sigv4_credentials *ops_identity_credentials(lua_State *L);
 
-/* Whom those credentials belong to, the same across their refreshes: "base" for the base
- * credentials, the role ARN (and external id) for an assumed role. Borrowed as they are. */
+/* Whom the running task's credentials belong to, the same across their refreshes: "base" for
+ * the base credentials, the role ARN (and external id) for an assumed role. Borrowed: it lives
+ * as long as L's state. */
 const char *ops_identity_owner(lua_State *L);
 
 /* The SigV4 signer shared by every binding of L's state (created on first use). */
