@@ -282,3 +282,21 @@ void fake_source_fail(struct fake_source *source, enum ops_err kind, const char 
   ops_error_set(&err, kind, "%s", message);
   s_source_end(source, NULL, 0, &err);
 }
+
+static void s_fetch_done(struct ops_credentials *credentials, const struct ops_error *err, void *ud)
+{
+  struct fake_fetch *f = ud;
+  f->done = true;
+  f->fetch = NULL;
+  f->credentials = credentials;
+  if (err)
+    f->err = *err;
+}
+
+void fake_fetch_start(struct fake_fetch *f, struct ops_credentials_provider *provider)
+{
+  memset(f, 0, sizeof(*f));
+  f->fetch = ops_credentials_provider_get(provider, s_fetch_done, f, NULL);
+  assert_non_null(f->fetch);
+  assert_false(f->done);
+}

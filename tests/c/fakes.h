@@ -92,6 +92,18 @@ void fake_source_answer(struct fake_source *source, const char *key, int64_t exp
 /* Ends every pending fetch with an error of `kind` saying `message`. */
 void fake_source_fail(struct fake_source *source, enum ops_err kind, const char *message);
 
+/* A fetch a test started, and what its callback got. */
+struct fake_fetch {
+  bool done;
+  struct ops_credentials *credentials; /* the test's to free, once done */
+  struct ops_error err;
+  struct ops_credentials_fetch *fetch; /* until done, for ops_credentials_fetch_cancel */
+};
+
+/* Starts fetching from `provider` into `f` (zeroed first), and checks that the callback did not
+ * run inside the starting call. */
+void fake_fetch_start(struct fake_fetch *f, struct ops_credentials_provider *provider);
+
 /* Runs the loop until *flag is true (fails the test after 5 s). */
 void fake_run_until(struct ops_loop *loop, const bool *flag);
 

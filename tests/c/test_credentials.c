@@ -35,12 +35,6 @@ struct fixture {
   char prompted[256];
 };
 
-struct outcome {
-  bool done;
-  struct ops_credentials *credentials;
-  struct ops_error err;
-};
-
 static int s_prompt(void *self, const char *message, char *answer, size_t size,
                     struct ops_error *err)
 {
@@ -100,34 +94,23 @@ static void write_home(struct fixture *f, const char *relative, const char *text
   fclose(file);
 }
 
-static void on_credentials(struct ops_credentials *credentials, const struct ops_error *err,
-                           void *ud)
-{
-  struct outcome *o = ud;
-  o->done = true;
-  o->credentials = credentials;
-  if (err)
-    o->err = *err;
-}
-
 /* Runs one fetch of `provider` (freed afterwards) to its end. */
-static void fetch(struct fixture *f, struct ops_credentials_provider *provider, struct outcome *o)
+static void fetch(struct fixture *f, struct ops_credentials_provider *provider,
+                  struct fake_fetch *o)
 {
-  memset(o, 0, sizeof(*o));
-  assert_non_null(ops_credentials_provider_get(provider, on_credentials, o, NULL));
-  assert_false(o->done); /* never inside the starting call */
+  fake_fetch_start(o, provider);
   fake_run_until(f->loop, &o->done);
   ops_credentials_provider_free(provider);
 }
 
-static void fetch_chain(struct fixture *f, const char *profile, struct outcome *o)
+static void fetch_chain(struct fixture *f, const char *profile, struct fake_fetch *o)
 {
   struct ops_credentials_provider *chain = NULL;
   assert_int_equal(ops_credentials_provider_chain_new(&chain, &f->context, profile, NULL), OPS_OK);
   fetch(f, chain, o);
 }
 
-static void assert_credentials(const struct outcome *o, const char *key, const char *source)
+static void assert_credentials(const struct fake_fetch *o, const char *key, const char *source)
 {
   if (!o->credentials)
     fail_msg("expected credentials from %s, got: %s", source, o->err.message);
@@ -135,14 +118,14 @@ static void assert_credentials(const struct outcome *o, const char *key, const c
   assert_string_equal(o->credentials->source, source);
 }
 
-static void assert_failure(const struct outcome *o, enum ops_err kind, const char *message)
+static void assert_failure(const struct fake_fetch *o, enum ops_err kind, const char *message)
 {
   assert_null(o->credentials);
   assert_int_equal(o->err.kind, kind);
   assert_string_equal(o->err.message, message);
 }
 
-static void outcome_clear(struct outcome *o)
+static void outcome_clear(struct fake_fetch *o)
 {
   ops_credentials_free(o->credentials);
   memset(o, 0, sizeof(*o));
@@ -170,7 +153,7 @@ static void environment_keys_token_and_expiration(void **state)
 {
   struct fixture *f = *state;
   struct ops_credentials_provider *p = NULL;
-  struct outcome o;
+  struct fake_fetch o;
   fake_env_set(&f->env, "AWS_ACCESS_KEY_ID", "AKIDENV");
   fake_env_set(&f->env, "AWS_SECRET_ACCESS_KEY", "SECRETENV");
   fake_env_set(&f->env, "AWS_SECURITY_TOKEN", "OLDTOKEN");
@@ -198,7 +181,7 @@ static void environment_keys_token_and_expiration(void **state)
 static void a_key_id_without_secret_stops_the_chain(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   fake_env_set(&f->env, "AWS_ACCESS_KEY_ID", "AKIDENV");
   write_home(f, ".aws/credentials",
              "[default]\naws_access_key_id = A\naws_secret_access_key = S\n");
@@ -215,7 +198,7 @@ static void a_key_id_without_secret_stops_the_chain(void **state)
 static void the_environment_comes_before_the_profile_unless_profile_is_explicit(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   char source[256];
   fake_env_set(&f->env, "AWS_ACCESS_KEY_ID", "AKIDENV");
   fake_env_set(&f->env, "AWS_SECRET_ACCESS_KEY", "SECRETENV");
@@ -250,7 +233,7 @@ static void the_environment_comes_before_the_profile_unless_profile_is_explicit(
 static void the_profile_comes_before_web_identity_container_and_imds(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   char source[256];
   fake_env_set(&f->env, "AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent");
   fake_env_set(&f->env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x");
@@ -282,7 +265,7 @@ static void the_profile_comes_before_web_identity_container_and_imds(void **stat
 static void a_named_profile_must_exist(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   char message[1024];
   write_home(f, ".aws/credentials",
              "[default]\naws_access_key_id = A\naws_secret_access_key = S\n");
@@ -308,7 +291,7 @@ static void a_named_profile_must_exist(void **state)
 static void partial_profiles_stop_the_chain(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   char message[1024];
   fake_env_set(&f->env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x");
   write_home(f, ".aws/credentials", "[default]\naws_access_key_id = A\n");
@@ -359,7 +342,7 @@ static void partial_profiles_stop_the_chain(void **state)
 static void role_chains_assume_each_role_in_turn(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   char source[512];
   write_home(f, ".aws/config",
              "[profile target]\nrole_arn = " ROLE_B "\nsource_profile = middle\n"
@@ -398,7 +381,7 @@ static void role_chains_assume_each_role_in_turn(void **state)
 static void a_role_error_from_sts_is_kept_whole(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   write_home(f, ".aws/config", "[default]\nrole_arn = " ROLE_A "\nsource_profile = base\n");
   write_home(f, ".aws/credentials", "[base]\naws_access_key_id = A\naws_secret_access_key = S\n");
   fake_reply(&f->ft, 403,
@@ -416,7 +399,7 @@ static void a_role_error_from_sts_is_kept_whole(void **state)
 static void source_profile_cycles_are_refused(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   write_home(f, ".aws/config",
              "[profile a]\nrole_arn = " ROLE_A "\nsource_profile = b\n"
              "[profile b]\nrole_arn = " ROLE_B "\nsource_profile = c\n"
@@ -438,7 +421,7 @@ static void source_profile_cycles_are_refused(void **state)
 static void a_profile_may_source_its_own_static_keys(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   write_home(f, ".aws/config", "[profile self]\nrole_arn = " ROLE_A "\nsource_profile = self\n");
   write_home(f, ".aws/credentials",
              "[self]\naws_access_key_id = AKIDSELF\n"
@@ -464,7 +447,7 @@ static void a_profile_may_source_its_own_static_keys(void **state)
 static void credential_source_names_another_source(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   fake_env_set(&f->env, "AWS_ACCESS_KEY_ID", "AKIDENV");
   fake_env_set(&f->env, "AWS_SECRET_ACCESS_KEY", "SECRETENV");
   write_home(f, ".aws/config",
@@ -493,7 +476,7 @@ static void credential_source_names_another_source(void **state)
 static void mfa_codes_come_from_the_prompt(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   write_home(f, ".aws/config",
              "[default]\nrole_arn = " ROLE_A "\nsource_profile = base\n"
              "mfa_serial = arn:aws:iam::111111111111:mfa/ops\n");
@@ -520,7 +503,7 @@ static void mfa_codes_come_from_the_prompt(void **state)
 static void credential_process_runs_a_shell_command(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   write_home(f, ".aws/config",
              "[profile p]\ncredential_process = printf '%s' '{\"Version\": 1, \"AccessKeyId\": "
              "\"PROC\", \"SecretAccessKey\": \"S\", \"SessionToken\": \"T\", \"Expiration\": "
@@ -535,7 +518,7 @@ static void credential_process_runs_a_shell_command(void **state)
 static void credential_process_failures_are_worded(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   const struct {
     const char *command;
     const char *message;
@@ -571,7 +554,7 @@ static void credential_process_failures_are_worded(void **state)
 /* Runs `command` as credential_process of profile p, up to its start: the fetch is in flight. */
 static struct ops_credentials_fetch *start_process(struct fixture *f, const char *command,
                                                    struct ops_credentials_provider **provider,
-                                                   struct outcome *o)
+                                                   struct fake_fetch *o)
 {
   memset(o, 0, sizeof(*o));
   assert_int_equal(ops_credentials_provider_process_new(provider, &f->context, command, "p", NULL),
@@ -616,7 +599,7 @@ static void credential_process_runs_on_the_loop(void **state)
 {
   struct fixture *f = *state;
   struct ops_credentials_provider *provider;
-  struct outcome o;
+  struct fake_fetch o;
   bool ticked = false;
   ops_loop_timer_start(f->loop, 10, on_tick, &ticked);
   start_process(f,
@@ -639,7 +622,7 @@ static void credential_process_ends_when_the_command_exits(void **state)
 {
   struct fixture *f = *state;
   struct ops_credentials_provider *provider;
-  struct outcome o;
+  struct fake_fetch o;
   char command[512];
   snprintf(command, sizeof(command),
            "printf '{\"Version\": 1, \"AccessKeyId\": \"BG\", \"SecretAccessKey\": \"S\"}'; "
@@ -659,7 +642,7 @@ static void credential_process_is_killed_after_its_time_limit(void **state)
 {
   struct fixture *f = *state;
   struct ops_credentials_provider *provider;
-  struct outcome o;
+  struct fake_fetch o;
   char command[256];
   snprintf(command, sizeof(command),
            "echo $$ > %s/hung.pid; echo waiting for MFA >&2; exec sleep 30", f->home);
@@ -681,7 +664,7 @@ static void credential_process_is_killed_when_the_fetch_is_cancelled(void **stat
 {
   struct fixture *f = *state;
   struct ops_credentials_provider *provider;
-  struct outcome o;
+  struct fake_fetch o;
   char command[256];
   snprintf(command, sizeof(command), "echo $$ > %s/hung.pid; exec sleep 30", f->home);
   struct ops_credentials_fetch *fetch = start_process(f, command, &provider, &o);
@@ -698,7 +681,7 @@ static void credential_process_inherits_no_other_descriptor(void **state)
 {
   struct fixture *f = *state;
   struct ops_credentials_provider *provider;
-  struct outcome o;
+  struct fake_fetch o;
   bool open_before[1024];
   for (int fd = 0; fd < 1024; fd++)
     open_before[fd] = fcntl(fd, F_GETFD) >= 0; /* the test's own, and what it inherited */
@@ -731,7 +714,7 @@ static const char s_sso_answer[] =
 static void sso_uses_the_cached_token_and_the_portal(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   fake_env_set(&f->env, "AWS_ENDPOINT_URL_SSO", "http://127.0.0.1:7777/");
   write_home(f, ".aws/config",
              "[profile sso]\nsso_session = corp\nsso_account_id = 111111111111\n"
@@ -775,7 +758,7 @@ static void sso_uses_the_cached_token_and_the_portal(void **state)
 static void sso_without_a_cached_token_says_to_log_in(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   char message[1024];
   write_home(f, ".aws/config",
              "[default]\nsso_session = corp\nsso_account_id = 1\n"
@@ -802,7 +785,7 @@ static void sso_without_a_cached_token_says_to_log_in(void **state)
 static void web_identity_reads_the_token_file(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   char token_path[256];
   write_home(f, "token", "eyJhbGciOi.eyJzdWIi.c2ln\n");
   snprintf(token_path, sizeof(token_path), "%s/token", f->home);
@@ -843,7 +826,7 @@ static void the_container_endpoint(void **state)
 {
   struct fixture *f = *state;
   struct ops_credentials_provider *p = NULL;
-  struct outcome o;
+  struct fake_fetch o;
   char token_path[256];
   fake_env_set(&f->env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc");
   fake_env_set(&f->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN", "Basic abc");
@@ -914,7 +897,7 @@ static struct ops_credentials_provider *imds(struct fixture *f)
 static void imdsv2_token_then_role_then_credentials(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   fake_reply(&f->ft, 200, "IMDSTOKEN==");
   fake_reply(&f->ft, 200, "ops-role\n");
   fake_reply(&f->ft, 200, s_imds_answer);
@@ -940,7 +923,7 @@ static void imdsv2_token_then_role_then_credentials(void **state)
 static void imds_falls_back_to_v1_when_the_token_is_refused(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   fake_env_set(&f->env, "AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1338/");
   fake_reply(&f->ft, 403, "");
   fake_reply(&f->ft, 200, "ops-role");
@@ -971,7 +954,7 @@ static void imds_falls_back_to_v1_when_the_token_is_refused(void **state)
 static void imds_not_there_is_not_configured(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   fake_fail(&f->ft, OPS_ERR_TRANSPORT);
   fetch(f, imds(f), &o);
   assert_true(ops_credentials_is_not_found(&o.err));
@@ -993,7 +976,7 @@ static void imds_not_there_is_not_configured(void **state)
 static void no_credentials_says_what_was_looked_at(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
+  struct fake_fetch o;
   char message[1024];
   fake_fail(&f->ft, OPS_ERR_TRANSPORT);
   fetch_chain(f, NULL, &o);
@@ -1014,7 +997,7 @@ static void a_fetch_can_be_cancelled_in_flight(void **state)
 {
   struct fixture *f = *state;
   struct ops_credentials_provider *chain = NULL;
-  struct outcome o = {0};
+  struct fake_fetch o = {0};
   write_home(f, ".aws/config", "[default]\nrole_arn = " ROLE_A "\nsource_profile = base\n");
   write_home(f, ".aws/credentials", "[base]\naws_access_key_id = A\naws_secret_access_key = S\n");
   fake_hang(&f->ft);

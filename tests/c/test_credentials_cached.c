@@ -24,14 +24,6 @@ struct fixture {
   struct ops_credentials_provider *cached;
 };
 
-/* One get: its outcome, once its callback ran. */
-struct outcome {
-  bool done;
-  struct ops_credentials *credentials;
-  struct ops_error err;
-  struct ops_credentials_fetch *fetch;
-};
-
 static int setup(void **state)
 {
   struct fixture *f = calloc(1, sizeof(*f));
@@ -56,27 +48,8 @@ static int teardown(void **state)
   return 0;
 }
 
-static void s_done(struct ops_credentials *credentials, const struct ops_error *err, void *ud)
-{
-  struct outcome *o = ud;
-  o->done = true;
-  o->fetch = NULL;
-  o->credentials = credentials;
-  if (err)
-    o->err = *err;
-}
-
-static void s_get(struct fixture *f, struct outcome *o)
-{
-  memset(o, 0, sizeof(*o));
-  struct ops_error err;
-  o->fetch = ops_credentials_provider_get(f->cached, s_done, o, &err);
-  assert_non_null(o->fetch);
-  assert_false(o->done); /* never inside get */
-}
-
 /* Runs the loop until `o` is done, and checks it got credentials of key id `key`. */
-static void s_expect_key(struct fixture *f, struct outcome *o, const char *key)
+static void s_expect_key(struct fixture *f, struct fake_fetch *o, const char *key)
 {
   fake_run_until(f->loop, &o->done);
   assert_non_null(o->credentials);
@@ -88,8 +61,8 @@ static void s_expect_key(struct fixture *f, struct outcome *o, const char *key)
 /* Gets and answers with `key` expiring at `expiration`: the cache then holds them. */
 static void s_fill(struct fixture *f, const char *key, int64_t expiration)
 {
-  struct outcome o;
-  s_get(f, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->cached);
   fake_source_answer(&f->source, key, expiration);
   s_expect_key(f, &o, key);
 }
@@ -97,9 +70,9 @@ static void s_fill(struct fixture *f, const char *key, int64_t expiration)
 static void test_concurrent_gets_share_one_fetch(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o[3];
+  struct fake_fetch o[3];
   for (int i = 0; i < 3; i++)
-    s_get(f, &o[i]);
+    fake_fetch_start(&o[i], f->cached);
   assert_int_equal(f->source.started, 1);
   assert_null(ops_credentials_provider_cached(f->cached));
   fake_source_answer(&f->source, "AKID1", (int64_t)NOW + HOUR);
@@ -117,8 +90,8 @@ static void test_fresh_credentials_need_no_fetch(void **state)
   assert_string_equal(cached->access_key_id, "AKID1");
   assert_string_equal(cached->secret_access_key, "secret-AKID1");
   assert_string_equal(cached->session_token, "token-AKID1");
-  struct outcome o;
-  s_get(f, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->cached);
   s_expect_key(f, &o, "AKID1");
   assert_int_equal(f->source.started, 1);
 }
@@ -141,8 +114,8 @@ static void test_refresh_ahead_of_expiry(void **state)
   assert_non_null(ops_credentials_provider_cached(f->cached));
   f->now = NOW + HOUR - 299;
   assert_null(ops_credentials_provider_cached(f->cached));
-  struct outcome o;
-  s_get(f, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->cached);
   assert_int_equal(f->source.started, 2);
   fake_source_answer(&f->source, "AKID2", (int64_t)f->now + HOUR);
   s_expect_key(f, &o, "AKID2");
@@ -165,8 +138,8 @@ static void test_failed_refresh_keeps_valid_credentials(void **state)
   struct fixture *f = *state;
   s_fill(f, "AKID1", (int64_t)NOW + HOUR);
   f->now = NOW + HOUR - 60;
-  struct outcome o;
-  s_get(f, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->cached);
   fake_source_fail(&f->source, OPS_ERR_THROTTLED, "slow down");
   s_expect_key(f, &o, "AKID1");
 }
@@ -176,9 +149,9 @@ static void test_failed_fetch_without_valid_credentials_fails(void **state)
   struct fixture *f = *state;
   s_fill(f, "AKID1", (int64_t)NOW + HOUR);
   f->now = NOW + HOUR + 1;
-  struct outcome o[2];
-  s_get(f, &o[0]);
-  s_get(f, &o[1]);
+  struct fake_fetch o[2];
+  fake_fetch_start(&o[0], f->cached);
+  fake_fetch_start(&o[1], f->cached);
   fake_source_fail(&f->source, OPS_ERR_DENIED, "AccessDenied: no");
   for (int i = 0; i < 2; i++) {
     fake_run_until(f->loop, &o[i].done);
@@ -187,8 +160,8 @@ static void test_failed_fetch_without_valid_credentials_fails(void **state)
     assert_string_equal(o[i].err.message, "AccessDenied: no");
   }
   /* a failure is not kept: the next get asks again */
-  struct outcome again;
-  s_get(f, &again);
+  struct fake_fetch again;
+  fake_fetch_start(&again, f->cached);
   assert_int_equal(f->source.started, 3);
   fake_source_answer(&f->source, "AKID2", (int64_t)f->now + HOUR);
   s_expect_key(f, &again, "AKID2");
@@ -197,8 +170,8 @@ static void test_failed_fetch_without_valid_credentials_fails(void **state)
 static void test_credentials_that_arrive_expired_fail(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o;
-  s_get(f, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->cached);
   fake_source_answer(&f->source, "AKID1", 1577836800); /* 2020-01-01 */
   fake_run_until(f->loop, &o.done);
   assert_null(o.credentials);
@@ -218,8 +191,8 @@ static void test_invalidate_only_the_refused_key(void **state)
   assert_non_null(ops_credentials_provider_cached(f->cached));
   ops_credentials_provider_invalidate(f->cached, "AKID1");
   assert_null(ops_credentials_provider_cached(f->cached));
-  struct outcome o;
-  s_get(f, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->cached);
   assert_int_equal(f->source.started, 2);
   fake_source_answer(&f->source, "AKID2", (int64_t)NOW + HOUR);
   s_expect_key(f, &o, "AKID2");
@@ -231,17 +204,17 @@ static void test_concurrent_invalidations_fetch_once(void **state)
 {
   struct fixture *f = *state;
   s_fill(f, "AKID1", (int64_t)NOW + HOUR);
-  struct outcome o[3];
+  struct fake_fetch o[3];
   for (int i = 0; i < 2; i++) {
     ops_credentials_provider_invalidate(f->cached, "AKID1");
-    s_get(f, &o[i]);
+    fake_fetch_start(&o[i], f->cached);
   }
   assert_int_equal(f->source.started, 2);
   fake_source_answer(&f->source, "AKID2", (int64_t)NOW + HOUR);
   for (int i = 0; i < 2; i++)
     s_expect_key(f, &o[i], "AKID2");
   ops_credentials_provider_invalidate(f->cached, "AKID1");
-  s_get(f, &o[2]);
+  fake_fetch_start(&o[2], f->cached);
   s_expect_key(f, &o[2], "AKID2");
   assert_int_equal(f->source.started, 2);
 }
@@ -256,8 +229,8 @@ static void test_expiry_mid_request(void **state)
   assert_string_equal(signing->access_key_id, "AKID1");
   f->now = NOW + HOUR + 5; /* the server refused: ExpiredToken */
   ops_credentials_provider_invalidate(f->cached, "AKID1");
-  struct outcome o;
-  s_get(f, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->cached);
   assert_int_equal(f->source.started, 2);
   fake_source_answer(&f->source, "AKID2", (int64_t)f->now + HOUR);
   s_expect_key(f, &o, "AKID2");
@@ -277,8 +250,8 @@ static void s_invalidate_on_arrival(struct ops_credentials *credentials,
 static void test_waiter_invalidating_on_arrival(void **state)
 {
   struct fixture *f = *state;
-  struct outcome second;
-  s_get(f, &second);
+  struct fake_fetch second;
+  fake_fetch_start(&second, f->cached);
   struct ops_error err;
   assert_non_null(ops_credentials_provider_get(f->cached, s_invalidate_on_arrival, f, &err));
   fake_source_answer(&f->source, "AKID1", (int64_t)NOW + HOUR);
@@ -294,15 +267,15 @@ static void test_waiter_invalidating_on_arrival(void **state)
 static void test_cancelling_every_get_stops_the_fetch(void **state)
 {
   struct fixture *f = *state;
-  struct outcome o[2];
-  s_get(f, &o[0]);
-  s_get(f, &o[1]);
+  struct fake_fetch o[2];
+  fake_fetch_start(&o[0], f->cached);
+  fake_fetch_start(&o[1], f->cached);
   ops_credentials_fetch_cancel(o[0].fetch);
   assert_int_equal(f->source.cancelled, 0);
   ops_credentials_fetch_cancel(o[1].fetch);
   assert_int_equal(f->source.cancelled, 1);
-  struct outcome again;
-  s_get(f, &again);
+  struct fake_fetch again;
+  fake_fetch_start(&again, f->cached);
   assert_int_equal(f->source.started, 2);
   fake_source_answer(&f->source, "AKID1", (int64_t)NOW + HOUR);
   s_expect_key(f, &again, "AKID1");
@@ -315,8 +288,8 @@ static void test_cancel_before_a_fresh_answer(void **state)
 {
   struct fixture *f = *state;
   s_fill(f, "AKID1", (int64_t)NOW + HOUR);
-  struct outcome o;
-  s_get(f, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->cached);
   ops_credentials_fetch_cancel(o.fetch);
   ops_loop_run_once(f->loop, 0);
   assert_false(o.done);

@@ -48,13 +48,6 @@ struct fixture {
   struct ops_credentials_provider *role;
 };
 
-struct outcome {
-  bool done;
-  struct ops_credentials *credentials;
-  struct ops_error err;
-  struct ops_credentials_fetch *fetch;
-};
-
 static double s_no_jitter(void *self)
 {
   (void)self;
@@ -115,23 +108,6 @@ static void s_role(struct fixture *f, const struct ops_credentials_role_config *
                    OPS_OK);
 }
 
-static void s_done(struct ops_credentials *credentials, const struct ops_error *err, void *ud)
-{
-  struct outcome *o = ud;
-  o->done = true;
-  o->fetch = NULL;
-  o->credentials = credentials;
-  if (err)
-    o->err = *err;
-}
-
-static void s_get(struct ops_credentials_provider *provider, struct outcome *o)
-{
-  memset(o, 0, sizeof(*o));
-  o->fetch = ops_credentials_provider_get(provider, s_done, o, NULL);
-  assert_non_null(o->fetch);
-}
-
 /* Signed with the base's key id: its Authorization header names it. */
 static void s_expect_signed_by(const struct fake_request *r, const char *key)
 {
@@ -150,8 +126,8 @@ static void test_assumes_the_role_with_the_base_credentials(void **state)
   s_role(f, &config);
   assert_null(ops_credentials_role_assumed_arn(f->role));
   fake_reply(&f->ft, 200, s_assumed);
-  struct outcome o;
-  s_get(f->role, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->role);
   fake_run_until(f->loop, &o.done);
   assert_non_null(o.credentials);
   assert_string_equal(o.credentials->access_key_id, "ASIAROLE");
@@ -176,8 +152,8 @@ static void test_session_name_defaults_to_the_time(void **state)
   struct ops_credentials_role_config config = {.role_arn = ROLE_ARN};
   s_role(f, &config);
   fake_reply(&f->ft, 200, s_assumed);
-  struct outcome o;
-  s_get(f->role, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->role);
   fake_run_until(f->loop, &o.done);
   assert_non_null(strstr(f->ft.requests[0].body, "RoleSessionName=opsrun-1700000000"));
   assert_null(strstr(f->ft.requests[0].body, "ExternalId"));
@@ -197,8 +173,8 @@ static void test_retries_throttling_with_current_base_credentials(void **state)
              "<ErrorResponse><Error><Code>ServiceUnavailable</Code>"
              "<Message>busy</Message></Error></ErrorResponse>");
   fake_reply(&f->ft, 200, s_assumed);
-  struct outcome o;
-  s_get(f->role, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->role);
   static const char *const keys[] = {"AKID1", "AKID2", "AKID3"};
   for (size_t i = 0; i < 3; i++) {
     while (f->source.pending_count == 0)
@@ -224,8 +200,8 @@ static void test_gives_up_after_the_attempts_allowed(void **state)
   fake_reply(&f->ft, 400, s_throttled);
   fake_reply(&f->ft, 400, s_throttled);
   fake_reply(&f->ft, 200, s_assumed);
-  struct outcome o;
-  s_get(f->role, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->role);
   fake_run_until(f->loop, &o.done);
   assert_null(o.credentials);
   assert_int_equal(o.err.kind, OPS_ERR_THROTTLED);
@@ -240,8 +216,8 @@ static void test_denied_is_not_retried(void **state)
   struct ops_credentials_role_config config = {.role_arn = ROLE_ARN, .session_name = "s1"};
   s_role(f, &config);
   fake_reply(&f->ft, 403, s_denied);
-  struct outcome o;
-  s_get(f->role, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->role);
   fake_run_until(f->loop, &o.done);
   assert_int_equal(o.err.kind, OPS_ERR_DENIED);
   assert_string_equal(o.err.code, "AccessDenied");
@@ -264,8 +240,8 @@ static void test_sends_are_paced_by_the_send_rate(void **state)
   struct ops_credentials_role_config config = {.role_arn = ROLE_ARN, .session_name = "s1"};
   s_role(f, &config);
   fake_reply(&f->ft, 200, s_assumed);
-  struct outcome o;
-  s_get(f->role, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->role);
   for (int i = 0; i < 10; i++)
     ops_loop_run_once(f->loop, 10);
   assert_int_equal(f->ft.request_count, 0); /* the clock stands still: no token */
@@ -284,8 +260,8 @@ static void test_a_failing_base_fails_the_fetch_as_it_is(void **state)
   f->base = fake_source_provider(&f->context, &f->source);
   struct ops_credentials_role_config config = {.role_arn = ROLE_ARN, .session_name = "s1"};
   s_role(f, &config);
-  struct outcome o;
-  s_get(f->role, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->role);
   while (f->source.pending_count == 0)
     ops_loop_run_once(f->loop, 10);
   fake_source_fail(&f->source, OPS_ERR_CREDENTIALS, "no credentials anywhere");
@@ -302,8 +278,8 @@ static void test_credentials_that_arrive_expired_name_the_role(void **state)
   struct ops_credentials_role_config config = {.role_arn = ROLE_ARN, .session_name = "s1"};
   s_role(f, &config);
   fake_reply(&f->ft, 200, s_assumed);
-  struct outcome o;
-  s_get(f->role, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->role);
   fake_run_until(f->loop, &o.done);
   assert_null(o.credentials);
   assert_int_equal(o.err.kind, OPS_ERR_CREDENTIALS);
@@ -322,8 +298,8 @@ static void test_cancel_while_waiting_to_retry(void **state)
   struct ops_credentials_role_config config = {.role_arn = ROLE_ARN, .session_name = "s1"};
   s_role(f, &config);
   fake_reply(&f->ft, 400, s_throttled);
-  struct outcome o;
-  s_get(f->role, &o);
+  struct fake_fetch o;
+  fake_fetch_start(&o, f->role);
   while (f->source.pending_count == 0)
     ops_loop_run_once(f->loop, 10);
   fake_source_answer(&f->source, "AKID1", 0);
@@ -363,9 +339,9 @@ static void test_cached_role(void **state)
   f->role = NULL; /* owned by the cache now */
   fake_reply(&f->ft, 200, s_assumed);
   fake_reply(&f->ft, 200, s_assumed);
-  struct outcome o[3];
-  s_get(cached, &o[0]);
-  s_get(cached, &o[1]);
+  struct fake_fetch o[3];
+  fake_fetch_start(&o[0], cached);
+  fake_fetch_start(&o[1], cached);
   for (int i = 0; i < 2; i++) {
     fake_run_until(f->loop, &o[i].done);
     assert_string_equal(o[i].credentials->access_key_id, "ASIAROLE");
@@ -373,7 +349,7 @@ static void test_cached_role(void **state)
   }
   assert_int_equal(f->ft.request_count, 1);
   ops_credentials_provider_invalidate(cached, "ASIAROLE");
-  s_get(cached, &o[2]);
+  fake_fetch_start(&o[2], cached);
   fake_run_until(f->loop, &o[2].done);
   assert_int_equal(f->ft.request_count, 2);
   ops_credentials_free(o[2].credentials);
