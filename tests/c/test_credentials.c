@@ -556,13 +556,10 @@ static struct ops_credentials_fetch *start_process(struct fixture *f, const char
                                                    struct ops_credentials_provider **provider,
                                                    struct fake_fetch *o)
 {
-  memset(o, 0, sizeof(*o));
   assert_int_equal(ops_credentials_provider_process_new(provider, &f->context, command, "p", NULL),
                    OPS_OK);
-  struct ops_credentials_fetch *fetch =
-      ops_credentials_provider_get(*provider, on_credentials, o, NULL);
-  assert_non_null(fetch);
-  return fetch;
+  fake_fetch_start(o, *provider);
+  return o->fetch;
 }
 
 /* The pid a command wrote to HOME/name, once it is there. */
@@ -1002,19 +999,18 @@ static void a_fetch_can_be_cancelled_in_flight(void **state)
   write_home(f, ".aws/credentials", "[base]\naws_access_key_id = A\naws_secret_access_key = S\n");
   fake_hang(&f->ft);
   assert_int_equal(ops_credentials_provider_chain_new(&chain, &f->context, NULL, NULL), OPS_OK);
-  struct ops_credentials_fetch *fetching =
-      ops_credentials_provider_get(chain, on_credentials, &o, NULL);
+  fake_fetch_start(&o, chain);
   for (int i = 0; i < 5 && f->ft.request_count == 0; i++)
     ops_loop_run_once(f->loop, 10);
   assert_int_equal(f->ft.in_flight, 1); /* the AssumeRole is on its way */
-  ops_credentials_fetch_cancel(fetching);
+  ops_credentials_fetch_cancel(o.fetch);
   assert_int_equal(f->ft.in_flight, 0);
   for (int i = 0; i < 3; i++)
     ops_loop_run_once(f->loop, 10);
   assert_false(o.done);
   /* cancelled before the loop ran at all */
-  fetching = ops_credentials_provider_get(chain, on_credentials, &o, NULL);
-  ops_credentials_fetch_cancel(fetching);
+  fake_fetch_start(&o, chain);
+  ops_credentials_fetch_cancel(o.fetch);
   ops_loop_run_once(f->loop, 10);
   assert_false(o.done);
   ops_credentials_provider_free(chain);
