@@ -92,6 +92,18 @@ static void hang(struct connection *c)
   }
 }
 
+/* /gather/N: waits until the peak of requests in progress reaches `wanted` (or 10 s pass). */
+static void gather(struct connection *c, long wanted)
+{
+  for (int waited_ms = 0; c->server->peak < wanted && waited_ms < 10000; waited_ms++)
+    sleep_ms(1);
+  char body[64];
+  int peak = c->server->peak;
+  int len = peak >= wanted ? snprintf(body, sizeof(body), "gathered %ld", wanted)
+                           : snprintf(body, sizeof(body), "gathered %d of %ld", peak, wanted);
+  respond(c->fd, peak >= wanted ? 200 : 504, NULL, body, (size_t)len);
+}
+
 /* Answers one request; returns false when the connection is to be closed instead. */
 static bool serve(struct connection *c, const char *request, size_t header_len, size_t body_len)
 {
@@ -104,6 +116,8 @@ static bool serve(struct connection *c, const char *request, size_t header_len, 
     char body[64];
     int len = snprintf(body, sizeof(body), "slept %ld", n);
     respond(c->fd, 200, NULL, body, (size_t)len);
+  } else if (sscanf(path, "/gather/%ld", &n) == 1) {
+    gather(c, n);
   } else if (strcmp(path, "/echo") == 0) {
     char headers[256] = "";
     const char *test = strcasestr(request, "\r\nx-test:");

@@ -1,6 +1,9 @@
 /* loopback_server.h: a small HTTP/1.1 server on 127.0.0.1 for the C tests, one thread per
  * connection. Routes:
  *   GET  /delay/MS     waits MS milliseconds, then 200 "slept MS"
+ *   GET  /gather/N     holds the request until N requests are in progress at once, then 200
+ *                      "gathered N"; after 10 s without that, 504 "gathered K of N" (K: the
+ *                      peak so far), so a test of concurrency never depends on timing
  *   POST /echo         200 with the request body; X-Echo-Method and X-Echo-Test (the request's
  *                      X-Test header) echoed as response headers
  *   GET  /status/CODE  that status with body "status CODE"
