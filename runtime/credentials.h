@@ -150,7 +150,8 @@ void ops_credentials_provider_invalidate(struct ops_credentials_provider *provid
  *   while the old credentials are still valid hands out the old ones, else its error;
  * - credentials that have expired when they arrive fail the fetch: "`what` (SOURCE) expired at
  *   T (this machine's clock says T'): renew them", since every request they signed would fail;
- * - ops_credentials_provider_invalidate forgets refused credentials (see there).
+ * - ops_credentials_provider_invalidate forgets refused credentials (see there);
+ * - new credentials are logged at debug level: "`what` from SOURCE".
  * `inner` is owned (freed with the provider, and on failure here); `what` names the credentials
  * in messages ("the base credentials"; copied; NULL: "the credentials"). The context supplies
  * the loop and the clock. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "runtime/credentials.h"
+#include "runtime/log.h"
 #include "runtime/timestamp.h"
 
 struct s_waiter {
@@ -119,6 +120,7 @@ static void s_fetched(struct ops_credentials *credentials, const struct ops_erro
     ops_credentials_free(cache->current);
     cache->current = credentials;
     cache->obtained = s_now(cache);
+    ops_log(OPS_LOG_DEBUG, NULL, "%s from %s", cache->what, credentials->source);
   }
   struct s_waiter *waiters = cache->waiters;
   cache->waiters = NULL;

@@ -310,6 +310,7 @@ int ops_credentials_provider_role_new(struct ops_credentials_provider **out,
                                       struct ops_error *err)
 {
   *out = NULL;
+  /* a session name made from the time (opsrun-EPOCH) is always valid */
   struct ops_sts_assume_role_params params = {
       .role_arn = config->role_arn,
       .role_session_name = config->session_name ? config->session_name : "opsrun-0",
