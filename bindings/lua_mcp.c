@@ -1,7 +1,15 @@
 /* lua_mcp.c: the C half of `mcp`: one runtime/mcp.h client per Lua state, and the private
  * primitives mcp.lua builds mcp.call and mcp.tools on: a JSON-RPC request as the running task's
- * identity (a task wait), its result decoded with lua-cjson, and closing the sessions when
- * opsrun exits, even after Ctrl-C or SIGTERM (then within CLOSE_AFTER_INTERRUPT_MS). */
+ * identity (a task wait), its result turned into Lua values straight from the jansson tree the
+ * core parsed, and closing the sessions when opsrun exits, even after Ctrl-C or SIGTERM (then
+ * within CLOSE_AFTER_INTERRUPT_MS).
+ *
+ * One JSON path: the params are written once (json.encode in mcp.lua, lua-cjson) and sent as
+ * they are; the reply is parsed once, by jansson in the core, which must read it anyway (ids,
+ * errors, sessions, event streams), and its result pushed from that tree. jansson rather than
+ * lua-cjson throughout, because the core reads every reply without Lua (runtime/ has no Lua
+ * state). The values are those lua-cjson's json.decode gave: every number a float, null as
+ * json.null, tables built key by key in the reply's order, nesting up to its 1000 levels. */
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +147,7 @@ static struct ops_mcp_client *s_client_of(lua_State *L)
 struct s_request {
   struct ops_wait wait;
   struct ops_mcp_call *call;
-  char *result_json;
+  json_t *result; /* a reference to the core's */
   bool failed;
   struct ops_error error;
   bool renewed; /* already sent again with renewed credentials */
@@ -161,8 +169,8 @@ static void s_request_release(struct s_request *request)
   if (request->call)
     ops_mcp_call_cancel(request->call);
   request->call = NULL;
-  free(request->result_json);
-  request->result_json = NULL;
+  json_decref(request->result);
+  request->result = NULL;
 }
 
 static void s_request_cancel(struct ops_wait *wait)
@@ -176,37 +184,98 @@ static int s_request_gc(lua_State *L)
   return 0;
 }
 
-static void s_request_done(void *ud, const char *result_json, const struct ops_error *err)
+static void s_request_done(void *ud, json_t *result, const struct ops_error *err)
 {
   struct s_request *request = ud;
   request->call = NULL;
   if (err) {
     request->failed = true;
     request->error = *err;
-  } else if (!(request->result_json = strdup(result_json ? result_json : "null"))) {
-    request->failed = true;
-    ops_error_set(&request->error, OPS_ERR_NOMEM, "out of memory reading an MCP reply");
+  } else {
+    request->result = json_incref(result);
   }
   ops_engine_wait_done(&request->wait);
 }
 
-/* Pushes the reply decoded by lua-cjson (json.decode); a reply it cannot decode, such as one
- * nested deeper than its 1000 levels (jansson, which read it first, allows 2048), fills `err`
- * as an rpc error and pushes nothing. */
-static bool s_push_decoded(lua_State *L, const char *json, const char *method,
-                           struct ops_error *err)
+/* lua-cjson's decode_max_depth: a reply nested deeper is refused, as when lua-cjson decoded it. */
+#define DECODE_MAX_DEPTH 1000
+
+/* Pushes `value`, `depth` levels deep (the result is 1), as lua-cjson's decode would have; false
+ * when it nests deeper than DECODE_MAX_DEPTH (what it pushed is left on the stack). */
+static bool s_push_json(lua_State *L, json_t *value, int depth)
 {
+  switch (json_typeof(value)) {
+  case JSON_OBJECT: {
+    if (depth > DECODE_MAX_DEPTH)
+      return false;
+    luaL_checkstack(L, 3, "a deeply nested MCP reply");
+    lua_newtable(L);
+    const char *key;
+    json_t *member;
+    json_object_foreach(value, key, member)
+    {
+      lua_pushstring(L, key);
+      if (!s_push_json(L, member, depth + 1))
+        return false;
+      lua_rawset(L, -3);
+    }
+    return true;
+  }
+  case JSON_ARRAY: {
+    if (depth > DECODE_MAX_DEPTH)
+      return false;
+    luaL_checkstack(L, 2, "a deeply nested MCP reply");
+    lua_newtable(L);
+    size_t index;
+    json_t *element;
+    json_array_foreach(value, index, element)
+    {
+      if (!s_push_json(L, element, depth + 1))
+        return false;
+      lua_rawseti(L, -2, (lua_Integer)index + 1);
+    }
+    return true;
+  }
+  case JSON_STRING:
+    lua_pushlstring(L, json_string_value(value), json_string_length(value));
+    return true;
+  case JSON_INTEGER: lua_pushnumber(L, (lua_Number)json_integer_value(value)); return true;
+  case JSON_REAL: lua_pushnumber(L, json_real_value(value)); return true;
+  case JSON_TRUE: lua_pushboolean(L, 1); return true;
+  case JSON_FALSE: lua_pushboolean(L, 0); return true;
+  case JSON_NULL: lua_pushlightuserdata(L, NULL); return true; /* lua-cjson's json.null */
+  }
+  return false;
+}
+
+/* The error of a result nested deeper than lua-cjson decodes, in lua-cjson's own words (which
+ * say where), as before: the cold path asks it. */
+static void s_too_deep(lua_State *L, json_t *result, const char *method, struct ops_error *err)
+{
+  char *text = json_dumps(result, JSON_COMPACT);
+  if (!text) {
+    ops_error_set(err, OPS_ERR_NOMEM, "out of memory reading an MCP reply");
+    return;
+  }
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   lua_getfield(L, -1, "cjson");
   lua_getfield(L, -1, "decode");
-  lua_replace(L, -3);
-  lua_pop(L, 1);
-  lua_pushstring(L, json);
-  if (lua_pcall(L, 1, 1, 0) == LUA_OK)
-    return true;
+  lua_pushstring(L, text);
+  free(text);
+  bool refused = lua_pcall(L, 1, 1, 0) != LUA_OK && lua_isstring(L, -1);
   ops_error_set(err, OPS_ERR_RPC, "%s: the server's reply cannot be decoded (%s)", method,
-                lua_isstring(L, -1) ? lua_tostring(L, -1) : "not JSON");
-  lua_pop(L, 1);
+                refused ? lua_tostring(L, -1) : "nested too deeply");
+  lua_pop(L, 3);
+}
+
+/* Pushes the result; a result nested too deeply fills `err` as an rpc error and pushes nothing. */
+static bool s_push_result(lua_State *L, json_t *result, const char *method, struct ops_error *err)
+{
+  int top = lua_gettop(L);
+  if (s_push_json(L, result, 1))
+    return true;
+  lua_settop(L, top);
+  s_too_deep(L, result, method, err);
   return false;
 }
 
@@ -219,8 +288,7 @@ static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
     lua_settop(L, 3); /* method, params_json, timeout */
     return ops_identity_await(L, s_request_with_identity, 1);
   }
-  if (!request->failed &&
-      s_push_decoded(L, request->result_json, lua_tostring(L, 1), &request->error)) {
+  if (!request->failed && s_push_result(L, request->result, lua_tostring(L, 1), &request->error)) {
     s_request_release(request);
     return 1;
   }

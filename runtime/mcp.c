@@ -395,8 +395,7 @@ static bool s_expired_credentials(const struct ops_error *err)
 }
 
 /* Ends a call with its outcome: the caller's callback, or the session's next step. */
-static void s_finish(struct ops_mcp_call *call, const char *result_json,
-                     const struct ops_error *err)
+static void s_finish(struct ops_mcp_call *call, json_t *result, const struct ops_error *err)
 {
   struct ops_mcp_client *client = call->client;
   struct s_session *session = call->session;
@@ -405,7 +404,7 @@ static void s_finish(struct ops_mcp_call *call, const char *result_json,
   if (s_expired_credentials(err))
     session->credentials_expired = true;
   switch (call->kind) {
-  case CALL_REQUEST: call->done(call->ud, result_json, err); break;
+  case CALL_REQUEST: call->done(call->ud, result, err); break;
   case CALL_INITIALIZE:
     if (err)
       s_session_failed(session, err);
@@ -486,7 +485,7 @@ static bool s_token_expired(json_t *message)
 }
 
 /* A JSON-RPC response: its error (standard, or AWS's `"result": null` beside `"error"`), or its
- * result as JSON text. */
+ * result, handed over as jansson read it. */
 static void s_finish_with_reply(struct ops_mcp_call *call, json_t *reply)
 {
   json_t *error = json_object_get(reply, "error");
@@ -508,21 +507,16 @@ static void s_finish_with_reply(struct ops_mcp_call *call, json_t *reply)
   }
   /* every MCP result is an object: anything else would reach the caller as a non-table */
   json_t *result = json_object_get(reply, "result");
-  char *text = json_is_object(result) ? json_dumps(result, JSON_COMPACT) : NULL;
-  if (!text && call->kind != CALL_INITIALIZED) {
+  if (!json_is_object(result) && call->kind != CALL_INITIALIZED) {
     s_fail(call, OPS_ERR_RPC, call->status, NULL, false, "%s: the server's reply has %s",
-           call->method,
-           !result                   ? "neither result nor error"
-           : !json_is_object(result) ? "a result that is not an object"
-                                     : "a result that could not be copied (out of memory)");
+           call->method, !result ? "neither result nor error" : "a result that is not an object");
     return;
   }
   if (call->kind == CALL_INITIALIZE) {
     json_decref(call->reply);
     call->reply = json_incref(reply); /* s_initialized reads the protocol version */
   }
-  s_finish(call, text, NULL);
-  free(text);
+  s_finish(call, result, NULL);
 }
 
 /* ------------------------------------------------------------------ reading replies */
@@ -789,27 +783,24 @@ static void s_on_exchange_done(const struct ops_http_response *response,
 
 /* ------------------------------------------------------------------ sending */
 
-/* The JSON-RPC message a call sends. The caller frees it. */
-static char *s_message(const struct ops_mcp_call *call, struct ops_error *err)
+#define MESSAGE_FORMAT "{\"jsonrpc\":\"2.0\",\"method\":\"%s\"%s%s%s}"
+
+/* The JSON-RPC message a call sends, written around its params as the caller wrote them (they
+ * are serialised once, by the caller; the method is a plain name, see s_method_valid). The
+ * caller frees it; NULL when out of memory. */
+static char *s_message(const struct ops_mcp_call *call)
 {
   if (call->kind == CALL_REPLY)
     return strdup(call->params_json);
-  json_t *message = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", call->method);
+  char id[32] = "";
   if (call->id)
-    json_object_set_new(message, "id", json_integer(call->id));
-  if (call->params_json) {
-    json_error_t parse_error;
-    json_t *params = json_loads(call->params_json, 0, &parse_error);
-    if (!json_is_object(params)) {
-      json_decref(params);
-      json_decref(message);
-      ops_error_set(err, OPS_ERR_CONFIG, "%s: params must be a JSON object", call->method);
-      return NULL;
-    }
-    json_object_set_new(message, "params", params);
-  }
-  char *text = json_dumps(message, JSON_COMPACT);
-  json_decref(message);
+    snprintf(id, sizeof(id), ",\"id\":%lld", (long long)call->id);
+  const char *params_key = call->params_json ? ",\"params\":" : "";
+  const char *params = call->params_json ? call->params_json : "";
+  int len = snprintf(NULL, 0, MESSAGE_FORMAT, call->method, id, params_key, params);
+  char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  if (text)
+    snprintf(text, (size_t)len + 1, MESSAGE_FORMAT, call->method, id, params_key, params);
   return text;
 }
 
@@ -901,12 +892,13 @@ static void s_send(struct ops_mcp_call *call)
   } else {
     if (call->kind == CALL_REQUEST || call->kind == CALL_INITIALIZE)
       call->id = call->client->next_id++; /* ids follow the order messages go out */
-    char *body = s_message(call, &err);
+    char *body = s_message(call);
     struct s_exchange x = {.method = "POST",
                            .body = body,
                            .body_len = body ? strlen(body) : 0,
                            .accept = "application/json, text/event-stream"};
-    rc = body ? s_start_exchange(call, &x, &err) : err.kind;
+    rc = body ? s_start_exchange(call, &x, &err)
+              : ops_error_set(&err, OPS_ERR_NOMEM, "out of memory writing an MCP request");
     free(body);
   }
   if (rc != OPS_OK)
@@ -1181,10 +1173,43 @@ static void s_session_submit(struct s_session *session, struct ops_mcp_call *cal
     s_session_open(session);
 }
 
+/* A method is written into the message as it is: a name of visible ASCII without quote or
+ * backslash, as every MCP method is. */
+static bool s_method_valid(const char *method)
+{
+  for (; *method; method++)
+    if (*method < 0x21 || *method > 0x7e || *method == '"' || *method == '\\')
+      return false;
+  return true;
+}
+
+/* Params go out as the caller wrote them, so they are read here, once for all the call's
+ * attempts, as jansson reads JSON: an object, in UTF-8, without \u0000. */
+static bool s_params_valid(const char *params_json)
+{
+  if (!params_json || !*params_json)
+    return true;
+  json_t *params = json_loads(params_json, 0, NULL);
+  bool valid = json_is_object(params);
+  json_decref(params);
+  return valid;
+}
+
+static int s_request_check(const struct ops_mcp_request *request, struct ops_error *err)
+{
+  if (!s_method_valid(request->method))
+    return ops_error_set(err, OPS_ERR_CONFIG, "%s: not a JSON-RPC method name", request->method);
+  if (!s_params_valid(request->params_json))
+    return ops_error_set(err, OPS_ERR_CONFIG, "%s: params must be a JSON object", request->method);
+  return OPS_OK;
+}
+
 struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
                                         const struct ops_mcp_request *request, ops_mcp_done_fn done,
                                         void *ud, struct ops_error *err)
 {
+  if (s_request_check(request, err) != OPS_OK)
+    return NULL;
   struct s_session *session = s_session_of(client, request->credentials);
   if (!session && !(session = s_session_new(client, request->credentials, request->owner, err)))
     return NULL;

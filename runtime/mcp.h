@@ -20,6 +20,7 @@
 #ifndef OPS_MCP_H
 #define OPS_MCP_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -73,18 +74,23 @@ struct ops_mcp_request {
    * a request with another access key of the same owner replaces the session of the old one.
    * NULL: the access key id alone. */
   const char *owner;
-  const char *method;      /* "tools/call", "tools/list", ... */
-  const char *params_json; /* a JSON object as text, or NULL */
+  const char *method; /* "tools/call", "tools/list", ...: visible ASCII, no quote or backslash */
+  /* A JSON object as text, or NULL. It is sent as it is, inside the JSON-RPC message: the
+   * request is serialised once, by the caller. Refused (OPS_ERR_CONFIG) when jansson would not
+   * read it as an object (not UTF-8, \u0000, not an object). */
+  const char *params_json;
   long timeout_ms;         /* each HTTP exchange; 0: none */
 };
 
-/* Called once when a request ends: `result_json` is the JSON-RPC result as JSON text, or `err`
- * says why there is none (kinds credentials, throttled, transport, timeout, rpc; `code` holds
- * the JSON-RPC error code or the AWS error type). Both borrowed until the callback returns. */
-typedef void (*ops_mcp_done_fn)(void *ud, const char *result_json, const struct ops_error *err);
+/* Called once when a request ends: `result` is the JSON-RPC result, a JSON object as jansson read
+ * the reply (parsed once, never written out again), or `err` says why there is none (kinds
+ * credentials, throttled, transport, timeout, rpc; `code` holds the JSON-RPC error code or the
+ * AWS error type). Both borrowed until the callback returns: json_incref the result to keep it. */
+typedef void (*ops_mcp_done_fn)(void *ud, json_t *result, const struct ops_error *err);
 
 /* Starts a request (opening its identity's session first if needed). Returns the call, owned by
- * the client until `done` runs or ops_mcp_call_cancel, or NULL with `err` set. */
+ * the client until `done` runs or ops_mcp_call_cancel, or NULL with `err` set (OPS_ERR_CONFIG for
+ * a method or params refused as above). */
 struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
                                         const struct ops_mcp_request *request, ops_mcp_done_fn done,
                                         void *ud, struct ops_error *err);

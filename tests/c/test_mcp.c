@@ -128,14 +128,16 @@ struct outcome {
   bool failed;
 };
 
-static void on_done(void *ud, const char *result_json, const struct ops_error *err)
+static void on_done(void *ud, json_t *result, const struct ops_error *err)
 {
   struct outcome *o = ud;
   o->calls++;
   o->failed = err != NULL;
   if (err)
     o->err = *err;
+  char *result_json = result ? json_dumps(result, JSON_COMPACT) : NULL;
   snprintf(o->result, sizeof(o->result), "%s", result_json ? result_json : "");
+  free(result_json);
 }
 
 static double fixed_now(void *self)
@@ -289,6 +291,34 @@ static void open_session(struct fixture *f, int i, const char *version, const ch
 }
 
 /* ------------------------------------------------------------------ tests */
+
+/* The params go out as the caller wrote them, inside the message; what jansson would not read as
+ * an object is refused before anything is sent, as is a method that cannot be written as it is. */
+static void params_are_sent_as_written_and_checked_first(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\"x\",\"arguments\":{\"path\":\"a/b\"}}", &o);
+  open_session(f, 0, "2025-11-25", "s-1");
+  assert_string_equal(f->fake.exchanges[2].body,
+                      "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"id\":2,\"params\":"
+                      "{\"name\":\"x\",\"arguments\":{\"path\":\"a/b\"}}}");
+  static const char *const refused[] = {"[1]", "{\"a\":\"\\u0000\"}", "{\"a\":\"\xff\"}", "{"};
+  for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+    struct ops_mcp_request request = {
+        .credentials = &ALICE, .method = "tools/call", .params_json = refused[i]};
+    struct ops_error err = {0};
+    assert_null(ops_mcp_call_start(f->client, &request, on_done, &o, &err));
+    assert_int_equal(err.kind, OPS_ERR_CONFIG);
+    assert_string_equal(err.message, "tools/call: params must be a JSON object");
+  }
+  struct ops_mcp_request quoted = {.credentials = &ALICE, .method = "tools\"/call"};
+  struct ops_error err = {0};
+  assert_null(ops_mcp_call_start(f->client, &quoted, on_done, &o, &err));
+  assert_int_equal(err.kind, OPS_ERR_CONFIG);
+  assert_int_equal(f->fake.count, 3);
+  assert_int_equal(o.calls, 0);
+}
 
 static void a_session_opens_once_and_carries_its_headers(void **state)
 {
@@ -1080,6 +1110,7 @@ int main(void)
 #define TEST(name)     cmocka_unit_test_setup_teardown(name, setup, teardown)
 #define RETRYING(name) cmocka_unit_test_setup_teardown(name, setup_retrying, teardown)
   const struct CMUnitTest tests[] = {
+      TEST(params_are_sent_as_written_and_checked_first),
       TEST(a_session_opens_once_and_carries_its_headers),
       TEST(requests_made_while_opening_wait_for_the_one_handshake),
       TEST(identities_never_share_a_session),

@@ -109,18 +109,17 @@ static void s_die(const char *what, const char *result_json, const struct ops_er
   abort();
 }
 
-static void s_done(void *ud, const char *result_json, const struct ops_error *err)
+static void s_done(void *ud, json_t *result, const struct ops_error *err)
 {
   struct outcome *o = ud;
+  char *result_json = result ? json_dumps(result, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
   if (++o->calls > 1)
     s_die("a callback ran twice", result_json, err);
-  if ((result_json == NULL) == (err == NULL))
+  if ((result == NULL) == (err == NULL))
     s_die("not exactly one of a result and an error", result_json, err);
-  if (result_json) {
-    json_t *result = json_loads(result_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+  if (result) {
     if (!json_is_object(result))
       s_die("a result that is not a JSON object", result_json, err);
-    json_decref(result);
     if (!o->secrets_in_input && s_has_secret(result_json))
       s_die("a secret in a result", result_json, err);
   } else {
@@ -129,6 +128,7 @@ static void s_done(void *ud, const char *result_json, const struct ops_error *er
     if (!o->secrets_in_input && s_has_secret(err->message))
       s_die("a secret in an error message", result_json, err);
   }
+  free(result_json);
 }
 
 /* The next answer of the input: [*at, its end), moving *at past the separator. */
