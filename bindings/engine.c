@@ -10,6 +10,7 @@
 #include "bindings/config.h"
 #include "bindings/lua_aux.h"
 #include "bindings/lua_error.h"
+#include "runtime/list.h"
 #include "runtime/log.h"
 
 #define TASKS_KEY                   "opsrun.tasks" /* thread -> task, for ops_engine_running_task */
@@ -18,11 +19,6 @@
 #define DEADLINE_CHECK_INSTRUCTIONS 10000
 
 enum s_task_state { TASK_READY, TASK_RUNNING, TASK_SUSPENDED };
-
-/* Tasks in line to be resumed, first in first out. */
-struct s_queue {
-  struct ops_task *head, *tail;
-};
 
 struct ops_task {
   struct ops_engine *engine;
@@ -38,9 +34,9 @@ struct ops_task {
   double timeout_seconds; /* 0: none */
   uint64_t started_ms;
   bool timed_out;
-  struct s_queue *queue; /* the queue it is in, when TASK_READY */
-  struct ops_task *queue_prev, *queue_next;
-  struct ops_task *live_prev, *live_next;
+  struct ops_list *queue; /* the queue it is in, when TASK_READY */
+  struct ops_list_node queue_node;
+  struct ops_list_node live_node;
   void *context;
   char account[64];
 };
@@ -48,12 +44,12 @@ struct ops_task {
 struct ops_engine {
   lua_State *L; /* the main thread */
   struct ops_loop *loop;
-  struct s_queue ready;
+  struct ops_list ready; /* tasks in line to be resumed, first in first out */
   /* tasks that yielded with a bare coroutine.yield(): ready again once the loop has run, so
    * that a task spinning on yield cannot starve timers and transfers */
-  struct s_queue yielded;
+  struct ops_list yielded;
   struct ops_task *current; /* the task whose code runs now (the innermost, when they nest) */
-  struct ops_task *live;    /* every task not yet finished, for cleanup */
+  struct ops_list live;     /* every task not yet finished, for cleanup */
   int failures;
   volatile sig_atomic_t interrupt_pending; /* set by the signal handler */
   volatile sig_atomic_t interrupt_signal;  /* ... with the signal's number */
@@ -78,8 +74,8 @@ static void s_wait_unlimit(struct ops_wait *wait);
 static void s_engine_release(void *object)
 {
   struct ops_engine *engine = object;
-  while (engine->live) {
-    struct ops_task *task = engine->live;
+  while (engine->live.head) {
+    struct ops_task *task = OPS_LIST_ENTRY(engine->live.head, struct ops_task, live_node);
     if (task->wait) {
       s_wait_unlimit(task->wait);
       task->wait->cancel(task->wait);
@@ -127,32 +123,23 @@ int ops_engine_failures(const struct ops_engine *engine)
 
 /* ---------------------------------------------------------------- queues */
 
-static void s_queue_push(struct s_queue *queue, struct ops_task *task)
+static void s_queue_push(struct ops_list *queue, struct ops_task *task)
 {
   task->state = TASK_READY;
   task->queue = queue;
-  task->queue_next = NULL;
-  task->queue_prev = queue->tail;
-  if (queue->tail)
-    queue->tail->queue_next = task;
-  else
-    queue->head = task;
-  queue->tail = task;
+  ops_list_push_back(queue, &task->queue_node);
 }
 
 static void s_queue_remove(struct ops_task *task)
 {
-  struct s_queue *queue = task->queue;
-  if (task->queue_prev)
-    task->queue_prev->queue_next = task->queue_next;
-  else
-    queue->head = task->queue_next;
-  if (task->queue_next)
-    task->queue_next->queue_prev = task->queue_prev;
-  else
-    queue->tail = task->queue_prev;
-  task->queue_prev = task->queue_next = NULL;
+  ops_list_remove(task->queue, &task->queue_node);
   task->queue = NULL;
+}
+
+/* The first task of a queue, or NULL. */
+static struct ops_task *s_queue_head(const struct ops_list *queue)
+{
+  return queue->head ? OPS_LIST_ENTRY(queue->head, struct ops_task, queue_node) : NULL;
 }
 
 static void s_ready_push(struct ops_task *task)
@@ -161,10 +148,10 @@ static void s_ready_push(struct ops_task *task)
 }
 
 /* Moves every task of `from` to the end of `to`, in order. */
-static void s_queue_append(struct s_queue *to, struct s_queue *from)
+static void s_queue_append(struct ops_list *to, struct ops_list *from)
 {
-  while (from->head) {
-    struct ops_task *task = from->head;
+  struct ops_task *task;
+  while ((task = s_queue_head(from))) {
     s_queue_remove(task);
     s_queue_push(to, task);
   }
@@ -269,12 +256,7 @@ static void s_task_release(struct ops_task *task)
     ops_loop_timer_cancel(engine->loop, task->deadline);
   if (task->state == TASK_READY)
     s_queue_remove(task);
-  if (task->live_prev)
-    task->live_prev->live_next = task->live_next;
-  else
-    engine->live = task->live_next;
-  if (task->live_next)
-    task->live_next->live_prev = task->live_prev;
+  ops_list_remove(&engine->live, &task->live_node);
   lua_getfield(L, LUA_REGISTRYINDEX, TASKS_KEY);
   lua_rawgeti(L, LUA_REGISTRYINDEX, task->co_ref);
   lua_pushnil(L);
@@ -447,10 +429,7 @@ static void s_spawn(lua_State *L, int group_index, int key_index, double timeout
     task->deadline = ops_loop_timer_start(engine->loop, (uint64_t)(timeout_seconds * 1000.0),
                                           s_deadline_passed, task);
   task->started_ms = ops_loop_now_ms();
-  task->live_next = engine->live;
-  if (engine->live)
-    engine->live->live_prev = task;
-  engine->live = task;
+  ops_list_push_front(&engine->live, &task->live_node);
   s_ready_push(task);
   ((struct s_group *)lua_touserdata(L, group_index))->pending++;
 }
@@ -564,7 +543,8 @@ static void s_take_interrupt(struct ops_engine *engine)
 {
   engine->interrupt_pending = 0;
   engine->interrupted = true;
-  for (struct ops_task *task = engine->live; task; task = task->live_next) {
+  for (struct ops_list_node *node = engine->live.head; node; node = node->next) {
+    struct ops_task *task = OPS_LIST_ENTRY(node, struct ops_task, live_node);
     struct ops_wait *wait = task->state == TASK_SUSPENDED ? task->wait : NULL;
     if (wait && !wait->survives_interrupt)
       s_interrupt_wait(wait);
@@ -628,7 +608,7 @@ static void s_run_until(lua_State *L, struct ops_engine *engine, const bool *don
       if (blocking && !blocking->survives_interrupt)
         s_interrupt_wait(blocking);
     } else if (engine->ready.head) {
-      struct ops_task *task = engine->ready.head;
+      struct ops_task *task = s_queue_head(&engine->ready);
       s_queue_remove(task);
       s_resume(task);
     } else if (engine->yielded.head) {

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/list.h"
+
 #define NO_DUE          UINT64_MAX
 #define EVENTS_PER_WAIT 64
 
@@ -31,7 +33,7 @@ struct s_transfer {
   CURL *easy;
   ops_transfer_fn done;
   void *ud;
-  struct s_transfer *prev, *next;
+  struct ops_list_node node;
 };
 
 /* A watched descriptor; on a list that the few watches there are make short to search. */
@@ -39,7 +41,7 @@ struct ops_watch {
   int fd;
   ops_watch_fn ready;
   void *ud;
-  struct ops_watch *next;
+  struct ops_list_node node;
 };
 
 struct ops_loop {
@@ -51,8 +53,8 @@ struct ops_loop {
   size_t timer_count;
   size_t heap_capacity;
   uint64_t next_sequence;
-  struct s_transfer *transfers;
-  struct ops_watch *watches;
+  struct ops_list transfers; /* of struct s_transfer */
+  struct ops_list watches;   /* of struct ops_watch */
 };
 
 uint64_t ops_loop_now_ms(void)
@@ -133,10 +135,11 @@ void ops_loop_free(struct ops_loop *loop)
 {
   if (!loop)
     return;
-  while (loop->transfers)
-    ops_loop_transfer_cancel(loop, loop->transfers->easy);
-  while (loop->watches)
-    ops_loop_watch_cancel(loop, loop->watches);
+  while (loop->transfers.head)
+    ops_loop_transfer_cancel(loop,
+                             OPS_LIST_ENTRY(loop->transfers.head, struct s_transfer, node)->easy);
+  while (loop->watches.head)
+    ops_loop_watch_cancel(loop, OPS_LIST_ENTRY(loop->watches.head, struct ops_watch, node));
   if (loop->multi)
     curl_multi_cleanup(loop->multi); /* may still tell s_on_curl_socket to forget sockets */
   if (loop->epoll_fd >= 0)
@@ -255,16 +258,14 @@ CURLMcode ops_loop_transfer_add(struct ops_loop *loop, CURL *easy, ops_transfer_
   struct s_transfer *transfer = malloc(sizeof(*transfer));
   if (!transfer)
     return CURLM_OUT_OF_MEMORY;
-  *transfer = (struct s_transfer){.easy = easy, .done = done, .ud = ud, .next = loop->transfers};
+  *transfer = (struct s_transfer){.easy = easy, .done = done, .ud = ud};
   curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer);
   CURLMcode added = curl_multi_add_handle(loop->multi, easy);
   if (added != CURLM_OK) {
     free(transfer);
     return added;
   }
-  if (loop->transfers)
-    loop->transfers->prev = transfer;
-  loop->transfers = transfer;
+  ops_list_push_front(&loop->transfers, &transfer->node);
   return CURLM_OK;
 }
 
@@ -274,12 +275,7 @@ static struct s_transfer *s_detach(struct ops_loop *loop, CURL *easy)
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&transfer);
   curl_multi_remove_handle(loop->multi, easy);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-  if (transfer->prev)
-    transfer->prev->next = transfer->next;
-  else
-    loop->transfers = transfer->next;
-  if (transfer->next)
-    transfer->next->prev = transfer->prev;
+  ops_list_remove(&loop->transfers, &transfer->node);
   return transfer;
 }
 
@@ -318,27 +314,25 @@ struct ops_watch *ops_loop_watch_start(struct ops_loop *loop, int fd, ops_watch_
     free(watch);
     return NULL;
   }
-  *watch = (struct ops_watch){.fd = fd, .ready = ready, .ud = ud, .next = loop->watches};
-  loop->watches = watch;
+  *watch = (struct ops_watch){.fd = fd, .ready = ready, .ud = ud};
+  ops_list_push_front(&loop->watches, &watch->node);
   return watch;
 }
 
 void ops_loop_watch_cancel(struct ops_loop *loop, struct ops_watch *watch)
 {
   epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL);
-  for (struct ops_watch **p = &loop->watches; *p; p = &(*p)->next)
-    if (*p == watch) {
-      *p = watch->next;
-      break;
-    }
+  ops_list_remove(&loop->watches, &watch->node);
   free(watch);
 }
 
 static struct ops_watch *s_watch_of(const struct ops_loop *loop, int fd)
 {
-  for (struct ops_watch *watch = loop->watches; watch; watch = watch->next)
+  for (const struct ops_list_node *node = loop->watches.head; node; node = node->next) {
+    struct ops_watch *watch = OPS_LIST_ENTRY(node, struct ops_watch, node);
     if (watch->fd == fd)
       return watch;
+  }
   return NULL;
 }
 
@@ -412,7 +406,7 @@ int ops_loop_run_once(struct ops_loop *loop, int max_wait_ms)
 
 bool ops_loop_idle(const struct ops_loop *loop)
 {
-  return loop->timer_count == 0 && loop->transfers == NULL && loop->watches == NULL;
+  return loop->timer_count == 0 && !loop->transfers.head && !loop->watches.head;
 }
 
 void ops_loop_wakeup(struct ops_loop *loop)
