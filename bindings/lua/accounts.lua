@@ -1,6 +1,6 @@
 -- accounts.lua: accounts([filter]) and central() of SPEC section 4. The registry's primitives
 -- (private.registry, bindings/lua_registry.c) load it on first use and return fresh account
--- tables of this run's shard; the filtering policy is here.
+-- tables of this run's shard; the filtering policy is here, and private.registry_configured().
 local opsrun, private = ...
 local registry = private.registry
 
@@ -71,6 +71,13 @@ local function predicate_of(filter)
     end
   end
   return function(acct) return table_matches(acct, filter) end
+end
+
+-- Whether a registry is configured (-r, OPSRUN_REGISTRY, or ACCOUNT_REGISTRY's JSON text), so that
+-- code that can do without one (assume by id, doctor, the REPL's completion) need not call
+-- accounts() and catch its error.
+function private.registry_configured()
+  return private.config.registry ~= nil or (os.getenv("ACCOUNT_REGISTRY") or "") ~= ""
 end
 
 function opsrun.accounts(filter)

@@ -10,14 +10,10 @@ local function fail(message)
   error("bad argument #1 to 'assume' (" .. message .. ")", 3)
 end
 
-local function registry_configured()
-  return private.config.registry ~= nil or (os.getenv("ACCOUNT_REGISTRY") or "") ~= ""
-end
-
 -- The registry's entry for an account id (workload or central, in any shard), when there is a
 -- registry.
 local function registry_account(id)
-  if not registry_configured() then return nil end
+  if not private.registry_configured() then return nil end
   return private.registry.find(id)
 end
 

@@ -226,12 +226,8 @@ local function check_clock()
   end
 end
 
-local function registry_configured()
-  return private.config.registry ~= nil or (os.getenv("ACCOUNT_REGISTRY") or "") ~= ""
-end
-
 local function check_registry()
-  if not registry_configured() then
+  if not private.registry_configured() then
     report(FAIL, "registry", "no account registry — to fix: pass -r FILE, or set OPSRUN_REGISTRY "
       .. "(a path) or ACCOUNT_REGISTRY (JSON text); `opsrun doctor credentials clock mcp` "
       .. "checks only the connection")

@@ -299,13 +299,9 @@ local function tool_names()
   return names
 end
 
-local function registry_configured()
-  return private.config.registry ~= nil or (os.getenv("ACCOUNT_REGISTRY") or "") ~= ""
-end
-
 -- {id, name} of every account assume() may be given, or {} without a registry.
 local function account_list()
-  if not registry_configured() then return {} end
+  if not private.registry_configured() then return {} end
   local ok, list = pcall(opsrun.accounts)
   if not ok then return {} end
   local found, central = pcall(opsrun.central)
