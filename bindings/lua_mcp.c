@@ -20,12 +20,10 @@
 #include "bindings/lua_error.h"
 #include "bindings/opsrun.h"
 #include "runtime/mcp.h"
-#include "runtime/region.h"
 
 #define CLIENT_KEY              "opsrun.mcp"
 #define CLIENT_METATABLE        "opsrun.McpClient"
 #define REQUEST_METATABLE       "opsrun.McpRequest"
-#define DEFAULT_SIGNING_SERVICE "aws-mcp"
 /* After an interrupt the sessions are still closed, but a user, or systemd waiting to send
  * SIGKILL (90 s by default, Kubernetes 30 s), should not wait long for it. */
 #define CLOSE_AFTER_INTERRUPT_MS 2000
@@ -44,69 +42,6 @@ static int s_client_gc(lua_State *L)
   return 0;
 }
 
-/* Signing service and region (SPEC section 2): from a host SERVICE.REGION.api.aws whose REGION
- * is a region name, else $OPSRUN_MCP_SIGNING_NAME (aws-mcp) and $OPSRUN_MCP_SIGNING_REGION (the
- * operating region), which must be a region name: it goes into every request's signature.
- * `*from_host` tells whether the host named them. */
-static int s_signing_scope(lua_State *L, const char *url, char *service, size_t service_len,
-                           char *region, size_t region_len, bool *from_host, struct ops_error *err)
-{
-  *from_host = false;
-  const char *env_service = getenv("OPSRUN_MCP_SIGNING_NAME");
-  const char *env_region = getenv("OPSRUN_MCP_SIGNING_REGION");
-  if (env_region && *env_region &&
-      ops_region_check(env_region, "OPSRUN_MCP_SIGNING_REGION", err) != OPS_OK)
-    return OPS_ERR_CONFIG;
-  snprintf(service, service_len, "%s",
-           env_service && *env_service ? env_service : DEFAULT_SIGNING_SERVICE);
-  snprintf(region, region_len, "%s",
-           env_region && *env_region ? env_region : ops_identity_region(L));
-  const char *host = strstr(url, "://");
-  host = host ? host + 3 : url;
-  size_t host_len = strcspn(host, ":/?#");
-  const char *suffix = ".api.aws";
-  if (host_len <= strlen(suffix) ||
-      strncmp(host + host_len - strlen(suffix), suffix, strlen(suffix)) != 0)
-    return OPS_OK;
-  const char *dot = memchr(host, '.', host_len);
-  const char *region_end = host + host_len - strlen(suffix);
-  char host_region[OPS_REGION_MAX_LENGTH + 2];
-  if (!dot || dot >= region_end)
-    return OPS_OK;
-  snprintf(host_region, sizeof(host_region), "%.*s", (int)(region_end - dot - 1), dot + 1);
-  if (!ops_region_is_name(host_region))
-    return OPS_OK; /* not exactly SERVICE.REGION.api.aws */
-  snprintf(service, service_len, "%.*s", (int)(dot - host), host);
-  snprintf(region, region_len, "%s", host_region);
-  *from_host = true;
-  return OPS_OK;
-}
-
-/* A server that refuses the signature's region ("Credential should be scoped to a valid region,
- * not 'eu-west-1'") sits at a custom URL that does not name its region: say which setting signs
- * for which region, and what to set. */
-static void s_explain_signing_region(lua_State *L, struct ops_error *err)
-{
-  char service[64], region[64];
-  bool from_host;
-  struct ops_error ignored;
-  if (!strstr(err->message, "Credential should be scoped to a valid region") ||
-      s_signing_scope(L, ops_config_get(L)->mcp_url, service, sizeof(service), region,
-                      sizeof(region), &from_host, &ignored) != OPS_OK ||
-      from_host)
-    return;
-  const char *env_region = getenv("OPSRUN_MCP_SIGNING_REGION");
-  size_t len = strlen(err->message);
-  while (len > 0 && err->message[len - 1] == ' ') /* AWS ends the sentence with ". " */
-    len--;
-  snprintf(err->message + len, sizeof(err->message) - len,
-           " — set OPSRUN_MCP_SIGNING_REGION to the region of the MCP endpoint (it was signed for "
-           "%s, %s)",
-           region,
-           env_region && *env_region ? "from OPSRUN_MCP_SIGNING_REGION"
-                                     : "the operating region: --region, AWS_REGION");
-}
-
 static struct ops_mcp_client *s_client_of(lua_State *L)
 {
   if (lua_getfield(L, LUA_REGISTRYINDEX, CLIENT_KEY) == LUA_TUSERDATA) {
@@ -116,16 +51,11 @@ static struct ops_mcp_client *s_client_of(lua_State *L)
   }
   lua_pop(L, 1);
   const struct ops_config *config = ops_config_get(L);
-  char service[64], region[64];
-  bool from_host;
   struct ops_error err;
-  if (s_signing_scope(L, config->mcp_url, service, sizeof(service), region, sizeof(region),
-                      &from_host, &err) != OPS_OK)
-    ops_lua_error_raise(L, &err, "mcp", NULL);
   struct ops_loop *loop = ops_engine_loop(ops_engine_of(L));
   struct ops_mcp_options options = {.url = config->mcp_url,
-                                    .signing_service = service,
-                                    .signing_region = region,
+                                    .env = ops_env_process(),
+                                    .region = ops_identity_region(L),
                                     .client_version = OPS_VERSION,
                                     .transport = ops_transport_http(loop),
                                     .clock = ops_clock_system(),
@@ -293,7 +223,6 @@ static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
   }
   s_request_release(request);
-  s_explain_signing_region(L, &request->error);
   return ops_lua_error_raise(L, &request->error, "mcp",
                              ops_engine_task_account(ops_engine_running_task(L)));
 }

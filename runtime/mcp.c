@@ -15,6 +15,7 @@
 #include "runtime/buffer.h"
 #include "runtime/log.h"
 #include "runtime/pacer.h"
+#include "runtime/region.h"
 #include "runtime/sse.h"
 
 #define MAX_REPLY_BYTES          ((size_t)64 << 20)
@@ -22,6 +23,7 @@
 #define DEFAULT_RETRY_MS         1000
 #define DELETE_TIMEOUT_MS        5000
 #define JSONRPC_METHOD_NOT_FOUND (-32601)
+#define DEFAULT_SIGNING_SERVICE  "aws-mcp"
 /* The hosted AWS MCP Server's answer to a request in an expired or unknown session, at whatever
  * HTTP status: "The provided SessionId was not found or has expired, please re-initialize". */
 #define HOSTED_SESSION_GONE (-30001)
@@ -42,6 +44,9 @@ enum s_call_kind {
 };
 
 enum s_session_state { SESSION_CLOSED, SESSION_OPENING, SESSION_OPEN };
+
+/* Where the signing region came from, for the advice when a server refuses it. */
+enum s_region_source { REGION_FROM_HOST, REGION_FROM_ENV, REGION_OPERATING };
 
 /* Owned copies of an identity's credentials, wiped when freed. */
 struct s_identity {
@@ -108,8 +113,9 @@ struct ops_mcp_client {
   char *host; /* host[:port] as sent in Host */
   char *path;
   char *query;
-  char *service;
+  char *service; /* the signing scope */
   char *region;
+  enum s_region_source region_from;
   char *client_version;
   struct ops_transport transport;
   struct ops_clock clock;
@@ -186,6 +192,69 @@ static int s_parse_url(struct ops_mcp_client *client, struct ops_error *err)
   return rc;
 }
 
+/* The service and region named by a host SERVICE.REGION.api.aws whose REGION is a region name,
+ * into client->service and client->region; false for any other host. */
+static bool s_scope_from_host(struct ops_mcp_client *client)
+{
+  static const char suffix[] = ".api.aws";
+  const size_t suffix_len = sizeof(suffix) - 1;
+  const char *host = client->host;
+  size_t host_len = strcspn(host, ":");
+  if (host_len <= suffix_len || strncmp(host + host_len - suffix_len, suffix, suffix_len) != 0)
+    return false;
+  const char *dot = memchr(host, '.', host_len);
+  const char *region_end = host + host_len - suffix_len;
+  char region[OPS_REGION_MAX_LENGTH + 2];
+  if (!dot || dot >= region_end)
+    return false;
+  snprintf(region, sizeof(region), "%.*s", (int)(region_end - dot - 1), dot + 1);
+  if (!ops_region_is_name(region))
+    return false; /* not exactly SERVICE.REGION.api.aws */
+  client->service = strndup(host, (size_t)(dot - host));
+  client->region = strdup(region);
+  return true;
+}
+
+/* Signing service and region (SPEC section 2): from a host SERVICE.REGION.api.aws, else
+ * OPSRUN_MCP_SIGNING_NAME (aws-mcp) and OPSRUN_MCP_SIGNING_REGION (the operating region), which
+ * must be a region name (checked whatever the host): it goes into every request's signature. */
+static int s_signing_scope(struct ops_mcp_client *client, const struct ops_mcp_options *options,
+                           struct ops_error *err)
+{
+  const char *env_service = ops_env_get(&options->env, "OPSRUN_MCP_SIGNING_NAME");
+  const char *env_region = ops_env_get(&options->env, "OPSRUN_MCP_SIGNING_REGION");
+  if (env_region && ops_region_check(env_region, "OPSRUN_MCP_SIGNING_REGION", err) != OPS_OK)
+    return OPS_ERR_CONFIG;
+  if (s_scope_from_host(client))
+    client->region_from = REGION_FROM_HOST;
+  else {
+    client->service = strdup(env_service ? env_service : DEFAULT_SIGNING_SERVICE);
+    client->region = strdup(env_region ? env_region : options->region);
+    client->region_from = env_region ? REGION_FROM_ENV : REGION_OPERATING;
+  }
+  return client->service && client->region ? OPS_OK
+                                           : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+}
+
+/* A server that refuses the signature's region ("Credential should be scoped to a valid region,
+ * not 'eu-west-1'") sits at a custom URL that does not name its region: say which setting signs
+ * for which region, and what to set. */
+static void s_explain_signing_region(const struct ops_mcp_client *client, struct ops_error *err)
+{
+  if (client->region_from == REGION_FROM_HOST ||
+      !strstr(err->message, "Credential should be scoped to a valid region"))
+    return;
+  size_t len = strlen(err->message);
+  while (len > 0 && err->message[len - 1] == ' ') /* AWS ends the sentence with ". " */
+    len--;
+  snprintf(err->message + len, sizeof(err->message) - len,
+           " — set OPSRUN_MCP_SIGNING_REGION to the region of the MCP endpoint (it was signed for "
+           "%s, %s)",
+           client->region,
+           client->region_from == REGION_FROM_ENV ? "from OPSRUN_MCP_SIGNING_REGION"
+                                                  : "the operating region: --region, AWS_REGION");
+}
+
 int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options *options,
                        struct ops_error *err)
 {
@@ -193,8 +262,6 @@ int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options
   if (!client)
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   client->url = strdup(options->url);
-  client->service = strdup(options->signing_service);
-  client->region = strdup(options->signing_region);
   client->client_version = strdup(options->client_version ? options->client_version : "0");
   client->transport = options->transport;
   client->clock = options->clock;
@@ -203,12 +270,14 @@ int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options
   client->requests_per_second = options->requests_per_second;
   client->close_concurrency = options->close_concurrency > 0 ? options->close_concurrency : 1;
   client->next_id = 1;
-  int rc = client->url && client->service && client->region && client->client_version
+  int rc = client->url && client->client_version
                ? s_parse_url(client, err)
                : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  if (rc == OPS_OK)
+    rc = s_signing_scope(client, options, err);
   client->retry = options->retry;
   if (rc == OPS_OK && !client->retry) {
-    struct ops_retry_options retry = {.env = ops_env_process()};
+    struct ops_retry_options retry = {.env = options->env};
     rc = ops_retry_new(&client->own_retry, &retry, err);
     client->retry = client->own_retry;
   }
@@ -394,6 +463,18 @@ static bool s_expired_credentials(const struct ops_error *err)
   return err && err->kind == OPS_ERR_CREDENTIALS && strcmp(err->code, "ExpiredTokenException") == 0;
 }
 
+/* A caller's request ends: its callback, with the signing-region advice in a refusal. */
+static void s_request_done(struct ops_mcp_call *call, json_t *result, const struct ops_error *err)
+{
+  if (!err) {
+    call->done(call->ud, result, NULL);
+    return;
+  }
+  struct ops_error explained = *err;
+  s_explain_signing_region(call->client, &explained);
+  call->done(call->ud, NULL, &explained);
+}
+
 /* Ends a call with its outcome: the caller's callback, or the session's next step. */
 static void s_finish(struct ops_mcp_call *call, json_t *result, const struct ops_error *err)
 {
@@ -404,7 +485,7 @@ static void s_finish(struct ops_mcp_call *call, json_t *result, const struct ops
   if (s_expired_credentials(err))
     session->credentials_expired = true;
   switch (call->kind) {
-  case CALL_REQUEST: call->done(call->ud, result, err); break;
+  case CALL_REQUEST: s_request_done(call, result, err); break;
   case CALL_INITIALIZE:
     if (err)
       s_session_failed(session, err);

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "runtime/env.h"
 #include "runtime/error.h"
 #include "runtime/loop.h"
 #include "runtime/retry.h"
@@ -34,10 +35,15 @@
 #define OPS_MCP_PROTOCOL_VERSION "2025-11-25"
 
 struct ops_mcp_options {
-  const char *url;             /* the MCP endpoint (copied) */
-  const char *signing_service; /* "aws-mcp" (copied) */
-  const char *signing_region;  /* "us-east-1" (copied) */
-  const char *client_version;  /* clientInfo.version (copied) */
+  const char *url; /* the MCP endpoint (copied) */
+  /* The signing scope (SPEC section 2): a host SERVICE.REGION.api.aws whose REGION is a region
+   * name names both; else OPSRUN_MCP_SIGNING_NAME (default aws-mcp) and
+   * OPSRUN_MCP_SIGNING_REGION (default `region`), read from `env`, which also gives
+   * AWS_MAX_ATTEMPTS and AWS_RETRY_MODE when `retry` is NULL. A refusal of the signature's region
+   * by a server whose host does not name it says what to set. */
+  struct ops_env env;
+  const char *region;         /* the operating region (copied) */
+  const char *client_version; /* clientInfo.version (copied) */
   struct ops_transport transport;
   struct ops_clock clock;          /* the signing time */
   struct ops_loop *loop;           /* timers for resuming streams and retries (borrowed) */
@@ -58,8 +64,9 @@ struct ops_mcp_client;
 struct ops_mcp_call;
 
 /* On success *out is owned by the caller: release it with ops_mcp_client_free. Fails with
- * OPS_ERR_CONFIG for an endpoint that is not a URL the transport rules accept, or retry settings
- * in the environment that are not valid. */
+ * OPS_ERR_CONFIG for an endpoint that is not a URL the transport rules accept, an
+ * OPSRUN_MCP_SIGNING_REGION that is not a region name, or retry settings in the environment that
+ * are not valid. */
 int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options *options,
                        struct ops_error *err);
 

@@ -184,8 +184,8 @@ static int setup_client(void **state, const char *max_attempts, double rate)
   assert_int_equal(ops_retry_new(&f->retry, &retry, NULL), OPS_OK);
   struct ops_mcp_options options = {
       .url = "https://aws-mcp.us-east-1.api.aws/mcp",
-      .signing_service = "aws-mcp",
-      .signing_region = "us-east-1",
+      .env = {.get = max_attempts_env, .self = (void *)max_attempts},
+      .region = "us-east-1",
       .client_version = "test",
       .transport = {.start = fake_start, .cancel = fake_cancel, .self = &f->fake},
       .clock = {.now = fixed_now},
@@ -618,6 +618,80 @@ static void http_failures_map_to_error_kinds_with_aws_words_kept(void **state)
     assert_string_equal(o.err.message, cases[i].message);
     assert_int_equal(o.err.retryable, cases[i].retryable);
   }
+}
+
+/* OPSRUN_MCP_SIGNING_NAME and OPSRUN_MCP_SIGNING_REGION, as a test environment: "NAME=REGION". */
+static const char *signing_env(void *self, const char *name)
+{
+  static char service[64];
+  const char *setting = self;
+  const char *equals = strchr(setting, '=');
+  if (strcmp(name, "OPSRUN_MCP_SIGNING_REGION") == 0)
+    return equals + 1;
+  if (strcmp(name, "OPSRUN_MCP_SIGNING_NAME") != 0)
+    return NULL;
+  snprintf(service, sizeof(service), "%.*s", (int)(equals - setting), setting);
+  return service;
+}
+
+/* The signing scope: a host SERVICE.REGION.api.aws names it; else the environment, else aws-mcp
+ * and the operating region (eu-west-1 here). A server refusing the region of a URL that does not
+ * name it gets advice on what to set. */
+static void the_signing_scope_comes_from_the_host_else_the_environment(void **state)
+{
+  struct fixture *f = *state;
+  static const struct {
+    const char *url, *env, *scope, *advice;
+  } cases[] = {
+      {"https://aws-mcp.us-east-1.api.aws/mcp", "=", "us-east-1/aws-mcp", NULL},
+      {"https://aws-mcp.us-east-1.api.aws/mcp", "other=ap-south-1", "us-east-1/aws-mcp", NULL},
+      {"https://mcp.example.com/mcp", "=", "eu-west-1/aws-mcp",
+       "(it was signed for eu-west-1, the operating region: --region, AWS_REGION)"},
+      {"https://mcp.example.com/mcp", "other=ap-south-1", "ap-south-1/other",
+       "(it was signed for ap-south-1, from OPSRUN_MCP_SIGNING_REGION)"},
+      {"https://x.notaregion.api.aws/mcp", "=", "eu-west-1/aws-mcp",
+       "(it was signed for eu-west-1, the operating region: --region, AWS_REGION)"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    struct ops_mcp_options options = {
+        .url = cases[i].url,
+        .env = {.get = signing_env, .self = (void *)cases[i].env},
+        .region = "eu-west-1",
+        .transport = {.start = fake_start, .cancel = fake_cancel, .self = &f->fake},
+        .clock = {.now = fixed_now},
+        .loop = f->loop,
+        .signer = f->signer,
+        .retry = f->retry};
+    struct ops_mcp_client *client = NULL;
+    assert_int_equal(ops_mcp_client_new(&client, &options, NULL), OPS_OK);
+    struct ops_mcp_request request = {.credentials = &ALICE, .method = "tools/list"};
+    struct outcome o = {0};
+    assert_non_null(ops_mcp_call_start(client, &request, on_done, &o, NULL));
+    struct exchange *init = &f->fake.exchanges[f->fake.count - 1];
+    char credential[128];
+    snprintf(credential, sizeof(credential), "Credential=ASIAALICE/20251124/%s/aws4_request",
+             cases[i].scope);
+    assert_non_null(strstr(header(init, "Authorization"), credential));
+    answer(&f->fake, f->fake.count - 1, 403, JSON,
+           "{\"message\":\"Credential should be scoped to a valid region, not 'x'. \"}", 0);
+    assert_int_equal(o.err.kind, OPS_ERR_CREDENTIALS);
+    if (cases[i].advice)
+      assert_non_null(strstr(o.err.message, "not 'x'. — set OPSRUN_MCP_SIGNING_REGION to the "
+                                            "region of the MCP endpoint "));
+    assert_true(cases[i].advice ? strstr(o.err.message, cases[i].advice) != NULL
+                                : strstr(o.err.message, "OPSRUN_MCP_SIGNING_REGION") == NULL);
+    ops_mcp_client_free(client);
+  }
+  struct ops_mcp_options refused = {.url = "https://aws-mcp.us-east-1.api.aws/mcp",
+                                    .env = {.get = signing_env, .self = (void *)"=mars-1"},
+                                    .region = "eu-west-1",
+                                    .loop = f->loop,
+                                    .signer = f->signer,
+                                    .retry = f->retry};
+  struct ops_mcp_client *client = NULL;
+  struct ops_error err = {0};
+  assert_int_equal(ops_mcp_client_new(&client, &refused, &err), OPS_ERR_CONFIG);
+  assert_non_null(strstr(err.message, "OPSRUN_MCP_SIGNING_REGION"));
 }
 
 static void a_failed_handshake_fails_every_waiting_request(void **state)
@@ -1123,6 +1197,7 @@ int main(void)
       TEST(a_server_that_takes_task_tool_calls_is_known_per_session),
       cmocka_unit_test_setup_teardown(each_identity_is_paced_apart, setup_paced, teardown),
       TEST(http_failures_map_to_error_kinds_with_aws_words_kept),
+      TEST(the_signing_scope_comes_from_the_host_else_the_environment),
       TEST(a_failed_handshake_fails_every_waiting_request),
       TEST(a_cancelled_call_never_calls_back),
       TEST(closing_deletes_each_named_session_within_the_concurrency),

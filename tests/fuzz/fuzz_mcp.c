@@ -259,8 +259,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   bool secrets = s_has((const char *)data, size, "secret-key-fuzz") ||
                  s_has((const char *)data, size, s_alice.session_token);
   struct ops_mcp_options options = {.url = "https://aws-mcp.us-east-1.api.aws/mcp",
-                                    .signing_service = "aws-mcp",
-                                    .signing_region = "us-east-1",
+                                    .env = {s_getenv, NULL},
+                                    .region = "us-east-1",
                                     .client_version = "fuzz",
                                     .transport = {s_start, s_cancel, &h},
                                     .clock = {s_now, NULL},
