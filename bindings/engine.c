@@ -744,8 +744,9 @@ static int engine_sleep(lua_State *L)
   luaL_argcheck(L, seconds >= 0 && seconds <= OPS_MAX_SECONDS, 1,
                 "seconds must be between 0 and 1e9");
   struct ops_loop *loop = ops_engine_loop(ops_engine_of(L));
-  struct s_sleep *sleep = lua_newuserdatauv(L, sizeof(*sleep), 0);
-  *sleep = (struct s_sleep){.wait = {.cancel = s_sleep_cancel, .unbounded = true}, .loop = loop};
+  struct s_sleep *sleep = ops_engine_wait_new(L, sizeof(*sleep), s_sleep_cancel);
+  sleep->wait.unbounded = true;
+  sleep->loop = loop;
   sleep->timer =
       ops_loop_timer_start(loop, (uint64_t)(seconds * 1000.0 + 0.5), s_sleep_fired, sleep);
   if (!sleep->timer)
