@@ -124,18 +124,24 @@ static void s_set_number(lua_State *L, const char *name, lua_Number value)
   lua_setfield(L, -2, name);
 }
 
+/* The settings given as text, by their names in the Lua view. */
+static const struct ops_lua_aux_string_field s_string_fields[] = {
+    OPS_LUA_AUX_STRING_FIELD(struct ops_config, registry_path, "registry"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_config, profile, "profile"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_config, region, "region"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_config, role, "role"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_config, mcp_url, "mcp_url"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_config, account, "account"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_config, columns, "columns"),
+};
+
 void ops_config_push(lua_State *L, const struct ops_config *config)
 {
   lua_createtable(L, 0, 15);
-  ops_lua_aux_set_string(L, "registry", config->registry_path);
-  ops_lua_aux_set_string(L, "profile", config->profile);
-  ops_lua_aux_set_string(L, "region", config->region);
-  ops_lua_aux_set_string(L, "role", config->role);
-  ops_lua_aux_set_string(L, "mcp_url", config->mcp_url);
-  ops_lua_aux_set_string(L, "account", config->account);
+  ops_lua_aux_set_strings(L, config, s_string_fields,
+                          sizeof(s_string_fields) / sizeof(*s_string_fields));
   ops_lua_aux_set_string(L, "output", ops_output_name(config->output));
   s_set_boolean(L, "output_given", config->output_given);
-  ops_lua_aux_set_string(L, "columns", config->columns);
   lua_pushinteger(L, config->concurrency);
   lua_setfield(L, -2, "concurrency");
   s_set_number(L, "timeout", config->timeout_seconds);

@@ -1,5 +1,5 @@
 /* lua_aux.c: per-state objects as userdata in the Lua registry, keyed by their type's address,
- * whose __gc finds the type's release through an upvalue; a table's string field. */
+ * whose __gc finds the type's release through an upvalue; a table's string fields. */
 #include "bindings/lua_aux.h"
 
 #include <lauxlib.h>
@@ -55,5 +55,14 @@ void ops_lua_aux_set_string(lua_State *L, const char *name, const char *value)
   if (value) {
     lua_pushstring(L, value);
     lua_setfield(L, -2, name);
+  }
+}
+
+void ops_lua_aux_set_strings(lua_State *L, const void *object,
+                             const struct ops_lua_aux_string_field *fields, size_t count)
+{
+  for (size_t i = 0; i < count; i++) {
+    const char *value = *(const char *const *)((const char *)object + fields[i].offset);
+    ops_lua_aux_set_string(L, fields[i].name, value);
   }
 }

@@ -1,6 +1,7 @@
 /* lua_aux.h: what every binding needs of the Lua state beyond lauxlib: an object kept per Lua
  * state (the engine, the configuration, the registry, the AWS identity, the MCP client) and
- * setting a table's string field. Uses only Lua's own API. */
+ * setting a table's string fields, one or a struct's from a table of field descriptions. Uses only
+ * Lua's own API. */
 #ifndef OPS_LUA_AUX_H
 #define OPS_LUA_AUX_H
 
@@ -32,5 +33,20 @@ void *ops_lua_aux_state_find(lua_State *L, const struct ops_lua_aux_state_type *
 
 /* t[name] = value for the table on top of L's stack; a NULL value leaves the field absent. */
 void ops_lua_aux_set_string(lua_State *L, const char *name, const char *value);
+
+/* A `const char *` member of a struct, as a table field: for ops_lua_aux_set_strings. */
+struct ops_lua_aux_string_field {
+  const char *name;
+  size_t offset;
+};
+
+#define OPS_LUA_AUX_STRING_FIELD(type, member, name)                                               \
+  {                                                                                                \
+    (name), offsetof(type, member)                                                                 \
+  }
+
+/* ops_lua_aux_set_string for each of the `count` fields, from the member of `object` each names. */
+void ops_lua_aux_set_strings(lua_State *L, const void *object,
+                             const struct ops_lua_aux_string_field *fields, size_t count);
 
 #endif

@@ -68,15 +68,21 @@ static void s_set_integer(lua_State *L, const char *name, lua_Integer value)
   lua_setfield(L, -2, name);
 }
 
+/* An account's text values, by their names in its table. */
+static const struct ops_lua_aux_string_field s_string_fields[] = {
+    OPS_LUA_AUX_STRING_FIELD(struct ops_registry_account, id, "id"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_registry_account, name, "name"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_registry_account, environment, "environment"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_registry_account, role_name, "role_name"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_registry_account, external_id, "external_id"),
+};
+
 /* A fresh table of the account's effective values (SPEC section 4). */
 static void s_push_account(lua_State *L, const struct ops_registry_account *account)
 {
   lua_createtable(L, 0, 9);
-  ops_lua_aux_set_string(L, "id", account->id);
-  ops_lua_aux_set_string(L, "name", account->name);
-  ops_lua_aux_set_string(L, "environment", account->environment);
-  ops_lua_aux_set_string(L, "role_name", account->role_name);
-  ops_lua_aux_set_string(L, "external_id", account->external_id);
+  ops_lua_aux_set_strings(L, account, s_string_fields,
+                          sizeof(s_string_fields) / sizeof(*s_string_fields));
   s_set_integer(L, "session_duration", account->session_duration);
   s_set_integer(L, "index", (lua_Integer)account->index);
   lua_createtable(L, (int)account->region_count, 0);
