@@ -19,8 +19,8 @@
  * script's main chunk, a REPL entry, `opsrun tools`, `call` and each doctor check) has each
  * of its waits bounded by --timeout instead: past it, wait->cancel runs and the wait raises an
  * error of kind "timeout", code "Timeout", where it was made (a script may catch it).
- * Zero the wait before starting the work: work that ends at once (its callback runs before the
- * binding suspends) is then seen as done, and k runs without waiting.
+ * The wait starts zeroed (ops_engine_wait_new zeroes the state): work that ends at once (its
+ * callback runs before the binding suspends) is then seen as done, and k runs without waiting.
  * runtime/http.h transfers get all of this ready-made from bindings/task_http.h. */
 #ifndef OPS_ENGINE_H
 #define OPS_ENGINE_H
