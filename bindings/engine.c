@@ -841,6 +841,8 @@ static int group_next(lua_State *L)
     return 0;
   if (group->waiter)
     return luaL_error(L, "another task is already waiting on this group");
+  /* not ops_engine_wait_new: a __gc calling the cancel would touch the group, which the
+   * collector may have freed first; the wait holds nothing to free */
   struct s_group_wait *gw = lua_newuserdatauv(L, sizeof(*gw), 0);
   *gw = (struct s_group_wait){
       .wait = {.cancel = s_group_wait_cancel, .survives_interrupt = true, .unbounded = true},
