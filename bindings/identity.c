@@ -27,9 +27,6 @@
 #include "runtime/retry.h"
 #include "runtime/sts.h"
 
-#define WAIT_METATABLE "opsrun.IdentityWait"
-#define CALL_METATABLE "opsrun.StsCall"
-
 struct s_aws;
 
 /* The base credentials, or one assumed role. */
@@ -243,12 +240,6 @@ static void s_identity_release(struct ops_wait *wait)
   w->credentials = NULL;
 }
 
-static int s_wait_gc(lua_State *L)
-{
-  s_identity_release(luaL_checkudata(L, 1, WAIT_METATABLE));
-  return 0;
-}
-
 static int s_identity_k(lua_State *L, int status, lua_KContext ctx)
 {
   struct s_identity_wait *w = (struct s_identity_wait *)ctx;
@@ -267,10 +258,10 @@ static int s_await(lua_State *L, struct s_identity *identity, lua_KFunction k, l
     s_hand_over(identity->aws, cached);
     return k(L, LUA_OK, ctx);
   }
-  struct s_identity_wait *w = lua_newuserdatauv(L, sizeof(*w), 0);
-  luaL_setmetatable(L, WAIT_METATABLE);
-  *w = (struct s_identity_wait){
-      .wait.cancel = s_identity_release, .identity = identity, .k = k, .ctx = ctx};
+  struct s_identity_wait *w = ops_engine_wait_new(L, sizeof(*w), s_identity_release);
+  w->identity = identity;
+  w->k = k;
+  w->ctx = ctx;
   struct ops_error err;
   if (!(w->fetch = ops_credentials_provider_get(identity->provider, s_identity_got, w, &err)))
     return s_raise_credentials_error(L, identity, &err);
@@ -435,12 +426,6 @@ static void s_sts_call_release(struct ops_wait *wait)
   c->answer = NULL;
 }
 
-static int s_sts_call_gc(lua_State *L)
-{
-  s_sts_call_release(luaL_checkudata(L, 1, CALL_METATABLE));
-  return 0;
-}
-
 static void s_whoami_fail(struct s_sts_call *c, const struct ops_error *err, bool credentials)
 {
   c->failed = true;
@@ -538,10 +523,7 @@ static int s_whoami_k(lua_State *L, int status, lua_KContext ctx)
 static int identity_whoami(lua_State *L)
 {
   struct s_aws *aws = s_aws_of(L);
-  struct s_sts_call *c = lua_newuserdatauv(L, sizeof(*c), 0);
-  memset(c, 0, sizeof(*c));
-  luaL_setmetatable(L, CALL_METATABLE);
-  c->wait.cancel = s_sts_call_release;
+  struct s_sts_call *c = ops_engine_wait_new(L, sizeof(*c), s_sts_call_release);
   c->identity = s_current(L, aws);
   snprintf(c->account, sizeof(c->account), "%s",
            ops_engine_task_account(ops_engine_running_task(L)));
@@ -670,16 +652,6 @@ static int identity_server_time(lua_State *L)
 
 int luaopen_opsrun_identity(lua_State *L)
 {
-  static const struct {
-    const char *name;
-    lua_CFunction gc;
-  } metatables[] = {{WAIT_METATABLE, s_wait_gc}, {CALL_METATABLE, s_sts_call_gc}};
-  for (size_t i = 0; i < sizeof(metatables) / sizeof(*metatables); i++) {
-    luaL_newmetatable(L, metatables[i].name);
-    lua_pushcfunction(L, metatables[i].gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
-  }
   static const luaL_Reg functions[] = {{"assume", identity_assume},
                                        {"whoami", identity_whoami},
                                        {"region", identity_region},

@@ -5,13 +5,15 @@
 #include <string.h>
 
 #include "runtime/credentials.h"
+#include "runtime/list.h"
 #include "runtime/log.h"
 #include "runtime/timestamp.h"
 
 struct s_waiter {
   struct ops_credentials_fetch *fetch;
   struct s_cache *cache;
-  struct s_waiter *next;
+  struct ops_list_node node;
+  struct ops_list *list; /* the one it is on: the cache's, or that of a fetch being settled */
 };
 
 struct s_cache {
@@ -21,7 +23,7 @@ struct s_cache {
   struct ops_credentials *current;
   double obtained;                           /* when `current` arrived */
   struct ops_credentials_fetch *inner_fetch; /* in flight, shared by `waiters` */
-  struct s_waiter *waiters;
+  struct ops_list waiters;
 };
 
 static double s_now(const struct s_cache *cache)
@@ -65,8 +67,8 @@ static int s_join(struct s_cache *cache, struct s_waiter *waiter, struct ops_err
   if (!cache->inner_fetch &&
       !(cache->inner_fetch = ops_credentials_provider_get(cache->inner, s_fetched, cache, err)))
     return err->kind;
-  waiter->next = cache->waiters;
-  cache->waiters = waiter;
+  ops_list_push_back(&cache->waiters, &waiter->node);
+  waiter->list = &cache->waiters;
   return OPS_OK;
 }
 
@@ -104,7 +106,8 @@ static void s_settle(struct s_cache *cache, struct s_waiter *waiter,
 }
 
 /* The inner fetch ended: every waiter gets the credentials, or the old ones while they are still
- * valid, or the error. The list is taken first: a waiter's callback may get again. */
+ * valid, or the error. The list is taken first: a waiter's callback may get again (joining a
+ * new fetch) or cancel another waiter's get. */
 static void s_fetched(struct ops_credentials *credentials, const struct ops_error *err, void *ud)
 {
   struct s_cache *cache = ud;
@@ -122,11 +125,13 @@ static void s_fetched(struct ops_credentials *credentials, const struct ops_erro
     cache->obtained = s_now(cache);
     ops_log(OPS_LOG_DEBUG, NULL, "%s from %s", cache->what, credentials->source);
   }
-  struct s_waiter *waiters = cache->waiters;
-  cache->waiters = NULL;
-  while (waiters) {
-    struct s_waiter *waiter = waiters;
-    waiters = waiter->next;
+  struct ops_list waiters = cache->waiters;
+  cache->waiters = (struct ops_list){0};
+  for (struct ops_list_node *node = waiters.head; node; node = node->next)
+    OPS_LIST_ENTRY(node, struct s_waiter, node)->list = &waiters;
+  while (waiters.head) {
+    struct s_waiter *waiter = OPS_LIST_ENTRY(waiters.head, struct s_waiter, node);
+    ops_list_remove(&waiters, &waiter->node);
     s_settle(cache, waiter, &failure);
   }
 }
@@ -157,13 +162,9 @@ static void s_cancel(struct ops_credentials_fetch *fetch)
 {
   struct s_waiter *waiter = ops_credentials_fetch_state(fetch);
   struct s_cache *cache = waiter->cache;
-  for (struct s_waiter **p = &cache->waiters; *p; p = &(*p)->next)
-    if (*p == waiter) {
-      *p = waiter->next;
-      break;
-    }
+  ops_list_remove(waiter->list, &waiter->node);
   free(waiter);
-  if (!cache->waiters && cache->inner_fetch) {
+  if (!cache->waiters.head && cache->inner_fetch) {
     ops_credentials_fetch_cancel(cache->inner_fetch);
     cache->inner_fetch = NULL;
   }

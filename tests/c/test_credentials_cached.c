@@ -2,7 +2,8 @@
  * stopped clock on a real loop: single flight, fresh credentials handed out without a fetch,
  * refresh ahead of expiry (and a failed refresh while the old ones are valid), credentials that
  * arrive expired, invalidation of refused credentials only (concurrent refusals cause one fetch),
- * expiry in the middle of a request, and gets that are all abandoned. */
+ * expiry in the middle of a request, callbacks that get again or abandon another get, and gets
+ * that are all abandoned. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -250,10 +251,10 @@ static void s_invalidate_on_arrival(struct ops_credentials *credentials,
 static void test_waiter_invalidating_on_arrival(void **state)
 {
   struct fixture *f = *state;
-  struct fake_fetch second;
-  fake_fetch_start(&second, f->cached);
   struct ops_error err;
   assert_non_null(ops_credentials_provider_get(f->cached, s_invalidate_on_arrival, f, &err));
+  struct fake_fetch second;
+  fake_fetch_start(&second, f->cached);
   fake_source_answer(&f->source, "AKID1", (int64_t)NOW + HOUR);
   while (f->source.pending_count == 0)
     ops_loop_run_once(f->loop, 10);
@@ -261,6 +262,32 @@ static void test_waiter_invalidating_on_arrival(void **state)
   assert_int_equal(f->source.started, 2);
   fake_source_answer(&f->source, "AKID2", (int64_t)NOW + HOUR);
   s_expect_key(f, &second, "AKID2");
+}
+
+/* The first waiter's callback abandons the second's get, which then never ends. */
+static void s_cancel_other_on_arrival(struct ops_credentials *credentials,
+                                      const struct ops_error *err, void *ud)
+{
+  struct fake_fetch *other = ud;
+  assert_null(err);
+  ops_credentials_free(credentials);
+  ops_credentials_fetch_cancel(other->fetch);
+  other->fetch = NULL;
+}
+
+static void test_waiter_cancelling_another_on_arrival(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_fetch second, third;
+  struct ops_error err;
+  assert_non_null(
+      ops_credentials_provider_get(f->cached, s_cancel_other_on_arrival, &second, &err));
+  fake_fetch_start(&second, f->cached);
+  fake_fetch_start(&third, f->cached);
+  fake_source_answer(&f->source, "AKID1", (int64_t)NOW + HOUR);
+  s_expect_key(f, &third, "AKID1");
+  assert_false(second.done);
+  assert_int_equal(f->source.started, 1);
 }
 
 /* Every get abandoned: the fetch is for nobody and stops; a later get starts afresh. */
@@ -323,6 +350,7 @@ int main(void)
       TEST(test_concurrent_invalidations_fetch_once),
       TEST(test_expiry_mid_request),
       TEST(test_waiter_invalidating_on_arrival),
+      TEST(test_waiter_cancelling_another_on_arrival),
       TEST(test_cancelling_every_get_stops_the_fetch),
       TEST(test_cancel_before_a_fresh_answer),
       TEST(test_sources_keep_nothing),
