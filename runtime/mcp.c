@@ -899,64 +899,45 @@ static int s_start_exchange(struct ops_mcp_call *call, const struct s_exchange *
 {
   struct ops_mcp_client *client = call->client;
   struct s_session *session = call->session;
-  struct ops_sigv4_pair pairs[8];
+  struct ops_http_header headers[8];
   size_t n = 0;
-  pairs[n++] = (struct ops_sigv4_pair){"Host", client->host};
-  pairs[n++] = (struct ops_sigv4_pair){"Accept", x->accept};
+  headers[n++] = (struct ops_http_header){"Host", client->host};
+  headers[n++] = (struct ops_http_header){"Accept", (char *)x->accept};
   if (x->body)
-    pairs[n++] = (struct ops_sigv4_pair){"Content-Type", "application/json"};
+    headers[n++] = (struct ops_http_header){"Content-Type", "application/json"};
   call->sent_in = 0;
   if (session->session_id && call->kind != CALL_INITIALIZE) {
-    pairs[n++] = (struct ops_sigv4_pair){"Mcp-Session-Id", session->session_id};
+    headers[n++] = (struct ops_http_header){"Mcp-Session-Id", session->session_id};
     call->sent_in = session->generation;
   }
   if (session->protocol_version[0] && call->kind != CALL_INITIALIZE)
-    pairs[n++] = (struct ops_sigv4_pair){"MCP-Protocol-Version", session->protocol_version};
+    headers[n++] = (struct ops_http_header){"MCP-Protocol-Version", session->protocol_version};
   if (x->last_event_id)
-    pairs[n++] = (struct ops_sigv4_pair){"Last-Event-ID", x->last_event_id};
+    headers[n++] = (struct ops_http_header){"Last-Event-ID", (char *)x->last_event_id};
   struct ops_sigv4_credentials credentials = {session->identity.access_key_id,
                                               session->identity.secret_access_key,
                                               session->identity.session_token};
-  struct ops_sigv4_request request = {.method = x->method,
-                                      .path = client->path,
-                                      .query = client->query,
-                                      .headers = pairs,
-                                      .header_count = n,
-                                      .body = x->body,
-                                      .body_len = x->body_len};
-  struct ops_sigv4_config config = {.credentials = &credentials,
-                                    .region = client->region,
-                                    .service = client->service,
-                                    .time = (int64_t)client->clock.now(client->clock.self),
-                                    .mode = OPS_SIGV4_MODE_HEADER,
-                                    .flags = OPS_SIGV4_NORMALIZE_PATH};
-  struct ops_sigv4_result signed_request = {0};
-  int rc = ops_sigv4_sign(client->signer, &request, &config, &signed_request, err);
-  if (rc == OPS_OK) {
-    struct ops_http_header headers[12];
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++)
-      headers[count++] = (struct ops_http_header){(char *)pairs[i].name, (char *)pairs[i].value};
-    for (size_t i = 0; i < signed_request.header_count; i++)
-      headers[count++] = (struct ops_http_header){(char *)signed_request.headers[i].name,
-                                                  (char *)signed_request.headers[i].value};
-    struct ops_http_request http = {.method = x->method,
-                                    .url = client->url,
-                                    .headers = headers,
-                                    .header_count = count,
-                                    .body = x->body,
-                                    .body_len = x->body_len,
-                                    .timeout_ms = call->timeout_ms,
-                                    .max_response_bytes = MAX_REPLY_BYTES, /* event streams too */
-                                    .on_data = s_on_data};
-    call->head_seen = false;
-    call->body.len = 0;
-    call->exchange =
-        client->transport.start(client->transport.self, &http, s_on_exchange_done, call, err);
-    rc = call->exchange ? OPS_OK : err->kind;
-  }
-  ops_sigv4_result_free(&signed_request);
-  return rc;
+  struct ops_transport_signing signing = {.signer = client->signer,
+                                          .credentials = &credentials,
+                                          .region = client->region,
+                                          .service = client->service,
+                                          .clock = client->clock,
+                                          .path = client->path,
+                                          .query = client->query};
+  struct ops_http_request http = {.method = x->method,
+                                  .url = client->url,
+                                  .headers = headers,
+                                  .header_count = n,
+                                  .body = x->body,
+                                  .body_len = x->body_len,
+                                  .timeout_ms = call->timeout_ms,
+                                  .max_response_bytes = MAX_REPLY_BYTES, /* event streams too */
+                                  .on_data = s_on_data};
+  call->head_seen = false;
+  call->body.len = 0;
+  call->exchange = ops_transport_start_signed(&client->transport, &http, &signing,
+                                              s_on_exchange_done, call, err);
+  return call->exchange ? OPS_OK : err->kind;
 }
 
 static bool s_paced(struct ops_mcp_call *call);
@@ -1018,11 +999,8 @@ static bool s_may_resend(const struct ops_mcp_call *call, const struct ops_error
     return false;
   if (err->http_status == 429 || err->http_status == 503)
     return true;
-  char refused[16], unresolved[16];
-  snprintf(refused, sizeof(refused), "curl:%d", (int)CURLE_COULDNT_CONNECT);
-  snprintf(unresolved, sizeof(unresolved), "curl:%d", (int)CURLE_COULDNT_RESOLVE_HOST);
   return err->http_status == 0 &&
-         (strcmp(err->code, refused) == 0 || strcmp(err->code, unresolved) == 0);
+         (err->transport == OPS_TRANSPORT_CONNECT || err->transport == OPS_TRANSPORT_RESOLVE);
 }
 
 static void s_send_again(void *ud)
@@ -1038,29 +1016,29 @@ static void s_send_again(void *ud)
     s_send(call);
 }
 
+/* Where `call` waits before it is sent again; `what` names it in the retry's log line. */
+static struct ops_retry_timer s_retry_timer(struct ops_mcp_call *call, const char *what)
+{
+  return (struct ops_retry_timer){
+      .loop = call->client->loop, .fire = s_send_again, .ud = call, .what = what};
+}
+
 /* An exchange of `call` failed with `err`: wait and send it again when the retry policy allows,
  * else end the call, saying how many attempts it took. */
 static void s_exchange_failed(struct ops_mcp_call *call, const struct ops_error *err)
 {
-  struct ops_mcp_client *client = call->client;
-  struct ops_retry *retry = call->session->retry;
-  enum ops_retry_class failure =
-      s_may_resend(call, err) ? ops_retry_classify(err) : OPS_RETRY_NEVER;
-  uint64_t delay = 0;
-  if (ops_retry_next(retry, &call->attempts, failure, call->retry_after_ms, &delay, NULL) &&
-      (call->backoff = ops_loop_timer_start(client->loop, delay, s_send_again, call))) {
-    if (ops_log_enabled(OPS_LOG_DEBUG)) {
-      char what[80], line[1400];
-      snprintf(what, sizeof(what), "MCP %s", call->method);
-      ops_retry_describe(line, sizeof(line), what, retry, &call->attempts, err, delay);
-      ops_log_write(OPS_LOG_DEBUG, NULL, line);
-    }
-    return;
-  }
+  bool may_resend = s_may_resend(call, err);
+  enum ops_retry_class failure = may_resend ? ops_retry_classify(err) : OPS_RETRY_NEVER;
+  char what[80];
+  snprintf(what, sizeof(what), "MCP %s", call->method);
+  struct ops_retry_timer timer = s_retry_timer(call, what);
   struct ops_error final = *err;
-  if (call->kind == CALL_REQUEST && !s_may_resend(call, err))
+  call->backoff = ops_retry_schedule(call->session->retry, &call->attempts, failure,
+                                     call->retry_after_ms, &final, &timer);
+  if (call->backoff)
+    return;
+  if (call->kind == CALL_REQUEST && !may_resend)
     final.retryable = false; /* the server may have acted on it: no one may send it again */
-  ops_retry_note_attempts(&final, &call->attempts);
   s_finish(call, NULL, &final);
 }
 
@@ -1068,12 +1046,12 @@ static void s_exchange_failed(struct ops_mcp_call *call, const struct ops_error 
  * the server), then, in adaptive retry mode, while the identity's send rate says so. */
 static bool s_paced(struct ops_mcp_call *call)
 {
-  struct ops_mcp_client *client = call->client;
   struct ops_pacer *pacer = call->session->pacer;
   uint64_t wait = pacer ? ops_pacer_delay_ms(pacer, ops_loop_now_ms()) : 0;
-  if (!wait && s_retried_kind(call))
-    wait = ops_retry_send_delay_ms(call->session->retry);
-  return wait && (call->backoff = ops_loop_timer_start(client->loop, wait, s_send_again, call));
+  if (wait)
+    return (call->backoff = ops_loop_timer_start(call->client->loop, wait, s_send_again, call));
+  struct ops_retry_timer timer = s_retry_timer(call, call->method);
+  return s_retried_kind(call) && (call->backoff = ops_retry_pace(call->session->retry, &timer));
 }
 
 /* ------------------------------------------------------------------ sessions */
