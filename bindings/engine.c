@@ -10,6 +10,7 @@
 #include "bindings/config.h"
 #include "bindings/lua_aux.h"
 #include "bindings/lua_error.h"
+#include "bindings/opsrun.h"
 #include "runtime/list.h"
 #include "runtime/log.h"
 

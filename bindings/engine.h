@@ -116,9 +116,4 @@ int ops_engine_run(lua_State *L, int nargs);
 /* Sweep tasks that failed so far; the host's exit status is 3 when this is not zero. */
 int ops_engine_failures(const struct ops_engine *engine);
 
-/* Opens the engine's Lua functions: returns a table with `sleep` and the private primitives
- * the embedded Lua uses (`group`, `note_failure`, `clock`, `status`, `interrupted`,
- * `interruption`, and `MAX_SECONDS`, config.h's bound on timeouts). */
-int luaopen_opsrun_engine(lua_State *L);
-
 #endif

@@ -9,6 +9,7 @@
 #include "bindings/config.h"
 #include "bindings/lua_aux.h"
 #include "bindings/lua_error.h"
+#include "bindings/opsrun.h"
 #include "runtime/registry.h"
 
 /* The registry kept in the Lua state; NULL when none is configured. */

@@ -1,6 +1,7 @@
 /* lua_registry.h: the account registry (runtime/registry.h) as the Lua state's: loaded from the
  * run's configuration (bindings/config.h) on first use, or at startup by the host, and kept
- * until the state closes. accounts() and central() (bindings/lua/accounts.lua) stand on it. */
+ * until the state closes. accounts() and central() (bindings/lua/accounts.lua) stand on its
+ * primitives (luaopen_opsrun_registry, declared with the other parts in bindings/opsrun.h). */
 #ifndef OPS_LUA_REGISTRY_H
 #define OPS_LUA_REGISTRY_H
 
@@ -22,15 +23,5 @@
  *   registry.json: /accounts/3/id: expected a string of exactly 12 digits, got "12345"
  * Raises only on a Lua memory error (call it under lua_pcall, as everything in the host). */
 int ops_lua_registry_preload(lua_State *L, struct ops_error *err);
-
-/* Returns a table of the registry's private primitives for the embedded Lua, each loading the
- * registry on first use and raising a `registry` error object (bindings/lua_error.h) when it is
- * invalid or not configured:
- *   accounts() -> array of the workload accounts after --shard, in registry order
- *   central()  -> the central account, or nil
- *   find(id)   -> the account with that id, central or workload, whatever the shard; or nil
- * Each account is a fresh table {id, name, environment, role_name, regions, tags, external_id,
- * session_duration, index}: effective values, `index` its 0-based registry index. */
-int luaopen_opsrun_registry(lua_State *L);
 
 #endif

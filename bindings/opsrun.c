@@ -8,7 +8,6 @@
 #include "bindings/config.h"
 #include "bindings/engine.h"
 #include "bindings/lua_error.h"
-#include "bindings/lua_registry.h"
 
 /* private.notice = log.notice; removed from the public log table */
 static void s_move_notice(lua_State *L, int module, int private)

@@ -19,6 +19,21 @@ int luaopen_opsrun_log(lua_State *L);
 int luaopen_opsrun_identity(lua_State *L);
 int luaopen_opsrun_mcp(lua_State *L);
 
+/* The engine's Lua functions (bindings/engine.c): a table with `sleep` and the private
+ * primitives the embedded Lua uses (`group`, `note_failure`, `clock`, `status`, `interrupted`,
+ * `interruption`, and `MAX_SECONDS`, config.h's bound on timeouts). */
+int luaopen_opsrun_engine(lua_State *L);
+
+/* The registry's private primitives (bindings/lua_registry.c), each loading the registry on
+ * first use and raising a `registry` error object (bindings/lua_error.h) when it is invalid or
+ * not configured:
+ *   accounts() -> array of the workload accounts after --shard, in registry order
+ *   central()  -> the central account, or nil
+ *   find(id)   -> the account with that id, central or workload, whatever the shard; or nil
+ * Each account is a fresh table {id, name, environment, role_name, regions, tags, external_id,
+ * session_duration, index}: effective values, `index` its 0-based registry index. */
+int luaopen_opsrun_registry(lua_State *L);
+
 /* A Lua file of bindings/lua/, compiled in by bindings/embed_lua.cmake. */
 struct ops_embedded_lua {
   const char *name;
