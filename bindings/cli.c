@@ -208,7 +208,7 @@ static int s_apply(struct s_parser *p, const struct s_option *option, const char
       return s_fail(p, "--timeout must be a positive number of seconds up to 1e9, got '%s'", value);
     break;
   case OPT_OUTPUT: {
-    int output = ops_output_from_name(value);
+    int output = ops_config_output_from_name(value);
     if (output < 0)
       return s_fail(p, "--output must be table, json, jsonl or csv, got '%s'", value);
     config->output = (enum ops_output)output;

@@ -140,7 +140,7 @@ void ops_config_push(lua_State *L, const struct ops_config *config)
   lua_createtable(L, 0, 15);
   ops_lua_aux_set_strings(L, config, s_string_fields,
                           sizeof(s_string_fields) / sizeof(*s_string_fields));
-  ops_lua_aux_set_string(L, "output", ops_output_name(config->output));
+  ops_lua_aux_set_string(L, "output", ops_config_output_name(config->output));
   s_set_boolean(L, "output_given", config->output_given);
   lua_pushinteger(L, config->concurrency);
   lua_setfield(L, -2, "concurrency");
@@ -151,12 +151,12 @@ void ops_config_push(lua_State *L, const struct ops_config *config)
   s_set_number(L, "mcp_rate", config->mcp_requests_per_second);
 }
 
-const char *ops_output_name(enum ops_output output)
+const char *ops_config_output_name(enum ops_output output)
 {
   return s_output_names[output];
 }
 
-int ops_output_from_name(const char *name)
+int ops_config_output_from_name(const char *name)
 {
   for (size_t i = 0; i < sizeof(s_output_names) / sizeof(*s_output_names); i++)
     if (strcmp(name, s_output_names[i]) == 0)

@@ -64,9 +64,9 @@ const struct ops_config *ops_config_get(lua_State *L);
 /* Pushes the configuration as a Lua table, for the embedded Lua. */
 void ops_config_push(lua_State *L, const struct ops_config *config);
 
-const char *ops_output_name(enum ops_output output);
+const char *ops_config_output_name(enum ops_output output);
 
 /* Parses "table", "json", "jsonl" or "csv"; -1 when unknown. */
-int ops_output_from_name(const char *name);
+int ops_config_output_from_name(const char *name);
 
 #endif
