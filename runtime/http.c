@@ -488,8 +488,6 @@ static void s_describe_failure(struct ops_http_transfer *t, CURLcode result, str
   }
   err->retryable = s_retryable(failure); /* over budget: the load failed it; later it may fit */
   ops_error_set_transport(err, failure);
-  /* for runtime/mcp.c's s_may_resend until it reads err->transport */
-  snprintf(err->code, sizeof(err->code), "curl:%d", (int)result);
 }
 
 /* --- the wire log (-vvv) --- */

@@ -190,7 +190,7 @@ enum ops_retry_class ops_retry_classify(const struct ops_error *err)
     return OPS_RETRY_NEVER;
   if (err->kind == OPS_ERR_THROTTLED || err->http_status == 429)
     return OPS_RETRY_THROTTLING;
-  if (err->http_status == 0 && strncmp(err->code, "curl:", 5) == 0)
+  if (err->http_status == 0 && err->transport != OPS_TRANSPORT_NONE)
     return OPS_RETRY_CONNECTION;
   return OPS_RETRY_TRANSIENT;
 }

@@ -91,8 +91,8 @@ struct ops_retry_request {
 };
 
 /* The class of a failed attempt from its error (runtime/error.h): err->retryable says whether a
- * retry may help; throttling by kind or HTTP 429; no HTTP status and a transport code "curl:N"
- * is a connection failure or timeout; anything else retryable is transient. */
+ * retry may help; throttling by kind or HTTP 429; no HTTP status and a transport failure
+ * (err->transport) is a connection failure or timeout; anything else retryable is transient. */
 enum ops_retry_class ops_retry_classify(const struct ops_error *err);
 
 /* Why ops_retry_next said no. */

@@ -424,6 +424,7 @@ static void refused_connections_are_retryable_transport_errors(void **state)
   assert_true(o.failed);
   assert_int_equal(o.err.kind, OPS_ERR_TRANSPORT);
   assert_int_equal(o.err.transport, OPS_TRANSPORT_CONNECT);
+  assert_string_equal(o.err.code, "ConnectFailed"); /* Lua's err.code */
   assert_true(o.err.retryable);
 }
 

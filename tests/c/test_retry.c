@@ -67,6 +67,15 @@ static struct ops_error error_of(enum ops_err kind, int status, const char *code
   return err;
 }
 
+/* A failure of the transport, as runtime/http.c reports one. */
+static struct ops_error transport_error(enum ops_err kind, enum ops_transport_failure failure,
+                                        bool retryable)
+{
+  struct ops_error err = error_of(kind, 0, "", retryable);
+  ops_error_set_transport(&err, failure);
+  return err;
+}
+
 /* ------------------------------------------------------------------ settings */
 
 static void attempts_and_mode_come_from_the_environment(void **state)
@@ -127,11 +136,14 @@ static void errors_are_classified_by_what_a_retry_can_fix(void **state)
       {error_of(OPS_ERR_THROTTLED, 400, "Throttling", true), OPS_RETRY_THROTTLING},
       {error_of(OPS_ERR_TRANSPORT, 503, "ServiceUnavailable", true), OPS_RETRY_TRANSIENT},
       {error_of(OPS_ERR_TRANSPORT, 500, "", true), OPS_RETRY_TRANSIENT},
-      {error_of(OPS_ERR_TRANSPORT, 0, "curl:7", true), OPS_RETRY_CONNECTION},
-      {error_of(OPS_ERR_TIMEOUT, 0, "curl:28", true), OPS_RETRY_CONNECTION},
+      {transport_error(OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT, true), OPS_RETRY_CONNECTION},
+      {transport_error(OPS_ERR_TIMEOUT, OPS_TRANSPORT_TIMEOUT, true), OPS_RETRY_CONNECTION},
+      {transport_error(OPS_ERR_TRANSPORT, OPS_TRANSPORT_OVER_BUDGET, true), OPS_RETRY_CONNECTION},
       {error_of(OPS_ERR_DENIED, 403, "AccessDenied", false), OPS_RETRY_NEVER},
       {error_of(OPS_ERR_CONFIG, 400, "ValidationError", false), OPS_RETRY_NEVER},
-      {error_of(OPS_ERR_TRANSPORT, 0, "curl:60", false), OPS_RETRY_NEVER},
+      {transport_error(OPS_ERR_TRANSPORT, OPS_TRANSPORT_TLS, false), OPS_RETRY_NEVER},
+      /* a timeout of a deadline's, not of the transport's */
+      {error_of(OPS_ERR_TIMEOUT, 0, "Timeout", true), OPS_RETRY_TRANSIENT},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++)
     assert_int_equal(ops_retry_classify(&cases[i].err), cases[i].expected);
