@@ -23,7 +23,6 @@
 
 #define CLIENT_KEY              "opsrun.mcp"
 #define CLIENT_METATABLE        "opsrun.McpClient"
-#define REQUEST_METATABLE       "opsrun.McpRequest"
 /* After an interrupt the sessions are still closed, but a user, or systemd waiting to send
  * SIGKILL (90 s by default, Kubernetes 30 s), should not wait long for it. */
 #define CLOSE_AFTER_INTERRUPT_MS 2000
@@ -80,38 +79,16 @@ struct s_request {
   json_t *result; /* a reference to the core's */
   bool failed;
   struct ops_error error;
-  bool renewed; /* already sent again with renewed credentials */
 };
 
-static int s_request_with_identity(lua_State *L, int status, lua_KContext ctx);
-
-/* The server refused the credentials as expired at its front door, before it ran anything: it
- * is safe, even for tools/call, to send the request once more with renewed credentials (the
- * SDKs sign every attempt afresh; a long retry chain can outlive the credentials it began with). */
-static bool s_expired_credentials(const struct s_request *request)
+static void s_request_release(struct ops_wait *wait)
 {
-  return request->failed && !request->renewed && request->error.kind == OPS_ERR_CREDENTIALS &&
-         strcmp(request->error.code, "ExpiredTokenException") == 0;
-}
-
-static void s_request_release(struct s_request *request)
-{
+  struct s_request *request = (struct s_request *)wait;
   if (request->call)
     ops_mcp_call_cancel(request->call);
   request->call = NULL;
   json_decref(request->result);
   request->result = NULL;
-}
-
-static void s_request_cancel(struct ops_wait *wait)
-{
-  s_request_release((struct s_request *)wait);
-}
-
-static int s_request_gc(lua_State *L)
-{
-  s_request_release(luaL_checkudata(L, 1, REQUEST_METATABLE));
-  return 0;
 }
 
 static void s_request_done(void *ud, json_t *result, const struct ops_error *err)
@@ -213,32 +190,23 @@ static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
 {
   (void)status;
   struct s_request *request = (struct s_request *)ctx;
-  if (s_expired_credentials(request)) {
-    s_request_release(request);
-    lua_settop(L, 3); /* method, params_json, timeout */
-    return ops_identity_await(L, s_request_with_identity, 1);
-  }
   if (!request->failed && s_push_result(L, request->result, lua_tostring(L, 1), &request->error)) {
-    s_request_release(request);
+    s_request_release(&request->wait);
     return 1;
   }
-  s_request_release(request);
+  s_request_release(&request->wait);
   return ops_lua_error_raise(L, &request->error, "mcp",
                              ops_engine_task_account(ops_engine_running_task(L)));
 }
 
-/* Arguments still on the stack after the identity wait: method, params_json, timeout. `ctx` is 1
- * when the request is sent again with renewed credentials. */
+/* Arguments still on the stack after the identity wait: method, params_json, timeout. The core
+ * borrows the identity's provider and signs each attempt with what it holds then. */
 static int s_request_with_identity(lua_State *L, int status, lua_KContext ctx)
 {
-  (void)status;
+  (void)status, (void)ctx;
   struct ops_mcp_client *client = s_client_of(L);
-  struct s_request *request = lua_newuserdatauv(L, sizeof(*request), 0);
-  memset(request, 0, sizeof(*request));
-  request->wait.cancel = s_request_cancel;
-  request->renewed = ctx == 1;
-  luaL_setmetatable(L, REQUEST_METATABLE);
-  struct ops_mcp_request call = {.credentials = ops_identity_credentials(L),
+  struct s_request *request = ops_engine_wait_new(L, sizeof(*request), s_request_release);
+  struct ops_mcp_request call = {.credentials = ops_identity_provider(L),
                                  .owner = ops_identity_owner(L),
                                  .method = lua_tostring(L, 1),
                                  .params_json = lua_tostring(L, 2),
@@ -260,6 +228,8 @@ static int mcp_request(lua_State *L)
                 "timeout must be a positive number of seconds up to 1e9");
   lua_settop(L, 3);
   s_client_of(L); /* a refused endpoint is reported before any credentials are looked for */
+  /* Credentials fresh now: at once from the identity's cache (the request then yields once),
+   * else after a fetch, whose failure identity raises as its own (assume's, for a role). */
   return ops_identity_await(L, s_request_with_identity, 0);
 }
 
@@ -325,10 +295,7 @@ int luaopen_opsrun_mcp(lua_State *L)
   luaL_newmetatable(L, CLIENT_METATABLE);
   lua_pushcfunction(L, s_client_gc);
   lua_setfield(L, -2, "__gc");
-  luaL_newmetatable(L, REQUEST_METATABLE);
-  lua_pushcfunction(L, s_request_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 2);
+  lua_pop(L, 1);
   static const luaL_Reg functions[] = {{"request", mcp_request},
                                        {"offers_task_tools", mcp_offers_task_tools},
                                        {"close", mcp_close},

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "runtime/buffer.h"
+#include "runtime/credentials.h"
 #include "runtime/log.h"
 #include "runtime/pacer.h"
 #include "runtime/region.h"
@@ -79,7 +80,13 @@ struct s_session {
 
 struct ops_mcp_call {
   struct ops_mcp_client *client;
-  struct s_session *session;
+  struct s_session *session; /* NULL while a request waits for its credentials */
+  /* A caller's request: its credentials (borrowed), their owner, the fetch it waits for, and
+   * whether it was sent again after the server refused them as expired. */
+  struct ops_credentials_provider *provider;
+  char *owner;
+  struct ops_credentials_fetch *fetch;
+  bool renewed;
   enum s_call_kind kind;
   char *method;
   char *params_json;
@@ -144,6 +151,7 @@ struct ops_mcp_client {
 
 static void s_send(struct ops_mcp_call *call);
 static void s_session_submit(struct s_session *session, struct ops_mcp_call *call);
+static void s_request_acquire(struct ops_mcp_call *call);
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -378,9 +386,26 @@ static struct ops_mcp_call *s_call_new(struct ops_mcp_client *client, struct s_s
   if (client->calls)
     client->calls->prev = call;
   client->calls = call;
-  if (kind != CALL_DELETE)
+  if (session && kind != CALL_DELETE)
     session->calls++;
   return call;
+}
+
+static void s_session_retire_if_idle(struct s_session *session);
+
+/* A request's credentials changed (refreshed, or renewed after a refusal): it goes on in the
+ * session of the new ones, and the old one may close once it is idle. */
+static void s_call_move(struct ops_mcp_call *call, struct s_session *session)
+{
+  struct s_session *old = call->session;
+  if (old == session)
+    return;
+  call->session = session;
+  session->calls++;
+  if (old) {
+    old->calls--;
+    s_session_retire_if_idle(old);
+  }
 }
 
 /* A new conversation (after the session expired): nothing of the old stream carries over. */
@@ -403,7 +428,6 @@ static void s_queue_remove(struct ops_mcp_call *call)
   call->queue_next = NULL;
 }
 
-static void s_session_retire_if_idle(struct s_session *session);
 static void s_delete_unlink(struct ops_mcp_call *call);
 
 static void s_call_free(struct ops_mcp_call *call)
@@ -416,6 +440,8 @@ static void s_call_free(struct ops_mcp_call *call)
     ops_loop_timer_cancel(client->loop, call->resume);
   if (call->backoff)
     ops_loop_timer_cancel(client->loop, call->backoff);
+  if (call->fetch)
+    ops_credentials_fetch_cancel(call->fetch);
   s_queue_remove(call);
   if (call->prev)
     call->prev->next = call->next;
@@ -429,12 +455,13 @@ static void s_call_free(struct ops_mcp_call *call)
   free(call->method);
   free(call->params_json);
   free(call->new_session_id);
+  free(call->owner);
   if (call->kind == CALL_DELETE)
     s_delete_unlink(call);
-  else
+  else if (session)
     session->calls--;
   free(call);
-  if (!client->freeing)
+  if (!client->freeing && session)
     s_session_retire_if_idle(session);
 }
 
@@ -463,6 +490,24 @@ static bool s_expired_credentials(const struct ops_error *err)
   return err && err->kind == OPS_ERR_CREDENTIALS && strcmp(err->code, "ExpiredTokenException") == 0;
 }
 
+static void s_send_again(void *ud);
+
+/* The server refused a request's credentials as expired at its front door, before it ran
+ * anything: the provider forgets them, so that they are not sent again, and it is safe, even for
+ * tools/call, to send the request once more with new ones (the SDKs sign every attempt afresh; a
+ * long retry chain can outlive the credentials it began with). */
+static bool s_renewed(struct ops_mcp_call *call, const struct ops_error *err)
+{
+  if (call->kind != CALL_REQUEST || !call->session || !s_expired_credentials(err))
+    return false;
+  ops_credentials_provider_invalidate(call->provider, call->session->identity.access_key_id);
+  if (call->renewed)
+    return false;
+  call->renewed = true;
+  s_send_again(call);
+  return true;
+}
+
 /* A caller's request ends: its callback, with the signing-region advice in a refusal. */
 static void s_request_done(struct ops_mcp_call *call, json_t *result, const struct ops_error *err)
 {
@@ -482,8 +527,10 @@ static void s_finish(struct ops_mcp_call *call, json_t *result, const struct ops
   struct s_session *session = call->session;
   if (!err && s_retried_kind(call))
     ops_retry_succeeded(session->retry, &call->attempts);
-  if (s_expired_credentials(err))
+  if (s_expired_credentials(err) && session)
     session->credentials_expired = true;
+  if (s_renewed(call, err))
+    return;
   switch (call->kind) {
   case CALL_REQUEST: s_request_done(call, result, err); break;
   case CALL_INITIALIZE:
@@ -613,8 +660,6 @@ static bool s_is_reply_to(const struct ops_mcp_call *call, json_t *message)
   return (!id || json_is_null(id) || (json_is_string(id) && !*json_string_value(id))) &&
          json_object_get(message, "error");
 }
-
-static void s_send_again(void *ud);
 
 /* Ends `call` with an rpc error, returning true, when its JSON reply names another request: that
  * is another call's result. A body can only answer its own POST, so a missing or null id passes,
@@ -1011,7 +1056,7 @@ static void s_send_again(void *ud)
   free(call->new_session_id);
   call->new_session_id = NULL;
   if (call->kind == CALL_REQUEST)
-    s_session_submit(call->session, call); /* the session may have closed meanwhile */
+    s_request_acquire(call); /* current credentials; their session may have closed meanwhile */
   else
     s_send(call);
 }
@@ -1263,24 +1308,68 @@ static int s_request_check(const struct ops_mcp_request *request, struct ops_err
   return OPS_OK;
 }
 
+/* Submits a request in the session of `credentials` (made for them if needed). */
+static void s_request_submit_as(struct ops_mcp_call *call,
+                                const struct ops_credentials *credentials)
+{
+  struct ops_sigv4_credentials signing = ops_credentials_for_signing(credentials);
+  struct s_session *session = s_session_of(call->client, &signing);
+  struct ops_error err;
+  if (!session && !(session = s_session_new(call->client, &signing, call->owner, &err))) {
+    s_finish(call, NULL, &err);
+    return;
+  }
+  s_call_move(call, session);
+  s_session_submit(session, call);
+}
+
+static void s_request_credentials(struct ops_credentials *credentials, const struct ops_error *err,
+                                  void *ud)
+{
+  struct ops_mcp_call *call = ud;
+  call->fetch = NULL;
+  if (credentials)
+    s_request_submit_as(call, credentials);
+  else
+    s_finish(call, NULL, err);
+  ops_credentials_free(credentials);
+}
+
+/* Sends a request (again) as the current credentials of its provider: at once when it holds
+ * fresh ones, else when a fetch of them ends. */
+static void s_request_acquire(struct ops_mcp_call *call)
+{
+  const struct ops_credentials *cached = ops_credentials_provider_cached(call->provider);
+  if (cached) {
+    s_request_submit_as(call, cached);
+    return;
+  }
+  struct ops_error err;
+  call->fetch = ops_credentials_provider_get(call->provider, s_request_credentials, call, &err);
+  if (!call->fetch)
+    s_finish(call, NULL, &err);
+}
+
 struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
                                         const struct ops_mcp_request *request, ops_mcp_done_fn done,
                                         void *ud, struct ops_error *err)
 {
   if (s_request_check(request, err) != OPS_OK)
     return NULL;
-  struct s_session *session = s_session_of(client, request->credentials);
-  if (!session && !(session = s_session_new(client, request->credentials, request->owner, err)))
-    return NULL;
-  struct ops_mcp_call *call = s_call_new(client, session, CALL_REQUEST, request->method,
+  struct ops_mcp_call *call = s_call_new(client, NULL, CALL_REQUEST, request->method,
                                          request->params_json, request->timeout_ms);
+  if (call && request->owner && !(call->owner = strdup(request->owner))) {
+    s_call_free(call);
+    call = NULL;
+  }
   if (!call) {
     ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
     return NULL;
   }
+  call->provider = request->credentials;
   call->done = done;
   call->ud = ud;
-  s_session_submit(session, call);
+  s_request_acquire(call);
   return call;
 }
 

@@ -74,9 +74,16 @@ int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options
  * frees the client. Close the sessions first (ops_mcp_client_close) to tell the server. */
 void ops_mcp_client_free(struct ops_mcp_client *client);
 
-/* One JSON-RPC request. Everything is copied by ops_mcp_call_start. */
+struct ops_credentials_provider;
+
+/* One JSON-RPC request. Everything is copied by ops_mcp_call_start, but the provider. */
 struct ops_mcp_request {
-  const struct ops_sigv4_credentials *credentials; /* the identity it is made for */
+  /* The identity it is made for (borrowed; it must outlive the call). Each attempt signs with
+   * the credentials it holds then (ops_credentials_provider_cached, else a fetch), in the
+   * session of those; when the server refuses them as expired, the provider is told
+   * (ops_credentials_provider_invalidate, with the refused key id) and the request is sent
+   * once more with new ones: the server ran nothing. */
+  struct ops_credentials_provider *credentials;
   /* Whom the credentials belong to across their renewals (an assumed role, the base identity):
    * a request with another access key of the same owner replaces the session of the old one.
    * NULL: the access key id alone. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "runtime/credentials.h"
 #include "runtime/mcp.h"
 
 /* ------------------------------------------------------------------ a scripted transport */
@@ -149,19 +150,97 @@ static double fixed_now(void *self)
   return 1764000000.0;
 }
 
+static const struct ops_sigv4_credentials ALICE = {"ASIAALICE", "alice-secret", "alice-token"};
+static const struct ops_sigv4_credentials BOB = {"AKIABOB", "bob-secret", NULL};
+/* Alice's role, assumed again: the same owner with a new key */
+static const struct ops_sigv4_credentials ALICE_RENEWED = {"ASIAALICE2", "alice-secret-2",
+                                                           "alice-token-2"};
+
+/* A caching provider as requests see one: it holds fresh credentials, `keys[current]`, and
+ * moves on to the next of `keys` when told that the current ones were refused. */
+struct held {
+  const struct ops_sigv4_credentials *keys[3]; /* NULL after the last */
+  int current;
+  struct ops_credentials *credentials;
+  char refused[32]; /* the key id invalidate was last told of */
+};
+
+static int held_hold(struct held *held)
+{
+  const struct ops_sigv4_credentials *key = held->keys[held->current];
+  ops_credentials_free(held->credentials);
+  return ops_credentials_new(&held->credentials, key->access_key_id, key->secret_access_key,
+                             key->session_token, 0, "test", NULL);
+}
+
+static const struct ops_credentials *held_cached(const struct ops_credentials_provider *provider)
+{
+  return ((struct held *)ops_credentials_provider_impl(provider))->credentials;
+}
+
+static void held_invalidate(struct ops_credentials_provider *provider, const char *refused)
+{
+  struct held *held = ops_credentials_provider_impl(provider);
+  snprintf(held->refused, sizeof(held->refused), "%s", refused);
+  if (strcmp(refused, held->credentials->access_key_id) == 0 && held->keys[held->current + 1]) {
+    held->current++;
+    assert_int_equal(held_hold(held), OPS_OK);
+  }
+}
+
+static int held_start(struct ops_credentials_provider *provider,
+                      struct ops_credentials_fetch *fetch, struct ops_error *err)
+{
+  struct ops_credentials *copy = NULL;
+  int rc = ops_credentials_copy(&copy, held_cached(provider), err);
+  if (rc == OPS_OK)
+    ops_credentials_fetch_complete(fetch, copy, NULL);
+  return rc;
+}
+
+static void held_destroy(void *impl)
+{
+  ops_credentials_free(((struct held *)impl)->credentials);
+  free(impl);
+}
+
+static const struct ops_credentials_provider_vtable HELD = {.name = "held",
+                                                            .start = held_start,
+                                                            .destroy = held_destroy,
+                                                            .cached = held_cached,
+                                                            .invalidate = held_invalidate};
+
+/* A provider holding `key`, then `renewed` (or NULL) once `key` is refused. */
+static struct ops_credentials_provider *held_new(struct ops_loop *loop,
+                                                 const struct ops_sigv4_credentials *key,
+                                                 const struct ops_sigv4_credentials *renewed)
+{
+  struct held *held = calloc(1, sizeof(*held));
+  held->keys[0] = key;
+  held->keys[1] = renewed;
+  assert_int_equal(held_hold(held), OPS_OK);
+  struct ops_credentials_context context = {.loop = loop};
+  struct ops_credentials_provider *provider = NULL;
+  assert_int_equal(ops_credentials_provider_new(&provider, &HELD, &context, held, NULL), OPS_OK);
+  return provider;
+}
+
 struct fixture {
   struct fake fake;
   struct ops_loop *loop;
   struct ops_sigv4_signer *signer;
   struct ops_retry *retry;
   struct ops_mcp_client *client;
+  /* providers holding ALICE, BOB, ALICE_RENEWED, and ALICE then ALICE_RENEWED once refused */
+  struct ops_credentials_provider *alice, *bob, *alice_renewed, *alice_renewing;
 };
 
-static const struct ops_sigv4_credentials ALICE = {"ASIAALICE", "alice-secret", "alice-token"};
-static const struct ops_sigv4_credentials BOB = {"AKIABOB", "bob-secret", NULL};
-/* Alice's role, assumed again: the same owner with a new key */
-static const struct ops_sigv4_credentials ALICE_RENEWED = {"ASIAALICE2", "alice-secret-2",
-                                                           "alice-token-2"};
+/* The provider of `who` (ALICE, BOB or ALICE_RENEWED). */
+static struct ops_credentials_provider *provider_of(struct fixture *f,
+                                                    const struct ops_sigv4_credentials *who)
+{
+  return who == &ALICE ? f->alice : who == &BOB ? f->bob : f->alice_renewed;
+}
 
 static const char *max_attempts_env(void *self, const char *name)
 {
@@ -198,6 +277,10 @@ static int setup_client(void **state, const char *max_attempts, double rate)
       .requests_per_second = rate,
   };
   assert_int_equal(ops_mcp_client_new(&f->client, &options, NULL), OPS_OK);
+  f->alice = held_new(f->loop, &ALICE, NULL);
+  f->bob = held_new(f->loop, &BOB, NULL);
+  f->alice_renewed = held_new(f->loop, &ALICE_RENEWED, NULL);
+  f->alice_renewing = held_new(f->loop, &ALICE, &ALICE_RENEWED);
   *state = f;
   return 0;
 }
@@ -230,6 +313,10 @@ static int teardown(void **state)
 {
   struct fixture *f = *state;
   ops_mcp_client_free(f->client);
+  ops_credentials_provider_free(f->alice);
+  ops_credentials_provider_free(f->bob);
+  ops_credentials_provider_free(f->alice_renewed);
+  ops_credentials_provider_free(f->alice_renewing);
   ops_retry_free(f->retry);
   ops_sigv4_signer_free(f->signer);
   ops_loop_free(f->loop);
@@ -237,16 +324,25 @@ static int teardown(void **state)
   return 0;
 }
 
+/* A request with the credentials of `provider`, which belong to `owner` (NULL: none named). */
+static struct ops_mcp_call *provider_call(struct fixture *f,
+                                          struct ops_credentials_provider *provider,
+                                          const char *owner, const char *method, const char *params,
+                                          struct outcome *o)
+{
+  struct ops_mcp_request request = {
+      .credentials = provider, .owner = owner, .method = method, .params_json = params};
+  struct ops_mcp_call *c = ops_mcp_call_start(f->client, &request, on_done, o, NULL);
+  assert_non_null(c);
+  return c;
+}
+
 /* A request as `who`, whose credentials belong to `owner` (NULL: none named). */
 static struct ops_mcp_call *owned_call(struct fixture *f, const struct ops_sigv4_credentials *who,
                                        const char *owner, const char *method, const char *params,
                                        struct outcome *o)
 {
-  struct ops_mcp_request request = {
-      .credentials = who, .owner = owner, .method = method, .params_json = params};
-  struct ops_mcp_call *c = ops_mcp_call_start(f->client, &request, on_done, o, NULL);
-  assert_non_null(c);
-  return c;
+  return provider_call(f, provider_of(f, who), owner, method, params, o);
 }
 
 static struct ops_mcp_call *call(struct fixture *f, const struct ops_sigv4_credentials *who,
@@ -309,13 +405,13 @@ static void params_are_sent_as_written_and_checked_first(void **state)
   static const char *const refused[] = {"[1]", "{\"a\":\"\\u0000\"}", "{\"a\":\"\xff\"}", "{"};
   for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
     struct ops_mcp_request request = {
-        .credentials = &ALICE, .method = "tools/call", .params_json = refused[i]};
+        .credentials = f->alice, .method = "tools/call", .params_json = refused[i]};
     struct ops_error err = {0};
     assert_null(ops_mcp_call_start(f->client, &request, on_done, &o, &err));
     assert_int_equal(err.kind, OPS_ERR_CONFIG);
     assert_string_equal(err.message, "tools/call: params must be a JSON object");
   }
-  struct ops_mcp_request quoted = {.credentials = &ALICE, .method = "tools\"/call"};
+  struct ops_mcp_request quoted = {.credentials = f->alice, .method = "tools\"/call"};
   struct ops_error err = {0};
   assert_null(ops_mcp_call_start(f->client, &quoted, on_done, &o, &err));
   assert_int_equal(err.kind, OPS_ERR_CONFIG);
@@ -615,6 +711,8 @@ static void http_failures_map_to_error_kinds_with_aws_words_kept(void **state)
     struct outcome o = {0};
     call(f, &ALICE, "tools/call", "{\"name\":\"nope\"}", &o);
     answer(&f->fake, f->fake.count - 1, cases[i].status, cases[i].headers, cases[i].body, 0);
+    if (strcmp(cases[i].code, "ExpiredTokenException") == 0) /* sent once more, refused again */
+      answer(&f->fake, f->fake.count - 1, cases[i].status, cases[i].headers, cases[i].body, 0);
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.err.kind, cases[i].kind);
     assert_string_equal(o.err.code, cases[i].code);
@@ -667,7 +765,7 @@ static void the_signing_scope_comes_from_the_host_else_the_environment(void **st
         .retry = f->retry};
     struct ops_mcp_client *client = NULL;
     assert_int_equal(ops_mcp_client_new(&client, &options, NULL), OPS_OK);
-    struct ops_mcp_request request = {.credentials = &ALICE, .method = "tools/list"};
+    struct ops_mcp_request request = {.credentials = f->alice, .method = "tools/list"};
     struct outcome o = {0};
     assert_non_null(ops_mcp_call_start(client, &request, on_done, &o, NULL));
     struct exchange *init = &f->fake.exchanges[f->fake.count - 1];
@@ -833,11 +931,12 @@ static void a_session_of_expired_credentials_is_closed_with_the_new_ones(void **
   struct outcome expired = {0}, renewed = {0};
   owned_call(f, &ALICE, "role-a", "tools/list", NULL, &expired);
   open_session(f, 0, "2025-11-25", "old");
-  answer(&f->fake, 2, 403, JSON "x-amzn-ErrorType: ExpiredTokenException\n",
-         "{\"message\":\"The security token included in the request is expired\"}", 0);
+  for (int i = 2; i <= 3; i++) /* sent once more, with what the provider holds: refused again */
+    answer(&f->fake, i, 403, JSON "x-amzn-ErrorType: ExpiredTokenException\n",
+           "{\"message\":\"The security token included in the request is expired\"}", 0);
   assert_true(expired.failed);
   owned_call(f, &ALICE_RENEWED, "role-a", "tools/list", NULL, &renewed);
-  assert_delete(f, 3, "old", "ASIAALICE2");
+  assert_delete(f, 4, "old", "ASIAALICE2");
 }
 
 /* ... and when they expire while its last request runs, after they were replaced. */
@@ -846,15 +945,44 @@ a_session_whose_last_request_found_its_credentials_expired_is_closed_with_the_ne
 {
   struct fixture *f = *state;
   struct outcome last = {0}, renewed = {0};
-  owned_call(f, &ALICE, "role-a", "tools/list", NULL, &last);
+  provider_call(f, f->alice_renewing, "role-a", "tools/list", NULL, &last);
   open_session(f, 0, "2025-11-25", "old"); /* 2: the tools/list, in flight */
   owned_call(f, &ALICE_RENEWED, "role-a", "tools/list", NULL, &renewed); /* 3 */
   answer(&f->fake, 2, 200, JSON,
          "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32001,\"message\":\"Your AWS "
          "session token has expired. Please refresh your credentials and try again.\"}}",
          0);
-  assert_true(last.failed);
+  assert_int_equal(last.calls, 0); /* it waits for the new session, to be sent once more */
   assert_delete(f, 4, "old", "ASIAALICE2");
+}
+
+/* A request refused for expired credentials, even a tools/call, tells its provider which key
+ * was refused and is sent once more, with the credentials the provider holds then; a second
+ * refusal is the request's error. */
+static void a_request_refused_as_expired_is_sent_once_more_with_new_credentials(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  provider_call(f, f->alice_renewing, NULL, "tools/call", "{\"name\":\"x\"}", &o);
+  open_session(f, 0, "2025-11-25", "s-1");
+  answer(&f->fake, 2, 200, JSON,
+         "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32001,\"message\":\"Your AWS "
+         "session token has expired. Please refresh your credentials and try again.\"}}",
+         0);
+  assert_int_equal(o.calls, 0);
+  struct held *held = ops_credentials_provider_impl(f->alice_renewing);
+  assert_string_equal(held->refused, "ASIAALICE");
+  open_session(f, 3, "2025-11-25", "s-2"); /* the new key's session: 3, 4, then the request, 5 */
+  struct exchange *again = &f->fake.exchanges[5];
+  assert_non_null(strstr(again->body, "\"method\":\"tools/call\""));
+  assert_non_null(strstr(header(again, "Authorization"), "Credential=ASIAALICE2/"));
+  answer(&f->fake, 5, 403, JSON "x-amzn-ErrorType: ExpiredTokenException\n",
+         "{\"message\":\"The security token included in the request is expired\"}", 0);
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(o.err.kind, OPS_ERR_CREDENTIALS);
+  assert_string_equal(o.err.code, "ExpiredTokenException");
+  assert_string_equal(held->refused, "ASIAALICE2");
+  assert_int_equal(f->fake.count, 6);
 }
 
 /* Closing within a time: DELETEs still unanswered then, or still waiting for a place, are
@@ -1215,6 +1343,7 @@ int main(void)
       TEST(new_credentials_of_an_owner_close_its_old_session_after_its_last_request),
       TEST(a_session_of_expired_credentials_is_closed_with_the_new_ones),
       TEST(a_session_whose_last_request_found_its_credentials_expired_is_closed_with_the_new),
+      TEST(a_request_refused_as_expired_is_sent_once_more_with_new_credentials),
       TEST(a_close_given_a_time_ends_within_it),
       RETRYING(a_throttled_or_unavailable_delete_is_sent_again),
       TEST(a_close_in_progress_can_be_bounded),

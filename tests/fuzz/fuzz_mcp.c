@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/credentials.h"
 #include "runtime/mcp.h"
 #include "runtime/retry.h"
 
@@ -26,6 +27,43 @@
 static const struct ops_sigv4_credentials s_alice = {"ASIAFUZZALICE", "alice-secret-key-fuzz",
                                                      "alice-session-token-fuzz"};
 static const struct ops_sigv4_credentials s_bob = {"AKIAFUZZBOB", "bob-secret-key-fuzz", NULL};
+
+/* Requests borrow providers that always hold their credentials fresh, as a caching provider
+ * does between refreshes: every input runs the same way, a refusal changing nothing. */
+static const struct ops_credentials *s_held(const struct ops_credentials_provider *provider)
+{
+  return ops_credentials_provider_impl(provider);
+}
+
+static int s_held_start(struct ops_credentials_provider *provider,
+                        struct ops_credentials_fetch *fetch, struct ops_error *err)
+{
+  struct ops_credentials *copy = NULL;
+  int rc = ops_credentials_copy(&copy, s_held(provider), err);
+  if (rc == OPS_OK)
+    ops_credentials_fetch_complete(fetch, copy, NULL);
+  return rc;
+}
+
+static void s_held_destroy(void *impl)
+{
+  ops_credentials_free(impl);
+}
+
+static struct ops_credentials_provider *s_provider_holding(struct ops_loop *loop,
+                                                           const struct ops_sigv4_credentials *key)
+{
+  static const struct ops_credentials_provider_vtable held = {
+      .name = "held", .start = s_held_start, .destroy = s_held_destroy, .cached = s_held};
+  struct ops_credentials *credentials = NULL;
+  struct ops_credentials_provider *provider = NULL;
+  struct ops_credentials_context context = {.loop = loop};
+  if (ops_credentials_new(&credentials, key->access_key_id, key->secret_access_key,
+                          key->session_token, 0, "fuzz", NULL) != OPS_OK ||
+      ops_credentials_provider_new(&provider, &held, &context, credentials, NULL) != OPS_OK)
+    abort();
+  return provider;
+}
 
 struct exchange {
   bool (*on_data)(void *, const struct ops_http_response *, const char *, size_t);
@@ -239,8 +277,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   static struct ops_loop *loop;
   static struct ops_sigv4_signer *signer;
+  static struct ops_credentials_provider *alice, *bob;
   if (!loop && (!(loop = ops_loop_new()) || ops_sigv4_signer_new(&signer, 0, NULL) != OPS_OK))
     abort();
+  if (!alice) {
+    alice = s_provider_holding(loop, &s_alice);
+    bob = s_provider_holding(loop, &s_bob);
+  }
   if (size < 1)
     return 0;
   uint8_t flags = data[0];
@@ -275,9 +318,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   struct ops_mcp_call *calls[MAX_CALLS] = {0};
   for (int i = 0; i < call_count; i++) {
     outcomes[i].secrets_in_input = secrets;
-    const struct ops_sigv4_credentials *who = (flags & 4) && i == 1 ? &s_bob : &s_alice;
     struct ops_mcp_request request = {
-        .credentials = who,
+        .credentials = (flags & 4) && i == 1 ? bob : alice,
         .method = methods[i],
         .params_json = i == 0 ? "{\"name\":\"aws___list_regions\",\"arguments\":{}}" : NULL,
         .timeout_ms = 1000};
