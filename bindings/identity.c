@@ -42,6 +42,10 @@ struct s_identity {
   char *role_name;
   char *external_id;
   char *owner; /* role_arn, and the external id after a newline when there is one */
+  /* The credentials last handed to a task acting as this identity (ops_identity_credentials,
+   * assume()'s expiry, doctor's source), a copy of its own. */
+  struct ops_credentials *handed;
+  struct ops_sigv4_credentials signing; /* a view of `handed` */
   struct s_identity *next;
 };
 
@@ -56,10 +60,6 @@ struct s_aws {
   struct s_identity *main_identity; /* what code outside any task acts as; NULL: the base */
   struct ops_task *main_sharer;     /* a task whose assume() sets main_identity too (the REPL's) */
   char base_account[16];            /* the base credentials' account, once whoami() told it */
-  /* What the last wait for credentials handed over (ops_identity_credentials): borrowed from the
-   * cache or from that wait, until the task next waits. */
-  const struct ops_credentials *handed;
-  struct ops_sigv4_credentials signing; /* a view of `handed` */
 };
 
 /* ------------------------------------------------------------------ the state's AWS objects */
@@ -67,6 +67,7 @@ struct s_aws {
 static void s_identity_clear(struct s_identity *identity)
 {
   ops_credentials_provider_free(identity->provider);
+  ops_credentials_free(identity->handed);
   ops_retry_free(identity->retry);
   free(identity->account);
   free(identity->role_name);
@@ -201,10 +202,12 @@ static int s_raise_credentials_error(lua_State *L, const struct s_identity *iden
   return ops_lua_error_raise(L, err, NULL, ops_engine_task_account(ops_engine_running_task(L)));
 }
 
-static void s_hand_over(struct s_aws *aws, const struct ops_credentials *credentials)
+/* Keeps `credentials` (ownership taken) as those the identity last handed to a task. */
+static void s_hand_over(struct s_identity *identity, struct ops_credentials *credentials)
 {
-  aws->handed = credentials;
-  aws->signing = ops_credentials_for_signing(credentials);
+  ops_credentials_free(identity->handed);
+  identity->handed = credentials;
+  identity->signing = ops_credentials_for_signing(credentials);
 }
 
 /* ------------------------------------------------------------------ waiting for credentials */
@@ -245,7 +248,8 @@ static int s_identity_k(lua_State *L, int status, lua_KContext ctx)
   struct s_identity_wait *w = (struct s_identity_wait *)ctx;
   if (!w->credentials)
     return s_raise_credentials_error(L, w->identity, &w->error);
-  s_hand_over(w->identity->aws, w->credentials);
+  s_hand_over(w->identity, w->credentials);
+  w->credentials = NULL;
   return w->k(L, status, w->ctx);
 }
 
@@ -255,7 +259,11 @@ static int s_await(lua_State *L, struct s_identity *identity, lua_KFunction k, l
 {
   const struct ops_credentials *cached = ops_credentials_provider_cached(identity->provider);
   if (cached) {
-    s_hand_over(identity->aws, cached);
+    struct ops_credentials *copy = NULL;
+    struct ops_error err;
+    if (ops_credentials_copy(&copy, cached, &err) != OPS_OK)
+      return s_raise_credentials_error(L, identity, &err);
+    s_hand_over(identity, copy);
     return k(L, LUA_OK, ctx);
   }
   struct s_identity_wait *w = ops_engine_wait_new(L, sizeof(*w), s_identity_release);
@@ -275,7 +283,7 @@ int ops_identity_await(lua_State *L, lua_KFunction k, lua_KContext ctx)
 
 const struct ops_sigv4_credentials *ops_identity_credentials(lua_State *L)
 {
-  return &s_aws_of(L)->signing;
+  return &s_current(L, s_aws_of(L))->signing;
 }
 
 /* ------------------------------------------------------------------ assume */
@@ -357,7 +365,7 @@ static int s_assume_k(lua_State *L, int status, lua_KContext ctx)
   ops_lua_aux_set_string(L, "account", role->account);
   ops_lua_aux_set_string(L, "arn", arn ? arn : "");
   ops_lua_aux_set_string(L, "role", role->role_name);
-  lua_pushinteger(L, role->aws->handed->expiration);
+  lua_pushinteger(L, role->handed->expiration);
   lua_setfield(L, -2, "expires");
   return 1;
 }
@@ -599,7 +607,8 @@ static int identity_is_region(lua_State *L)
 static int s_source_k(lua_State *L, int status, lua_KContext ctx)
 {
   (void)status, (void)ctx;
-  lua_pushstring(L, s_aws_of(L)->handed->source);
+  struct s_aws *aws = s_aws_of(L);
+  lua_pushstring(L, s_current(L, aws)->handed->source);
   return 1;
 }
 
