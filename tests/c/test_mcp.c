@@ -106,10 +106,9 @@ static void answer(struct fake *fake, int i, long status, const char *headers, c
 }
 
 /* Ends exchange `i` without an answer, as a transport failure (a timeout, a refused
- * connection), reported as runtime/http.c reports it: the failure, and libcurl's code (which
- * retry.c's classification still reads). */
+ * connection), reported as runtime/http.c reports it. */
 static void fail_exchange(struct fake *fake, int i, enum ops_err kind,
-                          enum ops_transport_failure failure, int curl_code)
+                          enum ops_transport_failure failure)
 {
   struct exchange *x = &fake->exchanges[i];
   assert_true(i < fake->count && !x->answered && !x->cancelled);
@@ -117,7 +116,6 @@ static void fail_exchange(struct fake *fake, int i, enum ops_err kind,
   struct ops_error err;
   ops_error_set(&err, kind, "POST https://aws-mcp.us-east-1.api.aws/mcp: it failed");
   ops_error_set_transport(&err, failure);
-  snprintf(err.code, sizeof(err.code), "curl:%d", curl_code);
   err.retryable = true;
   struct ops_http_response response = {.status = 0};
   x->done(&response, &err, x->ud);
@@ -1073,8 +1071,7 @@ static void a_tools_call_is_sent_again_after_a_503_or_a_refused_connection(void 
   call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &o);
   answer(&f->fake, 3, 503, JSON, "{\"message\":\"Service unavailable\"}", 0);
   wait_for_exchanges(f, 5);
-  fail_exchange(&f->fake, 4, OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT,
-                7 /* CURLE_COULDNT_CONNECT */);
+  fail_exchange(&f->fake, 4, OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT);
   wait_for_exchanges(f, 6);
   answer(&f->fake, 5, 200, JSON, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}", 0);
   assert_int_equal(o.calls, 1);
@@ -1096,8 +1093,7 @@ static void a_tools_call_that_may_have_run_is_never_sent_again(void **state)
   assert_false(failed_500.err.retryable); /* nor by a sweep's retries */
 
   call(f, &ALICE, "tools/call", "{\"name\":\"x\"}", &timed_out);
-  fail_exchange(&f->fake, 4, OPS_ERR_TIMEOUT, OPS_TRANSPORT_TIMEOUT,
-                28 /* CURLE_OPERATION_TIMEDOUT */);
+  fail_exchange(&f->fake, 4, OPS_ERR_TIMEOUT, OPS_TRANSPORT_TIMEOUT);
   assert_int_equal(timed_out.calls, 1);
   assert_int_equal(timed_out.err.kind, OPS_ERR_TIMEOUT);
   assert_false(timed_out.err.retryable);
@@ -1142,26 +1138,22 @@ static void one_identity_spending_its_retry_quota_leaves_the_others_whole(void *
   call(f, &ALICE, "tools/list", NULL, &spent);
   for (int attempt = 0; attempt < 50; attempt++) { /* 49 retries: 490 of the 500 */
     wait_for_exchanges(f, 4 + attempt);
-    fail_exchange(&f->fake, 3 + attempt, OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT,
-                  7 /* CURLE_COULDNT_CONNECT */);
+    fail_exchange(&f->fake, 3 + attempt, OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT);
   }
   assert_int_equal(spent.calls, 1);
   assert_string_equal(spent.err.message,
                       "POST https://aws-mcp.us-east-1.api.aws/mcp: it failed (after 50 attempts)");
   call(f, &ALICE, "tools/list", NULL, &refused);
-  fail_exchange(&f->fake, 53, OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT,
-                7 /* CURLE_COULDNT_CONNECT */);
+  fail_exchange(&f->fake, 53, OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT);
   wait_for_exchanges(f, 55); /* the last 10 */
-  fail_exchange(&f->fake, 54, OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT,
-                7 /* CURLE_COULDNT_CONNECT */);
+  fail_exchange(&f->fake, 54, OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT);
   assert_int_equal(refused.calls, 1);
   assert_string_equal(refused.err.message, "POST https://aws-mcp.us-east-1.api.aws/mcp: it "
                                            "failed (after 2 attempts; the retry quota is spent)");
   assert_int_equal(ops_retry_quota_left(ops_mcp_client_retry(f->client, &ALICE)), 0);
 
   call(f, &BOB, "tools/list", NULL, &bob);
-  fail_exchange(&f->fake, 55, OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT,
-                7 /* CURLE_COULDNT_CONNECT */); /* his initialize */
+  fail_exchange(&f->fake, 55, OPS_ERR_TRANSPORT, OPS_TRANSPORT_CONNECT); /* his initialize */
   wait_for_exchanges(f, 57);
   assert_non_null(strstr(f->fake.exchanges[56].body, "\"method\":\"initialize\""));
   open_session(f, 56, "2025-11-25", "s-bob");
