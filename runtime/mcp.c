@@ -14,6 +14,7 @@
 
 #include "runtime/buffer.h"
 #include "runtime/credentials.h"
+#include "runtime/list.h"
 #include "runtime/log.h"
 #include "runtime/pacer.h"
 #include "runtime/region.h"
@@ -67,7 +68,7 @@ struct s_session {
   struct ops_pacer *pacer;    /* the identity's request quota; NULL: none */
   struct ops_retry *retry;    /* the identity's retry quota and send rate (retry.h) */
   bool offers_task_tools;     /* the server declared tasks.requests.tools.call */
-  struct ops_mcp_call *queue; /* requests waiting for the session to open */
+  struct ops_list queue;      /* requests waiting for the session to open */
   size_t calls;               /* calls made in it, but its DELETE, not yet ended */
   /* To be closed once nothing is left in it: its credentials were replaced, or the client is
    * closing. A retiring session takes no new requests. */
@@ -109,11 +110,13 @@ struct ops_mcp_call {
   struct ops_timer *backoff; /* waiting to send again (a retry, or the adaptive send rate) */
   ops_mcp_done_fn done;
   void *ud;
-  struct ops_mcp_call *queue_next;
-  bool waiting_to_delete;           /* a DELETE in the client's queue, not yet sent ... */
-  struct ops_mcp_call *delete_next; /* ... before this one */
-  struct ops_mcp_call *prev, *next; /* every call of the client */
+  /* A request in its session's queue, or a DELETE in the client's, waits in `waiting_in`. */
+  struct ops_list_node waiting;
+  struct ops_list *waiting_in;
+  struct ops_list_node link; /* in the client's calls */
 };
+
+#define CALL_OF(node, member) OPS_LIST_ENTRY(node, struct ops_mcp_call, member)
 
 struct ops_mcp_client {
   char *url;
@@ -132,12 +135,12 @@ struct ops_mcp_client {
   struct ops_retry *own_retry; /* when the options gave none */
   double requests_per_second;  /* each identity's quota; 0: none */
   struct s_session *sessions;
-  struct ops_mcp_call *calls;
+  struct ops_list calls;
   int64_t next_id;
   size_t retiring; /* sessions retiring whose DELETE is not yet queued (or not needed) */
-  /* DELETEs wait in delete_queue (FIFO, through delete_next) until fewer than close_concurrency
-   * are active (sent, or waiting to be sent again) */
-  struct ops_mcp_call *delete_queue, *delete_queue_tail;
+  /* DELETEs wait in delete_queue (FIFO) until fewer than close_concurrency are active (sent,
+   * or waiting to be sent again) */
+  struct ops_list delete_queue;
   int deletes_active;
   int close_concurrency;
   bool starting_deletes; /* s_start_deletes is running: a DELETE that ends at once waits for it */
@@ -306,8 +309,8 @@ void ops_mcp_client_free(struct ops_mcp_client *client)
   client->freeing = true;
   if (client->close_limit)
     ops_loop_timer_cancel(client->loop, client->close_limit);
-  while (client->calls)
-    s_call_free(client->calls);
+  while (client->calls.head)
+    s_call_free(CALL_OF(client->calls.head, link));
   while (client->sessions) {
     struct s_session *session = client->sessions;
     client->sessions = session->next;
@@ -382,10 +385,7 @@ static struct ops_mcp_call *s_call_new(struct ops_mcp_client *client, struct s_s
     free(call);
     return NULL;
   }
-  call->next = client->calls;
-  if (client->calls)
-    client->calls->prev = call;
-  client->calls = call;
+  ops_list_push_front(&client->calls, &call->link);
   if (session && kind != CALL_DELETE)
     session->calls++;
   return call;
@@ -416,19 +416,28 @@ static void s_call_reset_stream(struct ops_mcp_call *call)
   call->resumes = 0;
 }
 
-static void s_queue_remove(struct ops_mcp_call *call)
+/* Puts `call` at the end of `queue` (its session's, or the client's DELETEs). */
+static void s_wait_in(struct ops_list *queue, struct ops_mcp_call *call)
 {
-  if (!call->session)
-    return;
-  for (struct ops_mcp_call **p = &call->session->queue; *p; p = &(*p)->queue_next)
-    if (*p == call) {
-      *p = call->queue_next;
-      break;
-    }
-  call->queue_next = NULL;
+  ops_list_push_back(queue, &call->waiting);
+  call->waiting_in = queue;
 }
 
-static void s_delete_unlink(struct ops_mcp_call *call);
+static void s_stop_waiting(struct ops_mcp_call *call)
+{
+  if (call->waiting_in)
+    ops_list_remove(call->waiting_in, &call->waiting);
+  call->waiting_in = NULL;
+}
+
+/* The first call waiting in `queue`, taken out of it; NULL when none waits. */
+static struct ops_mcp_call *s_next_waiting(struct ops_list *queue)
+{
+  struct ops_mcp_call *call = queue->head ? CALL_OF(queue->head, waiting) : NULL;
+  if (call)
+    s_stop_waiting(call);
+  return call;
+}
 
 static void s_call_free(struct ops_mcp_call *call)
 {
@@ -442,13 +451,10 @@ static void s_call_free(struct ops_mcp_call *call)
     ops_loop_timer_cancel(client->loop, call->backoff);
   if (call->fetch)
     ops_credentials_fetch_cancel(call->fetch);
-  s_queue_remove(call);
-  if (call->prev)
-    call->prev->next = call->next;
-  else
-    client->calls = call->next;
-  if (call->next)
-    call->next->prev = call->prev;
+  if (call->kind == CALL_DELETE && !call->waiting_in)
+    client->deletes_active--;
+  s_stop_waiting(call);
+  ops_list_remove(&client->calls, &call->link);
   ops_sse_parser_free(call->sse);
   ops_buffer_free(&call->body);
   json_decref(call->reply);
@@ -456,9 +462,7 @@ static void s_call_free(struct ops_mcp_call *call)
   free(call->params_json);
   free(call->new_session_id);
   free(call->owner);
-  if (call->kind == CALL_DELETE)
-    s_delete_unlink(call);
-  else if (session)
+  if (call->kind != CALL_DELETE && session)
     session->calls--;
   free(call);
   if (!client->freeing && session)
@@ -1153,7 +1157,7 @@ static void s_session_open(struct s_session *session)
                 "capabilities", "clientInfo", "name", "opsrun", "version", client->client_version);
   char *text = params ? json_dumps(params, JSON_COMPACT) : NULL;
   json_decref(params);
-  long timeout = session->queue ? session->queue->timeout_ms : 0;
+  long timeout = session->queue.head ? CALL_OF(session->queue.head, waiting)->timeout_ms : 0;
   struct ops_mcp_call *init =
       text ? s_call_new(client, session, CALL_INITIALIZE, "initialize", text, timeout) : NULL;
   free(text);
@@ -1233,12 +1237,8 @@ static void s_session_opened(struct s_session *session)
   session->generation++;
   ops_log(OPS_LOG_DEBUG, NULL, "MCP: session %s open (protocol %s)",
           session->session_id ? session->session_id : "(unnamed)", session->protocol_version);
-  while (session->queue) {
-    struct ops_mcp_call *call = session->queue;
-    session->queue = call->queue_next;
-    call->queue_next = NULL;
+  for (struct ops_mcp_call *call; (call = s_next_waiting(&session->queue));)
     s_send(call);
-  }
 }
 
 /* Opening failed: every request waiting for it fails the same way. */
@@ -1247,12 +1247,8 @@ static void s_session_failed(struct s_session *session, const struct ops_error *
   session->state = SESSION_CLOSED;
   free(session->session_id);
   session->session_id = NULL;
-  while (session->queue) {
-    struct ops_mcp_call *call = session->queue;
-    session->queue = call->queue_next;
-    call->queue_next = NULL;
+  for (struct ops_mcp_call *call; (call = s_next_waiting(&session->queue));)
     s_finish(call, NULL, err);
-  }
 }
 
 static void s_session_expired(struct s_session *session)
@@ -1269,10 +1265,7 @@ static void s_session_submit(struct s_session *session, struct ops_mcp_call *cal
     s_send(call);
     return;
   }
-  struct ops_mcp_call **tail = &session->queue;
-  while (*tail)
-    tail = &(*tail)->queue_next;
-  *tail = call;
+  s_wait_in(&session->queue, call);
   if (session->state == SESSION_CLOSED)
     s_session_open(session);
 }
@@ -1379,33 +1372,13 @@ struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
  * (or its opening) to end, no DELETE waiting or active. */
 static void s_close_check(struct ops_mcp_client *client)
 {
-  if (!client->closing || client->retiring || client->delete_queue || client->deletes_active)
+  if (!client->closing || client->retiring || client->delete_queue.head || client->deletes_active)
     return;
   client->closing = false;
   if (client->close_limit)
     ops_loop_timer_cancel(client->loop, client->close_limit);
   client->close_limit = NULL;
   client->closed(client->closed_ud);
-}
-
-/* Takes a DELETE out of the client's accounting: the queue while it waits, else the active. */
-static void s_delete_unlink(struct ops_mcp_call *call)
-{
-  struct ops_mcp_client *client = call->client;
-  if (!call->waiting_to_delete) {
-    client->deletes_active--;
-    return;
-  }
-  struct ops_mcp_call *previous = NULL;
-  for (struct ops_mcp_call *c = client->delete_queue; c; previous = c, c = c->delete_next)
-    if (c == call) {
-      *(previous ? &previous->delete_next : &client->delete_queue) = call->delete_next;
-      if (client->delete_queue_tail == call)
-        client->delete_queue_tail = previous;
-      break;
-    }
-  call->delete_next = NULL;
-  call->waiting_to_delete = false;
 }
 
 /* Sends the DELETEs waiting, as many as close_concurrency allows. One that ends at once (it
@@ -1415,13 +1388,8 @@ static void s_start_deletes(struct ops_mcp_client *client)
   if (client->starting_deletes)
     return;
   client->starting_deletes = true;
-  while (client->delete_queue && client->deletes_active < client->close_concurrency) {
-    struct ops_mcp_call *del = client->delete_queue;
-    client->delete_queue = del->delete_next;
-    if (!client->delete_queue)
-      client->delete_queue_tail = NULL;
-    del->delete_next = NULL;
-    del->waiting_to_delete = false;
+  while (client->delete_queue.head && client->deletes_active < client->close_concurrency) {
+    struct ops_mcp_call *del = s_next_waiting(&client->delete_queue);
     client->deletes_active++;
     s_send(del);
   }
@@ -1468,12 +1436,8 @@ static void s_session_retire_if_idle(struct s_session *session)
     s_session_sign_as_replacement_if_expired(session);
   struct ops_mcp_call *del =
       named ? s_call_new(client, session, CALL_DELETE, "DELETE session", NULL, timeout) : NULL;
-  if (del) {
-    del->waiting_to_delete = true;
-    *(client->delete_queue_tail ? &client->delete_queue_tail->delete_next : &client->delete_queue) =
-        del;
-    client->delete_queue_tail = del;
-  }
+  if (del)
+    s_wait_in(&client->delete_queue, del);
   s_start_deletes(client);
 }
 
@@ -1492,8 +1456,9 @@ static void s_close_limit_reached(void *ud)
   struct ops_mcp_client *client = ud;
   client->close_limit = NULL;
   size_t abandoned = 0;
-  for (struct ops_mcp_call *c = client->calls, *next; c; c = next) {
-    next = c->next;
+  for (struct ops_list_node *node = client->calls.head, *next; node; node = next) {
+    next = node->next;
+    struct ops_mcp_call *c = CALL_OF(node, link);
     if (c->kind == CALL_DELETE) {
       abandoned++;
       s_call_free(c);
@@ -1520,8 +1485,9 @@ void ops_mcp_client_close_within(struct ops_mcp_client *client, long within_ms)
 static void s_session_abandon_opening(struct s_session *session)
 {
   session->state = SESSION_CLOSED;
-  for (struct ops_mcp_call *c = session->client->calls, *next; c; c = next) {
-    next = c->next;
+  for (struct ops_list_node *node = session->client->calls.head, *next; node; node = next) {
+    next = node->next;
+    struct ops_mcp_call *c = CALL_OF(node, link);
     if (c->session == session && (c->kind == CALL_INITIALIZE || c->kind == CALL_INITIALIZED))
       s_call_free(c);
   }
