@@ -12,7 +12,6 @@
  * json.null, tables built key by key in the reply's order, nesting up to its 1000 levels. */
 #include <lauxlib.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "bindings/config.h"
 #include "bindings/engine.h"

@@ -14,9 +14,13 @@
  * Failed exchanges are sent again on runtime/retry.h's policy (throttling, 5xx, connection
  * failures), except that a tools/call is sent again only when the server cannot have run it:
  * HTTP 429, HTTP 503, or a connection that could not be made; never after a timeout, a 500 or
- * part of an answer.
- * Uses runtime/transport.h for HTTP and time, runtime/sigv4.h, runtime/sse.h, runtime/retry.h
- * and jansson. */
+ * part of an answer. A request borrows its identity's credentials provider: each attempt signs
+ * with what the provider holds then, and a refusal as expired, which the server refuses before
+ * running anything, makes the provider forget those credentials and the request go once more.
+ * The signing scope and the policies are the client's; callers (bindings/lua_mcp.c) hand in the
+ * environment and get the result as jansson parsed it.
+ * Uses runtime/transport.h for HTTP, signing and time, runtime/credentials.h, runtime/sse.h,
+ * runtime/retry.h, runtime/list.h and jansson. */
 #ifndef OPS_MCP_H
 #define OPS_MCP_H
 
