@@ -2,8 +2,8 @@
  * time, the level and the account of the task that logs. */
 #include <lauxlib.h>
 
-#include "bindings/engine.h"
-#include "bindings/opsrun.h"
+#include "bindings/lua_engine.h"
+#include "bindings/lua_opsrun.h"
 #include "runtime/log.h"
 
 /* Formats the arguments with string.format (upvalue 1) when there is more than one. */

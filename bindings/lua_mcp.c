@@ -13,11 +13,11 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 
-#include "bindings/config.h"
-#include "bindings/engine.h"
-#include "bindings/identity.h"
+#include "bindings/lua_config.h"
+#include "bindings/lua_engine.h"
+#include "bindings/lua_identity.h"
 #include "bindings/lua_error.h"
-#include "bindings/opsrun.h"
+#include "bindings/lua_opsrun.h"
 #include "runtime/mcp.h"
 
 #define CLIENT_KEY              "opsrun.mcp"

@@ -1,15 +1,15 @@
 /* lua_registry.c: the Lua state's account registry: a per-state object (bindings/lua_aux.h) that
  * owns the struct ops_registry (runtime/registry.h), loaded from the run's configuration
- * (bindings/config.h), and the primitives that push its accounts as fresh tables. */
+ * (bindings/lua_config.h), and the primitives that push its accounts as fresh tables. */
 #include "bindings/lua_registry.h"
 
 #include <lauxlib.h>
 #include <string.h>
 
-#include "bindings/config.h"
+#include "bindings/lua_config.h"
 #include "bindings/lua_aux.h"
 #include "bindings/lua_error.h"
-#include "bindings/opsrun.h"
+#include "bindings/lua_opsrun.h"
 #include "runtime/registry.h"
 
 /* The registry kept in the Lua state; NULL when none is configured. */

@@ -1,7 +1,7 @@
 /* lua_registry.h: the account registry (runtime/registry.h) as the Lua state's: loaded from the
- * run's configuration (bindings/config.h) on first use, or at startup by the host, and kept
+ * run's configuration (bindings/lua_config.h) on first use, or at startup by the host, and kept
  * until the state closes. accounts() and central() (bindings/lua/accounts.lua) stand on its
- * primitives (luaopen_opsrun_registry, declared with the other parts in bindings/opsrun.h). */
+ * primitives (luaopen_opsrun_registry, declared with the other parts in bindings/lua_opsrun.h). */
 #ifndef OPS_LUA_REGISTRY_H
 #define OPS_LUA_REGISTRY_H
 

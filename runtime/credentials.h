@@ -8,7 +8,7 @@
  * environment through runtime/env.h, so tests inject all three.
  *
  * A fetch always ends in its callback, run from the event loop, never inside the call that
- * started it; so a binding can start one and suspend its task (bindings/engine.h). */
+ * started it; so a binding can start one and suspend its task (bindings/lua_engine.h). */
 #ifndef OPS_CREDENTIALS_H
 #define OPS_CREDENTIALS_H
 

@@ -1,5 +1,5 @@
 -- assume.lua: assume(account [, opts]) and whoami() of SPEC section 4 on the private identity
--- primitives (bindings/identity.c): which role, external id, session name and duration to use.
+-- primitives (bindings/lua_identity.c): which role, external id, session name and duration to use.
 -- An account given by id takes its settings from the registry when there is one.
 local opsrun, private = ...
 local identity = private.identity

@@ -1,6 +1,6 @@
 -- json.lua: opsrun.json, lua-cjson with an encode that leaves "/" as it is. Every file after this
 -- one (emit's rows, `opsrun call`'s result) and every playbook's `json` use it; the host makes a
--- playbook's require "cjson" give it too (bindings/main.c).
+-- playbook's require "cjson" give it too (host/main.c).
 local opsrun = ...
 local cjson = opsrun.json
 

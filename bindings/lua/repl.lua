@@ -1,4 +1,4 @@
--- repl.lua: the policy of `opsrun -i` (SPEC section 5) that bindings/repl.c calls: how values
+-- repl.lua: the policy of `opsrun -i` (SPEC section 5) that host/repl.c calls: how values
 -- print (private.repl.format and print_values), what Tab offers (private.repl.complete) and the
 -- text of :help. The C side owns the terminal (libedit), history, tasks and Ctrl-C.
 --

@@ -1,7 +1,7 @@
 -- sweep.lua: sweep(list, fn [, opts]) runs fn for every item (and region) as its own task, at most
 -- `concurrency` at once, each under a deadline, runs again those that failed for a passing reason
 -- (opts.retries), logs each failure and returns the results in input order. Uses the engine's
--- groups (bindings/engine.c) for the tasks, opsrun.log for failures, private.notice for the summary.
+-- groups (bindings/lua_engine.c) for the tasks, opsrun.log for failures, private.notice for the summary.
 local opsrun, private = ...
 local engine, config = private, private.config
 

@@ -1,4 +1,4 @@
-/* test_engine.c: the binding interface of bindings/engine.h and bindings/task_http.h, driven
+/* test_engine.c: the binding interface of bindings/lua_engine.h and bindings/lua_task_http.h, driven
  * from Lua against the loopback server: a test binding `http_get` awaits transfers the way
  * the STS and MCP bindings do, and sweeps of it run concurrently, time out and cancel; a task
  * takes and returns 1,000 values. */
@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bindings/config.h"
+#include "bindings/lua_config.h"
 #include "bindings/lua_error.h"
-#include "bindings/opsrun.h"
-#include "bindings/task_http.h"
+#include "bindings/lua_opsrun.h"
+#include "bindings/lua_task_http.h"
 #include "loopback_server.h"
 
 struct fixture {

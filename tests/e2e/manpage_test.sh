@@ -37,8 +37,8 @@ help_options=$(sed -n '/^Options:/,/^$/p' <<<"$help" | sed 1d | cut -c1-26 | opt
 man_options=$(section OPTIONS | grep -E '^       -' | option_words)
 expect "--help lists options (sanity: at least 20 words)" '[ "$(lines "$help_options")" -ge 20 ]'
 expect "the man page's OPTIONS are exactly those of --help" '[ "$help_options" = "$man_options" ]'
-# the parser's table in bindings/cli.c: {"long", 's', ...}, {"long", 0, ...}, {NULL, 's', ...}
-parser_options=$(sed -n '/s_options\[\] = {/,/^};/p' "$root/bindings/cli.c" |
+# the parser's table in host/cli.c: {"long", 's', ...}, {"long", 0, ...}, {NULL, 's', ...}
+parser_options=$(sed -n '/s_options\[\] = {/,/^};/p' "$root/host/cli.c" |
   grep -oE "\{(\"[a-z-]+\"|NULL), ('.'|0)" |
   sed -E "s/\{\"([a-z-]+)\", '(.)'/--\1 -\2/; s/\{\"([a-z-]+)\", 0/--\1/; s/\{NULL, '(.)'/-\1/" |
   tr ' ' '\n' | sort -u)

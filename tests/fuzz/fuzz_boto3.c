@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bindings/opsrun.h"
+#include "bindings/lua_opsrun.h"
 
 #define MAX_BUILD_DEPTH  72 /* past the encoder's 64, to see it refuse */
 #define MAX_TABLES       64

@@ -1,4 +1,4 @@
-/* identity.c: who each task acts as, the Lua surface of assume() and whoami() (bindings/lua/
+/* lua_identity.c: who each task acts as, the Lua surface of assume() and whoami() (bindings/lua/
  * assume.lua). Each identity is a caching credentials provider of runtime/credentials.h: the
  * base credentials are cached(chain), each assumed role (per account, role and external id)
  * cached(role(base)), so the core fetches, shares, refreshes and retries them; this file keeps
@@ -7,7 +7,7 @@
  * AssumeRole shares). Also two primitives for `opsrun doctor` (bindings/lua/commands.lua):
  * where the credentials come from, and the STS server's clock; the operating region and the
  * region name check for the Lua that takes regions. */
-#include "bindings/identity.h"
+#include "bindings/lua_identity.h"
 
 #include <curl/curl.h>
 #include <lauxlib.h>
@@ -15,12 +15,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "bindings/config.h"
-#include "bindings/engine.h"
+#include "bindings/lua_config.h"
+#include "bindings/lua_engine.h"
 #include "bindings/lua_aux.h"
 #include "bindings/lua_error.h"
-#include "bindings/opsrun.h"
-#include "bindings/task_http.h"
+#include "bindings/lua_opsrun.h"
+#include "bindings/lua_task_http.h"
 #include "runtime/aws_config.h"
 #include "runtime/credentials.h"
 #include "runtime/region.h"

@@ -1,7 +1,7 @@
-/* config.h: the settings a run is made with (SPEC section 1): defaults from the environment,
- * overridden by the command line (bindings/cli.c), stored in the Lua state for the bindings. */
-#ifndef OPS_CONFIG_H
-#define OPS_CONFIG_H
+/* lua_config.h: the settings a run is made with (SPEC section 1): defaults from the environment,
+ * overridden by the command line (host/cli.c), stored in the Lua state for the bindings. */
+#ifndef OPS_LUA_CONFIG_H
+#define OPS_LUA_CONFIG_H
 
 #include <lua.h>
 #include <stdbool.h>

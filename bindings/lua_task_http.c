@@ -1,6 +1,6 @@
-/* task_http.c: an HTTP transfer as a task wait; the response is copied out of the transfer's
+/* lua_task_http.c: an HTTP transfer as a task wait; the response is copied out of the transfer's
  * callback into a userdata that the garbage collector frees. */
-#include "bindings/task_http.h"
+#include "bindings/lua_task_http.h"
 
 #include <openssl/crypto.h>
 #include <stdlib.h>

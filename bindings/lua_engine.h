@@ -1,4 +1,4 @@
-/* engine.h: the task engine. All user code runs in tasks (the main chunk, each sweep item, each
+/* lua_engine.h: the task engine. All user code runs in tasks (the main chunk, each sweep item, each
  * REPL line): Lua coroutines on one thread, resumed from the event loop of runtime/loop.h.
  *
  * How a binding waits (sleep, an HTTP transfer, a sweep's next result):
@@ -21,9 +21,9 @@
  * error of kind "timeout", code "Timeout", where it was made (a script may catch it).
  * The wait starts zeroed (ops_engine_wait_new zeroes the state): work that ends at once (its
  * callback runs before the binding suspends) is then seen as done, and k runs without waiting.
- * runtime/http.h transfers get all of this ready-made from bindings/task_http.h. */
-#ifndef OPS_ENGINE_H
-#define OPS_ENGINE_H
+ * runtime/http.h transfers get all of this ready-made from bindings/lua_task_http.h. */
+#ifndef OPS_LUA_ENGINE_H
+#define OPS_LUA_ENGINE_H
 
 #include <lua.h>
 #include <stdbool.h>
@@ -102,7 +102,7 @@ struct ops_task *ops_engine_running_task(lua_State *L);
 const char *ops_engine_task_account(const struct ops_task *task);
 void ops_engine_set_task_account(struct ops_task *task, const char *account);
 
-/* One pointer a binding keeps per task, NULL when the task starts (bindings/identity.c keeps
+/* One pointer a binding keeps per task, NULL when the task starts (bindings/lua_identity.c keeps
  * the role the task acts as). Not owned by the task. */
 void *ops_engine_task_context(const struct ops_task *task);
 void ops_engine_set_task_context(struct ops_task *task, void *context);

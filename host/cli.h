@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bindings/config.h"
+#include "bindings/lua_config.h"
 
 enum ops_cli_mode {
   OPS_CLI_SCRIPT,

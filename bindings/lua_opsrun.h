@@ -1,8 +1,8 @@
-/* opsrun.h: the `opsrun` Lua module: every name of SPEC section 4, built from the C bindings
+/* lua_opsrun.h: the `opsrun` Lua module: every name of SPEC section 4, built from the C bindings
  * and the Lua files compiled into the binary (bindings/lua/). The host opens it and copies
  * its fields into the globals; the same code is the `opsrun` Lua C module busted requires. */
-#ifndef OPS_OPSRUN_H
-#define OPS_OPSRUN_H
+#ifndef OPS_LUA_OPSRUN_H
+#define OPS_LUA_OPSRUN_H
 
 #include <lua.h>
 
@@ -13,15 +13,15 @@
 int luaopen_opsrun(lua_State *L);
 
 /* The parts, each returning a table: log.* (with a private `notice`); the private primitives
- * of identity (assume, whoami, region: bindings/identity.c) and mcp (request, close:
+ * of identity (assume, whoami, region: bindings/lua_identity.c) and mcp (request, close:
  * bindings/lua_mcp.c). */
 int luaopen_opsrun_log(lua_State *L);
 int luaopen_opsrun_identity(lua_State *L);
 int luaopen_opsrun_mcp(lua_State *L);
 
-/* The engine's Lua functions (bindings/engine.c): a table with `sleep` and the private
+/* The engine's Lua functions (bindings/lua_engine.c): a table with `sleep` and the private
  * primitives the embedded Lua uses (`group`, `note_failure`, `clock`, `status`, `interrupted`,
- * `interruption`, and `MAX_SECONDS`, config.h's bound on timeouts). */
+ * `interruption`, and `MAX_SECONDS`, lua_config.h's bound on timeouts). */
 int luaopen_opsrun_engine(lua_State *L);
 
 /* The registry's private primitives (bindings/lua_registry.c), each loading the registry on

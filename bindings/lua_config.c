@@ -1,6 +1,6 @@
-/* config.c: the run's settings: environment defaults, a copy kept in the Lua state
+/* lua_config.c: the run's settings: environment defaults, a copy kept in the Lua state
  * (bindings/lua_aux.h), a Lua view. */
-#include "bindings/config.h"
+#include "bindings/lua_config.h"
 
 #include <lauxlib.h>
 #include <math.h>

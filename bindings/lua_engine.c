@@ -1,16 +1,16 @@
-/* engine.c: tasks (Lua coroutines anchored in the registry), a ready queue, deadlines, result
+/* lua_engine.c: tasks (Lua coroutines anchored in the registry), a ready queue, deadlines, result
  * groups, and the driver that alternates between resuming ready tasks and the event loop. */
-#include "bindings/engine.h"
+#include "bindings/lua_engine.h"
 
 #include <lauxlib.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bindings/config.h"
+#include "bindings/lua_config.h"
 #include "bindings/lua_aux.h"
 #include "bindings/lua_error.h"
-#include "bindings/opsrun.h"
+#include "bindings/lua_opsrun.h"
 #include "runtime/list.h"
 #include "runtime/log.h"
 
@@ -485,7 +485,7 @@ static void s_push_interrupted_error(lua_State *L)
   ops_lua_error_push(L, &err, NULL, ops_engine_task_account(ops_engine_running_task(L)));
 }
 
-/* The error of a wait whose --timeout passed (engine.h). */
+/* The error of a wait whose --timeout passed (lua_engine.h). */
 static void s_push_expired_error(lua_State *L)
 {
   struct ops_error err;

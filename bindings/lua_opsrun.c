@@ -1,12 +1,12 @@
-/* opsrun.c: luaopen_opsrun assembles the module: the engine's sleep, log, json (lua-cjson), the
+/* lua_opsrun.c: luaopen_opsrun assembles the module: the engine's sleep, log, json (lua-cjson), the
  * configuration, then each embedded Lua file, run as chunk(opsrun, private). */
-#include "bindings/opsrun.h"
+#include "bindings/lua_opsrun.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
 
-#include "bindings/config.h"
-#include "bindings/engine.h"
+#include "bindings/lua_config.h"
+#include "bindings/lua_engine.h"
 #include "bindings/lua_error.h"
 
 /* private.notice = log.notice; removed from the public log table */

@@ -1,4 +1,4 @@
-/* task_http.h: an HTTP exchange (runtime/http.h) awaited by a task. A binding builds its request,
+/* lua_task_http.h: an HTTP exchange (runtime/http.h) awaited by a task. A binding builds its request,
  * calls ops_task_http, and in its continuation reads the outcome:
  *
  *   static int sts_call_k(lua_State *L, int status, lua_KContext ctx)
@@ -13,12 +13,12 @@
  *
  * The outcome belongs to a userdata left on the task's stack: it is freed by the garbage
  * collector after the binding returns, or at once if the task is abandoned. */
-#ifndef OPS_TASK_HTTP_H
-#define OPS_TASK_HTTP_H
+#ifndef OPS_LUA_TASK_HTTP_H
+#define OPS_LUA_TASK_HTTP_H
 
 #include <lua.h>
 
-#include "bindings/engine.h"
+#include "bindings/lua_engine.h"
 #include "runtime/http.h"
 
 struct ops_task_http {

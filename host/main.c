@@ -13,12 +13,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 
-#include "bindings/cli.h"
-#include "bindings/engine.h"
-#include "bindings/identity.h"
+#include "host/cli.h"
+#include "bindings/lua_engine.h"
+#include "bindings/lua_identity.h"
 #include "bindings/lua_registry.h"
-#include "bindings/opsrun.h"
-#include "bindings/repl.h"
+#include "bindings/lua_opsrun.h"
+#include "host/repl.h"
 #include "runtime/log.h"
 
 /* SPEC section 1; EXIT_USAGE also covers configuration errors (registry, credentials); an

@@ -1,6 +1,6 @@
 /* cli.c: parsing SPEC section 1's options (short, long, --opt=value, bundled -vv) and checking
  * their values, stopping at the script, at `-e CHUNK`, at `-` or after `--`. */
-#include "bindings/cli.h"
+#include "host/cli.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,9 +1,9 @@
-/* identity.h: who the running task acts as (SPEC section 4): the role it assumed with assume(),
+/* lua_identity.h: who the running task acts as (SPEC section 4): the role it assumed with assume(),
  * else the base credentials of the AWS credential chain. Bindings that sign requests (STS, MCP)
  * ask for the credentials here; they are resolved on first use and refreshed before they expire,
  * so a binding always signs with credentials that are valid now. */
-#ifndef OPS_IDENTITY_H
-#define OPS_IDENTITY_H
+#ifndef OPS_LUA_IDENTITY_H
+#define OPS_LUA_IDENTITY_H
 
 #include <lua.h>
 

@@ -1,9 +1,9 @@
 /* repl.c: the REPL of `opsrun -i` (SPEC section 5) on libedit's readline API: line editing,
  * history kept between runs, Tab completion, a prompt with the account and region, Ctrl-C.
- * Each entry runs as a task (bindings/engine.h) and the entries share one identity
- * (bindings/identity.h); how values print and what Tab offers is bindings/lua/repl.lua's
+ * Each entry runs as a task (bindings/lua_engine.h) and the entries share one identity
+ * (bindings/lua_identity.h); how values print and what Tab offers is bindings/lua/repl.lua's
  * policy. Without a terminal on stdin it reads plain lines and shows no prompt, as lua.c does. */
-#include "bindings/repl.h"
+#include "host/repl.h"
 
 #include <editline/readline.h>
 #include <errno.h>
@@ -17,10 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bindings/engine.h"
-#include "bindings/identity.h"
+#include "bindings/lua_engine.h"
+#include "bindings/lua_identity.h"
 #include "bindings/lua_error.h"
-#include "bindings/opsrun.h"
+#include "bindings/lua_opsrun.h"
 #include "runtime/log.h"
 
 #define HISTORY_ENTRIES              1000
