@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bindings/lua_config.h"
 #include "bindings/lua_aux.h"
+#include "bindings/lua_config.h"
 #include "bindings/lua_error.h"
 #include "bindings/lua_opsrun.h"
 #include "runtime/list.h"

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bindings/lua_aux.h"
 #include "bindings/lua_config.h"
 #include "bindings/lua_engine.h"
-#include "bindings/lua_aux.h"
 #include "bindings/lua_error.h"
 #include "bindings/lua_opsrun.h"
 #include "bindings/lua_task_http.h"

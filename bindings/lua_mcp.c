@@ -15,13 +15,13 @@
 
 #include "bindings/lua_config.h"
 #include "bindings/lua_engine.h"
-#include "bindings/lua_identity.h"
 #include "bindings/lua_error.h"
+#include "bindings/lua_identity.h"
 #include "bindings/lua_opsrun.h"
 #include "runtime/mcp.h"
 
-#define CLIENT_KEY              "opsrun.mcp"
-#define CLIENT_METATABLE        "opsrun.McpClient"
+#define CLIENT_KEY       "opsrun.mcp"
+#define CLIENT_METATABLE "opsrun.McpClient"
 /* After an interrupt the sessions are still closed, but a user, or systemd waiting to send
  * SIGKILL (90 s by default, Kubernetes 30 s), should not wait long for it. */
 #define CLOSE_AFTER_INTERRUPT_MS 2000

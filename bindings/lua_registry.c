@@ -6,8 +6,8 @@
 #include <lauxlib.h>
 #include <string.h>
 
-#include "bindings/lua_config.h"
 #include "bindings/lua_aux.h"
+#include "bindings/lua_config.h"
 #include "bindings/lua_error.h"
 #include "bindings/lua_opsrun.h"
 #include "runtime/registry.h"

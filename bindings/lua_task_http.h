@@ -1,5 +1,5 @@
-/* lua_task_http.h: an HTTP exchange (runtime/http.h) awaited by a task. A binding builds its request,
- * calls ops_task_http, and in its continuation reads the outcome:
+/* lua_task_http.h: an HTTP exchange (runtime/http.h) awaited by a task. A binding builds its
+ * request, calls ops_task_http, and in its continuation reads the outcome:
  *
  *   static int sts_call_k(lua_State *L, int status, lua_KContext ctx)
  *   {
@@ -25,8 +25,8 @@ struct ops_task_http {
   struct ops_wait wait;
   struct ops_http_transfer *transfer; /* while in flight */
   bool failed;
-  struct ops_error error;             /* when failed */
-  struct ops_http_response response;  /* what arrived; owned, freed with the userdata */
+  struct ops_error error;            /* when failed */
+  struct ops_http_response response; /* what arrived; owned, freed with the userdata */
 };
 
 /* Starts `request` (copied) and suspends the calling task until it ends, then continues in k

@@ -13,11 +13,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 
-#include "host/cli.h"
 #include "bindings/lua_engine.h"
 #include "bindings/lua_identity.h"
-#include "bindings/lua_registry.h"
 #include "bindings/lua_opsrun.h"
+#include "bindings/lua_registry.h"
+#include "host/cli.h"
 #include "host/repl.h"
 #include "runtime/log.h"
 

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "bindings/lua_engine.h"
-#include "bindings/lua_identity.h"
 #include "bindings/lua_error.h"
+#include "bindings/lua_identity.h"
 #include "bindings/lua_opsrun.h"
 #include "runtime/log.h"
 

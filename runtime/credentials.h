@@ -4,8 +4,9 @@
  * credentials_web_identity.c, credentials_ecs.c, credentials_imds.c) and credentials_chain.c
  * composes them in the AWS CLI v2's order; credentials_cached.c wraps any provider with a cache
  * that every user of one identity shares (single flight, refresh, invalidation), and
- * credentials_role.c assumes a role over any provider (STS, with retries and pacing). Network and time go through runtime/transport.h, the
- * environment through runtime/env.h, so tests inject all three.
+ * credentials_role.c assumes a role over any provider (STS, with retries and pacing). Network and
+ * time go through runtime/transport.h, the environment through runtime/env.h, so tests inject all
+ * three.
  *
  * A fetch always ends in its callback, run from the event loop, never inside the call that
  * started it; so a binding can start one and suspend its task (bindings/lua_engine.h). */

@@ -19,7 +19,7 @@
 #include "runtime/region.h"
 #include "runtime/timestamp.h"
 
-#define S_TIMEOUT_MS 10000L
+#define S_TIMEOUT_MS      10000L
 #define S_MAX_CACHE_BYTES ((size_t)1 << 20) /* a cached token is kilobytes */
 
 struct s_sso {

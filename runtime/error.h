@@ -39,7 +39,7 @@ enum ops_transport_failure {
 /* What went wrong, worded for the user: `message` names what, where and what to do. */
 struct ops_error {
   enum ops_err kind;
-  int http_status;   /* 0 when no HTTP exchange was involved */
+  int http_status; /* 0 when no HTTP exchange was involved */
   bool retryable;
   enum ops_transport_failure transport; /* OPS_TRANSPORT_NONE unless the exchange failed */
   char code[64]; /* AWS error code, JSON-RPC code or transport failure's name; "" when none */

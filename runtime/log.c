@@ -159,8 +159,8 @@ static void s_write_json(FILE *out, enum ops_log_level level, const char *accoun
 {
   char when[40];
   s_timestamp(when, sizeof(when));
-  json_t *line = json_pack("{s:s, s:s, s:s}", "time", when, "level", s_level_names[level],
-                           "message", msg);
+  json_t *line =
+      json_pack("{s:s, s:s, s:s}", "time", when, "level", s_level_names[level], "message", msg);
   if (line && account && *account)
     json_object_set_new(line, "account", json_string(account));
   char *text = line ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

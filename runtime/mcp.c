@@ -64,12 +64,12 @@ struct s_session {
   enum s_session_state state;
   char *session_id; /* NULL until the server names the session (or when it never does) */
   char protocol_version[32];
-  unsigned generation;        /* counts openings, so a late "gone" closes only its own */
-  struct ops_pacer *pacer;    /* the identity's request quota; NULL: none */
-  struct ops_retry *retry;    /* the identity's retry quota and send rate (retry.h) */
-  bool offers_task_tools;     /* the server declared tasks.requests.tools.call */
-  struct ops_list queue;      /* requests waiting for the session to open */
-  size_t calls;               /* calls made in it, but its DELETE, not yet ended */
+  unsigned generation;     /* counts openings, so a late "gone" closes only its own */
+  struct ops_pacer *pacer; /* the identity's request quota; NULL: none */
+  struct ops_retry *retry; /* the identity's retry quota and send rate (retry.h) */
+  bool offers_task_tools;  /* the server declared tasks.requests.tools.call */
+  struct ops_list queue;   /* requests waiting for the session to open */
+  size_t calls;            /* calls made in it, but its DELETE, not yet ended */
   /* To be closed once nothing is left in it: its credentials were replaced, or the client is
    * closing. A retiring session takes no new requests. */
   bool retiring;

@@ -97,7 +97,7 @@ struct ops_mcp_request {
    * request is serialised once, by the caller. Refused (OPS_ERR_CONFIG) when jansson would not
    * read it as an object (not UTF-8, \u0000, not an object). */
   const char *params_json;
-  long timeout_ms;         /* each HTTP exchange; 0: none */
+  long timeout_ms; /* each HTTP exchange; 0: none */
 };
 
 /* Called once when a request ends: `result` is the JSON-RPC result, a JSON object as jansson read

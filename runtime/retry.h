@@ -85,8 +85,8 @@ int ops_retry_quota_left(const struct ops_retry *retry);
 
 /* One request on its way through its attempts. Zero it before the first attempt. */
 struct ops_retry_request {
-  int retries; /* sent again so far: this is attempt retries + 1 */
-  int held;    /* quota taken by the last retry, given back if the request then succeeds */
+  int retries;      /* sent again so far: this is attempt retries + 1 */
+  int held;         /* quota taken by the last retry, given back if the request then succeeds */
   bool quota_spent; /* the last refusal was for want of quota */
 };
 

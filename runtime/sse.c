@@ -100,7 +100,8 @@ static int s_field(struct ops_sse_parser *parser, const char *name, size_t name_
 #define IS(field) (name_len == sizeof(field) - 1 && memcmp(name, field, name_len) == 0)
   bool ok = true;
   if (IS("data"))
-    ok = ops_buffer_append(&parser->data, value, value_len) && ops_buffer_append(&parser->data, "\n", 1);
+    ok = ops_buffer_append(&parser->data, value, value_len) &&
+         ops_buffer_append(&parser->data, "\n", 1);
   else if (IS("event"))
     ok = ops_buffer_set(&parser->type, value, value_len);
   else if (IS("id") && s_id_kept(value, value_len))

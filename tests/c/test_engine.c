@@ -1,10 +1,11 @@
-/* test_engine.c: the binding interface of bindings/lua_engine.h and bindings/lua_task_http.h, driven
- * from Lua against the loopback server: a test binding `http_get` awaits transfers the way
+/* test_engine.c: the binding interface of bindings/lua_engine.h and bindings/lua_task_http.h,
+ * driven from Lua against the loopback server: a test binding `http_get` awaits transfers the way
  * the STS and MCP bindings do, and sweeps of it run concurrently, time out and cancel; a task
  * takes and returns 1,000 values. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 #include <lauxlib.h>
 #include <lua-cjson.h>
@@ -37,9 +38,8 @@ static int http_get_k(lua_State *L, int status, lua_KContext ctx)
 /* http_get(url [, timeout_ms]) -> status, body */
 static int http_get(lua_State *L)
 {
-  struct ops_http_request request = {.method = "GET",
-                                     .url = luaL_checkstring(L, 1),
-                                     .timeout_ms = (long)luaL_optinteger(L, 2, 0)};
+  struct ops_http_request request = {
+      .method = "GET", .url = luaL_checkstring(L, 1), .timeout_ms = (long)luaL_optinteger(L, 2, 0)};
   return ops_task_http(L, &request, http_get_k);
 }
 

@@ -3,9 +3,10 @@
  * all in flight), cancellation, streaming, and the
  * transport rules (plain http:// only to loopback; a request the server may have read is never
  * sent again by libcurl itself). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +50,7 @@ static int teardown(void **state)
   return 0;
 }
 
-static void on_done(const struct ops_http_response *response, const struct ops_error *err,
-                    void *ud)
+static void on_done(const struct ops_http_response *response, const struct ops_error *err, void *ud)
 {
   struct outcome *o = ud;
   o->done = true;
@@ -257,7 +257,8 @@ static void streamed_bodies_arrive_in_pieces(void **state)
 {
   struct fixture *f = *state;
   struct stream s = {0};
-  struct ops_http_request req = {.method = "GET", .url = url_of(f, "/chunks/3"), .on_data = on_data};
+  struct ops_http_request req = {
+      .method = "GET", .url = url_of(f, "/chunks/3"), .on_data = on_data};
   assert_non_null(ops_http_start(f->loop, &req, on_stream_done, &s, NULL));
   while (!s.done)
     ops_loop_run_once(f->loop, 1000);
@@ -270,8 +271,7 @@ struct bounded_stream {
   size_t received;
 };
 
-static bool count_data(void *ud, const struct ops_http_response *head, const char *data,
-                       size_t len)
+static bool count_data(void *ud, const struct ops_http_response *head, const char *data, size_t len)
 {
   (void)head, (void)data;
   ((struct bounded_stream *)ud)->received += len;
@@ -343,7 +343,7 @@ static void past_the_budget_the_newest_reply_fails_and_the_older_goes_on(void **
   assert_false(fits.failed); /* 600 + 400: within the budget */
   assert_int_equal(fits.body_len, 400);
 
-  ops_http_cancel(held); /* gives its 600 back */
+  ops_http_cancel(held);            /* gives its 600 back */
   big.url = url_of(f, "/big/1000"); /* url_of's buffer was used again since */
   assert_non_null(ops_http_start(f->loop, &big, on_done, &whole, NULL));
   run_until_done(f->loop, &whole, 1);
@@ -496,8 +496,7 @@ static void credential_endpoints_may_use_plain_http(void **state)
                    OPS_OK);
   assert_int_equal(ops_http_check_credential_url("http://[fd00:ec2::254]/latest/", &err), OPS_OK);
   assert_int_equal(ops_http_check_credential_url("http://127.0.0.1:9/", &err), OPS_OK);
-  assert_int_equal(ops_http_check_credential_url("http://169.254.169.253/", &err),
-                   OPS_ERR_CONFIG);
+  assert_int_equal(ops_http_check_credential_url("http://169.254.169.253/", &err), OPS_ERR_CONFIG);
   assert_int_equal(ops_http_check_credential_url("http://sts.amazonaws.com/", &err),
                    OPS_ERR_CONFIG);
   struct ops_loop *loop = ops_loop_new();

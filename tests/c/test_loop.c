@@ -1,8 +1,9 @@
 /* test_loop.c: the event loop's timers (order, ties, cancellation, many at once), watched
  * descriptors, and idling. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 #include <fcntl.h>
 #include <stdlib.h>

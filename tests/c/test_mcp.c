@@ -2,9 +2,10 @@
  * headers, signing, JSON and event-stream replies, server requests on a stream, resuming a
  * stream, session expiry, one session per identity, HTTP and JSON-RPC failures, closing, and
  * which failed exchanges are sent again (with the retry policy's randomness fixed). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>

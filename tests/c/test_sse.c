@@ -1,8 +1,9 @@
 /* test_sse.c: the event-stream parser against the WHATWG rules and MCP's uses of them: priming
  * events, comments, multi-line data, the three line endings, retry, and bytes in any pieces. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
@@ -165,7 +166,10 @@ static void a_byte_order_mark_at_the_start_is_skipped(void **state)
 {
   (void)state;
   struct seen seen = {0};
-  assert_string_equal(parse("\xEF\xBB\xBF" "data: x\n\n", 0, &seen), "message|x|;");
+  assert_string_equal(parse("\xEF\xBB\xBF"
+                            "data: x\n\n",
+                            0, &seen),
+                      "message|x|;");
 }
 
 /* Found by tests/fuzz/fuzz_sse.c: a mark split across reads was kept as part of the first
@@ -175,8 +179,13 @@ static void a_byte_order_mark_in_pieces_is_skipped_too(void **state)
   (void)state;
   for (size_t piece = 1; piece <= 3; piece++) {
     struct seen seen = {0}, almost = {0};
-    assert_string_equal(parse("\xEF\xBB\xBF" "data: x\n\n", piece, &seen), "message|x|;");
-    assert_string_equal(parse("\xEF\xBB" "data: x\n\ndata: y\n\n", piece, &almost),
+    assert_string_equal(parse("\xEF\xBB\xBF"
+                              "data: x\n\n",
+                              piece, &seen),
+                        "message|x|;");
+    assert_string_equal(parse("\xEF\xBB"
+                              "data: x\n\ndata: y\n\n",
+                              piece, &almost),
                         "message|y|;");
   }
 }

@@ -1,6 +1,7 @@
-/* fuzz_boto3.c: the Lua -> Python literal encoder of bindings/lua/boto3.lua (private.python_literal,
- * what mcp.boto3 puts its params through) on Lua values built from the input, inside a Lua state
- * with the opsrun module. Judged as tests/lua/check_python_literals.py judges it, in C, per input:
+/* fuzz_boto3.c: the Lua -> Python literal encoder of bindings/lua/boto3.lua
+ * (private.python_literal, what mcp.boto3 puts its params through) on Lua values built from the
+ * input, inside a Lua state with the opsrun module. Judged as tests/lua/check_python_literals.py
+ * judges it, in C, per input:
  *   - the encoder accepts exactly the values this file's own reading of its rules accepts
  *     (valid UTF-8 strings, finite numbers, lists 1..n, dicts with string keys, no cycles, at most
  *     64 nested tables), and a refusal is a message naming the place under "params";
@@ -24,9 +25,9 @@
 
 #include "bindings/lua_opsrun.h"
 
-#define MAX_BUILD_DEPTH  72 /* past the encoder's 64, to see it refuse */
-#define MAX_TABLES       64
-#define MAX_WEIGHT       200000 /* values the encoder may visit, shared tables counted each time */
+#define MAX_BUILD_DEPTH   72 /* past the encoder's 64, to see it refuse */
+#define MAX_TABLES        64
+#define MAX_WEIGHT        200000 /* values the encoder may visit, shared tables counted each time */
 #define ENCODER_MAX_DEPTH 64
 
 static lua_State *s_L;
@@ -45,8 +46,8 @@ static void s_line_hook(lua_State *L, lua_Debug *ar)
     s_encoder_source = ar->source;
   if (ar->source != s_encoder_source)
     return;
-  unsigned edge = ((unsigned)s_previous_line * 31u + (unsigned)ar->currentline) %
-                  (unsigned)sizeof(s_lua_edges);
+  unsigned edge =
+      ((unsigned)s_previous_line * 31u + (unsigned)ar->currentline) % (unsigned)sizeof(s_lua_edges);
   s_lua_edges[edge]++;
   s_previous_line = ar->currentline;
 }
@@ -80,7 +81,7 @@ static size_t s_utf8_encode(uint32_t cp, char out[4])
 
 struct builder {
   const uint8_t *at, *end;
-  int made;                    /* stack index of the array of tables made so far */
+  int made; /* stack index of the array of tables made so far */
   int table_count;
   long weight[MAX_TABLES + 1]; /* values under each table made (1-based), -1 while open */
   long total;
@@ -164,21 +165,13 @@ static long s_value(lua_State *L, struct builder *b, int depth)
     return 1;
   }
   switch (op % 15) {
-  case 0:
-    lua_pushnil(L);
-    return 1;
+  case 0: lua_pushnil(L); return 1;
   case 1:
     lua_pushlightuserdata(L, NULL); /* json.null */
     return 1;
-  case 2:
-    lua_pushboolean(L, s_byte(b) & 1);
-    return 1;
-  case 3:
-    lua_pushinteger(L, (int8_t)s_byte(b));
-    return 1;
-  case 4:
-    lua_pushinteger(L, (lua_Integer)s_bytes8(b));
-    return 1;
+  case 2: lua_pushboolean(L, s_byte(b) & 1); return 1;
+  case 3: lua_pushinteger(L, (int8_t)s_byte(b)); return 1;
+  case 4: lua_pushinteger(L, (lua_Integer)s_bytes8(b)); return 1;
   case 5: {
     uint64_t bits = s_bytes8(b);
     double d;
@@ -187,15 +180,12 @@ static long s_value(lua_State *L, struct builder *b, int depth)
     return 1;
   }
   case 6:
-    lua_pushnumber(L, (double)(int16_t)(uint16_t)((s_byte(b) & 0xff) << 8 | (s_byte(b) & 0xff)) / 8);
+    lua_pushnumber(L,
+                   (double)(int16_t)(uint16_t)((s_byte(b) & 0xff) << 8 | (s_byte(b) & 0xff)) / 8);
     return 1;
-  case 7:
-    s_push_raw_string(L, b);
-    return 1;
-  case 8:
-    s_push_utf8_string(L, b);
-    return 1;
-  case 9: /* a list: items 1..n (a nil item leaves a hole) */
+  case 7: s_push_raw_string(L, b); return 1;
+  case 8: s_push_utf8_string(L, b); return 1;
+  case 9:    /* a list: items 1..n (a nil item leaves a hole) */
   case 10: { /* a dict, or a table of any keys */
     int self = s_table_begin(L, b);
     int n = (s_byte(b) & 0xff) % 6;
@@ -277,8 +267,11 @@ static bool s_valid_utf8(const unsigned char *s, size_t len)
 {
   for (size_t i = 0; i < len;) {
     unsigned c = s[i];
-    size_t n = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
-                             : c >= 0xF0 && c <= 0xF4 ? 3 : 9;
+    size_t n = c < 0x80                 ? 0
+               : c >= 0xC2 && c <= 0xDF ? 1
+               : c >= 0xE0 && c <= 0xEF ? 2
+               : c >= 0xF0 && c <= 0xF4 ? 3
+                                        : 9;
     if (n == 9 || i + n >= len + (n ? 0 : 1))
       return false;
     if (n == 0) {
@@ -308,10 +301,8 @@ static bool s_acceptable(lua_State *L, int index, int open, int depth)
   index = lua_absindex(L, index);
   switch (lua_type(L, index)) {
   case LUA_TNIL:
-  case LUA_TBOOLEAN:
-    return true;
-  case LUA_TLIGHTUSERDATA:
-    return lua_touserdata(L, index) == NULL;
+  case LUA_TBOOLEAN: return true;
+  case LUA_TLIGHTUSERDATA: return lua_touserdata(L, index) == NULL;
   case LUA_TNUMBER: {
     if (lua_isinteger(L, index))
       return true;
@@ -323,10 +314,8 @@ static bool s_acceptable(lua_State *L, int index, int open, int depth)
     const char *s = lua_tolstring(L, index, &len);
     return s_valid_utf8((const unsigned char *)s, len);
   }
-  case LUA_TTABLE:
-    break;
-  default:
-    return false;
+  case LUA_TTABLE: break;
+  default: return false;
   }
   if (depth > ENCODER_MAX_DEPTH)
     return false;
@@ -394,8 +383,10 @@ static bool s_eat(struct literal *lit, const char *text)
 
 static int s_hex(char c)
 {
-  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
 }
 
 /* A single-quoted Python str literal, decoded to UTF-8 on the Lua stack. */
@@ -498,7 +489,8 @@ static bool s_number(lua_State *L, int index, struct literal *lit)
   if (lua_type(L, index) != LUA_TNUMBER || lua_isinteger(L, index))
     return s_fail(lit, "a float literal for a value that is not a float");
   double got = strtod(text, NULL), want = lua_tonumber(L, index);
-  return memcmp(&got, &want, sizeof(got)) == 0 || s_fail(lit, "a float that reads back differently");
+  return memcmp(&got, &want, sizeof(got)) == 0 ||
+         s_fail(lit, "a float that reads back differently");
 }
 
 static bool s_match(lua_State *L, int index, struct literal *lit, int depth);
@@ -583,8 +575,8 @@ static bool s_match(lua_State *L, int index, struct literal *lit, int depth)
     return s_fail(lit, "the literal ends early");
   switch (*lit->at) {
   case 'N':
-    return (s_eat(lit, "None") && (lua_isnil(L, index) || (lua_islightuserdata(L, index) &&
-                                                             !lua_touserdata(L, index)))) ||
+    return (s_eat(lit, "None") && (lua_isnil(L, index) ||
+                                   (lua_islightuserdata(L, index) && !lua_touserdata(L, index)))) ||
            s_fail(lit, "None for a value that is not nil or json.null");
   case 'T':
   case 'F': {
@@ -600,14 +592,9 @@ static bool s_match(lua_State *L, int index, struct literal *lit, int depth)
     lua_pop(L, 1);
     return same || s_fail(lit, "a string that reads back differently");
   }
-  case '[':
-    lit->at++;
-    return s_list(L, index, lit, depth);
-  case '{':
-    lit->at++;
-    return s_dict(L, index, lit, depth);
-  default:
-    return s_number(L, index, lit);
+  case '[': lit->at++; return s_list(L, index, lit, depth);
+  case '{': lit->at++; return s_dict(L, index, lit, depth);
+  default: return s_number(L, index, lit);
   }
 }
 

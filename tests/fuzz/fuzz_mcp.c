@@ -21,8 +21,8 @@
 #include "runtime/retry.h"
 
 #define MAX_EXCHANGES 48
-#define MAX_CALLS 3
-#define SEPARATOR "\n%%\n"
+#define MAX_CALLS     3
+#define SEPARATOR     "\n%%\n"
 
 static const struct ops_sigv4_credentials s_alice = {"ASIAFUZZALICE", "alice-secret-key-fuzz",
                                                      "alice-session-token-fuzz"};
@@ -96,8 +96,8 @@ static bool s_has(const char *text, size_t len, const char *needle)
 static bool s_has_secret(const char *text)
 {
   size_t len = text ? strlen(text) : 0;
-  return s_has(text, len, s_alice.secret_access_key) ||
-         s_has(text, len, s_alice.session_token) || s_has(text, len, s_bob.secret_access_key);
+  return s_has(text, len, s_alice.secret_access_key) || s_has(text, len, s_alice.session_token) ||
+         s_has(text, len, s_bob.secret_access_key);
 }
 
 static void *s_start(void *self, const struct ops_http_request *request, ops_http_done_fn done,
@@ -210,11 +210,11 @@ static void s_answer(struct exchange *x, const char *answer, size_t len, bool ha
   const char *type = strchr(line, ' ');
   char kind = type ? type[1] : 'j';
   const char *session = type && type[1] ? strchr(type + 1, ' ') : NULL;
-  struct ops_http_header headers[2] = {
-      {"Content-Type", kind == 'j'   ? "application/json"
-                       : kind == 's' ? "text/event-stream; charset=utf-8"
-                                     : "text/plain"},
-      {"mcp-session-id", session ? (char *)session + 1 : ""}};
+  struct ops_http_header headers[2] = {{"Content-Type", kind == 'j' ? "application/json"
+                                                        : kind == 's'
+                                                            ? "text/event-stream; charset=utf-8"
+                                                            : "text/plain"},
+                                       {"mcp-session-id", session ? (char *)session + 1 : ""}};
   struct ops_http_response response = {
       .status = status, .headers = headers, .header_count = session ? 2 : 1};
   size_t step = piece ? piece : (body_len ? body_len : 1);
@@ -294,9 +294,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   struct harness h = {0};
   struct ops_retry *retry = NULL;
-  struct ops_retry_options retry_options = {.env = {s_getenv, NULL},
-                                            .clock = {s_now, NULL},
-                                            .random = {s_no_jitter, NULL}};
+  struct ops_retry_options retry_options = {
+      .env = {s_getenv, NULL}, .clock = {s_now, NULL}, .random = {s_no_jitter, NULL}};
   if (ops_retry_new(&retry, &retry_options, NULL) != OPS_OK)
     abort();
   bool secrets = s_has((const char *)data, size, "secret-key-fuzz") ||

@@ -78,8 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   for (size_t o = 0; o < 3; o += 2) {
     struct ops_registry *registry = NULL;
     struct ops_error err = {0};
-    int rc = ops_registry_load_text("fuzz.json", (const char *)data, size, overrides[o],
-                                    &registry, &err);
+    int rc = ops_registry_load_text("fuzz.json", (const char *)data, size, overrides[o], &registry,
+                                    &err);
     if (rc == OPS_OK) {
       if (!registry)
         abort();

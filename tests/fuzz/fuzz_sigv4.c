@@ -13,7 +13,7 @@
 #include "runtime/sigv4.h"
 
 #define MAX_HEADERS 24
-#define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzFuzzSecretKey"
+#define SECRET      "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzFuzzSecretKey"
 
 static struct ops_sigv4_signer *s_signer;
 
@@ -43,9 +43,8 @@ static void s_check_result(const struct ops_sigv4_result *r, const struct ops_si
     abort();
   if (c->mode == OPS_SIGV4_MODE_HEADER) {
     const char *sig = r->authorization ? strstr(r->authorization, "Signature=") : NULL;
-    if (!sig || strcmp(sig + 10, r->signature) != 0 || r->query_count != 0 ||
-        r->header_count < 2 || r->header_count > 4 ||
-        strcmp(r->headers[r->header_count - 1].value, r->authorization) != 0)
+    if (!sig || strcmp(sig + 10, r->signature) != 0 || r->query_count != 0 || r->header_count < 2 ||
+        r->header_count > 4 || strcmp(r->headers[r->header_count - 1].value, r->authorization) != 0)
       abort();
   } else {
     if (r->authorization || r->header_count != 0 || r->query_count < 6 || r->query_count > 7 ||
@@ -124,8 +123,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                     .region = (flags & 0x40) ? "eu-west-1" : "us-east-1",
                                     .service = "execute-api",
                                     .time = 1700000000 + (int64_t)when * 86400 / 7,
-                                    .mode = (flags & 1) ? OPS_SIGV4_MODE_QUERY
-                                                        : OPS_SIGV4_MODE_HEADER,
+                                    .mode =
+                                        (flags & 1) ? OPS_SIGV4_MODE_QUERY : OPS_SIGV4_MODE_HEADER,
                                     .flags = (flags >> 1) & 7,
                                     .expires = (flags & 1) ? 1u + when * 100u : 0};
   struct ops_sigv4_result first = {0}, again = {0};

@@ -47,8 +47,8 @@ static bool s_on_event(void *ud, const struct ops_sse_event *event)
 }
 
 /* Feeds `data` in pieces of `piece` bytes (0: at once); returns the final id and retry. */
-static void s_parse(const uint8_t *data, size_t len, size_t piece, struct record *r,
-                    char **last_id, long *retry)
+static void s_parse(const uint8_t *data, size_t len, size_t piece, struct record *r, char **last_id,
+                    long *retry)
 {
   struct ops_sse_parser *parser = ops_sse_parser_new(s_on_event, r);
   if (!parser)
@@ -83,8 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   s_parse(data, size, piece, &pieces, &pieces_id, &pieces_retry);
   if (whole.len != pieces.len || (whole.len && memcmp(whole.text, pieces.text, whole.len) != 0) ||
       strcmp(whole_id, pieces_id) != 0 || whole_retry != pieces_retry) {
-    fprintf(stderr, "events differ when fed in pieces of %zu bytes: %zu events (%zu bytes) whole, "
-                    "%zu (%zu bytes) in pieces; last id '%s' / '%s'\n",
+    fprintf(stderr,
+            "events differ when fed in pieces of %zu bytes: %zu events (%zu bytes) whole, "
+            "%zu (%zu bytes) in pieces; last id '%s' / '%s'\n",
             piece, whole.events, whole.len, pieces.events, pieces.len, whole_id, pieces_id);
     abort();
   }
