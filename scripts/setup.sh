@@ -9,6 +9,7 @@ build=yes
 
 PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev      # compilers, sanitizers, libFuzzer
+  clang-format                                                   # the C formatting check (scripts/test.sh)
   lua5.4 liblua5.4-dev lua-cjson lua-cjson-dev lua-busted        # the embedded Lua and its test runner
   libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev   # HTTP, crypto, XML, JSON
   libedit-dev libcmocka-dev                                       # REPL line editing, C unit tests

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: everything, from a fresh clone: installs what is missing (scripts/setup.sh), builds
 # the test configuration (-Werror) and the sanitizer configuration (ASan + UBSan + LSan), and
-# runs ctest in each: cmocka, busted, end-to-end and Node-peer tests. Ends with one line,
+# runs ctest in each: cmocka, busted, end-to-end and Node-peer tests; first it checks that every
+# C file is as clang-format (the version setup installs) writes it. Ends with one line,
 # "N passed, M failed", and a non-zero status on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,25 @@ run_config() {
   total_failed=$((total_failed + failed_count))
 }
 
+# check_format: `clang-format --dry-run --Werror` with the committed .clang-format on every
+# tracked C file; on failure, the files it would change and the command that fixes them.
+check_format() {
+  local files report
+  mapfile -t files < <(git ls-files '*.c' '*.h')
+  if ! command -v clang-format >/dev/null; then
+    echo "== format: FAILED; clang-format is missing (scripts/setup.sh installs it)"
+    total_failed=$((total_failed + 1))
+  elif report=$(clang-format --dry-run --Werror "${files[@]}" 2>&1); then
+    echo "== format: ${#files[@]} C files as clang-format writes them"
+    total_passed=$((total_passed + 1))
+  else
+    echo "== format: FAILED; run: clang-format -i" \
+      $(grep -o '^[^: ]*\.[ch]:[0-9]' <<<"$report" | cut -d: -f1 | sort -u)
+    total_failed=$((total_failed + 1))
+  fi
+}
+
+check_format
 mkdir -p build-test build-asan
 CTEST_ARGS=()
 run_config build-test "test build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
