@@ -42,10 +42,9 @@ struct s_identity {
   char *role_name;
   char *external_id;
   char *owner; /* role_arn, and the external id after a newline when there is one */
-  /* The credentials last handed to a task acting as this identity (ops_identity_credentials,
-   * assume()'s expiry, doctor's source), a copy of its own. */
+  /* The credentials last handed to a task acting as this identity (assume()'s expiry, doctor's
+   * source), a copy of its own. */
   struct ops_credentials *handed;
-  struct ops_sigv4_credentials signing; /* a view of `handed` */
   struct s_identity *next;
 };
 
@@ -202,12 +201,16 @@ static int s_raise_credentials_error(lua_State *L, const struct s_identity *iden
   return ops_lua_error_raise(L, err, NULL, ops_engine_task_account(ops_engine_running_task(L)));
 }
 
+int ops_identity_raise_credentials_error(lua_State *L, const struct ops_error *err)
+{
+  return s_raise_credentials_error(L, s_current(L, s_aws_of(L)), err);
+}
+
 /* Keeps `credentials` (ownership taken) as those the identity last handed to a task. */
 static void s_hand_over(struct s_identity *identity, struct ops_credentials *credentials)
 {
   ops_credentials_free(identity->handed);
   identity->handed = credentials;
-  identity->signing = ops_credentials_for_signing(credentials);
 }
 
 /* ------------------------------------------------------------------ waiting for credentials */
@@ -274,16 +277,6 @@ static int s_await(lua_State *L, struct s_identity *identity, lua_KFunction k, l
   if (!(w->fetch = ops_credentials_provider_get(identity->provider, s_identity_got, w, &err)))
     return s_raise_credentials_error(L, identity, &err);
   return ops_engine_suspend(L, &w->wait, s_identity_k, (lua_KContext)w);
-}
-
-int ops_identity_await(lua_State *L, lua_KFunction k, lua_KContext ctx)
-{
-  return s_await(L, s_current(L, s_aws_of(L)), k, ctx);
-}
-
-const struct ops_sigv4_credentials *ops_identity_credentials(lua_State *L)
-{
-  return &s_current(L, s_aws_of(L))->signing;
 }
 
 /* ------------------------------------------------------------------ assume */
@@ -618,7 +611,7 @@ static int s_source_k(lua_State *L, int status, lua_KContext ctx)
  * none. */
 static int identity_source(lua_State *L)
 {
-  return ops_identity_await(L, s_source_k, 0);
+  return s_await(L, s_current(L, s_aws_of(L)), s_source_k, 0);
 }
 
 #define SERVER_TIME_TIMEOUT_MS 10000

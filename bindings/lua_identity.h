@@ -1,7 +1,7 @@
 /* lua_identity.h: who the running task acts as (SPEC section 4): the role it assumed with assume(),
  * else the base credentials of the AWS credential chain. Bindings that sign requests (STS, MCP)
- * ask for the credentials here; they are resolved on first use and refreshed before they expire,
- * so a binding always signs with credentials that are valid now. */
+ * borrow the identity's provider here; its credentials are resolved on first use and refreshed
+ * before they expire, so a request always signs with credentials that are valid now. */
 #ifndef OPS_LUA_IDENTITY_H
 #define OPS_LUA_IDENTITY_H
 
@@ -18,13 +18,10 @@
  * (an unreadable region). */
 struct ops_credentials_provider *ops_identity_provider(lua_State *L);
 
-/* Continues in k(L, status, ctx) once the running task's credentials are at hand, waiting (as a
- * task wait) while the credential chain or an STS refresh runs. Raises the credential error
- * object when there are none. The caller's stack is kept across the wait. */
-int ops_identity_await(lua_State *L, lua_KFunction k, lua_KContext ctx);
-
-/* In that continuation: the credentials, borrowed until the task next waits. */
-const struct ops_sigv4_credentials *ops_identity_credentials(lua_State *L);
+/* Raises `err`, the running task's provider's failure to give credentials, as its identity's
+ * own error: for an assumed role, assume()'s in the role's account (a refused AssumeRole reads
+ * the same wherever the credentials were wanted); for the base credentials, the task's. */
+int ops_identity_raise_credentials_error(lua_State *L, const struct ops_error *err);
 
 /* Whom the running task's credentials belong to, the same across their refreshes: "base" for
  * the base credentials, the role ARN (and external id) for an assumed role. Borrowed: it lives

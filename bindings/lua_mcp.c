@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 
+#include "bindings/lua_aux.h"
 #include "bindings/lua_config.h"
 #include "bindings/lua_engine.h"
 #include "bindings/lua_error.h"
@@ -20,36 +21,20 @@
 #include "bindings/lua_opsrun.h"
 #include "runtime/mcp.h"
 
-#define CLIENT_KEY       "opsrun.mcp"
-#define CLIENT_METATABLE "opsrun.McpClient"
 /* After an interrupt the sessions are still closed, but a user, or systemd waiting to send
  * SIGKILL (90 s by default, Kubernetes 30 s), should not wait long for it. */
 #define CLOSE_AFTER_INTERRUPT_MS 2000
+
+/* ------------------------------------------------------------------ the client of the state */
 
 struct s_client {
   struct ops_mcp_client *mcp;
 };
 
-/* ------------------------------------------------------------------ the client of the state */
-
-static int s_client_gc(lua_State *L)
+static int s_client_init(lua_State *L, void *object, struct ops_error *err)
 {
-  struct s_client *client = luaL_checkudata(L, 1, CLIENT_METATABLE);
-  ops_mcp_client_free(client->mcp);
-  client->mcp = NULL;
-  return 0;
-}
-
-static struct ops_mcp_client *s_client_of(lua_State *L)
-{
-  if (lua_getfield(L, LUA_REGISTRYINDEX, CLIENT_KEY) == LUA_TUSERDATA) {
-    struct s_client *client = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return client->mcp;
-  }
-  lua_pop(L, 1);
+  struct s_client *client = object;
   const struct ops_config *config = ops_config_get(L);
-  struct ops_error err;
   struct ops_loop *loop = ops_engine_loop(ops_engine_of(L));
   struct ops_mcp_options options = {.url = config->mcp_url,
                                     .env = ops_env_process(),
@@ -61,12 +46,28 @@ static struct ops_mcp_client *s_client_of(lua_State *L)
                                     .signer = ops_identity_signer(L),
                                     .requests_per_second = config->mcp_requests_per_second,
                                     .close_concurrency = config->concurrency};
-  struct s_client *client = lua_newuserdatauv(L, sizeof(*client), 0);
+  return ops_mcp_client_new(&client->mcp, &options, err);
+}
+
+static void s_client_release(void *object)
+{
+  struct s_client *client = object;
+  ops_mcp_client_free(client->mcp);
   client->mcp = NULL;
-  luaL_setmetatable(L, CLIENT_METATABLE);
-  if (ops_mcp_client_new(&client->mcp, &options, &err) != OPS_OK)
+}
+
+static const struct ops_lua_aux_state_type s_client_type = {.name = "opsrun.McpClient",
+                                                            .size = sizeof(struct s_client),
+                                                            .init = s_client_init,
+                                                            .release = s_client_release};
+
+/* L's client, made on first use; raises when it cannot be (an endpoint refused). */
+static struct ops_mcp_client *s_client_of(lua_State *L)
+{
+  struct ops_error err;
+  struct s_client *client = ops_lua_aux_state_object(L, &s_client_type, &err);
+  if (!client)
     ops_lua_error_raise(L, &err, "mcp", NULL);
-  lua_setfield(L, LUA_REGISTRYINDEX, CLIENT_KEY);
   return client->mcp;
 }
 
@@ -77,6 +78,7 @@ struct s_request {
   struct ops_mcp_call *call;
   json_t *result; /* a reference to the core's */
   bool failed;
+  bool credentials_failed; /* the error is the identity's provider's */
   struct ops_error error;
 };
 
@@ -90,12 +92,14 @@ static void s_request_release(struct ops_wait *wait)
   request->result = NULL;
 }
 
-static void s_request_done(void *ud, json_t *result, const struct ops_error *err)
+static void s_request_done(void *ud, json_t *result, const struct ops_error *err,
+                           bool from_provider)
 {
   struct s_request *request = ud;
   request->call = NULL;
   if (err) {
     request->failed = true;
+    request->credentials_failed = from_provider;
     request->error = *err;
   } else {
     request->result = json_incref(result);
@@ -185,6 +189,15 @@ static bool s_push_result(lua_State *L, json_t *result, const char *method, stru
   return false;
 }
 
+/* The request's error: its identity's when no credentials could be had (for a role, assume()'s),
+ * else the call's, in the running task's account. */
+static int s_request_raise(lua_State *L, const struct ops_error *err, bool credentials_failed)
+{
+  if (credentials_failed)
+    return ops_identity_raise_credentials_error(L, err);
+  return ops_lua_error_raise(L, err, "mcp", ops_engine_task_account(ops_engine_running_task(L)));
+}
+
 static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
 {
   (void)status;
@@ -194,30 +207,12 @@ static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
   }
   s_request_release(&request->wait);
-  return ops_lua_error_raise(L, &request->error, "mcp",
-                             ops_engine_task_account(ops_engine_running_task(L)));
+  return s_request_raise(L, &request->error, request->credentials_failed);
 }
 
-/* Arguments still on the stack after the identity wait: method, params_json, timeout. The core
- * borrows the identity's provider and signs each attempt with what it holds then. */
-static int s_request_with_identity(lua_State *L, int status, lua_KContext ctx)
-{
-  (void)status, (void)ctx;
-  struct ops_mcp_client *client = s_client_of(L);
-  struct s_request *request = ops_engine_wait_new(L, sizeof(*request), s_request_release);
-  struct ops_mcp_request call = {.credentials = ops_identity_provider(L),
-                                 .owner = ops_identity_owner(L),
-                                 .method = lua_tostring(L, 1),
-                                 .params_json = lua_tostring(L, 2),
-                                 .timeout_ms = (long)(lua_tonumber(L, 3) * 1000.0)};
-  struct ops_error err;
-  request->call = ops_mcp_call_start(client, &call, s_request_done, request, &err);
-  if (!request->call)
-    return ops_lua_error_raise(L, &err, "mcp", ops_engine_task_account(ops_engine_running_task(L)));
-  return ops_engine_suspend(L, &request->wait, s_request_done_k, (lua_KContext)request);
-}
-
-/* request(method, params_json | nil, timeout_seconds) -> the result, decoded */
+/* request(method, params_json | nil, timeout_seconds) -> the result, decoded. The core borrows
+ * the identity's provider and signs each attempt with what it holds then (fetching them first
+ * when it holds none fresh: a failure is the identity's, assume()'s for a role). */
 static int mcp_request(lua_State *L)
 {
   luaL_checkstring(L, 1);
@@ -226,20 +221,28 @@ static int mcp_request(lua_State *L)
   luaL_argcheck(L, timeout > 0 && timeout <= OPS_MAX_SECONDS, 3,
                 "timeout must be a positive number of seconds up to 1e9");
   lua_settop(L, 3);
-  s_client_of(L); /* a refused endpoint is reported before any credentials are looked for */
-  /* Credentials fresh now: at once from the identity's cache (the request then yields once),
-   * else after a fetch, whose failure identity raises as its own (assume's, for a role). */
-  return ops_identity_await(L, s_request_with_identity, 0);
+  struct ops_mcp_client *client = s_client_of(L); /* an endpoint refused: before credentials */
+  struct ops_mcp_request call = {.credentials = ops_identity_provider(L),
+                                 .owner = ops_identity_owner(L),
+                                 .method = lua_tostring(L, 1),
+                                 .params_json = lua_tostring(L, 2),
+                                 .timeout_ms = (long)(timeout * 1000.0)};
+  struct s_request *request = ops_engine_wait_new(L, sizeof(*request), s_request_release);
+  struct ops_error err;
+  if (!(request->call = ops_mcp_call_start(client, &call, s_request_done, request, &err)))
+    return s_request_raise(L, &err, false);
+  return ops_engine_suspend(L, &request->wait, s_request_done_k, (lua_KContext)request);
 }
 
 /* offers_task_tools() -> whether the current identity's session is with a server that takes
- * task-augmented tools/call; false before its first request (the credentials it reads are those
- * of that request, still current). */
+ * task-augmented tools/call; false before its first request, or while its credentials are due
+ * for refresh (the next request then opens the session of the new ones and says). */
 static int mcp_offers_task_tools(lua_State *L)
 {
-  const struct ops_sigv4_credentials *credentials = ops_identity_credentials(L);
-  lua_pushboolean(L, credentials->access_key_id &&
-                         ops_mcp_client_offers_task_tools(s_client_of(L), credentials));
+  const struct ops_credentials *held = ops_credentials_provider_cached(ops_identity_provider(L));
+  struct ops_sigv4_credentials credentials =
+      held ? ops_credentials_for_signing(held) : (struct ops_sigv4_credentials){0};
+  lua_pushboolean(L, held && ops_mcp_client_offers_task_tools(s_client_of(L), &credentials));
   return 1;
 }
 
@@ -261,7 +264,7 @@ static void s_close_interrupted(struct ops_wait *wait)
   ops_mcp_client_close_within(((struct s_close *)wait)->client, CLOSE_AFTER_INTERRUPT_MS);
 }
 
-static void s_close_cancel(struct ops_wait *wait)
+static void s_close_release(struct ops_wait *wait)
 {
   (void)wait; /* the DELETEs go on; the client is freed with the state */
 }
@@ -276,25 +279,20 @@ static int s_close_k(lua_State *L, int status, lua_KContext ctx)
  * longer than CLOSE_AFTER_INTERRUPT_MS. */
 static int mcp_close(lua_State *L)
 {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, CLIENT_KEY) != LUA_TUSERDATA)
+  struct s_client *client = ops_lua_aux_state_find(L, &s_client_type);
+  if (!client)
     return 0; /* no MCP call was made */
-  struct ops_mcp_client *client = ((struct s_client *)lua_touserdata(L, -1))->mcp;
-  struct s_close *close = lua_newuserdatauv(L, sizeof(*close), 0);
-  *close = (struct s_close){.wait = {.cancel = s_close_cancel,
-                                     .survives_interrupt = true,
-                                     .on_interrupt = s_close_interrupted},
-                            .client = client};
+  struct s_close *close = ops_engine_wait_new(L, sizeof(*close), s_close_release);
+  close->wait.survives_interrupt = true;
+  close->wait.on_interrupt = s_close_interrupted;
+  close->client = client->mcp;
   bool interrupted = ops_engine_interrupted(ops_engine_of(L));
-  ops_mcp_client_close(client, interrupted ? CLOSE_AFTER_INTERRUPT_MS : 0, s_closed, close);
+  ops_mcp_client_close(close->client, interrupted ? CLOSE_AFTER_INTERRUPT_MS : 0, s_closed, close);
   return ops_engine_suspend(L, &close->wait, s_close_k, 0);
 }
 
 int luaopen_opsrun_mcp(lua_State *L)
 {
-  luaL_newmetatable(L, CLIENT_METATABLE);
-  lua_pushcfunction(L, s_client_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
   static const luaL_Reg functions[] = {{"request", mcp_request},
                                        {"offers_task_tools", mcp_offers_task_tools},
                                        {"close", mcp_close},

@@ -88,6 +88,9 @@ struct ops_mcp_call {
   char *owner;
   struct ops_credentials_fetch *fetch;
   bool renewed;
+  bool provider_failed; /* it ends because its provider could give no credentials */
+  /* While ops_mcp_call_start runs: where a request that ends at once leaves its error. */
+  struct s_start_outcome *ended_at_start;
   enum s_call_kind kind;
   char *method;
   char *params_json;
@@ -488,10 +491,12 @@ static bool s_retried_kind(const struct ops_mcp_call *call)
   return call->kind != CALL_REPLY;
 }
 
-/* Did the server refuse the request's credentials as expired? */
-static bool s_expired_credentials(const struct ops_error *err)
+/* Did the server refuse the request's credentials as expired? (Its provider failing to get new
+ * ones, for whatever reason, is not such a refusal.) */
+static bool s_expired_credentials(const struct ops_mcp_call *call, const struct ops_error *err)
 {
-  return err && err->kind == OPS_ERR_CREDENTIALS && strcmp(err->code, "ExpiredTokenException") == 0;
+  return err && !call->provider_failed && err->kind == OPS_ERR_CREDENTIALS &&
+         strcmp(err->code, "ExpiredTokenException") == 0;
 }
 
 static void s_send_again(void *ud);
@@ -502,7 +507,7 @@ static void s_send_again(void *ud);
  * long retry chain can outlive the credentials it began with). */
 static bool s_renewed(struct ops_mcp_call *call, const struct ops_error *err)
 {
-  if (call->kind != CALL_REQUEST || !call->session || !s_expired_credentials(err))
+  if (call->kind != CALL_REQUEST || !call->session || !s_expired_credentials(call, err))
     return false;
   ops_credentials_provider_invalidate(call->provider, call->session->identity.access_key_id);
   if (call->renewed)
@@ -512,16 +517,29 @@ static bool s_renewed(struct ops_mcp_call *call, const struct ops_error *err)
   return true;
 }
 
-/* A caller's request ends: its callback, with the signing-region advice in a refusal. */
+/* How a request that ended inside ops_mcp_call_start ended: start returns NULL with `error`. */
+struct s_start_outcome {
+  bool ended;
+  struct ops_error error;
+};
+
+/* A caller's request ends: its callback, with the signing-region advice in a refusal; or, while
+ * ops_mcp_call_start runs, no callback (start returns its error instead). */
 static void s_request_done(struct ops_mcp_call *call, json_t *result, const struct ops_error *err)
 {
+  if (call->ended_at_start) {
+    call->ended_at_start->ended = true;
+    call->ended_at_start->error = *err; /* nothing answers while start runs: an error */
+    return;
+  }
   if (!err) {
-    call->done(call->ud, result, NULL);
+    call->done(call->ud, result, NULL, false);
     return;
   }
   struct ops_error explained = *err;
-  s_explain_signing_region(call->client, &explained);
-  call->done(call->ud, NULL, &explained);
+  if (!call->provider_failed)
+    s_explain_signing_region(call->client, &explained);
+  call->done(call->ud, NULL, &explained, call->provider_failed);
 }
 
 /* Ends a call with its outcome: the caller's callback, or the session's next step. */
@@ -531,7 +549,7 @@ static void s_finish(struct ops_mcp_call *call, json_t *result, const struct ops
   struct s_session *session = call->session;
   if (!err && s_retried_kind(call))
     ops_retry_succeeded(session->retry, &call->attempts);
-  if (s_expired_credentials(err) && session)
+  if (s_expired_credentials(call, err) && session)
     session->credentials_expired = true;
   if (s_renewed(call, err))
     return;
@@ -1316,6 +1334,13 @@ static void s_request_submit_as(struct ops_mcp_call *call,
   s_session_submit(session, call);
 }
 
+/* The request's provider could give no credentials: the request ends with its error. */
+static void s_provider_failed(struct ops_mcp_call *call, const struct ops_error *err)
+{
+  call->provider_failed = true;
+  s_finish(call, NULL, err);
+}
+
 static void s_request_credentials(struct ops_credentials *credentials, const struct ops_error *err,
                                   void *ud)
 {
@@ -1324,7 +1349,7 @@ static void s_request_credentials(struct ops_credentials *credentials, const str
   if (credentials)
     s_request_submit_as(call, credentials);
   else
-    s_finish(call, NULL, err);
+    s_provider_failed(call, err);
   ops_credentials_free(credentials);
 }
 
@@ -1340,7 +1365,7 @@ static void s_request_acquire(struct ops_mcp_call *call)
   struct ops_error err;
   call->fetch = ops_credentials_provider_get(call->provider, s_request_credentials, call, &err);
   if (!call->fetch)
-    s_finish(call, NULL, &err);
+    s_provider_failed(call, &err);
 }
 
 struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
@@ -1362,7 +1387,15 @@ struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
   call->provider = request->credentials;
   call->done = done;
   call->ud = ud;
+  struct s_start_outcome outcome = {0};
+  call->ended_at_start = &outcome;
   s_request_acquire(call);
+  if (outcome.ended) { /* the call is freed */
+    if (err)
+      *err = outcome.error;
+    return NULL;
+  }
+  call->ended_at_start = NULL;
   return call;
 }
 

@@ -100,15 +100,21 @@ struct ops_mcp_request {
   long timeout_ms; /* each HTTP exchange; 0: none */
 };
 
-/* Called once when a request ends: `result` is the JSON-RPC result, a JSON object as jansson read
- * the reply (parsed once, never written out again), or `err` says why there is none (kinds
- * credentials, throttled, transport, timeout, rpc; `code` holds the JSON-RPC error code or the
- * AWS error type). Both borrowed until the callback returns: json_incref the result to keep it. */
-typedef void (*ops_mcp_done_fn)(void *ud, json_t *result, const struct ops_error *err);
+/* Called once when a request ends, from the loop (never inside the ops_mcp_call_start that made
+ * the call): `result` is the JSON-RPC result, a JSON object as jansson read the reply (parsed
+ * once, never written out again), or `err` says why there is none (kinds credentials, throttled,
+ * transport, timeout, rpc; `code` holds the JSON-RPC error code or the AWS error type). When
+ * `from_provider` is true, `err` is the request's provider's own, unchanged: it could give no
+ * credentials (none found, a role's AssumeRole refused), so no server was asked. Both borrowed
+ * until the callback returns: json_incref the result to keep it. */
+typedef void (*ops_mcp_done_fn)(void *ud, json_t *result, const struct ops_error *err,
+                                bool from_provider);
 
 /* Starts a request (opening its identity's session first if needed). Returns the call, owned by
- * the client until `done` runs or ops_mcp_call_cancel, or NULL with `err` set (OPS_ERR_CONFIG for
- * a method or params refused as above). */
+ * the client until `done` runs or ops_mcp_call_cancel, or NULL with `err` set (when `err` is not
+ * NULL) and `done` never to run: OPS_ERR_CONFIG for a method or params refused as above, or the
+ * error of a request that ended at once (out of memory, the transport refusing to start its
+ * exchange or its session's opening). */
 struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
                                         const struct ops_mcp_request *request, ops_mcp_done_fn done,
                                         void *ud, struct ops_error *err);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fakes.h"
 #include "runtime/credentials.h"
 #include "runtime/mcp.h"
 
@@ -34,13 +35,15 @@ struct fake {
   struct exchange exchanges[MAX_EXCHANGES];
   int count;
   bool in_data_callback; /* answer() is handing body bytes to the client */
+  bool refusing;         /* every start is refused, as by a transport out of memory */
 };
 
 static void *fake_start(void *self, const struct ops_http_request *request, ops_http_done_fn done,
                         void *ud, struct ops_error *err)
 {
   struct fake *fake = self;
-  if (fake->in_data_callback) { /* as libcurl refuses a new transfer inside its write callback */
+  /* as libcurl refuses a new transfer inside its write callback */
+  if (fake->in_data_callback || fake->refusing) {
     ops_error_set(err, OPS_ERR_NOMEM, "out of memory starting %s (CURLM_RECURSIVE_API_CALL)",
                   request->method);
     return NULL;
@@ -129,13 +132,15 @@ struct outcome {
   char result[1024];
   struct ops_error err;
   bool failed;
+  bool from_provider;
 };
 
-static void on_done(void *ud, json_t *result, const struct ops_error *err)
+static void on_done(void *ud, json_t *result, const struct ops_error *err, bool from_provider)
 {
   struct outcome *o = ud;
   o->calls++;
   o->failed = err != NULL;
+  o->from_provider = from_provider;
   if (err)
     o->err = *err;
   char *result_json = result ? json_dumps(result, JSON_COMPACT) : NULL;
@@ -827,6 +832,55 @@ static void a_cancelled_call_never_calls_back(void **state)
   assert_int_equal(queued.calls, 0);
 }
 
+/* A request that ends inside ops_mcp_call_start (the transport refusing its exchange, or its
+ * session's opening) is not handed out: start returns NULL with the error, and no callback ever
+ * runs (a caller keeping the call would hold a freed one). */
+static void a_request_refused_at_start_is_not_handed_out(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome opened = {0}, o = {0};
+  call(f, &ALICE, "tools/list", NULL, &opened);
+  open_session(f, 0, "2025-11-25", "s-1");
+  answer_ok(f, 2);
+  f->fake.refusing = true;
+  const struct ops_sigv4_credentials *const who[] = {&ALICE, &BOB}; /* in its session; a new one */
+  for (size_t i = 0; i < 2; i++) {
+    struct ops_mcp_request request = {.credentials = provider_of(f, who[i]),
+                                      .method = "tools/list"};
+    struct ops_error err = {0};
+    assert_null(ops_mcp_call_start(f->client, &request, on_done, &o, &err));
+    assert_int_equal(err.kind, OPS_ERR_NOMEM);
+    assert_non_null(strstr(err.message, "out of memory starting POST"));
+  }
+  ops_loop_run_once(f->loop, 0);
+  assert_int_equal(o.calls, 0);
+  assert_int_equal(opened.calls, 1);
+  assert_int_equal(ops_mcp_client_open_sessions(f->client), 1);
+}
+
+/* A request whose provider can give no credentials ends with the provider's error as it is, said
+ * to be the provider's (the caller words it as its identity's): no server is asked. */
+static void a_provider_failure_ends_the_request_as_the_providers(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_source source = {0};
+  struct ops_credentials_context context = {.loop = f->loop};
+  struct ops_credentials_provider *provider = fake_source_provider(&context, &source);
+  struct outcome o = {0};
+  provider_call(f, provider, "role-a", "tools/list", NULL, &o);
+  fake_source_fail(&source, OPS_ERR_DENIED, "AssumeRole: AccessDenied");
+  assert_int_equal(o.calls, 1);
+  assert_true(o.failed && o.from_provider);
+  assert_int_equal(o.err.kind, OPS_ERR_DENIED);
+  assert_string_equal(o.err.message, "AssumeRole: AccessDenied");
+  assert_int_equal(f->fake.count, 0);
+  struct outcome answered = {0}; /* a server's error is not */
+  call(f, &ALICE, "tools/list", NULL, &answered);
+  answer(&f->fake, 0, 403, JSON, "{\"message\":\"denied\"}", 0);
+  assert_true(answered.failed && !answered.from_provider);
+  ops_credentials_provider_free(provider);
+}
+
 static void count_close(void *ud)
 {
   ++*(int *)ud;
@@ -1330,6 +1384,8 @@ int main(void)
       TEST(the_signing_scope_comes_from_the_host_else_the_environment),
       TEST(a_failed_handshake_fails_every_waiting_request),
       TEST(a_cancelled_call_never_calls_back),
+      TEST(a_request_refused_at_start_is_not_handed_out),
+      TEST(a_provider_failure_ends_the_request_as_the_providers),
       TEST(closing_deletes_each_named_session_within_the_concurrency),
       TEST(a_session_opening_at_close_is_closed_once_open_within_a_limit),
       TEST(a_session_opening_at_close_without_a_limit_is_not_waited_for),

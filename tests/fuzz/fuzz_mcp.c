@@ -147,7 +147,7 @@ static void s_die(const char *what, const char *result_json, const struct ops_er
   abort();
 }
 
-static void s_done(void *ud, json_t *result, const struct ops_error *err)
+static void s_done(void *ud, json_t *result, const struct ops_error *err, bool from_provider)
 {
   struct outcome *o = ud;
   char *result_json = result ? json_dumps(result, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
@@ -155,6 +155,8 @@ static void s_done(void *ud, json_t *result, const struct ops_error *err)
     s_die("a callback ran twice", result_json, err);
   if ((result == NULL) == (err == NULL))
     s_die("not exactly one of a result and an error", result_json, err);
+  if (from_provider)
+    s_die("a provider holding its credentials failed", result_json, err);
   if (result) {
     if (!json_is_object(result))
       s_die("a result that is not a JSON object", result_json, err);
