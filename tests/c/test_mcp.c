@@ -192,14 +192,14 @@ static void held_invalidate(struct ops_credentials_provider *provider, const cha
   }
 }
 
+/* Never runs: a request signs at once with the fresh credentials its provider holds, without
+ * fetching them (a fetch takes a loop turn). */
 static int held_start(struct ops_credentials_provider *provider,
                       struct ops_credentials_fetch *fetch, struct ops_error *err)
 {
-  struct ops_credentials *copy = NULL;
-  int rc = ops_credentials_copy(&copy, held_cached(provider), err);
-  if (rc == OPS_OK)
-    ops_credentials_fetch_complete(fetch, copy, NULL);
-  return rc;
+  (void)provider, (void)fetch;
+  fail_msg("a request fetched the credentials its provider held fresh");
+  return ops_error_set(err, OPS_ERR_CREDENTIALS, "fetched");
 }
 
 static void held_destroy(void *impl)
