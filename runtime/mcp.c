@@ -1165,6 +1165,19 @@ static struct s_session *s_session_new(struct ops_mcp_client *client,
   return session;
 }
 
+/* Sends a step of opening `session` (initialize, then notifications/initialized); a step that
+ * could not be made (NULL: out of memory) fails the session and the requests waiting for it. */
+static void s_send_opening_step(struct s_session *session, struct ops_mcp_call *step)
+{
+  if (!step) {
+    struct ops_error err;
+    ops_error_set(&err, OPS_ERR_NOMEM, "out of memory opening an MCP session");
+    s_session_failed(session, &err);
+    return;
+  }
+  s_send(step);
+}
+
 static void s_session_open(struct s_session *session)
 {
   struct ops_mcp_client *client = session->client;
@@ -1179,13 +1192,7 @@ static void s_session_open(struct s_session *session)
   struct ops_mcp_call *init =
       text ? s_call_new(client, session, CALL_INITIALIZE, "initialize", text, timeout) : NULL;
   free(text);
-  if (!init) {
-    struct ops_error err;
-    ops_error_set(&err, OPS_ERR_NOMEM, "out of memory opening an MCP session");
-    s_session_failed(session, &err);
-    return;
-  }
-  s_send(init);
+  s_send_opening_step(session, init);
 }
 
 static bool s_version_supported(const char *version)
@@ -1240,13 +1247,7 @@ static void s_initialized(struct ops_mcp_call *init)
   init->new_session_id = NULL;
   struct ops_mcp_call *note = s_call_new(init->client, session, CALL_INITIALIZED,
                                          "notifications/initialized", NULL, init->timeout_ms);
-  if (!note) {
-    struct ops_error err;
-    ops_error_set(&err, OPS_ERR_NOMEM, "out of memory opening an MCP session");
-    s_session_failed(session, &err);
-    return;
-  }
-  s_send(note);
+  s_send_opening_step(session, note);
 }
 
 static void s_session_opened(struct s_session *session)
