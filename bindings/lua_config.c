@@ -33,6 +33,7 @@ void ops_config_defaults(struct ops_config *config)
       .log_format = OPS_LOG_TEXT,
       .progress = isatty(STDERR_FILENO),
       .mcp_requests_per_second = OPS_DEFAULT_MCP_RATE,
+      .org_max_age_seconds = OPS_DEFAULT_ORG_MAX_AGE,
   };
 }
 
@@ -77,7 +78,8 @@ int ops_config_from_environment(struct ops_config *config, char *error, size_t e
 {
   const char *rate = s_env("OPSRUN_MCP_RATE");
   if (s_env_flag("OPSRUN_READ_ONLY", &config->read_only, error, error_len) != 0 ||
-      s_env_flag("OPSRUN_CSV_SAFE", &config->csv_safe, error, error_len) != 0)
+      s_env_flag("OPSRUN_CSV_SAFE", &config->csv_safe, error, error_len) != 0 ||
+      s_env_flag("OPSRUN_ORG", &config->org, error, error_len) != 0)
     return -1;
   if (rate && !ops_config_parse_rate(rate, &config->mcp_requests_per_second)) {
     snprintf(error, error_len,
@@ -137,7 +139,7 @@ static const struct ops_lua_aux_string_field s_string_fields[] = {
 
 void ops_config_push(lua_State *L, const struct ops_config *config)
 {
-  lua_createtable(L, 0, 15);
+  lua_createtable(L, 0, 18);
   ops_lua_aux_set_strings(L, config, s_string_fields,
                           sizeof(s_string_fields) / sizeof(*s_string_fields));
   ops_lua_aux_set_string(L, "output", ops_config_output_name(config->output));
@@ -149,6 +151,10 @@ void ops_config_push(lua_State *L, const struct ops_config *config)
   s_set_boolean(L, "read_only", config->read_only);
   s_set_boolean(L, "csv_safe", config->csv_safe);
   s_set_number(L, "mcp_rate", config->mcp_requests_per_second);
+  s_set_boolean(L, "org", config->org);
+  lua_pushinteger(L, config->org_max_age_seconds);
+  lua_setfield(L, -2, "org_max_age");
+  s_set_boolean(L, "org_refresh", config->org_refresh);
 }
 
 const char *ops_config_output_name(enum ops_output output)

@@ -30,6 +30,9 @@ struct ops_config {
   bool read_only; /* --read-only, $OPSRUN_READ_ONLY: refuse what is not a read */
   bool csv_safe;  /* --csv-safe, $OPSRUN_CSV_SAFE: csv text cells never start a formula */
   double mcp_requests_per_second; /* --mcp-rate, $OPSRUN_MCP_RATE; 0: not paced */
+  bool org;                       /* --org, $OPSRUN_ORG: workload accounts from AWS Organizations */
+  long org_max_age_seconds;       /* --org-max-age: reuse of the cached listing */
+  bool org_refresh;               /* --org-refresh: never reuse the cached listing */
 };
 
 #define OPS_DEFAULT_MCP_URL         "https://aws-mcp.us-east-1.api.aws/mcp"
@@ -43,12 +46,17 @@ struct ops_config {
 /* The hosted AWS MCP Server's quota: "Requests per account per Region: 3 per second (sustained)",
  * not adjustable (Agent Toolkit for AWS user guide, Quotas for AWS MCP Server). */
 #define OPS_DEFAULT_MCP_RATE 3.0
+/* How long a cached Organizations listing is reused: an hour, so a cron sweep every few minutes
+ * reads Organizations once an hour; --org-max-age takes up to a year. */
+#define OPS_DEFAULT_ORG_MAX_AGE 3600L
+#define OPS_MAX_ORG_MAX_AGE     31536000L
 
 /* Fills the defaults that do not depend on the command line. */
 void ops_config_defaults(struct ops_config *config);
 
 /* Reads the settings whose environment variables can be wrong ($OPSRUN_READ_ONLY,
- * $OPSRUN_CSV_SAFE, $OPSRUN_MCP_RATE). Returns 0, or -1 with a one-line reason in `error` (exit 2).
+ * $OPSRUN_CSV_SAFE, $OPSRUN_MCP_RATE, $OPSRUN_ORG). Returns 0, or -1 with a one-line reason in
+ * `error` (exit 2).
  */
 int ops_config_from_environment(struct ops_config *config, char *error, size_t error_len);
 

@@ -56,6 +56,12 @@ const char ops_cli_usage[] =
     "                          so spreadsheets show them as text (default $OPSRUN_CSV_SAFE)\n"
     "      --mcp-rate N        MCP requests a second per account, 0 for no pacing\n"
     "                          (default $OPSRUN_MCP_RATE, else 3: the hosted quota)\n"
+    "      --org               workload accounts come from AWS Organizations; a registry,\n"
+    "                          if given, overlays them (default $OPSRUN_ORG)\n"
+    "      --org-max-age SECONDS\n"
+    "                          reuse the cached Organizations listing this long\n"
+    "                          (default 3600)\n"
+    "      --org-refresh       read Organizations again, ignoring the cached listing\n"
     "  -e CHUNK                run CHUNK instead of a script file\n"
     "  -i                      interactive REPL\n"
     "  -h, --help              this text\n"
@@ -89,6 +95,9 @@ enum s_option_id {
   OPT_READ_ONLY,
   OPT_CSV_SAFE,
   OPT_MCP_RATE,
+  OPT_ORG,
+  OPT_ORG_MAX_AGE,
+  OPT_ORG_REFRESH,
   OPT_CHUNK,
   OPT_INTERACTIVE,
   OPT_HELP,
@@ -121,6 +130,9 @@ static const struct s_option s_options[] = {
     {"read-only", 0, false, OPT_READ_ONLY},
     {"csv-safe", 0, false, OPT_CSV_SAFE},
     {"mcp-rate", 0, true, OPT_MCP_RATE},
+    {"org", 0, false, OPT_ORG},
+    {"org-max-age", 0, true, OPT_ORG_MAX_AGE},
+    {"org-refresh", 0, false, OPT_ORG_REFRESH},
     {NULL, 'e', true, OPT_CHUNK},
     {NULL, 'i', false, OPT_INTERACTIVE},
     {"help", 'h', false, OPT_HELP},
@@ -241,6 +253,14 @@ static int s_apply(struct s_parser *p, const struct s_option *option, const char
                     "pacing), got '%s'",
                     value);
     break;
+  case OPT_ORG: config->org = true; break;
+  case OPT_ORG_MAX_AGE:
+    if (!s_parse_long(value, 0, OPS_MAX_ORG_MAX_AGE, &number))
+      return s_fail(p, "--org-max-age must be a whole number of seconds from 0 to %ld, got '%s'",
+                    OPS_MAX_ORG_MAX_AGE, value);
+    config->org_max_age_seconds = number;
+    break;
+  case OPT_ORG_REFRESH: config->org_refresh = true; break;
   case OPT_CHUNK:
     p->cli->mode = OPS_CLI_CHUNK;
     p->cli->chunk = value;
