@@ -11,26 +11,27 @@ export class Counters {
   }
 
   reset() {
-    this.requests = { total: 0, sts: 0, mcp: 0 };
+    this.requests = { total: 0, sts: 0, mcp: 0, organizations: 0 };
     this.assumeRole = {};
     this.assumeRoleDenied = {};
     this.getCallerIdentity = 0;
     this.assumeRoleWithWebIdentity = 0;
-    this.signatureFailures = { total: 0, by_reason: {}, by_endpoint: { sts: 0, mcp: 0 } };
+    this.signatureFailures = { total: 0, by_reason: {}, by_endpoint: { sts: 0, mcp: 0, organizations: 0 } };
     this.sessionsOpened = 0;
     this.sessionsClosed = 0;
     this.sessionsExpired = 0;
     this.sessionIdentityMismatch = 0;
     this.toolCalls = { total: 0, by_account: {}, by_tool: {} };
     this.boto3Calls = {};
-    this.throttled = { sts: 0, mcp: 0 };
+    this.throttled = { sts: 0, mcp: 0, organizations: 0 };
     this.quotaThrottled = { total: 0, by_account: {} };
-    this.errors5xx = { sts: 0, mcp: 0 };
+    this.errors5xx = { sts: 0, mcp: 0, organizations: 0 };
     this.hungCalls = 0;
     this.tasksStarted = { total: 0, by_account: {} };
     this.taskPolls = { total: 0, by_account: {} };
-    this.concurrent = { total: 0, sts: 0, mcp: 0 };
-    this.peak = { total: 0, sts: 0, mcp: 0 };
+    this.concurrent = { total: 0, sts: 0, mcp: 0, organizations: 0 };
+    this.peak = { total: 0, sts: 0, mcp: 0, organizations: 0 };
+    this.organizationsCalls = {};
     this.concurrentDeletes = 0;
     this.peakConcurrentDeletes = 0;
   }
@@ -94,6 +95,11 @@ export class Counters {
     bump(this.taskPolls.by_account, account);
   }
 
+  /** An Organizations request naming an operation the endpoint serves (whatever its answer). */
+  organizationsCall(operation) {
+    bump(this.organizationsCalls, operation);
+  }
+
   boto3Call(service, operation) {
     bump(this.boto3Calls, `${service}.${operation}`);
   }
@@ -130,6 +136,8 @@ export class Counters {
       peak_concurrent_requests: { ...this.peak },
       concurrent_deletes: this.concurrentDeletes,
       peak_concurrent_deletes: this.peakConcurrentDeletes,
+      org_requests: this.requests.organizations,
+      ...Object.fromEntries(Object.entries(this.organizationsCalls).map(([operation, n]) => [`org_${operation}`, n])),
       ...extra,
     };
   }
