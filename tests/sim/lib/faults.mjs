@@ -1,7 +1,7 @@
 // Faults on demand: per-endpoint latency, the seeded draw that decides whether a signed
-// request is throttled or answered with a 5xx, and the per-account request quota of the MCP
-// endpoint. Each endpoint has its own PRNG streams, so the decisions for a given order of
-// requests repeat exactly for a given --seed. Uses util.mjs.
+// request is throttled or answered with a 5xx, and the per-account request quotas of the MCP
+// and Organizations endpoints. Each endpoint has its own PRNG streams, so the decisions for a
+// given order of requests repeat exactly for a given --seed. Uses util.mjs.
 import { prng } from './util.mjs';
 
 /**
@@ -33,11 +33,17 @@ export class Faults {
     this.rates = {
       sts: { throttle: opts.stsThrottleRate, error: opts.stsErrorRate },
       mcp: { throttle: opts.mcpThrottleRate, error: opts.mcpErrorRate },
+      organizations: { throttle: opts.orgThrottleRate, error: opts.orgErrorRate },
     };
-    this.latencies = { sts: opts.stsLatencyMs, mcp: opts.mcpLatencyMs };
-    this.draws = { sts: prng(opts.seed, 'sts-faults'), mcp: prng(opts.seed, 'mcp-faults') };
-    this.delays = { sts: prng(opts.seed, 'sts-latency'), mcp: prng(opts.seed, 'mcp-latency') };
-    this.quotas = { sts: null, mcp: opts.mcpRateLimit > 0 ? new AccountBuckets(opts.mcpRateLimit) : null };
+    this.latencies = { sts: opts.stsLatencyMs, mcp: opts.mcpLatencyMs, organizations: opts.orgLatencyMs };
+    this.draws = {};
+    this.delays = {};
+    for (const endpoint of Object.keys(this.rates)) {
+      this.draws[endpoint] = prng(opts.seed, `${endpoint}-faults`);
+      this.delays[endpoint] = prng(opts.seed, `${endpoint}-latency`);
+    }
+    const buckets = (rate) => (rate > 0 ? new AccountBuckets(rate) : null);
+    this.quotas = { sts: null, mcp: buckets(opts.mcpRateLimit), organizations: buckets(opts.orgRateLimit) };
   }
 
   /** Whether a signed request of `account` on `endpoint` at `now` (ms) exceeds its quota. */
