@@ -1,36 +1,59 @@
-// What both endpoints do before their own protocol: hold the answer for the injected latency,
-// read the body, check SigV4, apply the per-account quota, then draw the throttling and 5xx
-// faults. Each endpoint sends a refusal in its own wire form; REFUSALS lists both forms side by
-// side. Uses sigv4.mjs and faults via `sim`.
+// What every signed endpoint does before its own protocol: hold the answer for the injected
+// latency, read the body, check SigV4, apply the per-account quota, then draw the throttling and
+// 5xx faults. Each endpoint sends a refusal in its own wire form; REFUSALS lists the forms side
+// by side. Uses sigv4.mjs and faults via `sim`.
 import { verifySigV4 } from './sigv4.mjs';
 import { holdResponse, readBody } from './util.mjs';
 
-const MISMATCH = { sts: [403, 'SignatureDoesNotMatch', null], mcp: [403, 'InvalidSignatureException', null] };
-const BAD_KEY = { sts: [403, 'InvalidClientTokenId', null], mcp: [403, 'UnrecognizedClientException', null] };
+const MISMATCH = {
+  sts: [403, 'SignatureDoesNotMatch', null],
+  mcp: [403, 'InvalidSignatureException', null],
+  organizations: [400, 'InvalidSignatureException', null],
+};
+const BAD_KEY = {
+  sts: [403, 'InvalidClientTokenId', null],
+  mcp: [403, 'UnrecognizedClientException', null],
+  organizations: [400, 'UnrecognizedClientException', null],
+};
 
 /**
- * Every refusal as STS sends it ([status, <Code>, message]) and as the MCP endpoint sends it
- * ([status, x-amzn-ErrorType, message]); a null message is the verifier's own text.
+ * Every refusal as STS sends it ([status, <Code>, message]), as the MCP endpoint sends it
+ * ([status, x-amzn-ErrorType, message]) and as Organizations sends it ([status, __type,
+ * message]); a null message is the verifier's own text.
  */
 export const REFUSALS = {
-  too_large: { sts: [413, 'RequestEntityTooLarge', 'Request body too large'], mcp: [413, 'RequestEntityTooLargeException', 'Request Entity Too Large'] },
-  missing_auth: { sts: [403, 'MissingAuthenticationToken', 'Request is missing Authentication Token'], mcp: [401, 'MissingAuthenticationTokenException', null] },
-  incomplete: { sts: [400, 'IncompleteSignature', null], mcp: [403, 'IncompleteSignatureException', null] },
+  too_large: {
+    sts: [413, 'RequestEntityTooLarge', 'Request body too large'],
+    mcp: [413, 'RequestEntityTooLargeException', 'Request Entity Too Large'],
+    organizations: [413, 'RequestEntityTooLargeException', 'Request Entity Too Large'],
+  },
+  missing_auth: {
+    sts: [403, 'MissingAuthenticationToken', 'Request is missing Authentication Token'],
+    mcp: [401, 'MissingAuthenticationTokenException', null],
+    organizations: [400, 'MissingAuthenticationTokenException', 'Request is missing Authentication Token'],
+  },
+  incomplete: { sts: [400, 'IncompleteSignature', null], mcp: [403, 'IncompleteSignatureException', null], organizations: [400, 'IncompleteSignatureException', null] },
   bad_scope: MISMATCH,
   clock_skew: MISMATCH,
   signature_mismatch: MISMATCH,
   body_hash_mismatch: MISMATCH,
   unknown_key: BAD_KEY,
   bad_token: BAD_KEY,
-  expired_token: { sts: [400, 'ExpiredToken', null], mcp: [403, 'ExpiredTokenException', null] },
-  throttle: { sts: [400, 'Throttling', 'Rate exceeded'], mcp: [429, 'ThrottlingException', 'Rate exceeded'] },
+  expired_token: { sts: [400, 'ExpiredToken', null], mcp: [403, 'ExpiredTokenException', null], organizations: [400, 'ExpiredTokenException', null] },
+  throttle: {
+    sts: [400, 'Throttling', 'Rate exceeded'],
+    mcp: [429, 'ThrottlingException', 'Rate exceeded'],
+    organizations: [400, 'TooManyRequestsException', "AWS Organizations can't complete your request because another request is already in progress. Try again later."],
+  },
   500: {
     sts: [500, 'InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.'],
     mcp: [500, 'InternalServerException', 'Internal server error'],
+    organizations: [500, 'ServiceException', "Organizations can't complete your request because of an internal service error. Try again later."],
   },
   503: {
     sts: [503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.'],
     mcp: [503, 'ServiceUnavailableException', 'Service unavailable'],
+    organizations: [503, 'ServiceUnavailableException', 'Service Unavailable'],
   },
 };
 
@@ -40,7 +63,7 @@ function refuse(endpoint, kind, message) {
 }
 
 /**
- * Admits one request on `endpoint` ('sts' | 'mcp') and holds its answer (`res`) for the
+ * Admits one request on `endpoint` ('sts' | 'mcp' | 'organizations') and holds its answer (`res`) for the
  * endpoint's latency. The request is judged as of the moment its answer leaves, as if it had
  * waited the whole latency first. `opts`: { service, region (scope region required, '' for
  * any), signed(body) (false when the request needs no signature) }. Resolves to { body,
