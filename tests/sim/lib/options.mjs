@@ -14,10 +14,10 @@ const FLAGS = [
   ['web-identity-sub', 'SUB', 'system:serviceaccount:ops:opsrun', 'JWT `sub` accepted by AssumeRoleWithWebIdentity', 'string'],
   ['sts-latency-ms', 'MS[-MS]', '0', 'each STS answer leaves MS after its request came in (fixed, or a seeded uniform range)', 'range'],
   ['mcp-latency-ms', 'MS[-MS]', '0', 'each MCP answer leaves MS after its request came in', 'range'],
-  ['throttle-rate', 'F', 0, 'fraction of signed requests throttled on both endpoints', 'rate'],
+  ['throttle-rate', 'F', 0, 'fraction of signed requests throttled on every endpoint', 'rate'],
   ['sts-throttle-rate', 'F', null, 'STS only: fraction answered 400 Throttling "Rate exceeded"', 'rate'],
   ['mcp-throttle-rate', 'F', null, 'MCP only: fraction answered HTTP 429', 'rate'],
-  ['error-rate', 'F', 0, 'fraction of signed requests answered 500/503 on both endpoints', 'rate'],
+  ['error-rate', 'F', 0, 'fraction of signed requests answered 500/503 on every endpoint', 'rate'],
   ['sts-error-rate', 'F', null, 'STS only: fraction answered InternalFailure 500 / ServiceUnavailable 503', 'rate'],
   ['mcp-error-rate', 'F', null, 'MCP only: fraction answered 500 / 503', 'rate'],
   ['sse', '', false, 'answer MCP requests as text/event-stream instead of JSON', 'bool'],
@@ -36,6 +36,16 @@ const FLAGS = [
   ['instances-per-region', 'N', null, 'EC2 instances in every account and region (default: 0-4, seeded)', 'int'],
   ['objects-per-bucket', 'N', null, 'S3 objects in every bucket (default: 0-6, seeded)', 'int'],
   ['empty-page', '', false, 'a paginated result of 2+ pages answers an empty page (no items, a next token) after its first', 'bool'],
+  ['org-caller', 'KIND', 'management', 'the central account is the management account, a delegated administrator, or a member', 'string'],
+  ['suspended-accounts', 'N', 1, 'SUSPENDED accounts 300000000001.. in the organisation (0-10000)', 'int'],
+  ['closed-accounts', 'N', 1, 'CLOSED accounts 400000000001.. in the organisation (0-10000)', 'int'],
+  ['org-page-size', 'N', 20, 'most items on an Organizations page (1-20; MaxResults may ask fewer)', 'int'],
+  ['org-empty-pages', '', false, 'each Organizations page that leaves items behind is followed by an empty page with a NextToken', 'bool'],
+  ['org-legacy-status', '', false, 'accounts carry the retired Status beside State, as AWS sent them until 2026-09-09', 'bool'],
+  ['org-latency-ms', 'MS[-MS]', '0', 'each Organizations answer leaves MS after its request came in', 'range'],
+  ['org-throttle-rate', 'F', null, 'Organizations only: fraction answered 400 TooManyRequestsException', 'rate'],
+  ['org-error-rate', 'F', null, 'Organizations only: fraction answered 500 ServiceException / 503', 'rate'],
+  ['org-rate-limit', 'N', 0, 'Organizations requests per second per caller account, as a token bucket of N (0: no limit)', 'int'],
   ['log', '', false, 'one line per request on stderr', 'bool'],
   ['help', '', false, 'print this help and exit', 'bool'],
 ];
@@ -48,7 +58,7 @@ export function helpText() {
   });
   return [
     'usage: node tests/sim/server.mjs [flags]',
-    'Loopback simulator of AWS STS and the AWS MCP Server. Prints one JSON line on stdout when',
+    'Loopback simulator of AWS STS, AWS Organizations and the AWS MCP Server. Prints one JSON line on stdout when',
     'ready (see tests/sim/README.md), logs only to stderr, exits 0 on SIGTERM or SIGINT.',
     '',
     ...rows,
@@ -119,9 +129,12 @@ export function parseOptions(argv) {
   opts.mcpThrottleRate ??= opts.throttleRate;
   opts.stsErrorRate ??= opts.errorRate;
   opts.mcpErrorRate ??= opts.errorRate;
+  opts.orgThrottleRate ??= opts.throttleRate;
+  opts.orgErrorRate ??= opts.errorRate;
   validateSessionExpiry(opts);
   opts.sessionExpiryStatus ??= 404;
   validate(opts);
+  validateOrganizations(opts);
   return opts;
 }
 
@@ -145,6 +158,14 @@ function validate(opts) {
   if (opts.objectsPerBucket !== null && (opts.objectsPerBucket < 0 || opts.objectsPerBucket > 10000)) {
     throw new Error('--objects-per-bucket: expected 0..10000');
   }
+}
+
+function validateOrganizations(opts) {
+  if (!['management', 'delegated', 'member'].includes(opts.orgCaller)) throw new Error('--org-caller: expected management, delegated or member');
+  if (opts.suspendedAccounts < 0 || opts.suspendedAccounts > 10000) throw new Error('--suspended-accounts: expected 0..10000');
+  if (opts.closedAccounts < 0 || opts.closedAccounts > 10000) throw new Error('--closed-accounts: expected 0..10000');
+  if (opts.orgPageSize < 1 || opts.orgPageSize > 20) throw new Error('--org-page-size: expected 1..20');
+  if (opts.orgRateLimit < 0) throw new Error('--org-rate-limit: expected >= 0');
 }
 
 function validateSessionExpiry({ sessionExpiryError, sessionExpiryStatus }) {
