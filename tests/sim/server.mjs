@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// opsrun-sim: a loopback simulator of AWS STS and the hosted AWS MCP Server for opsrun's tests
+// opsrun-sim: a loopback simulator of AWS STS, AWS Organizations and the hosted AWS MCP Server for opsrun's tests
 // and demo. Listens on 127.0.0.1 (free ports), prints one JSON line on stdout when ready, logs
 // only to stderr, and exits 0 on SIGTERM or SIGINT. Flags: see lib/options.mjs or --help.
 import http from 'node:http';
@@ -10,6 +10,7 @@ import { Faults } from './lib/faults.mjs';
 import { handleHook } from './lib/hooks.mjs';
 import { makeWebIdentityToken, StsService } from './lib/sts.mjs';
 import { McpService } from './lib/mcp.mjs';
+import { OrganizationsService } from './lib/organizations.mjs';
 import { SHAPES } from './lib/boto3.mjs';
 import { Sandbox } from './sandbox/sandbox.mjs';
 import { makeClock } from './lib/util.mjs';
@@ -52,6 +53,7 @@ const sim = {
 };
 const sts = new StsService(sim);
 const mcp = new McpService(sim);
+const organizations = new OrganizationsService(sim);
 const hookState = {
   counters,
   org,
@@ -85,13 +87,14 @@ function listen(server) {
   });
 }
 
-const servers = [serve('sts', sts), serve('mcp', mcp)];
-const [stsPort, mcpPort] = await Promise.all(servers.map(listen)).catch((err) => fail(`cannot listen: ${err.message}`));
+const servers = [serve('sts', sts), serve('mcp', mcp), serve('organizations', organizations)];
+const [stsPort, mcpPort, organizationsPort] = await Promise.all(servers.map(listen)).catch((err) => fail(`cannot listen: ${err.message}`));
 
 const base = sim.creds.base;
 const ready = {
   sts: `http://127.0.0.1:${stsPort}`,
   mcp: `http://127.0.0.1:${mcpPort}/mcp`,
+  organizations: `http://127.0.0.1:${organizationsPort}`,
   access_key_id: base.accessKeyId,
   secret_access_key: base.secretAccessKey,
   central_account: org.central,
@@ -104,6 +107,7 @@ const ready = {
   roles: opts.roles,
   web_identity_role_arn: `arn:aws:iam::${org.central}:role/${WEB_IDENTITY_ROLE}`,
   web_identity_token: makeWebIdentityToken(org.webIdentitySub, sim.clock()),
+  ...organizations.readyFields(),
   counters: `http://127.0.0.1:${mcpPort}/_sim/counters`,
   pid: process.pid,
 };
