@@ -8,8 +8,9 @@ SIM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # sim_start [flags...]: starts `node tests/sim/server.mjs flags...` in the background and waits
 # (up to $SIM_START_TIMEOUT seconds, default 20) for its JSON line. Exports SIM_JSON (the
-# line), SIM_PID, SIM_STS, SIM_MCP, SIM_ACCESS_KEY_ID, SIM_SECRET_ACCESS_KEY, SIM_COUNTERS
-# (counters URL) and SIM_LOG (the file holding its stderr). Returns non-zero on failure.
+# line), SIM_PID, SIM_STS, SIM_MCP, SIM_ORGANIZATIONS, SIM_ACCESS_KEY_ID,
+# SIM_SECRET_ACCESS_KEY, SIM_COUNTERS (counters URL) and SIM_LOG (the file holding its
+# stderr). Returns non-zero on failure.
 sim_start() {
   if [ -n "${SIM_PID:-}" ] && kill -0 "$SIM_PID" 2>/dev/null; then
     echo "sim_start: a simulator is already running (pid $SIM_PID); call sim_stop first" >&2
@@ -45,10 +46,11 @@ sim_start() {
   SIM_JSON=$(head -n1 "$run_dir/stdout")
   SIM_STS=$(jq -r .sts <<<"$SIM_JSON")
   SIM_MCP=$(jq -r .mcp <<<"$SIM_JSON")
+  SIM_ORGANIZATIONS=$(jq -r .organizations <<<"$SIM_JSON")
   SIM_ACCESS_KEY_ID=$(jq -r .access_key_id <<<"$SIM_JSON")
   SIM_SECRET_ACCESS_KEY=$(jq -r .secret_access_key <<<"$SIM_JSON")
   SIM_COUNTERS=$(jq -r .counters <<<"$SIM_JSON")
-  export SIM_JSON SIM_PID SIM_STS SIM_MCP SIM_ACCESS_KEY_ID SIM_SECRET_ACCESS_KEY SIM_COUNTERS SIM_LOG
+  export SIM_JSON SIM_PID SIM_STS SIM_MCP SIM_ORGANIZATIONS SIM_ACCESS_KEY_ID SIM_SECRET_ACCESS_KEY SIM_COUNTERS SIM_LOG
 }
 
 # sim_stop: sends SIGTERM and waits for the simulator (SIGKILL after 5 s), then removes its
