@@ -23,6 +23,8 @@ export class Counters {
     this.sessionIdentityMismatch = 0;
     this.toolCalls = { total: 0, by_account: {}, by_tool: {} };
     this.boto3Calls = {};
+    this.boto3CallsByAccount = {};
+    this.disabledRegionCalls = { total: 0, by_account: {} };
     this.throttled = { sts: 0, mcp: 0, organizations: 0 };
     this.quotaThrottled = { total: 0, by_account: {} };
     this.errors5xx = { sts: 0, mcp: 0, organizations: 0 };
@@ -100,8 +102,15 @@ export class Counters {
     bump(this.organizationsCalls, operation);
   }
 
-  boto3Call(service, operation) {
+  boto3Call(service, operation, account) {
     bump(this.boto3Calls, `${service}.${operation}`);
+    bump((this.boto3CallsByAccount[account] ??= {}), `${service}.${operation}`);
+  }
+
+  /** A call_boto3 call refused because the caller's account has not enabled its Region. */
+  disabledRegionCall(account) {
+    this.disabledRegionCalls.total++;
+    bump(this.disabledRegionCalls.by_account, account);
   }
 
   snapshot(extra = {}) {
@@ -126,6 +135,8 @@ export class Counters {
         by_tool: { ...this.toolCalls.by_tool },
       },
       boto3_calls: { ...this.boto3Calls },
+      boto3_calls_by_account: Object.fromEntries(Object.entries(this.boto3CallsByAccount).map(([account, calls]) => [account, { ...calls }])),
+      disabled_region_calls: { total: this.disabledRegionCalls.total, by_account: { ...this.disabledRegionCalls.by_account } },
       throttled: { ...this.throttled },
       quota_throttled: { total: this.quotaThrottled.total, by_account: { ...this.quotaThrottled.by_account } },
       errors_5xx: { ...this.errors5xx },
