@@ -35,6 +35,7 @@ const FLAGS = [
   ['boto3-latency-ms', 'MS', 0, 'each call_boto3 answer reaches the script MS after the call', 'int'],
   ['instances-per-region', 'N', null, 'EC2 instances in every account and region (default: 0-4, seeded)', 'int'],
   ['objects-per-bucket', 'N', null, 'S3 objects in every bucket (default: 0-6, seeded)', 'int'],
+  ['opt-in-rate', 'F', 0.3, 'fraction of the opt-in Regions (af-south-1, ap-east-1, ...) each account has enabled, seeded', 'rate'],
   ['empty-page', '', false, 'a paginated result of 2+ pages answers an empty page (no items, a next token) after its first', 'bool'],
   ['org-caller', 'KIND', 'management', 'the central account is the management account, a delegated administrator, or a member', 'string'],
   ['suspended-accounts', 'N', 1, 'SUSPENDED accounts 300000000001.. in the organisation (0-10000)', 'int'],
