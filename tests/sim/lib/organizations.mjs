@@ -30,9 +30,11 @@ const MODELLED_REFUSALS = new Set(['TooManyRequestsException', 'ServiceException
 /** Timestamps, which AWS sends as epoch seconds in Java's double notation (1.631121728678E9). */
 const TIMESTAMP_FIELDS = /"(JoinedTimestamp|DelegationEnabledDate)":(\d+(?:\.\d+)?)/g;
 
+/** An error to answer; `text` is its message, null for the bodies AWS sends without one. */
 class OrgError extends Error {
-  constructor(status, type, message, extra = {}) {
-    super(message);
+  constructor(status, type, text, extra = {}) {
+    super(text ?? type);
+    this.text = text;
     this.status = status;
     this.type = type;
     this.extra = extra;
@@ -241,8 +243,8 @@ export class OrganizationsService {
   }
 
   /** An error as AWS JSON services send theirs: __type, and the message when there is one. */
-  fail(res, { status, type, message, extra }, messageKey, rid) {
-    const body = { __type: type, ...(message === null ? {} : { [messageKey]: message }), ...extra };
+  fail(res, { status, type, text, extra }, messageKey, rid) {
+    const body = { __type: type, ...(text === null ? {} : { [messageKey]: text }), ...extra };
     this.send(res, status, JSON.stringify(body), rid);
   }
 
@@ -251,7 +253,7 @@ export class OrganizationsService {
     const admitted = await admit(this.sim, 'organizations', req, res, { service: 'organizations', region: SIGNING_REGION });
     if (admitted.refusal) {
       const { status, code, message } = admitted.refusal;
-      return this.fail(res, { status, type: code, message, extra: {} }, MODELLED_REFUSALS.has(code) ? 'Message' : 'message', rid);
+      return this.fail(res, { status, type: code, text: message, extra: {} }, MODELLED_REFUSALS.has(code) ? 'Message' : 'message', rid);
     }
     let operation = null;
     try {
