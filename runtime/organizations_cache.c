@@ -419,11 +419,12 @@ enum ops_org_cache_outcome ops_org_cache_load(const struct ops_env *env, struct 
     goto cleanup; /* the warning says why */
   if (ops_file_read(path, OPS_ORG_CACHE_MAX_BYTES, OPS_ERR_CONFIG, &text, &len, warning) !=
       OPS_OK) {
-    outcome = errno == ENOENT ? OPS_ORG_CACHE_MISSING : OPS_ORG_CACHE_IGNORED;
-    goto cleanup; /* the warning names the file and why it cannot be read */
-  }
-  document = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-  if (!document)
+    if (errno == ENOENT)
+      outcome = OPS_ORG_CACHE_MISSING;
+    else
+      snprintf(why.text, sizeof(why.text), "cannot be read (%s)",
+               errno == EFBIG ? "too large" : strerror(errno));
+  } else if (!(document = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL)))
     snprintf(why.text, sizeof(why.text), "is not JSON");
   else if (s_private(path, &why) && s_read_header(document, caller_account, now, &written, &why)) {
     if (now - (double)written > (double)max_age_seconds)
@@ -436,7 +437,7 @@ enum ops_org_cache_outcome ops_org_cache_load(const struct ops_env *env, struct 
                   "the Organizations cache %s %s: not used, Organizations is read instead", path,
                   why.text);
 cleanup:
-  if (outcome == OPS_ORG_CACHE_MISSING && warning)
+  if (outcome != OPS_ORG_CACHE_IGNORED && warning)
     *warning = (struct ops_error){0};
   json_decref(document);
   free(text);
