@@ -269,6 +269,10 @@ struct ops_credentials_role_config {
   /* The profile whose role_arn this is, or NULL. With one, the credentials' source is "role R of
    * profile P, from BASE-SOURCE" and messages about MFA name it; without, STS's "role ARN". */
   const char *profile;
+  /* Names the role in its own failures (its AssumeRole's, not its base's, which pass as they
+   * are): "LABEL: MESSAGE", as a chain's hop says which it is ("hop 2 of 2 (role Ops)"). NULL:
+   * none. Copied. */
+  const char *label;
   /* Borrowed, and must outlive the provider; NULL: the provider makes its own from the context.
    * `sts` the STS client; `retry` the quota and send rate of this identity's STS calls (whoami()
    * as the role shares them, as an SDK client would). */

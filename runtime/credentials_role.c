@@ -23,6 +23,7 @@ struct s_role {
   char *external_id;
   char *mfa_serial;
   char *profile;
+  char *label;
   int duration;
   struct ops_sts_client *sts;
   struct ops_sts_client *own_sts; /* when none was lent */
@@ -66,6 +67,18 @@ static void s_finish(struct s_run *run, struct ops_credentials *credentials,
     copy = *err;
   s_run_free(run);
   ops_credentials_fetch_complete(fetch, credentials, credentials ? NULL : &copy);
+}
+
+/* Ends the fetch with the role's own failure, named by its label. */
+static void s_fail(struct s_run *run, const struct ops_error *err)
+{
+  struct ops_error failure = *err, labelled;
+  const char *label = run->role->label;
+  if (label) {
+    ops_error_set(&labelled, err->kind, "%s: %s", label, err->message);
+    memcpy(failure.message, labelled.message, sizeof(failure.message));
+  }
+  s_finish(run, NULL, &failure);
 }
 
 static void s_get_base(void *ud);
@@ -122,7 +135,7 @@ static void s_assumed(struct ops_sts_assumed_role *assumed, const struct ops_err
     struct ops_retry_timer timer = s_timer(run);
     if (!(run->timer = ops_retry_schedule(role->retry, &run->attempts, ops_retry_classify(err), -1,
                                           &failure, &timer)))
-      s_finish(run, NULL, &failure);
+      s_fail(run, &failure);
     return;
   }
   ops_retry_succeeded(role->retry, &run->attempts);
@@ -135,7 +148,7 @@ static void s_assumed(struct ops_sts_assumed_role *assumed, const struct ops_err
       s_describe(run, credentials, &failure) != OPS_OK) {
     free(arn);
     ops_credentials_free(credentials);
-    s_finish(run, NULL, &failure);
+    s_fail(run, &failure);
     return;
   }
   free(role->assumed_arn);
@@ -180,7 +193,7 @@ static void s_send(struct s_run *run)
   if (s_mfa_code(run, &err) != OPS_OK ||
       ops_sts_assume_role(role->sts, run->caller, &params, s_assumed, run, &run->call, &err) !=
           OPS_OK)
-    s_finish(run, NULL, &err);
+    s_fail(run, &err);
 }
 
 static void s_with_base(struct ops_credentials *credentials, const struct ops_error *err, void *ud)
@@ -245,6 +258,7 @@ static void s_destroy(void *impl)
   free(role->external_id);
   free(role->mfa_serial);
   free(role->profile);
+  free(role->label);
   free(role->assumed_arn);
   free(role);
 }
@@ -281,6 +295,7 @@ static int s_copy_config(struct s_role *role, const struct ops_credentials_role_
   role->external_id = ops_credentials_dup_optional(config->external_id, &ok);
   role->mfa_serial = ops_credentials_dup_optional(config->mfa_serial, &ok);
   role->profile = ops_credentials_dup_optional(config->profile, &ok);
+  role->label = ops_credentials_dup_optional(config->label, &ok);
   role->duration = config->duration_seconds;
   return ok && role->account ? OPS_OK : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
 }
