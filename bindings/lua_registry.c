@@ -29,9 +29,10 @@ static int s_holder_init(lua_State *L, void *object, struct ops_error *err)
 {
   struct s_holder *holder = object;
   const struct ops_config *config = ops_config_get(L);
+  const struct ops_registry_options options = {.role_override = config->role};
   return config->registry_path
-             ? ops_registry_load_file(config->registry_path, config->role, &holder->registry, err)
-             : ops_registry_load_env(config->role, &holder->registry, err);
+             ? ops_registry_load_file(config->registry_path, &options, &holder->registry, err)
+             : ops_registry_load_env(&options, &holder->registry, err);
 }
 
 static const struct ops_lua_aux_state_type s_holder_type = {.name = "opsrun.Registry",
@@ -76,22 +77,55 @@ static const struct ops_lua_aux_string_field s_string_fields[] = {
     OPS_LUA_AUX_STRING_FIELD(struct ops_registry_account, environment, "environment"),
     OPS_LUA_AUX_STRING_FIELD(struct ops_registry_account, role_name, "role_name"),
     OPS_LUA_AUX_STRING_FIELD(struct ops_registry_account, external_id, "external_id"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_registry_account, ou, "ou"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_registry_account, ou_path, "ou_path"),
 };
 
-/* A fresh table of the account's effective values (SPEC section 4). */
-static void s_push_account(lua_State *L, const struct ops_registry_account *account)
+static const struct ops_lua_aux_string_field s_hop_fields[] = {
+    OPS_LUA_AUX_STRING_FIELD(struct ops_registry_hop, role, "role"),
+    OPS_LUA_AUX_STRING_FIELD(struct ops_registry_hop, external_id, "external_id"),
+};
+
+/* regions: "enabled", or an array of names (empty: the operating region) */
+static void s_push_regions(lua_State *L, const struct ops_registry_account *account)
 {
-  lua_createtable(L, 0, 9);
-  ops_lua_aux_set_strings(L, account, s_string_fields,
-                          sizeof(s_string_fields) / sizeof(*s_string_fields));
-  s_set_integer(L, "session_duration", account->session_duration);
-  s_set_integer(L, "index", (lua_Integer)account->index);
+  if (account->regions_enabled) {
+    lua_pushliteral(L, "enabled");
+    return;
+  }
   lua_createtable(L, (int)account->region_count, 0);
   for (size_t i = 0; i < account->region_count; i++) {
     lua_pushstring(L, account->regions[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
+}
+
+/* role_chain: an array of {role, external_id}, or nothing when the account has none */
+static void s_set_role_chain(lua_State *L, const struct ops_registry_account *account)
+{
+  if (!account->role_chain_count)
+    return;
+  lua_createtable(L, (int)account->role_chain_count, 0);
+  for (size_t i = 0; i < account->role_chain_count; i++) {
+    lua_createtable(L, 0, 2);
+    ops_lua_aux_set_strings(L, &account->role_chain[i], s_hop_fields,
+                            sizeof(s_hop_fields) / sizeof(*s_hop_fields));
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "role_chain");
+}
+
+/* A fresh table of the account's effective values (SPEC section 4). */
+static void s_push_account(lua_State *L, const struct ops_registry_account *account)
+{
+  lua_createtable(L, 0, 12);
+  ops_lua_aux_set_strings(L, account, s_string_fields,
+                          sizeof(s_string_fields) / sizeof(*s_string_fields));
+  s_set_integer(L, "session_duration", account->session_duration);
+  s_set_integer(L, "index", (lua_Integer)account->index);
+  s_push_regions(L, account);
   lua_setfield(L, -2, "regions");
+  s_set_role_chain(L, account);
   lua_createtable(L, 0, (int)account->tag_count);
   for (size_t i = 0; i < account->tag_count; i++)
     ops_lua_aux_set_string(L, account->tags[i].key, account->tags[i].value);

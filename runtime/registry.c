@@ -1,7 +1,9 @@
 /* registry.c: the account registry (SPEC section 3). jansson parses (duplicate keys rejected);
  * a validation pass walks the document in order and stops at the first problem, naming its JSON
  * Pointer; a build pass then computes each account's effective values from the validated tree,
- * whose strings the registry keeps borrowing. A registry file is read by runtime/file.h. */
+ * whose strings the registry keeps borrowing. An overlay's result is built the same way from the
+ * overlay's tree and an Organizations listing, whose strings it copies into a JSON array it owns.
+ * A registry file is read by runtime/file.h. */
 #include "runtime/registry.h"
 
 #include <jansson.h>
@@ -20,11 +22,15 @@
 #define COUNT(array)      (sizeof(array) / sizeof(*(array)))
 
 struct ops_registry {
-  json_t *root; /* owns every string the accounts point to */
+  json_t *root;   /* owns every string the accounts point to but the copies; NULL: none */
+  json_t *copies; /* an overlay's result: the listed strings, copied (a JSON array of strings) */
   char *role_override;
+  bool from_organizations;
   struct ops_registry_account *accounts;
   size_t count;
   const struct ops_registry_account *central;
+  const char **unlisted; /* an overlay's result: entries the listing did not have */
+  size_t unlisted_count;
 };
 
 /* The validation walk: where it is (a JSON Pointer) and what it has seen so far. */
@@ -34,6 +40,7 @@ struct s_check {
   size_t place_len;
   json_t *first_id_at; /* account id -> index of its first account */
   long central_at;     /* index of the central account, -1 while none */
+  bool overlay;        /* an overlay of Organizations: accounts need only an id */
   struct ops_error *err;
 };
 
@@ -231,6 +238,13 @@ static int s_check_members(struct s_check *c, const json_t *object, const struct
   return 0;
 }
 
+static int s_require(struct s_check *c, const json_t *object, const char *key, const char *what)
+{
+  if (json_object_get(object, key))
+    return 0;
+  return s_fail(c, "missing required key \"%s\" (%s)", key, what);
+}
+
 /* Checks that `value` is an object (`what` says what kind), its members, and that its required
  * keys are there. */
 static int s_check_object(struct s_check *c, const json_t *value, const char *what,
@@ -239,12 +253,10 @@ static int s_check_object(struct s_check *c, const json_t *value, const char *wh
   if (!json_is_object(value))
     return s_expected(c, value, what);
   int rc = s_check_members(c, value, fields, n);
-  if (rc < 0)
-    return rc;
-  for (size_t i = 0; i < n; i++)
-    if (fields[i].required && !json_object_get(value, fields[i].key))
-      return s_fail(c, "missing required key \"%s\" (%s)", fields[i].key, fields[i].required);
-  return 0;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    if (fields[i].required)
+      rc = s_require(c, value, fields[i].key, fields[i].required);
+  return rc;
 }
 
 /* --- the values ---------------------------------------------------------------------------- */
@@ -284,10 +296,30 @@ static int s_check_role(struct s_check *c, const json_t *value)
   return s_expected(c, value, "\"central\" or \"workload\"");
 }
 
+static int s_check_boolean(struct s_check *c, const json_t *value)
+{
+  return json_is_boolean(value) ? 0 : s_expected(c, value, "true or false");
+}
+
+static int s_check_source(struct s_check *c, const json_t *value)
+{
+  const char *source = json_string_value(value);
+  if (source && (strcmp(source, "registry") == 0 || strcmp(source, "organizations") == 0))
+    return 0;
+  return s_expected(c, value, "\"registry\" or \"organizations\"");
+}
+
+static bool s_is_enabled_regions(const json_t *value)
+{
+  return json_is_string(value) && strcmp(json_string_value(value), "enabled") == 0;
+}
+
 static int s_check_regions(struct s_check *c, const json_t *value)
 {
+  if (s_is_enabled_regions(value))
+    return 0;
   if (!json_is_array(value) || json_array_size(value) == 0)
-    return s_expected(c, value, "a non-empty array of region names");
+    return s_expected(c, value, "a non-empty array of region names, or \"enabled\"");
   for (size_t i = 0; i < json_array_size(value); i++) {
     const json_t *region = json_array_get(value, i);
     size_t saved = s_enter_index(c, i);
@@ -321,32 +353,147 @@ static int s_check_tags(struct s_check *c, const json_t *value)
   return 0;
 }
 
+/* --- role chains --------------------------------------------------------------------------- */
+
+#define MAX_ROLE_NAME 64   /* IAM's limit */
+#define MAX_ROLE_ARN  2048 /* STS's limit on RoleArn */
+
+/* An IAM role name: 1 to 64 of A-Z a-z 0-9 + = , . @ _ - (IAM's pattern [\w+=,.@-]+). */
+static bool s_is_role_name(const char *name)
+{
+  size_t len = strlen(name);
+  if (len == 0 || len > MAX_ROLE_NAME)
+    return false;
+  return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=,.@_-") ==
+         len;
+}
+
+/* Whether `text` is arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME; its ACCOUNT then goes to
+ * `account` (13 bytes). */
+static bool s_parse_role_arn(const char *text, char *account)
+{
+  size_t len = strlen(text);
+  if (len > MAX_ROLE_ARN || strncmp(text, "arn:", 4) != 0)
+    return false;
+  const char *p = text + 4;
+  size_t partition = strspn(p, "abcdefghijklmnopqrstuvwxyz-");
+  if (partition == 0 || strncmp(p + partition, ":iam::", 6) != 0)
+    return false;
+  p += partition + 6;
+  if (strspn(p, "0123456789") != ACCOUNT_ID_DIGITS || strncmp(p + ACCOUNT_ID_DIGITS, ":role/", 6))
+    return false;
+  memcpy(account, p, ACCOUNT_ID_DIGITS);
+  account[ACCOUNT_ID_DIGITS] = '\0';
+  p += ACCOUNT_ID_DIGITS + 6;
+  for (const char *q = p; *q; q++)
+    if (*q < 0x21 || *q > 0x7e)
+      return false;
+  return s_is_role_name(strrchr(p - 1, '/') + 1);
+}
+
+/* A hop's role as a string: its own, or its object's "role". */
+static const char *s_hop_role(const json_t *hop)
+{
+  return json_string_value(json_is_object(hop) ? json_object_get(hop, "role") : hop);
+}
+
+static int s_check_hop_role(struct s_check *c, const json_t *value)
+{
+  char account[ACCOUNT_ID_DIGITS + 1];
+  const char *role = json_string_value(value);
+  if (role && (s_is_role_name(role) || s_parse_role_arn(role, account)))
+    return 0;
+  return s_expected(c, value, "a role name or a role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
+}
+
+static const struct s_field s_hop_fields[] = {
+    {"role", s_check_hop_role, "a role name or a role ARN"},
+    {"external_id", s_check_nonempty_string, NULL},
+};
+
+static int s_check_hop(struct s_check *c, const json_t *value)
+{
+  if (json_is_string(value))
+    return s_check_hop_role(c, value);
+  return s_check_object(c, value,
+                        "a role name, a role ARN or an object with \"role\" and \"external_id\"",
+                        s_hop_fields, COUNT(s_hop_fields));
+}
+
+static int s_check_role_chain(struct s_check *c, const json_t *value)
+{
+  size_t n = json_array_size(value);
+  if (!json_is_array(value) || n == 0 || n > OPS_REGISTRY_MAX_ROLE_CHAIN)
+    return s_expected(c, value, "an array of 1 to 10 roles to assume in turn");
+  for (size_t i = 0; i < n; i++) {
+    size_t saved = s_enter_index(c, i);
+    int rc = s_check_hop(c, json_array_get(value, i));
+    if (rc < 0)
+      return rc;
+    s_leave(c, saved);
+  }
+  return 0;
+}
+
+/* An object's role_name and role_chain agree: not both, and the chain's last role is the role in
+ * the account `id` (NULL for `defaults`: in every account, so a name). The caller has entered the
+ * object. */
+static int s_check_role_choice(struct s_check *c, const json_t *object, const char *id)
+{
+  const json_t *chain = json_object_get(object, "role_chain");
+  if (!chain)
+    return 0;
+  s_enter(c, "role_chain");
+  if (json_object_get(object, "role_name"))
+    return s_fail(c, "role_chain and role_name together: the chain's last role is the role in the "
+                     "account, so give one of them");
+  size_t last = json_array_size(chain) - 1;
+  char account[ACCOUNT_ID_DIGITS + 1];
+  if (!s_parse_role_arn(s_hop_role(json_array_get(chain, last)), account))
+    return 0;
+  s_enter_index(c, last);
+  if (!id)
+    return s_fail(c, "the last role of the defaults' chain is the role in each account: a role "
+                     "name, not an ARN");
+  if (strcmp(account, id) != 0)
+    return s_fail(c,
+                  "the last role of the chain is the role in account %s, got a role of "
+                  "account %s",
+                  id, account);
+  return 0;
+}
+
 /* --- the objects --------------------------------------------------------------------------- */
 
+#define NAME_EXPECTED "a non-empty string"
+
+/* "name" is required but in an overlay (s_check_account). */
 static const struct s_field s_account_fields[] = {
     {"id", s_check_id, "a string of exactly 12 digits"},
-    {"name", s_check_nonempty_string, "a non-empty string"},
+    {"name", s_check_nonempty_string, NULL},
     {"role", s_check_role, NULL},
     {"environment", s_check_string, NULL},
     {"role_name", s_check_nonempty_string, NULL},
+    {"role_chain", s_check_role_chain, NULL},
     {"external_id", s_check_nonempty_string, NULL},
     {"regions", s_check_regions, NULL},
     {"session_duration", s_check_session_duration, NULL},
     {"tags", s_check_tags, NULL},
+    {"exclude", s_check_boolean, NULL},
 };
 
-/* SPEC section 3: every optional account value but role and environment falls back here. */
+/* SPEC section 3: every optional account value but role, environment and exclude falls back
+ * here. */
 static const struct s_field s_defaults_fields[] = {
-    {"role_name", s_check_nonempty_string, NULL},
-    {"external_id", s_check_nonempty_string, NULL},
-    {"regions", s_check_regions, NULL},
-    {"session_duration", s_check_session_duration, NULL},
-    {"tags", s_check_tags, NULL},
+    {"role_name", s_check_nonempty_string, NULL},         {"role_chain", s_check_role_chain, NULL},
+    {"external_id", s_check_nonempty_string, NULL},       {"regions", s_check_regions, NULL},
+    {"session_duration", s_check_session_duration, NULL}, {"tags", s_check_tags, NULL},
 };
 
 static int s_check_defaults(struct s_check *c, const json_t *value)
 {
-  return s_check_object(c, value, "an object", s_defaults_fields, COUNT(s_defaults_fields));
+  int rc = s_check_object(c, value, "an object", s_defaults_fields, COUNT(s_defaults_fields));
+  return rc < 0 ? rc : s_check_role_choice(c, value, NULL);
 }
 
 /* An account's id must be new and at most one account central; the caller has entered
@@ -363,7 +510,7 @@ static int s_check_account_unique(struct s_check *c, const json_t *account, size
   if (json_object_set_new(c->first_id_at, id, json_integer((json_int_t)index)) != 0)
     return ops_error_set(c->err, OPS_ERR_NOMEM, "out of memory loading %s", c->source);
   const char *role = json_string_value(json_object_get(account, "role"));
-  if (role && strcmp(role, "central") == 0) {
+  if (!c->overlay && role && strcmp(role, "central") == 0) {
     if (c->central_at >= 0) {
       s_enter(c, "role");
       return s_fail(c,
@@ -380,6 +527,13 @@ static int s_check_account(struct s_check *c, const json_t *account, size_t inde
 {
   int rc =
       s_check_object(c, account, "an account object", s_account_fields, COUNT(s_account_fields));
+  if (rc == 0 && !c->overlay)
+    rc = s_require(c, account, "name", NAME_EXPECTED);
+  if (rc == 0) {
+    size_t saved = c->place_len;
+    rc = s_check_role_choice(c, account, json_string_value(json_object_get(account, "id")));
+    s_leave(c, saved);
+  }
   return rc < 0 ? rc : s_check_account_unique(c, account, index);
 }
 
@@ -398,28 +552,63 @@ static int s_check_accounts(struct s_check *c, const json_t *value)
   return 0;
 }
 
+#define ACCOUNTS_EXPECTED "an array of accounts"
+
+/* "accounts" is required but in an overlay (s_check_registry). */
 static const struct s_field s_top_fields[] = {
     {"defaults", s_check_defaults, NULL},
-    {"accounts", s_check_accounts, "an array of accounts"},
+    {"accounts", s_check_accounts, NULL},
+    {"source", s_check_source, NULL},
 };
+
+static bool s_says_organizations(const json_t *root)
+{
+  const char *source = json_string_value(json_object_get(root, "source"));
+  return source && strcmp(source, "organizations") == 0;
+}
 
 static int s_check_registry(struct s_check *c, const json_t *root)
 {
-  return s_check_object(c, root, "an object with \"accounts\"", s_top_fields, COUNT(s_top_fields));
+  c->overlay = c->overlay || s_says_organizations(root);
+  int rc =
+      s_check_object(c, root, "an object with \"accounts\"", s_top_fields, COUNT(s_top_fields));
+  return rc < 0 || c->overlay ? rc : s_require(c, root, "accounts", ACCOUNTS_EXPECTED);
 }
 
 /* --- effective values ---------------------------------------------------------------------- */
 
+/* Where an account's values come from: its registry entry and the defaults (each NULL when there
+ * is none), and the tags Organizations lists (none for a loaded registry). */
+struct s_layers {
+  const json_t *entry;
+  const json_t *defaults;
+  const struct ops_registry_tag *listed_tags;
+  size_t listed_tag_count;
+};
+
 /* The account's own value of `key`, else the defaults', else NULL. */
-static const json_t *s_effective(const json_t *account, const json_t *defaults, const char *key)
+static const json_t *s_effective(const struct s_layers *layers, const char *key)
 {
-  const json_t *own = json_object_get(account, key);
-  return own ? own : json_object_get(defaults, key);
+  const json_t *own = json_object_get(layers->entry, key);
+  return own ? own : json_object_get(layers->defaults, key);
+}
+
+/* A copy of `text` the registry owns, or NULL (also for NULL `text`): *ok becomes false when
+ * memory ran out. */
+static const char *s_copy(struct ops_registry *registry, const char *text, bool *ok)
+{
+  json_t *copy = text ? json_stringn_nocheck(text, strlen(text)) : NULL;
+  if (text && (!copy || json_array_append_new(registry->copies, copy) != 0)) {
+    *ok = false;
+    return NULL;
+  }
+  return json_string_value(copy);
 }
 
 static int s_build_regions(struct ops_registry_account *account, const json_t *regions)
 {
   size_t n = json_array_size(regions);
+  account->regions_enabled = s_is_enabled_regions(regions);
   if (n == 0)
     return 0;
   const char **names = calloc(n, sizeof(*names));
@@ -432,73 +621,157 @@ static int s_build_regions(struct ops_registry_account *account, const json_t *r
   return 0;
 }
 
-static struct ops_registry_tag s_tag_of(void *iter)
+static bool s_has_tag(const struct ops_registry_tag *tags, size_t count, const char *key)
 {
-  return (struct ops_registry_tag){json_object_iter_key(iter),
-                                   json_string_value(json_object_iter_value(iter))};
+  for (size_t i = 0; i < count; i++)
+    if (strcmp(tags[i].key, key) == 0)
+      return true;
+  return false;
 }
 
-/* The account's own tags in their order, then the defaults' tags it does not set. */
-static int s_build_tags(struct ops_registry_account *account, const json_t *own,
-                        const json_t *defaults)
+/* Appends the tags of a JSON object that `tags` does not hold yet. */
+static size_t s_add_tags(struct ops_registry_tag *tags, size_t count, const json_t *object)
 {
-  size_t n = json_object_size(own) + json_object_size(defaults);
+  for (void *it = json_object_iter((json_t *)object); it;
+       it = json_object_iter_next((json_t *)object, it))
+    if (!s_has_tag(tags, count, json_object_iter_key(it)))
+      tags[count++] = (struct ops_registry_tag){json_object_iter_key(it),
+                                                json_string_value(json_object_iter_value(it))};
+  return count;
+}
+
+/* The account's own tags in their order, then the defaults' it does not set, then the listed
+ * ones neither sets (copied). */
+static int s_build_tags(struct ops_registry *registry, struct ops_registry_account *account,
+                        const struct s_layers *layers)
+{
+  const json_t *own = json_object_get(layers->entry, "tags");
+  const json_t *defaults = json_object_get(layers->defaults, "tags");
+  size_t n = json_object_size(own) + json_object_size(defaults) + layers->listed_tag_count;
   if (n == 0)
     return 0;
   struct ops_registry_tag *tags = calloc(n, sizeof(*tags));
   if (!tags)
     return OPS_ERR_NOMEM;
-  size_t count = 0;
-  for (void *it = json_object_iter((json_t *)own); it;
-       it = json_object_iter_next((json_t *)own, it))
-    tags[count++] = s_tag_of(it);
-  for (void *it = json_object_iter((json_t *)defaults); it;
-       it = json_object_iter_next((json_t *)defaults, it))
-    if (!json_object_get(own, json_object_iter_key(it)))
-      tags[count++] = s_tag_of(it);
   account->tags = tags;
+  size_t count = s_add_tags(tags, s_add_tags(tags, 0, own), defaults);
+  bool ok = true;
+  for (size_t i = 0; i < layers->listed_tag_count; i++) {
+    const struct ops_registry_tag *listed = &layers->listed_tags[i];
+    if (!s_has_tag(tags, count, listed->key))
+      tags[count++] = (struct ops_registry_tag){s_copy(registry, listed->key, &ok),
+                                                s_copy(registry, listed->value, &ok)};
+  }
   account->tag_count = count;
+  return ok ? 0 : OPS_ERR_NOMEM;
+}
+
+/* The object's role: its role_chain (an array) or its role_name (a string), or NULL. */
+static const json_t *s_role_of(const json_t *object)
+{
+  const json_t *chain = json_object_get(object, "role_chain");
+  return chain ? chain : json_object_get(object, "role_name");
+}
+
+/* The role's name of a chain's role (an ARN's last part). */
+static const char *s_role_name_of(const char *role)
+{
+  return strncmp(role, "arn:", 4) == 0 ? strrchr(role, '/') + 1 : role;
+}
+
+/* The hops of a validated chain; --role replaces the last role, whose external id falls back to
+ * the account's (or the defaults') external_id. */
+static int s_build_chain(struct ops_registry *registry, struct ops_registry_account *account,
+                         const json_t *chain)
+{
+  size_t n = json_array_size(chain);
+  struct ops_registry_hop *hops = calloc(n, sizeof(*hops));
+  if (!hops)
+    return OPS_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const json_t *hop = json_array_get(chain, i);
+    hops[i].role = s_hop_role(hop);
+    hops[i].external_id = json_string_value(json_object_get(hop, "external_id"));
+  }
+  struct ops_registry_hop *last = &hops[n - 1];
+  if (registry->role_override)
+    last->role = registry->role_override;
+  if (!last->external_id)
+    last->external_id = account->external_id;
+  account->role_chain = hops;
+  account->role_chain_count = n;
+  account->role_name = s_role_name_of(last->role);
+  account->external_id = last->external_id;
   return 0;
 }
 
-static int s_build_account(struct ops_registry *registry, size_t index)
+/* role_name, external_id and role_chain: the entry's role, else the defaults'. */
+static int s_build_role(struct ops_registry *registry, struct ops_registry_account *account,
+                        const struct s_layers *layers)
 {
-  const json_t *defaults = json_object_get(registry->root, "defaults");
-  const json_t *json = json_array_get(json_object_get(registry->root, "accounts"), index);
-  struct ops_registry_account *account = &registry->accounts[index];
-  const char *role = json_string_value(json_object_get(json, "role"));
-  const json_t *duration = s_effective(json, defaults, "session_duration");
-  const char *role_name = json_string_value(s_effective(json, defaults, "role_name"));
-
-  account->index = index;
-  account->id = json_string_value(json_object_get(json, "id"));
-  account->name = json_string_value(json_object_get(json, "name"));
-  account->environment = json_string_value(json_object_get(json, "environment"));
-  account->central = role && strcmp(role, "central") == 0;
+  const json_t *role = s_role_of(layers->entry);
+  if (!role)
+    role = s_role_of(layers->defaults);
+  account->external_id = json_string_value(s_effective(layers, "external_id"));
+  if (json_is_array(role))
+    return s_build_chain(registry, account, role);
   account->role_name = registry->role_override ? registry->role_override
-                       : role_name             ? role_name
+                       : role                  ? json_string_value(role)
                                                : OPS_REGISTRY_DEFAULT_ROLE_NAME;
-  account->external_id = json_string_value(s_effective(json, defaults, "external_id"));
-  account->session_duration =
-      duration ? (int)json_integer_value(duration) : OPS_REGISTRY_DEFAULT_SESSION_DURATION;
-  if (account->central)
-    registry->central = account;
-  if (s_build_regions(account, s_effective(json, defaults, "regions")) < 0)
-    return OPS_ERR_NOMEM;
-  return s_build_tags(account, json_object_get(json, "tags"), json_object_get(defaults, "tags"));
+  return 0;
 }
 
-static int s_build(struct ops_registry *registry)
+/* The values every account has: role, regions, session duration and tags. */
+static int s_build_effective(struct ops_registry *registry, struct ops_registry_account *account,
+                             const struct s_layers *layers)
 {
-  registry->count = json_array_size(json_object_get(registry->root, "accounts"));
-  if (registry->count == 0)
+  const json_t *duration = s_effective(layers, "session_duration");
+  account->session_duration =
+      duration ? (int)json_integer_value(duration) : OPS_REGISTRY_DEFAULT_SESSION_DURATION;
+  if (s_build_role(registry, account, layers) < 0 ||
+      s_build_regions(account, s_effective(layers, "regions")) < 0)
+    return OPS_ERR_NOMEM;
+  return s_build_tags(registry, account, layers);
+}
+
+static bool s_excluded(const json_t *entry)
+{
+  return json_is_true(json_object_get(entry, "exclude"));
+}
+
+/* The loaded registry's account from its entry at `index`; `overlay`: its role is ignored. */
+static int s_build_account(struct ops_registry *registry, struct ops_registry_account *account,
+                           size_t index, bool overlay)
+{
+  const json_t *entry = json_array_get(json_object_get(registry->root, "accounts"), index);
+  const struct s_layers layers = {entry, json_object_get(registry->root, "defaults"), NULL, 0};
+  const char *role = json_string_value(json_object_get(entry, "role"));
+
+  account->index = index;
+  account->id = json_string_value(json_object_get(entry, "id"));
+  account->name = json_string_value(json_object_get(entry, "name"));
+  account->environment = json_string_value(json_object_get(entry, "environment"));
+  account->central = !overlay && role && strcmp(role, "central") == 0;
+  if (account->central)
+    registry->central = account;
+  return s_build_effective(registry, account, &layers);
+}
+
+static int s_build(struct ops_registry *registry, bool overlay)
+{
+  const json_t *entries = json_object_get(registry->root, "accounts");
+  size_t n = json_array_size(entries);
+  if (n == 0)
     return 0;
-  registry->accounts = calloc(registry->count, sizeof(*registry->accounts));
+  registry->accounts = calloc(n, sizeof(*registry->accounts));
   if (!registry->accounts)
     return OPS_ERR_NOMEM;
-  for (size_t i = 0; i < registry->count; i++)
-    if (s_build_account(registry, i) < 0)
+  for (size_t i = 0; i < n; i++) {
+    if (s_excluded(json_array_get(entries, i)))
+      continue;
+    if (s_build_account(registry, &registry->accounts[registry->count++], i, overlay) < 0)
       return OPS_ERR_NOMEM;
+  }
   return 0;
 }
 
@@ -525,12 +798,28 @@ static int s_syntax_error(const char *source, const json_error_t *error, struct 
                        column, text);
 }
 
+/* A new registry keeping --role (NULL or "": none), or NULL when out of memory. */
+static struct ops_registry *s_registry_new(const char *role_override)
+{
+  struct ops_registry *registry = calloc(1, sizeof(*registry));
+  if (registry && role_override && *role_override &&
+      !(registry->role_override = strdup(role_override))) {
+    free(registry);
+    return NULL;
+  }
+  return registry;
+}
+
 int ops_registry_load_text(const char *source, const char *text, size_t len,
-                           const char *role_override, struct ops_registry **out,
+                           const struct ops_registry_options *options, struct ops_registry **out,
                            struct ops_error *err)
 {
+  static const struct ops_registry_options none = {0};
   struct ops_registry *registry = NULL;
-  struct s_check check = {.source = source, .central_at = -1, .err = err};
+  if (!options)
+    options = &none;
+  struct s_check check = {
+      .source = source, .central_at = -1, .overlay = options->organizations, .err = err};
   json_error_t error;
   int rc = 0;
 
@@ -555,14 +844,14 @@ int ops_registry_load_text(const char *source, const char *text, size_t len,
   if (rc < 0)
     goto cleanup;
 
-  registry = calloc(1, sizeof(*registry));
-  if (!registry ||
-      (role_override && *role_override && !(registry->role_override = strdup(role_override)))) {
+  registry = s_registry_new(options->role_override);
+  if (!registry) {
     rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory loading %s", source);
     goto cleanup;
   }
   registry->root = json_incref(root);
-  rc = s_build(registry);
+  registry->from_organizations = s_says_organizations(root);
+  rc = s_build(registry, check.overlay);
   if (rc < 0) {
     ops_error_set(err, rc, "out of memory loading %s", source);
     goto cleanup;
@@ -577,8 +866,8 @@ cleanup:
   return rc;
 }
 
-int ops_registry_load_file(const char *path, const char *role_override, struct ops_registry **out,
-                           struct ops_error *err)
+int ops_registry_load_file(const char *path, const struct ops_registry_options *options,
+                           struct ops_registry **out, struct ops_error *err)
 {
   char *text = NULL;
   size_t len = 0;
@@ -586,20 +875,19 @@ int ops_registry_load_file(const char *path, const char *role_override, struct o
   int rc = ops_file_read(path, OPS_REGISTRY_MAX_FILE_BYTES, OPS_ERR_REGISTRY, &text, &len, err);
   if (rc != OPS_OK)
     return rc;
-  rc = ops_registry_load_text(path, text, len, role_override, out, err);
+  rc = ops_registry_load_text(path, text, len, options, out, err);
   free(text);
   return rc;
 }
 
-int ops_registry_load_env(const char *role_override, struct ops_registry **out,
+int ops_registry_load_env(const struct ops_registry_options *options, struct ops_registry **out,
                           struct ops_error *err)
 {
   const char *text = getenv(OPS_REGISTRY_ENV);
   *out = NULL;
   if (!text || !*text)
     return 0;
-  return ops_registry_load_text(OPS_REGISTRY_ENV_SOURCE, text, strlen(text), role_override, out,
-                                err);
+  return ops_registry_load_text(OPS_REGISTRY_ENV_SOURCE, text, strlen(text), options, out, err);
 }
 
 void ops_registry_free(struct ops_registry *registry)
@@ -609,14 +897,127 @@ void ops_registry_free(struct ops_registry *registry)
   for (size_t i = 0; i < registry->count && registry->accounts; i++) {
     free((void *)registry->accounts[i].regions);
     free((void *)registry->accounts[i].tags);
+    free((void *)registry->accounts[i].role_chain);
   }
   free(registry->accounts);
+  free(registry->unlisted);
   free(registry->role_override);
+  json_decref(registry->copies);
   json_decref(registry->root);
   free(registry);
 }
 
+/* --- the overlay of an Organizations listing ----------------------------------------------- */
+
+/* An object of the overlay's entries by id. */
+static json_t *s_entries_by_id(const json_t *root)
+{
+  const json_t *entries = json_object_get(root, "accounts");
+  json_t *by_id = json_object();
+  for (size_t i = 0; by_id && i < json_array_size(entries); i++) {
+    json_t *entry = json_array_get(entries, i);
+    if (json_object_set(by_id, json_string_value(json_object_get(entry, "id")), entry) != 0) {
+      json_decref(by_id);
+      return NULL;
+    }
+  }
+  return by_id;
+}
+
+/* The listed account overlaid by its entry (NULL: none). */
+static int s_build_listed(struct ops_registry *registry, struct ops_registry_account *account,
+                          const struct ops_registry_listed *listed, const json_t *entry,
+                          const char *central_id)
+{
+  const struct s_layers layers = {entry, json_object_get(registry->root, "defaults"), listed->tags,
+                                  listed->tag_count};
+  const char *name = json_string_value(json_object_get(entry, "name"));
+  bool ok = true;
+  account->id = s_copy(registry, listed->id, &ok);
+  account->name = name                            ? name
+                  : listed->name && *listed->name ? s_copy(registry, listed->name, &ok)
+                                                  : account->id;
+  account->environment = json_string_value(json_object_get(entry, "environment"));
+  account->ou = s_copy(registry, listed->ou_id, &ok);
+  account->ou_path = s_copy(registry, listed->ou_path, &ok);
+  account->central = central_id && strcmp(listed->id, central_id) == 0;
+  if (account->central)
+    registry->central = account;
+  if (!ok)
+    return OPS_ERR_NOMEM;
+  return s_build_effective(registry, account, &layers);
+}
+
+static int s_build_overlay(struct ops_registry *registry, const struct ops_registry_listed *listed,
+                           size_t count, const char *central_id)
+{
+  json_t *by_id = s_entries_by_id(registry->root);
+  if (!by_id || (count && !(registry->accounts = calloc(count, sizeof(*registry->accounts))))) {
+    json_decref(by_id);
+    return OPS_ERR_NOMEM;
+  }
+  int rc = 0;
+  for (size_t i = 0; i < count && rc == 0; i++) {
+    const json_t *entry = json_object_get(by_id, listed[i].id);
+    if (entry)
+      json_object_del(by_id, listed[i].id); /* what stays was not listed */
+    if (s_excluded(entry))
+      continue;
+    struct ops_registry_account *account = &registry->accounts[registry->count];
+    account->index = registry->count++;
+    rc = s_build_listed(registry, account, &listed[i], entry, central_id);
+  }
+  if (rc == 0 && json_object_size(by_id) &&
+      !(registry->unlisted = calloc(json_object_size(by_id), sizeof(*registry->unlisted))))
+    rc = OPS_ERR_NOMEM;
+  const json_t *entries = json_object_get(registry->root, "accounts");
+  for (size_t i = 0; rc == 0 && i < json_array_size(entries); i++) {
+    const char *id = json_string_value(json_object_get(json_array_get(entries, i), "id"));
+    if (json_object_get(by_id, id))
+      registry->unlisted[registry->unlisted_count++] = id;
+  }
+  json_decref(by_id);
+  return rc;
+}
+
+int ops_registry_overlay(const struct ops_registry *overlay, const char *role_override,
+                         const struct ops_registry_listed *listed, size_t count,
+                         const char *central_id, struct ops_registry **out, struct ops_error *err)
+{
+  struct ops_registry *registry = s_registry_new(role_override && *role_override ? role_override
+                                                 : overlay ? overlay->role_override
+                                                           : NULL);
+  *out = NULL;
+  if (!registry || !(registry->copies = json_array())) {
+    ops_registry_free(registry);
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory overlaying the registry");
+  }
+  registry->root = overlay ? json_incref(overlay->root) : NULL;
+  registry->from_organizations = true;
+  if (s_build_overlay(registry, listed, count, central_id) < 0) {
+    ops_registry_free(registry);
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory overlaying the registry");
+  }
+  *out = registry;
+  return 0;
+}
+
 /* --- reading ------------------------------------------------------------------------------- */
+
+bool ops_registry_from_organizations(const struct ops_registry *registry)
+{
+  return registry->from_organizations;
+}
+
+size_t ops_registry_unlisted_count(const struct ops_registry *registry)
+{
+  return registry->unlisted_count;
+}
+
+const char *ops_registry_unlisted_id(const struct ops_registry *registry, size_t index)
+{
+  return index < registry->unlisted_count ? registry->unlisted[index] : NULL;
+}
 
 size_t ops_registry_count(const struct ops_registry *registry)
 {

@@ -1,6 +1,7 @@
 /* test_registry.c: runtime/registry.h: a valid registry's effective values and fallbacks, the
- * --role override, $ACCOUNT_REGISTRY text, files, --shard K/N, and a table of malformed
- * registries, each with the exact one-line message it must be rejected with. */
+ * --role override, $ACCOUNT_REGISTRY text, files, --shard K/N, role chains, "enabled" regions,
+ * exclusion, the overlay of an Organizations listing, and a table of malformed registries, each
+ * with the exact one-line message it must be rejected with. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,16 +30,22 @@ static const char s_valid[] =
     "  ]\n"
     "}\n";
 
-static struct ops_registry *s_load(const char *text, const char *role_override)
+static struct ops_registry *s_load_with(const char *text,
+                                        const struct ops_registry_options *options)
 {
   struct ops_registry *registry = NULL;
   struct ops_error err = {0};
-  int rc =
-      ops_registry_load_text("registry.json", text, strlen(text), role_override, &registry, &err);
+  int rc = ops_registry_load_text("registry.json", text, strlen(text), options, &registry, &err);
   if (rc != 0)
     fail_msg("a valid registry was rejected: %s", err.message);
   assert_non_null(registry);
   return registry;
+}
+
+static struct ops_registry *s_load(const char *text, const char *role_override)
+{
+  const struct ops_registry_options options = {.role_override = role_override};
+  return s_load_with(text, &options);
 }
 
 static const char *s_tag(const struct ops_registry_account *account, const char *key)
@@ -179,7 +186,8 @@ static void account_registry_env_holds_json_text(void **state)
   struct ops_registry *registry = NULL;
   struct ops_error err = {0};
   setenv("ACCOUNT_REGISTRY", s_valid, 1);
-  assert_int_equal(ops_registry_load_env("Role", &registry, &err), 0);
+  const struct ops_registry_options options = {.role_override = "Role"};
+  assert_int_equal(ops_registry_load_env(&options, &registry, &err), 0);
   assert_non_null(registry);
   assert_int_equal(ops_registry_count(registry), 3);
   assert_string_equal(ops_registry_at(registry, 2)->role_name, "Role");
@@ -241,6 +249,245 @@ static void files_are_read_and_named_as_given(void **state)
   assert_string_equal(err.message, "/tmp: cannot read: Is a directory");
 }
 
+/* --- role chains, "enabled" regions, exclusion --------------------------------------------- */
+
+#define HUB "arn:aws:iam::111111111111:role/OpsHub"
+
+static const char s_chained[] =
+    "{\n"
+    "  \"defaults\": { \"role_chain\": [\"" HUB "\", \"OpsReadOnly\"], \"regions\": \"enabled\",\n"
+    "                \"external_id\": \"default-x\" },\n"
+    "  \"accounts\": [\n"
+    "    { \"id\": \"222222222222\", \"name\": \"Prod\", \"external_id\": \"x-2\" },\n"
+    "    { \"id\": \"333333333333\", \"name\": \"Staging\", \"regions\": [\"eu-west-1\"],\n"
+    "      \"role_chain\": [{ \"role\": \"" HUB "\", \"external_id\": \"hub-x\" },\n"
+    "                     \"arn:aws:iam::333333333333:role/team/Ops\"] },\n"
+    "    { \"id\": \"444444444444\", \"name\": \"Direct\", \"role_name\": \"Plain\" },\n"
+    "    { \"id\": \"555555555555\", \"name\": \"Gone\", \"exclude\": true },\n"
+    "    { \"id\": \"666666666666\", \"name\": \"Kept\", \"exclude\": false }\n"
+    "  ]\n"
+    "}\n";
+
+static void role_chains_come_from_the_account_else_the_defaults(void **state)
+{
+  (void)state;
+  struct ops_registry *registry = s_load(s_chained, NULL);
+  const struct ops_registry_account *prod = ops_registry_at(registry, 0);
+  assert_int_equal(prod->role_chain_count, 2);
+  assert_string_equal(prod->role_chain[0].role, HUB);
+  assert_null(prod->role_chain[0].external_id);
+  assert_string_equal(prod->role_chain[1].role, "OpsReadOnly");
+  /* the last role is the account's: its external_id is the account's */
+  assert_string_equal(prod->role_chain[1].external_id, "x-2");
+  assert_string_equal(prod->external_id, "x-2");
+  assert_string_equal(prod->role_name, "OpsReadOnly");
+  assert_true(prod->regions_enabled);
+  assert_int_equal(prod->region_count, 0);
+
+  const struct ops_registry_account *staging = ops_registry_at(registry, 1);
+  assert_int_equal(staging->role_chain_count, 2);
+  assert_string_equal(staging->role_chain[0].external_id, "hub-x");
+  assert_string_equal(staging->role_chain[1].role, "arn:aws:iam::333333333333:role/team/Ops");
+  assert_string_equal(staging->role_chain[1].external_id, "default-x");
+  assert_string_equal(staging->role_name, "Ops"); /* an ARN's name */
+  assert_false(staging->regions_enabled);
+  assert_int_equal(staging->region_count, 1);
+
+  const struct ops_registry_account *direct = ops_registry_at(registry, 2);
+  assert_int_equal(direct->role_chain_count, 0); /* its role_name wins over the defaults' chain */
+  assert_null(direct->role_chain);
+  assert_string_equal(direct->role_name, "Plain");
+  assert_string_equal(direct->external_id, "default-x");
+  ops_registry_free(registry);
+}
+
+static void the_role_option_replaces_a_chains_last_role(void **state)
+{
+  (void)state;
+  struct ops_registry *registry = s_load(s_chained, "FromCommandLine");
+  const struct ops_registry_account *prod = ops_registry_at(registry, 0);
+  assert_int_equal(prod->role_chain_count, 2);
+  assert_string_equal(prod->role_chain[0].role, HUB);
+  assert_string_equal(prod->role_chain[1].role, "FromCommandLine");
+  assert_string_equal(prod->role_name, "FromCommandLine");
+  ops_registry_free(registry);
+}
+
+static void excluded_accounts_are_left_out(void **state)
+{
+  (void)state;
+  struct ops_registry *registry = s_load(s_chained, NULL);
+  assert_int_equal(ops_registry_count(registry), 4);
+  const struct ops_registry_account *kept = ops_registry_at(registry, 3);
+  assert_string_equal(kept->id, "666666666666");
+  assert_int_equal(kept->index, 4); /* its place in the file */
+  const struct ops_registry_account *workloads[4];
+  assert_int_equal(ops_registry_workloads(registry, 1, 2, workloads), 2);
+  assert_string_equal(workloads[0]->id, "333333333333");
+  assert_string_equal(workloads[1]->id, "666666666666");
+  assert_false(ops_registry_from_organizations(registry));
+  assert_int_equal(ops_registry_unlisted_count(registry), 0);
+  ops_registry_free(registry);
+}
+
+/* --- the overlay of Organizations ----------------------------------------------------------- */
+
+static const char s_overlay[] =
+    "{\n"
+    "  \"source\": \"organizations\",\n"
+    "  \"defaults\": { \"role_name\": \"OverlayRole\", \"session_duration\": 1800,\n"
+    "                \"tags\": { \"team\": \"ops\", \"owner\": \"platform\" } },\n"
+    "  \"accounts\": [\n"
+    "    { \"id\": \"999999999999\", \"role_name\": \"Typo\" },\n"
+    "    { \"id\": \"300000000003\", \"exclude\": true },\n"
+    "    { \"id\": \"200000000002\", \"name\": \"Renamed\", \"environment\": \"prod\",\n"
+    "      \"role\": \"central\", \"external_id\": \"x-2\", \"regions\": \"enabled\",\n"
+    "      \"role_chain\": [\"" HUB "\", \"Ops\"], \"tags\": { \"team\": \"payments\" } },\n"
+    "    { \"id\": \"888888888888\", \"exclude\": true }\n"
+    "  ]\n"
+    "}\n";
+
+static const struct ops_registry_tag s_listed_tags[] = {
+    {"owner", "listed-owner"}, {"cost", "42"}, {"team", "listed-team"}};
+
+static const struct ops_registry_listed s_listed[] = {
+    {"111111111111", "Management", "m@example.com", "r-ab12", "Root", NULL, 0},
+    {"200000000001", "One", NULL, "ou-ab12-11111111", "Root/Workloads", s_listed_tags, 3},
+    {"200000000002", "Two", NULL, "ou-ab12-22222222", "Root/Workloads/Prod", s_listed_tags, 1},
+    {"300000000003", "Three", NULL, "ou-ab12-33333333", "Root/Sandbox", NULL, 0},
+    {"400000000004", "", NULL, NULL, NULL, NULL, 0},
+};
+
+static struct ops_registry *s_overlaid(const struct ops_registry *overlay, const char *role)
+{
+  struct ops_registry *result = NULL;
+  struct ops_error err = {0};
+  assert_int_equal(ops_registry_overlay(overlay, role, s_listed, 5, "111111111111", &result, &err),
+                   0);
+  assert_non_null(result);
+  return result;
+}
+
+static void an_overlay_needs_only_ids(void **state)
+{
+  (void)state;
+  struct ops_registry *overlay = s_load(s_overlay, NULL);
+  assert_true(ops_registry_from_organizations(overlay));
+  assert_int_equal(ops_registry_count(overlay), 2); /* the excluded are left out */
+  assert_null(ops_registry_at(overlay, 0)->name);
+  assert_null(ops_registry_central(overlay)); /* "role" is ignored: the caller is central */
+  ops_registry_free(overlay);
+
+  const struct ops_registry_options org = {.organizations = true};
+  overlay = s_load_with("{\"accounts\": [{\"id\": \"222222222222\"}]}", &org); /* --org */
+  assert_false(ops_registry_from_organizations(overlay));
+  assert_int_equal(ops_registry_count(overlay), 1);
+  ops_registry_free(overlay);
+  overlay = s_load("{\"source\": \"organizations\", \"defaults\": {\"role_name\": \"R\"}}", NULL);
+  assert_int_equal(ops_registry_count(overlay), 0); /* "accounts" may be absent */
+  ops_registry_free(overlay);
+  overlay = s_load("{\"source\": \"registry\", \"accounts\": []}", NULL);
+  assert_false(ops_registry_from_organizations(overlay));
+  ops_registry_free(overlay);
+}
+
+static void the_overlay_sets_effective_values_by_id(void **state)
+{
+  (void)state;
+  struct ops_registry *overlay = s_load(s_overlay, NULL);
+  struct ops_registry *result = s_overlaid(overlay, NULL);
+  ops_registry_free(overlay); /* nothing is borrowed from it */
+  assert_true(ops_registry_from_organizations(result));
+  assert_int_equal(ops_registry_count(result), 4); /* 300000000003 excluded */
+
+  const struct ops_registry_account *central = ops_registry_central(result);
+  assert_non_null(central);
+  assert_ptr_equal(central, ops_registry_at(result, 0));
+  assert_string_equal(central->name, "Management");
+  assert_string_equal(central->ou, "r-ab12");
+  assert_string_equal(central->ou_path, "Root");
+
+  const struct ops_registry_account *one = ops_registry_at(result, 1);
+  assert_int_equal(one->index, 1);
+  assert_false(one->central);
+  assert_string_equal(one->name, "One");
+  assert_null(one->environment);
+  assert_string_equal(one->role_name, "OverlayRole"); /* the defaults' */
+  assert_int_equal(one->session_duration, 1800);
+  assert_int_equal(one->role_chain_count, 0);
+  assert_string_equal(one->ou_path, "Root/Workloads");
+  assert_int_equal(one->tag_count, 3); /* the defaults' over the listed ones */
+  assert_string_equal(one->tags[0].key, "team");
+  assert_string_equal(one->tags[0].value, "ops");
+  assert_string_equal(one->tags[1].key, "owner");
+  assert_string_equal(one->tags[1].value, "platform");
+  assert_string_equal(one->tags[2].key, "cost");
+  assert_string_equal(one->tags[2].value, "42");
+
+  const struct ops_registry_account *two = ops_registry_at(result, 2);
+  assert_string_equal(two->id, "200000000002");
+  assert_string_equal(two->name, "Renamed");
+  assert_string_equal(two->environment, "prod");
+  assert_false(two->central); /* its "role" says central: the caller's account is */
+  assert_int_equal(two->role_chain_count, 2);
+  assert_string_equal(two->role_chain[1].role, "Ops");
+  assert_string_equal(two->role_chain[1].external_id, "x-2");
+  assert_string_equal(two->role_name, "Ops");
+  assert_true(two->regions_enabled);
+  assert_string_equal(s_tag(two, "team"), "payments");  /* its own over the defaults' */
+  assert_string_equal(s_tag(two, "owner"), "platform"); /* the defaults' over the listed */
+  assert_int_equal(two->tag_count, 2);
+
+  const struct ops_registry_account *four = ops_registry_at(result, 3);
+  assert_string_equal(four->id, "400000000004");
+  assert_string_equal(four->name, "400000000004"); /* no listed name: the id */
+  assert_null(four->ou);
+  assert_int_equal(four->index, 3);
+
+  /* entries of accounts not listed: the typo and the excluded one, in registry order */
+  assert_int_equal(ops_registry_unlisted_count(result), 2);
+  assert_string_equal(ops_registry_unlisted_id(result, 0), "999999999999");
+  assert_string_equal(ops_registry_unlisted_id(result, 1), "888888888888");
+  assert_null(ops_registry_unlisted_id(result, 2));
+
+  const struct ops_registry_account *workloads[4];
+  assert_int_equal(ops_registry_workloads(result, 0, 2, workloads), 2); /* --shard 1/2 */
+  assert_string_equal(workloads[0]->id, "200000000001");
+  assert_string_equal(workloads[1]->id, "400000000004");
+  ops_registry_free(result);
+}
+
+static void without_an_overlay_the_builtins_apply(void **state)
+{
+  (void)state;
+  struct ops_registry *result = s_overlaid(NULL, NULL);
+  assert_int_equal(ops_registry_count(result), 5);
+  const struct ops_registry_account *one = ops_registry_at(result, 1);
+  assert_string_equal(one->role_name, OPS_REGISTRY_DEFAULT_ROLE_NAME);
+  assert_int_equal(one->session_duration, OPS_REGISTRY_DEFAULT_SESSION_DURATION);
+  assert_int_equal(one->tag_count, 3);
+  assert_string_equal(s_tag(one, "team"), "listed-team");
+  assert_int_equal(ops_registry_unlisted_count(result), 0);
+  ops_registry_free(result);
+
+  result = s_overlaid(NULL, "FromCommandLine");
+  assert_string_equal(ops_registry_at(result, 4)->role_name, "FromCommandLine");
+  ops_registry_free(result);
+
+  struct ops_registry *overlay = s_load(s_overlay, "Loaded");
+  result = s_overlaid(overlay, NULL); /* the overlay's own --role */
+  assert_string_equal(ops_registry_at(result, 1)->role_name, "Loaded");
+  assert_string_equal(ops_registry_at(result, 2)->role_chain[1].role, "Loaded");
+  ops_registry_free(result);
+  ops_registry_free(overlay);
+
+  struct ops_error err = {0};
+  assert_int_equal(ops_registry_overlay(NULL, NULL, NULL, 0, NULL, &result, &err), 0);
+  assert_int_equal(ops_registry_count(result), 0);
+  assert_null(ops_registry_central(result));
+  ops_registry_free(result);
+}
+
 /* --- malformed registries ------------------------------------------------------------------- */
 
 /* A one-account registry around the members `m` of account 0. */
@@ -277,7 +524,7 @@ static const struct s_bad s_bad_registries[] = {
     {"{\"Defaults\": {}, \"accounts\": []}",
      "registry.json: /Defaults: unknown key (did you mean \"defaults\"?)"},
     {"{\"accounts\": [], \"version\": 2}",
-     "registry.json: /version: unknown key (expected one of: defaults, accounts)"},
+     "registry.json: /version: unknown key (expected one of: defaults, accounts, source)"},
     {"{\"accounts\": {\"id\": \"222222222222\"}}",
      "registry.json: /accounts: expected an array of accounts, got an object"},
     {"{\"accounts\": null}", "registry.json: /accounts: expected an array of accounts, got null"},
@@ -290,13 +537,13 @@ static const struct s_bad s_bad_registries[] = {
      "registry.json: /defaults/roleName: unknown key (did you mean \"role_name\"?)"},
     {"{\"defaults\": {\"environment\": \"prod\"}, \"accounts\": []}",
      "registry.json: /defaults/environment: unknown key (expected one of: role_name, "
-     "external_id, regions, session_duration, tags)"},
+     "role_chain, external_id, regions, session_duration, tags)"},
     {"{\"defaults\": {\"session_duration\": 60}, \"accounts\": []}",
      "registry.json: /defaults/session_duration: expected an integer number of seconds from 900 "
      "to 43200, got 60"},
     {"{\"defaults\": {\"regions\": \"us-east-1\"}, \"accounts\": []}",
-     "registry.json: /defaults/regions: expected a non-empty array of region names, got "
-     "\"us-east-1\""},
+     "registry.json: /defaults/regions: expected a non-empty array of region names, or "
+     "\"enabled\", got \"us-east-1\""},
     /* an account */
     {"{\"accounts\": [\"222222222222\"]}",
      "registry.json: /accounts/0: expected an account object, got \"222222222222\""},
@@ -308,10 +555,12 @@ static const struct s_bad s_bad_registries[] = {
      "registry.json: /accounts/0/duration: unknown key (did you mean \"session_duration\"?)"},
     {ACCOUNT(GOOD ", \"owner\": \"me\""),
      "registry.json: /accounts/0/owner: unknown key (expected one of: id, name, role, "
-     "environment, role_name, external_id, regions, session_duration, tags)"},
+     "environment, role_name, role_chain, external_id, regions, session_duration, tags, "
+     "exclude)"},
     {ACCOUNT(GOOD ", \"a/b~c\": 1"),
      "registry.json: /accounts/0/a~1b~0c: unknown key (expected one of: id, name, role, "
-     "environment, role_name, external_id, regions, session_duration, tags)"},
+     "environment, role_name, role_chain, external_id, regions, session_duration, tags, "
+     "exclude)"},
     /* id */
     {ACCOUNT("\"id\": \"12345\", \"name\": \"P\""),
      "registry.json: /accounts/0/id: expected a string of exactly 12 digits, got \"12345\""},
@@ -350,8 +599,8 @@ static const struct s_bad s_bad_registries[] = {
      "registry.json: /accounts/0/external_id: expected a non-empty string, got 42"},
     /* regions */
     {ACCOUNT(GOOD ", \"regions\": []"),
-     "registry.json: /accounts/0/regions: expected a non-empty array of region names, got an "
-     "empty array"},
+     "registry.json: /accounts/0/regions: expected a non-empty array of region names, or "
+     "\"enabled\", got an empty array"},
     {ACCOUNT(GOOD ", \"regions\": [\"us-east-1\", \"US-EAST-1\"]"),
      "registry.json: /accounts/0/regions/1: expected a region name such as \"us-east-1\", got "
      "\"US-EAST-1\""},
@@ -401,6 +650,82 @@ static const struct s_bad s_bad_registries[] = {
      "most one is allowed"},
     {"{\"accounts\": [{\"id\": \"111111111111\", \"name\": \"A\"}, {\"id\": \"2\"}]}",
      "registry.json: /accounts/1/id: expected a string of exactly 12 digits, got \"2\""},
+    /* source, and an overlay's accounts */
+    {"{\"source\": \"Organizations\", \"accounts\": []}",
+     "registry.json: /source: expected \"registry\" or \"organizations\", got \"Organizations\""},
+    {"{\"sources\": \"organizations\"}",
+     "registry.json: /sources: unknown key (did you mean \"source\"?)"},
+    {"{\"source\": \"registry\"}",
+     "registry.json: top level: missing required key \"accounts\" (an array of accounts)"},
+    {"{\"source\": \"organizations\", \"accounts\": [{\"name\": \"P\"}]}",
+     "registry.json: /accounts/0: missing required key \"id\" (a string of exactly 12 digits)"},
+    {"{\"source\": \"organizations\", \"accounts\": [{\"id\": \"2\"}]}",
+     "registry.json: /accounts/0/id: expected a string of exactly 12 digits, got \"2\""},
+    {"{\"accounts\": [{\"id\": \"222222222222\"}], \"source\": \"organizations\", \"x\": 1}",
+     "registry.json: /x: unknown key (expected one of: defaults, accounts, source)"},
+    /* exclude, regions "enabled" */
+    {ACCOUNT(GOOD ", \"exclude\": \"yes\""),
+     "registry.json: /accounts/0/exclude: expected true or false, got \"yes\""},
+    {ACCOUNT(GOOD ", \"excluded\": true"),
+     "registry.json: /accounts/0/excluded: unknown key (did you mean \"exclude\"?)"},
+    {ACCOUNT(GOOD ", \"regions\": \"all\""),
+     "registry.json: /accounts/0/regions: expected a non-empty array of region names, or "
+     "\"enabled\", got \"all\""},
+    {ACCOUNT(GOOD ", \"regions\": \"Enabled\""),
+     "registry.json: /accounts/0/regions: expected a non-empty array of region names, or "
+     "\"enabled\", got \"Enabled\""},
+    /* role_chain */
+    {ACCOUNT(GOOD ", \"role_chain\": []"),
+     "registry.json: /accounts/0/role_chain: expected an array of 1 to 10 roles to assume in turn, "
+     "got an empty array"},
+    {ACCOUNT(GOOD ", \"role_chain\": \"" HUB "\""),
+     "registry.json: /accounts/0/role_chain: expected an array of 1 to 10 roles to assume in turn, "
+     "got \"" HUB "\""},
+    {ACCOUNT(
+         GOOD
+         ", \"role_chain\": [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\"]"),
+     "registry.json: /accounts/0/role_chain: expected an array of 1 to 10 roles to assume in turn, "
+     "got an array"},
+    {ACCOUNT(GOOD ", \"role_chain\": [\"" HUB "\", \"Ops Role\"]"),
+     "registry.json: /accounts/0/role_chain/1: expected a role name or a role ARN "
+     "(arn:aws:iam::ACCOUNT:role/NAME), got \"Ops Role\""},
+    {ACCOUNT(GOOD ", \"role_chain\": [\"arn:aws:iam::11111111111:role/Hub\", \"Ops\"]"),
+     "registry.json: /accounts/0/role_chain/0: expected a role name or a role ARN "
+     "(arn:aws:iam::ACCOUNT:role/NAME), got \"arn:aws:iam::11111111111:role/Hub\""},
+    {ACCOUNT(GOOD ", \"role_chain\": [\"arn:aws:iam::111111111111:user/ops\", \"Ops\"]"),
+     "registry.json: /accounts/0/role_chain/0: expected a role name or a role ARN "
+     "(arn:aws:iam::ACCOUNT:role/NAME), got \"arn:aws:iam::111111111111:user/ops\""},
+    {ACCOUNT(GOOD ", \"role_chain\": [\"arn:aws:iam::111111111111:role/\", \"Ops\"]"),
+     "registry.json: /accounts/0/role_chain/0: expected a role name or a role ARN "
+     "(arn:aws:iam::ACCOUNT:role/NAME), got \"arn:aws:iam::111111111111:role/\""},
+    {ACCOUNT(GOOD ", \"role_chain\": [{\"role\": \"" HUB "\", \"externalId\": \"x\"}, \"Ops\"]"),
+     "registry.json: /accounts/0/role_chain/0/externalId: unknown key (did you mean "
+     "\"external_id\"?)"},
+    {ACCOUNT(GOOD ", \"role_chain\": [{\"external_id\": \"x-1\"}, \"Ops\"]"),
+     "registry.json: /accounts/0/role_chain/0: missing required key \"role\" (a role name or a "
+     "role ARN)"},
+    {ACCOUNT(GOOD ", \"role_chain\": [{\"role\": \"" HUB "\", \"external_id\": \"\"}, \"Ops\"]"),
+     "registry.json: /accounts/0/role_chain/0/external_id: expected a non-empty string, got \"\""},
+    {ACCOUNT(GOOD ", \"role_chain\": [42]"),
+     "registry.json: /accounts/0/role_chain/0: expected a role name, a role ARN or an object with "
+     "\"role\" and \"external_id\", got 42"},
+    {ACCOUNT(GOOD ", \"role_name\": \"Ops\", \"role_chain\": [\"" HUB "\", \"Ops\"]"),
+     "registry.json: /accounts/0/role_chain: role_chain and role_name together: the chain's last "
+     "role is the role in the account, so give one of them"},
+    {ACCOUNT(GOOD ", \"role_chain\": [\"" HUB "\", \"arn:aws:iam::333333333333:role/Ops\"]"),
+     "registry.json: /accounts/0/role_chain/1: the last role of the chain is the role in account "
+     "222222222222, got a role of account 333333333333"},
+    {"{\"defaults\": {\"role_chain\": [{\"role\": \"" HUB "\"}]}, \"accounts\": []}",
+     "registry.json: /defaults/role_chain/0: the last role of the defaults' chain is the role in "
+     "each account: a role name, not an ARN"},
+    {"{\"defaults\": {\"role_chain\": [\"Ops\"], \"role_name\": \"Ops\"}, \"accounts\": []}",
+     "registry.json: /defaults/role_chain: role_chain and role_name together: the chain's last "
+     "role is the role in the account, so give one of them"},
+    {"{\"defaults\": {\"rolechain\": [\"Ops\"]}, \"accounts\": []}",
+     "registry.json: /defaults/rolechain: unknown key (did you mean \"role_chain\"?)"},
+    {"{\"defaults\": {\"exclude\": true}, \"accounts\": []}",
+     "registry.json: /defaults/exclude: unknown key (expected one of: role_name, role_chain, "
+     "external_id, regions, session_duration, tags)"},
 };
 
 static void malformed_registries_are_rejected_with_exact_messages(void **state)
@@ -435,6 +760,12 @@ int main(void)
       cmocka_unit_test(shards_cover_every_workload_account_once),
       cmocka_unit_test(account_registry_env_holds_json_text),
       cmocka_unit_test(files_are_read_and_named_as_given),
+      cmocka_unit_test(role_chains_come_from_the_account_else_the_defaults),
+      cmocka_unit_test(the_role_option_replaces_a_chains_last_role),
+      cmocka_unit_test(excluded_accounts_are_left_out),
+      cmocka_unit_test(an_overlay_needs_only_ids),
+      cmocka_unit_test(the_overlay_sets_effective_values_by_id),
+      cmocka_unit_test(without_an_overlay_the_builtins_apply),
       cmocka_unit_test(malformed_registries_are_rejected_with_exact_messages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

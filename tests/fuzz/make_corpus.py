@@ -127,6 +127,21 @@ REGISTRY = {
     "two_centrals": b'{"accounts": [{"id": "111111111111", "name": "a", "role": "central"},'
                     b' {"id": "222222222222", "name": "b", "role": "central"}]}',
     "not_json": b'{"accounts": [',
+    "chain": b"""{
+  "defaults": { "role_chain": ["arn:aws:iam::111111111111:role/OpsHub", "OpsReadOnly"],
+                "regions": "enabled" },
+  "accounts": [
+    { "id": "222222222222", "name": "Production", "external_id": "x-123" },
+    { "id": "333333333333", "name": "Staging", "role_chain": [
+        { "role": "arn:aws:iam::111111111111:role/OpsHub", "external_id": "hub-1" },
+        { "role": "arn:aws:iam::333333333333:role/path/Ops", "external_id": "x-3" } ] },
+    { "id": "444444444444", "name": "Gone", "exclude": true }
+  ]
+}
+""",
+    "overlay": b'{"source": "organizations", "defaults": {"tags": {"team": "ops"}},'
+               b' "accounts": [{"id": "222222222222", "role_name": "R"},'
+               b' {"id": "333333333333", "exclude": true}]}',
 }
 
 

@@ -1,5 +1,6 @@
 -- accounts_spec.lua: accounts([filter]) and central() of the opsrun module (SPEC sections 3-4):
--- filters, the central account, fresh tables, registry errors, --shard and --role.
+-- filters, the central account, fresh tables, role chains, "enabled" regions and exclusion,
+-- registry errors, --shard and --role.
 --
 -- How: every case runs in a fresh process. The module reads its registry from the environment
 -- (OPSRUN_REGISTRY, a path, else ACCOUNT_REGISTRY, JSON text) once per Lua state and keeps it,
@@ -165,6 +166,31 @@ describe("accounts()", function()
     rejects('{tags = "payments"}', 'tags must be a table such as {team = "payments"}, got string')
     rejects('{enviroment = "prod"}', 'unknown field "enviroment" in filter; the fields are ' ..
       "environment, external_id, id, index, name, regions, role_name, session_duration, tags")
+  end)
+
+  it("gives an account's role_chain and regions = \"enabled\", and leaves excluded ones out",
+    function()
+    local chained = [[{
+      "defaults": { "role_chain": ["arn:aws:iam::111111111111:role/OpsHub", "OpsReadOnly"],
+                    "regions": "enabled" },
+      "accounts": [
+        { "id": "222222222222", "name": "P", "external_id": "x-2" },
+        { "id": "333333333333", "name": "Gone", "exclude": true },
+        { "id": "444444444444", "name": "D", "role_name": "Direct", "regions": ["eu-west-1"] }
+      ]
+    }]]
+    local got = run("return accounts()", { env = { ACCOUNT_REGISTRY = chained } })
+    assert.are.same({
+      id = "222222222222", name = "P", role_name = "OpsReadOnly", external_id = "x-2",
+      role_chain = { { role = "arn:aws:iam::111111111111:role/OpsHub" },
+        { role = "OpsReadOnly", external_id = "x-2" } },
+      regions = "enabled", session_duration = 3600, tags = {}, index = 0,
+    }, got[1])
+    assert.are.same({
+      id = "444444444444", name = "D", role_name = "Direct", regions = { "eu-west-1" },
+      session_duration = 3600, tags = {}, index = 2,
+    }, got[2])
+    assert.are.equal(2, #got)
   end)
 
   it("reads the JSON text of ACCOUNT_REGISTRY when no path is set", function()
