@@ -217,7 +217,7 @@ test('throttling and 5xx on demand', () =>
     assert.equal(m.status, 429);
     assert.equal(m.headers.get('x-amzn-errortype'), 'ThrottlingException');
     const c = await counters(ready);
-    assert.deepEqual(c.throttled, { sts: 1, mcp: 1 });
+    assert.deepEqual(c.throttled, { sts: 1, mcp: 1, organizations: 0 });
   }).then(() =>
     withSim(['--accounts', '1', '--sts-error-rate', '1', '--mcp-error-rate', '1'], async (ready) => {
       const statuses = new Set();
