@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Proves the simulator against clients nobody on the team wrote: Debian's AWS CLI drives STS
-# with --endpoint-url, and curl --aws-sigv4 drives the MCP endpoint. One line per check, then
-# "N passed, M failed"; exits non-zero on any failure. Uses lib.sh, jq, curl and awscli.
+# Proves the simulator against clients nobody on the team wrote: Debian's AWS CLI drives STS and
+# Organizations with --endpoint-url, and curl --aws-sigv4 drives the MCP endpoint. One line per
+# check, then "N passed, M failed"; exits non-zero on any failure. Uses lib.sh, jq, curl and
+# awscli.
 set -uo pipefail
 cd "$(dirname "$0")" || exit 2
 . ./lib.sh
@@ -22,7 +23,7 @@ fi
 # The AWS CLI sees only what a check gives it: no profile, config file, IMDS or pager.
 : >"$WORK/config"
 : >"$WORK/credentials"
-unset AWS_MAX_ATTEMPTS AWS_RETRY_MODE AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_REGION AWS_ENDPOINT_URL AWS_ENDPOINT_URL_STS \
+unset AWS_MAX_ATTEMPTS AWS_RETRY_MODE AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_REGION AWS_ENDPOINT_URL AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_ORGANIZATIONS \
   AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI
 export AWS_CONFIG_FILE="$WORK/config" AWS_SHARED_CREDENTIALS_FILE="$WORK/credentials" AWS_REGION=us-east-1 \
   AWS_EC2_METADATA_DISABLED=true AWS_PAGER= AWS_CLI_AUTO_PROMPT=off
@@ -256,6 +257,72 @@ if sim_start --accounts 1 --credential-lifetime 1; then
   sim_stop
 else
   check "simulator starts with --credential-lifetime 1" false
+fi
+
+# ---------------------------------------------------------------- Organizations through the AWS CLI
+aws_org() { # ARGS...: `aws organizations ARGS` as the running simulator's base user
+  AWS_ACCESS_KEY_ID=$SIM_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$SIM_SECRET_ACCESS_KEY \
+    "$AWS_CLI" --endpoint-url "$SIM_ORGANIZATIONS" --output json organizations "$@" >"$WORK/out" 2>"$WORK/err"
+}
+
+# Pages of 2 with an empty page after each one that leaves accounts behind; Debian's CLI knows
+# only the retired Status, so it is sent beside State here.
+if sim_start --accounts 4 --org-page-size 2 --org-empty-pages --org-legacy-status; then
+  ROOT=$(sim_get .org_root)
+  PROD=$(sim_get '.org_ous["Root/Workloads/Prod"]')
+  ACCOUNT=$(sim_get '.accounts[0]')
+  t_org_list_accounts() {
+    aws_org list-accounts || return 1
+    [ "$(jq -r '[.Accounts[].Id] | sort | join(" ")' "$WORK/out")" = "$(sim_get '[.central_account] + .accounts + .suspended_accounts + .closed_accounts | sort | join(" ")')" ] &&
+      has "[.Accounts[] | select(.Status == \"SUSPENDED\") | .Id] | sort == $(sim_get '.suspended_accounts + .closed_accounts | sort | tojson')" "$WORK/out" &&
+      [ "$(sim_counter .org_ListAccounts)" = 7 ] # 7 accounts: pages of 2, 0, 2, 0, 2, 0, 1
+  }
+  check "aws organizations list-accounts pages through empty pages to every account" t_org_list_accounts
+  t_org_list_roots() {
+    aws_org list-roots && has ".Roots == [{\"Id\": \"$ROOT\", \"Arn\": .Roots[0].Arn, \"Name\": \"Root\", \"PolicyTypes\": [{\"Type\": \"SERVICE_CONTROL_POLICY\", \"Status\": \"ENABLED\"}]}]" "$WORK/out"
+  }
+  check "aws organizations list-roots gives the ready line's root" t_org_list_roots
+  t_org_list_ous() {
+    aws_org list-organizational-units-for-parent --parent-id "$ROOT" &&
+      has '[.OrganizationalUnits[].Name] | sort == ["Sandbox", "Security", "Workloads"]' "$WORK/out" &&
+      aws_org list-organizational-units-for-parent --parent-id "$(sim_get '.org_ous["Root/Workloads"]')" &&
+      has '[.OrganizationalUnits[].Name] | sort == ["Dev", "Prod"]' "$WORK/out"
+  }
+  check "aws organizations list-organizational-units-for-parent walks Root and Workloads" t_org_list_ous
+  t_org_list_for_parent() {
+    aws_org list-accounts-for-parent --parent-id "$PROD" && has "[.Accounts[].Id] == [\"$ACCOUNT\"]" "$WORK/out"
+  }
+  check "aws organizations list-accounts-for-parent lists Root/Workloads/Prod" t_org_list_for_parent
+  t_org_tags() {
+    aws_org list-tags-for-resource --resource-id "$ACCOUNT" &&
+      has '[.Tags[].Key] == ["team", "cost-center", "environment"] and .Tags[2].Value == "production"' "$WORK/out" &&
+      [ "$(sim_counter .org_ListTagsForResource)" = 3 ] # 3 tags: pages of 2, 0, 1
+  }
+  check "aws organizations list-tags-for-resource pages through the account's tags" t_org_tags
+  sim_stop
+else
+  check "simulator starts with --org-page-size 2 --org-empty-pages" false
+fi
+
+if sim_start --accounts 1 --org-caller member; then
+  t_org_denied() {
+    ! aws_org list-accounts &&
+      grep -qF "An error occurred (AccessDeniedException) when calling the ListAccounts operation: You don't have permissions to access this resource." "$WORK/err"
+  }
+  check "aws organizations list-accounts as a member account is AccessDeniedException in AWS's words" t_org_denied
+  sim_stop
+else
+  check "simulator starts with --org-caller member" false
+fi
+
+if sim_start --accounts 2 --org-throttle-rate 0.5; then
+  t_org_retried() {
+    aws_org list-accounts && has '.Accounts | length == 5' "$WORK/out" && [ "$(sim_counter .throttled.organizations)" -gt 0 ]
+  }
+  check "aws organizations list-accounts retries TooManyRequestsException (HTTP 400) to success" t_org_retried
+  sim_stop
+else
+  check "simulator starts with --org-throttle-rate 0.5" false
 fi
 
 echo "$PASSED passed, $FAILED failed"
