@@ -4,7 +4,6 @@
  * list requests, several in flight at once, each followed through its pages. */
 #include "runtime/organizations.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +26,16 @@
 #define S_TIMEOUT_MS         30000L
 #define S_MAX_RESPONSE_BYTES ((size_t)4 << 20)
 
-/* OPS_ORG_REQUESTS_PER_SECOND: the Organizations User Guide's "Quotas and service limits for
- * AWS Organizations" (https://docs.aws.amazon.com/organizations/latest/userguide/
- * orgs_reference_limits.html) has a section of throttling limits counted per account, and
- * Organizations answers TooManyRequestsException ("You have sent too many requests in too short
- * a period of time") to callers that go faster; a walk of a large organization is hundreds of
- * small list requests, so the client keeps itself to a few a second, every operation counted. */
+/* OPS_ORG_REQUESTS_PER_SECOND: Organizations throttles each caller account ("Quotas and service
+ * limits for AWS Organizations", https://docs.aws.amazon.com/organizations/latest/userguide/
+ * orgs_reference_limits.html, section "Throttling limits"), answering TooManyRequestsException,
+ * "You have sent too many requests in too short a period of time" or "AWS Organizations can't
+ * complete your request because another request is already in progress" (HTTP 400), well before
+ * the tens a second other services allow: users of parallel walks hit it at a handful of
+ * requests (awsdocs/aws-organizations-docs#39, which also notes that the figures were long
+ * undocumented; awslabs/aws-deployment-framework#788 on ListRoots and ListParents). A walk of a
+ * large organization is hundreds of small list requests, so the client keeps to 5 a second, every
+ * operation counted, and retries what is throttled all the same. */
 
 enum s_op {
   S_LIST_ROOTS,
@@ -122,6 +125,22 @@ void ops_org_listing_free(struct ops_org_listing *listing)
     free(listing->skipped[i].state);
   free(listing->skipped);
   free(listing);
+}
+
+bool ops_org_is_account_id(const char *id)
+{
+  return id && strlen(id) == 12 && strspn(id, "0123456789") == 12;
+}
+
+static int s_compare_tags(const void *a, const void *b)
+{
+  return strcmp(((const struct ops_org_tag *)a)->key, ((const struct ops_org_tag *)b)->key);
+}
+
+void ops_org_account_sort_tags(struct ops_org_account *account)
+{
+  if (account->tag_count)
+    qsort(account->tags, account->tag_count, sizeof(account->tags[0]), s_compare_tags);
 }
 
 bool ops_org_listing_has_tags(const struct ops_org_listing *listing)
@@ -362,11 +381,6 @@ static int s_bad_answer(const struct s_request *r, long status, const char *why,
 
 /* --- reading a page --- */
 
-static bool s_is_account_id(const char *id)
-{
-  return id && strlen(id) == 12 && strspn(id, "0123456789") == 12;
-}
-
 /* The string member `name` of `object`, or `fallback` when it is absent or not a string. */
 static const char *s_member(const json_t *object, const char *name, const char *fallback)
 {
@@ -394,8 +408,9 @@ static int s_count_skipped(struct ops_org_listing *listing, const char *state)
   return OPS_OK;
 }
 
-static int s_keep_account(struct ops_org_call *call, const struct s_request *r, const json_t *item)
+static int s_keep_account(const struct s_request *r, const json_t *item)
 {
+  struct ops_org_call *call = r->call;
   struct ops_org_listing *found = call->found;
   if (found->count == call->found_capacity) {
     size_t capacity = call->found_capacity ? call->found_capacity * 2 : 64;
@@ -425,10 +440,10 @@ static int s_keep_account(struct ops_org_call *call, const struct s_request *r, 
 static int s_take_account(struct s_request *r, const json_t *item, struct ops_error *err)
 {
   const char *id = s_member(item, "Id", NULL);
-  if (!s_is_account_id(id))
+  if (!ops_org_is_account_id(id))
     return s_bad_answer(r, 200, "has an account whose Id is not 12 digits", err);
   const char *state = s_member(item, "State", s_member(item, "Status", "UNKNOWN"));
-  int rc = strcmp(state, "ACTIVE") == 0 ? s_keep_account(r->call, r, item)
+  int rc = strcmp(state, "ACTIVE") == 0 ? s_keep_account(r, item)
                                         : s_count_skipped(r->call->found, state);
   return rc == OPS_OK ? OPS_OK : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
 }
@@ -468,11 +483,6 @@ static int s_take_tag(struct s_request *r, json_t *item, struct ops_error *err)
   return OPS_OK;
 }
 
-static int s_compare_tags(const void *a, const void *b)
-{
-  return strcmp(((const struct ops_org_tag *)a)->key, ((const struct ops_org_tag *)b)->key);
-}
-
 /* The last page of an account's tags has arrived: they become its tags, sorted by key. */
 static int s_settle_tags(struct s_request *r, struct ops_error *err)
 {
@@ -494,11 +504,10 @@ static int s_settle_tags(struct s_request *r, struct ops_error *err)
     free(tags);
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   }
-  if (count)
-    qsort(tags, count, sizeof(*tags), s_compare_tags);
   account->tags = tags;
   account->tag_count = count;
   account->tags_fetched = true;
+  ops_org_account_sort_tags(account);
   return OPS_OK;
 }
 

@@ -31,7 +31,7 @@
 #include "runtime/transport.h"
 
 /* Requests a second the client sends, every operation counted, unless the options say
- * otherwise: well within the throttling limits AWS documents for Organizations (see
+ * otherwise: a handful, as Organizations throttles each caller account early (see
  * organizations.c). */
 #define OPS_ORG_REQUESTS_PER_SECOND 5.0
 
@@ -105,6 +105,12 @@ struct ops_org_listing {
 
 /* NULL is a no-op. */
 void ops_org_listing_free(struct ops_org_listing *listing);
+
+/* Whether `id` is an AWS account id: 12 ASCII digits (NULL is not). */
+bool ops_org_is_account_id(const char *id);
+
+/* Sorts an account's tags by key. */
+void ops_org_account_sort_tags(struct ops_org_account *account);
 
 /* Whether every account's tags were fetched (true for an empty listing). */
 bool ops_org_listing_has_tags(const struct ops_org_listing *listing);

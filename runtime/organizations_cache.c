@@ -2,7 +2,6 @@
  * to a temporary file beside the cache and renamed over it, and read back only when every field
  * is what this opsrun writes. Uses runtime/file.h to read and POSIX calls to write. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +17,6 @@
 /* How far in the future a cache may say it was written (another machine's clock, a shared
  * home) before it is taken as corrupt rather than fresh. */
 #define S_FUTURE_SLACK_SECONDS 300
-
-static bool s_is_account_id(const char *id)
-{
-  return id && strlen(id) == 12 && strspn(id, "0123456789") == 12;
-}
 
 /* A new string formatted as printf does, or NULL when out of memory. */
 static char *s_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -57,7 +51,7 @@ int ops_org_cache_path(const struct ops_env *env, const char *caller_account, ch
                        struct ops_error *err)
 {
   *path = NULL;
-  if (!s_is_account_id(caller_account))
+  if (!ops_org_is_account_id(caller_account))
     return ops_error_set(err, OPS_ERR_CONFIG,
                          "the Organizations cache is kept per caller account, and '%.40s' is not "
                          "an account id (12 digits)",
@@ -242,11 +236,6 @@ static bool s_copy_string(const json_t *object, const char *name, bool nonempty,
   return *out != NULL;
 }
 
-static int s_compare_tags(const void *a, const void *b)
-{
-  return strcmp(((const struct ops_org_tag *)a)->key, ((const struct ops_org_tag *)b)->key);
-}
-
 static bool s_read_tags(const json_t *tags, struct ops_org_account *account, size_t index,
                         struct s_why *why)
 {
@@ -272,7 +261,7 @@ static bool s_read_tags(const json_t *tags, struct ops_org_account *account, siz
     if (!tag->key || !tag->value)
       return s_reject(why, "out of memory", 0, NULL);
   }
-  qsort(account->tags, count, sizeof(*account->tags), s_compare_tags);
+  ops_org_account_sort_tags(account);
   return true;
 }
 
@@ -292,7 +281,7 @@ static bool s_read_account(const json_t *item, struct ops_org_account *account, 
   };
   if (!json_is_object(item))
     return s_reject(why, "is not an object", index, "");
-  if (!s_copy_string(item, "id", true, &account->id) || !s_is_account_id(account->id))
+  if (!s_copy_string(item, "id", true, &account->id) || !ops_org_is_account_id(account->id))
     return s_reject(why, "is not an account id (12 digits)", index, "id");
   for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
     char **slot = (char **)((char *)account + fields[i].offset);
