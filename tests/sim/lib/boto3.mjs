@@ -1,9 +1,11 @@
-// The AWS calls a script can make through call_boto3: EC2 DescribeInstances, STS
-// GetCallerIdentity, S3 ListBuckets and ListObjectsV2, IAM ListRoles, answered as the signing
-// identity from inventory.mjs with botocore's error classes and wording. The Python sandbox checks
+// The AWS calls a script can make through call_boto3: EC2 DescribeInstances and DescribeRegions,
+// STS GetCallerIdentity, S3 ListBuckets and ListObjectsV2, IAM ListRoles, answered as the signing
+// identity from inventory.mjs and regions.mjs with botocore's error classes and wording; a call
+// in a Region the identity's account has not enabled is refused as that service refuses it. The Python sandbox checks
 // parameters against SHAPES (botocore's messages need Python's own types and str()), so calls
 // arrive here as plain JSON values with botocore's validation report.
 import { ec2Instances, iamRoles, reservationsOf, s3Buckets, s3Objects } from './inventory.mjs';
+import { notEnabledRefusal, regionsOf } from './regions.mjs';
 import { REGION_IDS } from './util.mjs';
 
 const S = { type: 'string' };
@@ -60,7 +62,7 @@ function globMatch(pattern, text) {
   return re.test(text);
 }
 
-const EC2_FILTERS = {
+const INSTANCE_FILTERS = {
   'instance-state-name': (i) => [i.State.Name],
   'instance-type': (i) => [i.InstanceType],
   'instance-id': (i) => [i.InstanceId],
@@ -73,8 +75,8 @@ const EC2_FILTERS = {
   'tag-key': (i) => (i.Tags ?? []).map((t) => t.Key),
 };
 
-function filterValues(name) {
-  if (name in EC2_FILTERS) return EC2_FILTERS[name];
+function instanceFilter(name) {
+  if (Object.hasOwn(INSTANCE_FILTERS, name)) return INSTANCE_FILTERS[name];
   if (name.startsWith('tag:')) {
     const key = name.slice(4);
     return (i) => (i.Tags ?? []).filter((t) => t.Key === key).map((t) => t.Value);
@@ -82,9 +84,36 @@ function filterValues(name) {
   return null;
 }
 
+const REGION_FILTERS = {
+  endpoint: (r) => [r.Endpoint],
+  'opt-in-status': (r) => [r.OptInStatus],
+  'region-name': (r) => [r.RegionName],
+};
+
+function regionFilter(name) {
+  return Object.hasOwn(REGION_FILTERS, name) ? REGION_FILTERS[name] : null;
+}
+
+/**
+ * The items that pass every filter, as EC2 filters: filters AND, a filter's values OR, `*` and
+ * `?` wildcards. `valuesOf(name)` gives a filter's values of an item, null for an unknown name.
+ */
+function filtered(items, filters, valuesOf, op) {
+  for (const f of filters ?? []) {
+    const values = valuesOf(f.Name);
+    if (!values) throw clientError('InvalidParameterValue', `The filter '${f.Name}' is invalid`, op);
+    items = items.filter((i) => values(i).some((v) => (f.Values ?? []).some((pat) => globMatch(pat, v))));
+  }
+  return items;
+}
+
+function dryRun(p, op) {
+  if (p.DryRun) throw clientError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', op);
+}
+
 function describeInstances(ctx, p) {
   const op = 'DescribeInstances';
-  if (p.DryRun) throw clientError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', op);
+  dryRun(p, op);
   if (p.MaxResults !== undefined && p.InstanceIds?.length) {
     throw clientError('InvalidParameterCombination', 'The parameter instancesSet cannot be used with the parameter maxResults', op);
   }
@@ -104,11 +133,7 @@ function describeInstances(ctx, p) {
     const wanted = new Set(p.InstanceIds);
     instances = instances.filter((i) => wanted.has(i.InstanceId));
   }
-  for (const f of p.Filters ?? []) {
-    const values = filterValues(f.Name);
-    if (!values) throw clientError('InvalidParameterValue', `The filter '${f.Name}' is invalid`, op);
-    instances = instances.filter((i) => values(i).some((v) => (f.Values ?? []).some((pat) => globMatch(pat, v))));
-  }
+  instances = filtered(instances, p.Filters, instanceFilter, op);
   // Without MaxResults EC2 answers everything at once.
   const page = pageOf(instances, p.NextToken, p.MaxResults ?? Infinity, ctx, () => clientError('InvalidParameterValue', 'Unable to parse pagination token', op));
   const onPage = new Set(page.items.map((i) => i.InstanceId));
@@ -116,6 +141,24 @@ function describeInstances(ctx, p) {
     .map((r) => ({ ...r, Instances: r.Instances.filter((i) => onPage.has(i.InstanceId)) }))
     .filter((r) => r.Instances.length);
   return { Reservations: reservations, ...(page.next ? { NextToken: page.next } : {}) };
+}
+
+/** The Regions enabled for the account; with AllRegions every Region; with RegionNames those,
+ * enabled or not. Each with its OptInStatus. */
+function describeRegions(ctx, p) {
+  const op = 'DescribeRegions';
+  dryRun(p, op);
+  let regions = regionsOf(ctx.opts, ctx.account);
+  if (p.RegionNames?.length) {
+    const known = new Set(regions.map((r) => r.RegionName));
+    const unknown = p.RegionNames.filter((name) => !known.has(name));
+    if (unknown.length) throw clientError('InvalidParameterValue', `Invalid region: [${unknown.join(', ')}]`, op);
+    const wanted = new Set(p.RegionNames);
+    regions = regions.filter((r) => wanted.has(r.RegionName));
+  } else if (!p.AllRegions) {
+    regions = regions.filter((r) => r.OptInStatus !== 'not-opted-in');
+  }
+  return { Regions: filtered(regions, p.Filters, regionFilter, op) };
 }
 
 function listBuckets(ctx, p) {
@@ -210,6 +253,10 @@ const OPERATIONS = {
       shape: struct({ InstanceIds: list(S), DryRun: B, Filters: list(struct({ Name: S, Values: list(S) })), NextToken: S, MaxResults: I }),
       run: describeInstances,
     },
+    DescribeRegions: {
+      shape: struct({ Filters: list(struct({ Name: S, Values: list(S) })), RegionNames: list(S), DryRun: B, AllRegions: B }),
+      run: describeRegions,
+    },
   },
   sts: { GetCallerIdentity: { shape: struct({}), run: getCallerIdentity } },
   s3: {
@@ -243,7 +290,8 @@ function endpointHost(service, region) {
 export function callBoto3(call, ctx) {
   const { service, operation } = call;
   const region = call.region ?? ctx.defaultRegion;
-  ctx.counters.boto3Call(service, operation);
+  const account = ctx.identity.account;
+  ctx.counters.boto3Call(service, operation, account);
   if (!(service in OPERATIONS)) {
     throw new Boto3Error('UnknownServiceError', `Unknown service: '${service}'. Valid service names are: ${Object.keys(OPERATIONS).sort().join(', ')}`);
   }
@@ -258,7 +306,12 @@ export function callBoto3(call, ctx) {
   if (!spec.global && !REGION_IDS.has(region)) {
     throw new Boto3Error('EndpointConnectionError', `Could not connect to the endpoint URL: "https://${endpointHost(service, region)}/"`);
   }
-  return spec.run({ ...ctx, account: ctx.identity.account, region }, call.params);
+  const refusal = spec.global ? null : notEnabledRefusal(ctx.opts, service, account, region);
+  if (refusal) {
+    ctx.counters.disabledRegionCall(account);
+    throw clientError(refusal.code, refusal.message, operation);
+  }
+  return spec.run({ ...ctx, account, region }, call.params);
 }
 
 /** How many items each list of a response holds, as the hosted api_calls report them (n_items). */
