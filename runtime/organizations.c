@@ -91,7 +91,6 @@ struct ops_org_call {
   struct ops_timer *kickoff;     /* the first turn of the machine, from the loop */
   struct ops_org_listing *found; /* the walk: what it has found so far */
   size_t found_capacity;
-  struct ops_org_listing *tagged; /* the tag fetch: the caller's listing */
   ops_org_listing_fn listing_done;
   ops_org_tags_fn tags_done;
   void *ud;
@@ -840,7 +839,6 @@ int ops_org_fetch_tags(struct ops_org_client *client, struct ops_credentials_pro
   if (!call)
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   call->tags_done = done;
-  call->tagged = listing;
   bool queued = true;
   for (size_t i = 0; queued && i < listing->count; i++) {
     struct ops_org_account *account = &listing->accounts[i];

@@ -306,14 +306,19 @@ static void throttling_is_retried_and_the_last_error_says_how_many_attempts(void
 {
   struct fixture *f = *state;
   struct outcome o;
+  fake_env_set(&f->env, "AWS_MAX_ATTEMPTS", "4");
+  assert_int_equal(s_client(f, 1, 1000, NULL), OPS_OK);
+  fake_fail(&f->ft, OPS_ERR_TRANSPORT);
   fake_reply(&f->ft, 400, "{\"__type\":\"TooManyRequestsException\",\"message\":\"slow down\"}");
   fake_reply(&f->ft, 429, "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}");
   fake_reply(&f->ft, 200, "{\"Roots\":[]}");
   walk(f, &o);
   assert_false(o.failed);
-  assert_int_equal(f->ft.request_count, 3);
+  assert_int_equal(f->ft.request_count, 4);
   ops_org_listing_free(o.listing);
 
+  fake_env_set(&f->env, "AWS_MAX_ATTEMPTS", "3");
+  assert_int_equal(s_client(f, 1, 1000, NULL), OPS_OK);
   fake_transport_clear(&f->ft);
   for (int i = 0; i < 3; i++)
     fake_reply(&f->ft, 500, "{\"__type\":\"ServiceException\",\"message\":\"down\"}");
@@ -347,6 +352,39 @@ static void credentials_refused_as_expired_are_renewed_once(void **state)
   assert_int_equal(o.err.kind, OPS_ERR_CREDENTIALS);
   assert_string_equal(o.err.code, "ExpiredTokenException");
   assert_int_equal(f->ft.request_count, 2);
+}
+
+static void a_token_given_back_again_ends_the_walk_instead_of_looping(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o;
+  fake_reply(&f->ft, 200, "{\"Roots\":[],\"NextToken\":\"same\"}");
+  fake_reply(&f->ft, 200, "{\"Roots\":[],\"NextToken\":\"same\"}");
+  walk(f, &o);
+  assert_true(o.failed);
+  assert_int_equal(o.err.kind, OPS_ERR_TRANSPORT);
+  assert_string_equal(o.err.message, "Organizations ListRoots at " ORG_URL
+                                     ": the answer (HTTP 200) gives the NextToken it was asked for "
+                                     "again");
+}
+
+static void a_caller_without_credentials_fails_the_walk_with_the_providers_error(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_source source = {0};
+  struct outcome o = {0};
+  struct ops_error err = {0};
+  struct ops_credentials_provider *none = fake_source_provider(&f->context, &source);
+  assert_int_equal(ops_org_list_accounts(f->org, none, on_listing, &o, NULL, &err), OPS_OK);
+  while (source.pending_count == 0)
+    ops_loop_run_once(f->loop, 100);
+  fake_source_fail(&source, OPS_ERR_CREDENTIALS, "no credentials anywhere");
+  fake_run_until(f->loop, &o.done);
+  assert_true(o.failed);
+  assert_int_equal(o.err.kind, OPS_ERR_CREDENTIALS);
+  assert_string_equal(o.err.message, "no credentials anywhere");
+  assert_int_equal(f->ft.request_count, 0);
+  ops_credentials_provider_free(none);
 }
 
 /* A listing of two accounts without tags, as a walk leaves it. */
@@ -514,6 +552,10 @@ int main(void)
           throttling_is_retried_and_the_last_error_says_how_many_attempts, setup, teardown),
       cmocka_unit_test_setup_teardown(credentials_refused_as_expired_are_renewed_once, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(a_token_given_back_again_ends_the_walk_instead_of_looping,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          a_caller_without_credentials_fails_the_walk_with_the_providers_error, setup, teardown),
       cmocka_unit_test_setup_teardown(tags_are_fetched_page_by_page_for_the_accounts_asked, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(a_failed_tag_fetch_leaves_the_account_as_it_was, setup,
