@@ -10,6 +10,8 @@ const FLAGS = [
   ['roles', 'LIST', 'CentralOpsTargetRole', 'role names present in every workload account (comma-separated)', 'list'],
   ['max-session-duration', 'S', 3600, 'MaxSessionDuration of every workload role (3600-43200)', 'int'],
   ['external-id', 'X', '', 'workload roles require this sts:ExternalId (default: none required)', 'string'],
+  ['hub-account', 'ID', '', 'role OpsHub in account ID trusts the central account; workload roles then trust only its sessions', 'string'],
+  ['hub-external-id', 'X', '', 'OpsHub requires this sts:ExternalId (default: none required)', 'string'],
   ['credential-lifetime', 'S', 0, 'lifetime of issued credentials, overriding DurationSeconds (0: use it)', 'int'],
   ['web-identity-sub', 'SUB', 'system:serviceaccount:ops:opsrun', 'JWT `sub` accepted by AssumeRoleWithWebIdentity', 'string'],
   ['sts-latency-ms', 'MS[-MS]', '0', 'each STS answer leaves MS after its request came in (fixed, or a seeded uniform range)', 'range'],
@@ -149,6 +151,7 @@ function validate(opts) {
   if (opts.mcpRateLimit < 0) throw new Error('--mcp-rate-limit: expected >= 0');
   if (opts.toolsPageSize < 1) throw new Error('--tools-page-size: expected >= 1');
   if (opts.roles.length === 0) throw new Error('--roles: expected at least one role name');
+  if (opts.hubAccount !== '' && !/^\d{12}$/.test(opts.hubAccount)) throw new Error('--hub-account: expected a 12-digit account id');
   if (opts.scriptTimeout < 1) throw new Error('--script-timeout: expected >= 1');
   if (opts.workingAfterMs !== null && opts.workingAfterMs < 0) throw new Error('--working-after-ms: expected >= 0');
   if (opts.taskExpirySeconds < 1) throw new Error('--task-expiry-seconds: expected >= 1');
