@@ -315,9 +315,12 @@ else
   check "simulator starts with --org-caller member" false
 fi
 
-if sim_start --accounts 2 --org-throttle-rate 0.5; then
+# Half of the requests throttled, five pages of one account: the CLI (10 attempts) retries each
+# TooManyRequestsException, an HTTP 400, through to the whole list.
+if sim_start --accounts 2 --org-throttle-rate 0.5 --org-page-size 1; then
   t_org_retried() {
-    aws_org list-accounts && has '.Accounts | length == 5' "$WORK/out" && [ "$(sim_counter .throttled.organizations)" -gt 0 ]
+    AWS_MAX_ATTEMPTS=10 aws_org list-accounts && has '.Accounts | length == 5' "$WORK/out" &&
+      [ "$(sim_counter .throttled.organizations)" -gt 0 ]
   }
   check "aws organizations list-accounts retries TooManyRequestsException (HTTP 400) to success" t_org_retried
   sim_stop
