@@ -165,7 +165,12 @@ void ops_org_call_cancel(struct ops_org_call *call);
 int ops_org_cache_path(const struct ops_env *env, const char *caller_account, char **path,
                        struct ops_error *err);
 
-/* Writes `listing` (with the tags of the accounts whose tags were fetched) as the cache of
+/* The file is one JSON object: {"version": 1, "caller": "ACCOUNT", "written": EPOCH-SECONDS,
+ * "accounts": [{"id", "name", "email", "arn", "ou", "ou_path", "tags"}, ...] sorted by id,
+ * "skipped": {"STATE": COUNT, ...}}, where an account's "tags" is an object of its tags when they
+ * were fetched and null when they were not (ops_org_listing_has_tags says whether all were).
+ *
+ * Writes `listing` (with the tags of the accounts whose tags were fetched) as the cache of
  * `caller_account`, stamped with the clock's time: the directory made 0700 if missing, a temporary
  * file 0600 in it, then renamed over the old one, so a reader sees the old file or the new one,
  * never a part. Returns 0, or an error naming the path (the caller warns and goes on). */
