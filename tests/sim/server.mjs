@@ -106,6 +106,7 @@ const ready = {
   role_name: opts.roles[0],
   roles: opts.roles,
   web_identity_role_arn: `arn:aws:iam::${org.central}:role/${WEB_IDENTITY_ROLE}`,
+  hub_role_arn: org.hub.roleArn ?? undefined,
   web_identity_token: makeWebIdentityToken(org.webIdentitySub, sim.clock()),
   ...organizations.readyFields(),
   counters: `http://127.0.0.1:${mcpPort}/_sim/counters`,

@@ -2,6 +2,7 @@
 // roles, which accounts deny or hang) and the store of every access key the simulator knows.
 // Uses util.mjs for deterministic ids.
 import { drawChars, SECRET_CHARS, UPPER_ALNUM } from './util.mjs';
+import { Hub, HUB_ROLE } from './hub.mjs';
 
 export const CENTRAL_ACCOUNT = '111111111111';
 export const CENTRAL_USER = 'ops';
@@ -57,6 +58,7 @@ export class Organisation {
     this.roleSet = new Set(opts.roles);
     this.maxSessionDuration = opts.maxSessionDuration;
     this.externalId = opts.externalId;
+    this.hub = new Hub({ account: opts.hubAccount, externalId: opts.hubExternalId, central: CENTRAL_ACCOUNT });
     this.webIdentitySub = opts.webIdentitySub;
     // Resource counts every account has (null: seeded per account, see inventory.mjs).
     this.instancesPerRegion = opts.instancesPerRegion ?? null;
@@ -66,16 +68,17 @@ export class Organisation {
   }
 
   isKnownAccount(account) {
-    return account === this.central || this.workloads.has(account);
+    return account === this.central || this.workloads.has(account) || account === this.hub.account;
   }
 
   /** Role names that exist in an account (the ones STS can be asked to assume). */
   rolesOf(account) {
-    if (account === this.central) return [WEB_IDENTITY_ROLE];
-    return this.workloads.has(account) ? this.roleNames : [];
+    const own = account === this.central ? [WEB_IDENTITY_ROLE] : this.workloads.has(account) ? this.roleNames : [];
+    return this.hub.isHubRole(account, HUB_ROLE) ? [...own, HUB_ROLE] : own;
   }
 
   hasRole(account, roleName) {
+    if (this.hub.isHubRole(account, roleName)) return true;
     if (account === this.central) return roleName === WEB_IDENTITY_ROLE;
     return this.workloads.has(account) && this.roleSet.has(roleName);
   }
@@ -89,13 +92,15 @@ export class Organisation {
   }
 
   /**
-   * Whether a workload role's trust policy lets `caller` assume it: only principals of the
-   * central account, never for a denied account, and with the ExternalId when one is required.
+   * Whether a role's trust policy lets `caller` assume it: a workload role only principals of the
+   * central account (with --hub-account, only sessions of the hub role), never for a denied
+   * account, and with the ExternalId when one is required; the hub role as hub.mjs says.
    */
   trustsForAssumeRole(caller, account, roleName, externalId) {
+    if (this.hub.isHubRole(account, roleName)) return this.hub.trustsForHub(caller, externalId);
     if (!this.workloads.has(account) || !this.roleSet.has(roleName)) return false;
     if (this.deniedSet.has(account)) return false;
-    if (caller.account !== this.central) return false;
+    if (this.hub.enabled ? !this.hub.isHubSession(caller) : caller.account !== this.central) return false;
     if (this.externalId && externalId !== this.externalId) return false;
     return true;
   }
@@ -115,8 +120,10 @@ export class Organisation {
         ],
       };
     }
-    const trusted = this.deniedSet.has(account) ? FOREIGN_ACCOUNT : CENTRAL_ACCOUNT;
-    const statement = { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${trusted}:root` }, Action: 'sts:AssumeRole' };
+    if (this.hub.isHubRole(account, roleName)) return this.hub.trustPolicy();
+    const trusted = this.deniedSet.has(account) ? `arn:aws:iam::${FOREIGN_ACCOUNT}:root`
+      : this.hub.enabled ? this.hub.roleArn : `arn:aws:iam::${CENTRAL_ACCOUNT}:root`;
+    const statement = { Effect: 'Allow', Principal: { AWS: trusted }, Action: 'sts:AssumeRole' };
     if (this.externalId) statement.Condition = { StringEquals: { 'sts:ExternalId': this.externalId } };
     return { Version: '2012-10-17', Statement: [statement] };
   }
