@@ -185,6 +185,12 @@ test('throttling, 5xx and the rate limit in Organizations words', async () => {
     assert.equal((await counters(ready)).errors_5xx.organizations, 1);
     assert.equal((await counters(ready)).errors_5xx.mcp, 0, 'the MCP endpoint keeps its own rate');
   });
+  await withSim(['--accounts', '1', '--throttle-rate', '1', '--org-latency-ms', '300'], async (ready) => {
+    const started = Date.now();
+    const r = await org(ready, 'ListRoots');
+    assert.equal(r.json.__type, 'TooManyRequestsException', '--throttle-rate reaches Organizations too');
+    assert.ok(Date.now() - started >= 290, 'the answer waited --org-latency-ms');
+  });
   await withSim(['--accounts', '1', '--org-rate-limit', '2'], async (ready) => {
     const answers = await Promise.all([1, 2, 3].map(() => org(ready, 'ListRoots')));
     assert.deepEqual(answers.map((a) => a.json.__type ?? 'ok').sort(), ['TooManyRequestsException', 'ok', 'ok']);
