@@ -91,6 +91,7 @@ struct ops_org_call {
   struct ops_timer *kickoff;     /* the first turn of the machine, from the loop */
   struct ops_org_listing *found; /* the walk: what it has found so far */
   size_t found_capacity;
+  json_t *parents; /* the walk: the ids of the roots and OUs met, as a set */
   ops_org_listing_fn listing_done;
   ops_org_tags_fn tags_done;
   void *ud;
@@ -208,6 +209,7 @@ static void s_call_free(struct ops_org_call *call)
   if (call->kickoff)
     ops_loop_timer_cancel(call->client->loop, call->kickoff);
   ops_org_listing_free(call->found);
+  json_decref(call->parents);
   free(call);
 }
 
@@ -464,6 +466,10 @@ static int s_take_parent(struct s_request *r, const json_t *item, struct ops_err
   const char *name = s_member(item, "Name", id);
   if (!id || !id[0])
     return s_bad_answer(r, 200, "has a root or an OU without an Id", err);
+  if (json_object_get(r->call->parents, id)) /* a tree never does: a cycle would never end */
+    return s_bad_answer(r, 200, "lists a root or an OU met before", err);
+  if (json_object_set_new(r->call->parents, id, json_true()) != 0)
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   char *path = s_child_path(r->ou_path, name);
   if (!path)
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
@@ -816,7 +822,8 @@ int ops_org_list_accounts(struct ops_org_client *client,
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   call->listing_done = done;
   call->found = calloc(1, sizeof(*call->found));
-  bool queued = call->found && s_request_add(call, S_LIST_ROOTS, NULL, NULL);
+  call->parents = json_object();
+  bool queued = call->found && call->parents && s_request_add(call, S_LIST_ROOTS, NULL, NULL);
   return s_call_start(call, queued, out, err);
 }
 

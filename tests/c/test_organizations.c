@@ -368,6 +368,18 @@ static void a_token_given_back_again_ends_the_walk_instead_of_looping(void **sta
                                      "again");
 }
 
+static void an_ou_met_twice_ends_the_walk_instead_of_looping(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o;
+  fake_reply(&f->ft, 200, s_one_root);
+  fake_reply(&f->ft, 200, "{\"OrganizationalUnits\":[{\"Id\":\"r-ab12\",\"Name\":\"Again\"}]}");
+  walk(f, &o);
+  assert_true(o.failed);
+  assert_string_equal(o.err.message, "Organizations ListOrganizationalUnitsForParent at " ORG_URL
+                                     ": the answer (HTTP 200) lists a root or an OU met before");
+}
+
 static void a_caller_without_credentials_fails_the_walk_with_the_providers_error(void **state)
 {
   struct fixture *f = *state;
@@ -554,6 +566,8 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(a_token_given_back_again_ends_the_walk_instead_of_looping,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(an_ou_met_twice_ends_the_walk_instead_of_looping, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(
           a_caller_without_credentials_fails_the_walk_with_the_providers_error, setup, teardown),
       cmocka_unit_test_setup_teardown(tags_are_fetched_page_by_page_for_the_accounts_asked, setup,
