@@ -1,9 +1,15 @@
 -- sweep.lua: sweep(list, fn [, opts]) runs fn for every item (and region) as its own task, at most
 -- `concurrency` at once, each under a deadline, runs again those that failed for a passing reason
--- (opts.retries), logs each failure and returns the results in input order. Uses the engine's
--- groups (bindings/lua_engine.c) for the tasks, opsrun.log for failures, private.notice for the summary.
+-- (opts.retries), logs each failure and returns the results in input order. With regions =
+-- "enabled" (in opts, or an account's own from the registry) an account's regions are those it has
+-- enabled, looked up by a task of the sweep (regions.lua) before its region tasks start. Uses the
+-- engine's groups (bindings/lua_engine.c) for the tasks, opsrun.log for failures, private.notice for
+-- the summary.
 local opsrun, private = ...
 local engine, config = private, private.config
+
+local ENABLED = "enabled" -- regions = "enabled": each account's enabled Regions
+local ACCOUNT_ID = "^%d%d%d%d%d%d%d%d%d%d%d%d$"
 
 local PROGRESS_INTERVAL = 0.1 -- seconds between redraws of the progress line
 local MAX_RETRIES = 100 -- opts.retries; each retry also makes up to AWS_MAX_ATTEMPTS attempts
@@ -25,9 +31,9 @@ local function check_options(opts)
   if t ~= nil and not (type(t) == "number" and t > 0 and t <= engine.MAX_SECONDS) then
     return nil, "timeout must be a positive number of seconds up to 1e9, got " .. tostring(t)
   end
-  if opts.regions ~= nil then
+  if opts.regions ~= nil and opts.regions ~= ENABLED then
     if type(opts.regions) ~= "table" or #opts.regions == 0 then
-      return nil, "regions must be a non-empty array of region names"
+      return nil, 'regions must be a non-empty array of region names or "enabled"'
     end
     for i, region in ipairs(opts.regions) do
       if type(region) ~= "string" then return nil, "regions[" .. i .. "] must be a string" end
@@ -47,13 +53,6 @@ local function check_options(opts)
   return opts
 end
 
--- Returns the options, or nil and what is wrong with the arguments.
-local function check_arguments(list, fn, opts)
-  if type(list) ~= "table" then return nil, "list must be a table, got " .. type(list) end
-  if type(fn) ~= "function" then return nil, "fn must be a function, got " .. type(fn) end
-  return check_options(opts)
-end
-
 -- The account a task acts for, in its log lines and errors: an account table's id, or the item
 -- itself when it is a string (a list of account ids).
 local function account_of(item)
@@ -61,16 +60,85 @@ local function account_of(item)
   return type(item) == "string" and item or nil
 end
 
-local function jobs_of(list, regions)
-  local jobs = {}
-  for _, item in ipairs(list) do
-    if regions then
-      for _, region in ipairs(regions) do jobs[#jobs + 1] = { item = item, region = region } end
-    else
-      jobs[#jobs + 1] = { item = item }
+-- Whether an item runs in its account's enabled Regions: opts.regions says so, or, without
+-- opts.regions, the account's own `regions` (from the registry) does.
+local function wants_enabled(item, regions)
+  if regions ~= nil then return regions == ENABLED end
+  return type(item) == "table" and item.regions == ENABLED
+end
+
+-- nil, or what is wrong with an item whose enabled Regions are to be looked up: it must be an
+-- account (a table with an account id, or an id).
+local function lookup_problem(list, regions)
+  for i, item in ipairs(list) do
+    local id = account_of(item)
+    if wants_enabled(item, regions) and not (id and id:match(ACCOUNT_ID)) then
+      return string.format('regions = "enabled" needs account items (an account table or a '
+        .. "12-digit account id); list[%d] is %s", i,
+        type(item) == "table" and "a table without one" or "a " .. type(item))
     end
   end
+end
+
+-- Returns the options, or nil and what is wrong with the arguments.
+local function check_arguments(list, fn, opts)
+  if type(list) ~= "table" then return nil, "list must be a table, got " .. type(list) end
+  if type(fn) ~= "function" then return nil, "fn must be a function, got " .. type(fn) end
+  local problem
+  opts, problem = check_options(opts)
+  if not opts then return nil, problem end
+  problem = lookup_problem(list, opts.regions)
+  if problem then return nil, problem end
+  return opts
+end
+
+-- An item's task in each of `regions`. A task's place orders the results and the rows: its
+-- item's position in the list, then its region's rank among the item's regions, as a fraction.
+local function region_jobs(item, position, regions)
+  local jobs = {}
+  for k, region in ipairs(regions) do
+    jobs[k] = { item = item, region = region, place = position + (k - 1) / #regions }
+  end
   return jobs
+end
+
+-- The jobs a sweep starts with, in input order: an item's task in each region (opts.regions, or
+-- its account's enabled Regions when they are known already), its one task without a region, or
+-- the lookup of its account's enabled Regions: one per account, `waiting` holding the items (and
+-- their places) it will expand into tasks. Also returns how many results they will give so far.
+local function initial_jobs(list, regions)
+  local jobs, lookups, expected = {}, {}, 0
+  local function add(job) jobs[#jobs + 1] = job end
+  for position, item in ipairs(list) do
+    local id = account_of(item)
+    local item_regions = regions
+    if wants_enabled(item, regions) then item_regions = private.known_enabled_regions(id) end
+    if item_regions then
+      for _, job in ipairs(region_jobs(item, position, item_regions)) do add(job) end
+      expected = expected + #item_regions
+    elseif wants_enabled(item, regions) then
+      if not lookups[id] then
+        lookups[id] = { item = item, lookup = id, waiting = {} }
+        add(lookups[id])
+      end
+      table.insert(lookups[id].waiting, { item = item, place = position })
+      expected = expected + 1
+    else
+      add({ item = item, place = position })
+      expected = expected + 1
+    end
+  end
+  return jobs, expected
+end
+
+-- The results, filed by place, in input order.
+local function in_input_order(by_place)
+  local places = {}
+  for place in pairs(by_place) do places[#places + 1] = place end
+  table.sort(places)
+  local results = {}
+  for i, place in ipairs(places) do results[i] = by_place[place] end
+  return results
 end
 
 local function failure_kind(err)
@@ -93,6 +161,7 @@ end
 -- "200000000002 in eu-west-1" (the region only with opts.regions)
 local function task_name(job)
   local name = account_of(job.item) or tostring(job.item)
+  if job.lookup then return name .. " (looking up its enabled Regions)" end
   return job.region and name .. " in " .. job.region or name
 end
 
@@ -168,8 +237,8 @@ function opsrun.sweep(list, fn, opts)
   local concurrency = opts.concurrency or config.concurrency
   local timeout = opts.timeout or config.timeout
   local retries = opts.retries or 0
-  local jobs = jobs_of(list, opts.regions)
-  local results, attempts = {}, {}
+  local jobs, expected = initial_jobs(list, opts.regions) -- expected: results, as far as known
+  local by_place, attempts = {}, {}
   local group = engine.group()
   local placed = private.row_order() -- emit keeps the tasks' rows in input order
   local started, done, failed = engine.clock(), 0, 0
@@ -180,17 +249,35 @@ function opsrun.sweep(list, fn, opts)
   local tracebacks_shown = {}
   local fatal -- the first configuration error: no task is started after it
 
-  -- A retried job keeps its index: its result and rows stay in its place in the input order.
+  -- A retried job keeps its index: its result and rows stay in its place in the input order. A
+  -- lookup is a task like the others: it takes a place among `concurrency` and its deadline.
   local function start_next()
     local index = queue[head]
-    local job, task = jobs[index], placed(index, fn)
+    local job = jobs[index]
     head = head + 1
     attempts[index] = (attempts[index] or 0) + 1
-    if job.region then
-      group:spawn(index, timeout, account_of(job.item), task, job.item, job.region)
+    local account = account_of(job.item)
+    if job.lookup then
+      group:spawn(index, timeout, account, private.enabled_regions, job.item, job.lookup)
+    elseif job.region then
+      group:spawn(index, timeout, account, placed(job.place, fn), job.item, job.region)
     else
-      group:spawn(index, timeout, account_of(job.item), task, job.item)
+      group:spawn(index, timeout, account, placed(job.place, fn), job.item)
     end
+  end
+
+  -- A lookup found `regions`: the items waiting on it become their tasks, started next.
+  local function expand(lookup, regions)
+    local added = {}
+    for _, waiting in ipairs(lookup.waiting) do
+      for _, job in ipairs(region_jobs(waiting.item, waiting.place, regions)) do
+        jobs[#jobs + 1] = job
+        added[#added + 1] = #jobs
+      end
+    end
+    expected = expected + #added - #lookup.waiting
+    table.move(queue, head, #queue, head + #added)
+    table.move(added, 1, #added, head, queue)
   end
 
   local function may_start()
@@ -202,7 +289,7 @@ function opsrun.sweep(list, fn, opts)
     local now = engine.clock()
     if force or now - drawn >= PROGRESS_INTERVAL then
       drawn = now
-      engine.status(progress_line(done, #jobs, group:pending(), failed, now - started))
+      engine.status(progress_line(done, expected, group:pending(), failed, now - started))
     end
   end
 
@@ -216,26 +303,37 @@ function opsrun.sweep(list, fn, opts)
     return true
   end
 
+  -- Files the result of the job at `index`: a task's, or a failed lookup's, one for each item
+  -- that waited on it (with no region).
+  local function file(index, ok, seconds, traceback, value)
+    local job = jobs[index]
+    local ended = job.lookup and job.waiting or { job }
+    if not ok then
+      failed = failed + #ended
+      if is_configuration_error(value) then
+        fatal = fatal or value
+      elseif not fatal and not engine.interrupted() then -- the summary tells of an interrupt
+        log_failure(job, value, traceback, tracebacks_shown)
+      end
+    end
+    for _, each in ipairs(ended) do
+      local result = { item = each.item, region = each.region, ok = ok, seconds = seconds,
+        attempts = attempts[index] }
+      if ok then result.value = value else result.error = value end
+      by_place[each.place] = result
+      done = done + 1
+      if opts.on_result and not fatal then report(opts.on_result, result, report_errors) end
+    end
+  end
+
   while may_start() do start_next() end
   show_progress(true)
   while group:pending() > 0 do
     local index, ok, seconds, traceback, _, value = group:next()
-    local job = jobs[index]
-    if ok or not queued_again(index, value) then
-      local result = { item = job.item, region = job.region, ok = ok, seconds = seconds,
-        attempts = attempts[index] }
-      if ok then result.value = value else result.error = value end
-      results[index] = result
-      done = done + 1
-      if not ok then
-        failed = failed + 1
-        if is_configuration_error(value) then
-          fatal = fatal or value
-        elseif not fatal and not engine.interrupted() then -- the summary tells of an interrupt
-          log_failure(job, value, traceback, tracebacks_shown)
-        end
-      end
-      if opts.on_result and not fatal then report(opts.on_result, result, report_errors) end
+    if ok and jobs[index].lookup then
+      expand(jobs[index], value)
+    elseif ok or not queued_again(index, value) then
+      file(index, ok, seconds, traceback, value)
     end
     while may_start() do start_next() end
     show_progress(false)
@@ -243,6 +341,7 @@ function opsrun.sweep(list, fn, opts)
   if config.progress then engine.status(nil) end
   if fatal then error(fatal, 0) end -- reported once by main.c (exit 2), not task by task
 
+  local results = in_input_order(by_place)
   local line, failures = summary(results, engine.clock() - started)
   if engine.interrupted() then
     local words = engine.interruption() -- "interrupted by SIGTERM"; opsrun adds no line of its own

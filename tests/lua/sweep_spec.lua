@@ -166,7 +166,16 @@ describe("sweep", function()
       { timeout = 1e300 })
     rejects("timeout must be a positive number of seconds up to 1e9, got " .. tostring(0 / 0), {},
       print, { timeout = 0 / 0 })
-    rejects("regions must be a non-empty array of region names", {}, print, { regions = {} })
+    rejects('regions must be a non-empty array of region names or "enabled"', {}, print,
+      { regions = {} })
+    rejects('regions must be a non-empty array of region names or "enabled"', {}, print,
+      { regions = "all" })
+    rejects('regions = "enabled" needs account items (an account table or a 12-digit account id); '
+      .. "list[2] is a number", { "222222222222", 7 }, print, { regions = "enabled" })
+    rejects('regions = "enabled" needs account items (an account table or a 12-digit account id); '
+      .. "list[1] is a table without one", { { name = "web" } }, print, { regions = "enabled" })
+    rejects('regions = "enabled" needs account items (an account table or a 12-digit account id); '
+      .. "list[1] is a table without one", { { id = "web", regions = "enabled" } }, print)
     rejects([[regions[2] must be a region name such as 'us-east-1', got "us-east-1\13\nX-Injected: yes"]],
       {}, print, { regions = { "eu-west-1", "us-east-1\r\nX-Injected: yes" } })
     rejects([[regions[1] must be a region name such as 'us-east-1', got "x@127.0.0.1:1/#"]], {}, print,
@@ -233,6 +242,171 @@ describe("sweep's retries", function()
     end)
     assert.are.same({ a = 1, b = 1, c = 1 }, tries)
     assert.are.same({ 1, 1, 1 }, { r[1].attempts, r[2].attempts, s[1].attempts })
+  end)
+end)
+
+-- regions = "enabled" over stubbed assume and mcp.boto3: each account's DescribeRegions answer
+-- comes from `enabled` (unsorted, as EC2 promises no order), after `lookup_seconds`.
+describe("sweep over each account's enabled regions", function()
+  local real_assume, real_boto3 = opsrun.assume, opsrun.mcp.boto3
+  local enabled, calls, assumed, lookup_seconds, refusals
+  local last_id = 300000000000
+  local function new_account(regions)
+    last_id = last_id + 1 -- a fresh id per account: what a lookup finds is kept for the run
+    local id = string.format("%d", last_id)
+    enabled[id] = regions
+    return id
+  end
+
+  before_each(function()
+    enabled, calls, assumed, lookup_seconds, refusals = {}, {}, {}, 0.02, {}
+    local acting_as
+    opsrun.assume = function(account)
+      acting_as = type(account) == "table" and account.id or account
+      assumed[#assumed + 1] = account
+    end
+    opsrun.mcp.boto3 = function(service, operation, params)
+      local id = acting_as
+      calls[id] = (calls[id] or 0) + 1
+      assert.are.same({ "ec2", "DescribeRegions", {} }, { service, operation, params })
+      sleep(lookup_seconds)
+      local refusal = refusals[id] and table.remove(refusals[id], 1)
+      if refusal then error(refusal) end
+      local regions = {}
+      for i, name in ipairs(enabled[id]) do regions[i] = { RegionName = name, OptInStatus = "x" } end
+      return { Regions = regions }
+    end
+  end)
+
+  after_each(function()
+    opsrun.assume, opsrun.mcp.boto3 = real_assume, real_boto3
+  end)
+
+  local function where(results)
+    local got = {}
+    for i, r in ipairs(results) do
+      got[i] = (type(r.item) == "table" and r.item.id or r.item) .. " " .. tostring(r.region)
+    end
+    return got
+  end
+
+  it("runs each account in the regions it has enabled, sorted, in item-then-region order", function()
+    local a = new_account({ "us-east-1", "me-south-1", "eu-west-1" })
+    local b = new_account({ "us-west-2", "af-south-1" })
+    local account_b = { id = b, role_name = "Ops" }
+    local r = sweep({ a, account_b }, function(item, region)
+      sleep(item == a and 0.05 or 0.01)
+      return region
+    end, { regions = "enabled" })
+    assert.are.same({ a .. " eu-west-1", a .. " me-south-1", a .. " us-east-1",
+      b .. " af-south-1", b .. " us-west-2" }, where(r))
+    for _, result in ipairs(r) do
+      assert.is_true(result.ok)
+      assert.are.equal(result.region, result.value)
+      assert.are.equal(1, result.attempts)
+    end
+    assert.are.equal(account_b, r[4].item)
+    assert.are.same({ [a] = 1, [b] = 1 }, calls)
+    assert.are.same({ a, account_b }, assumed) -- the lookup acts as the account's role
+  end)
+
+  it("looks an account up once for the run: a second sweep makes no call", function()
+    local a = new_account({ "us-east-1", "eu-west-1" })
+    local first = sweep({ a }, function(_, region) return region end, { regions = "enabled" })
+    local second = sweep({ a }, function(_, region) return region end, { regions = "enabled" })
+    assert.are.same(where(first), where(second))
+    assert.are.same({ [a] = 1 }, calls)
+  end)
+
+  it("makes one call for an account needed twice at once, in one sweep or in two", function()
+    local a = new_account({ "eu-west-1", "us-east-1" })
+    local r = sweep({ a, { id = a }, a }, function(_, region) return region end,
+      { regions = "enabled" })
+    assert.are.equal(6, #r)
+    assert.are.same({ [a] = 1 }, calls)
+
+    local b = new_account({ "us-east-1" })
+    lookup_seconds = 0.2
+    local outer = sweep({ 1, 2, 3 }, function()
+      return #sweep({ b }, function(_, region) return region end, { regions = "enabled" })
+    end)
+    for i = 1, 3 do assert.are.equal(1, outer[i].value) end
+    assert.are.same({ [a] = 1, [b] = 1 }, calls)
+  end)
+
+  it("gives one failed result for an account whose lookup fails, and goes on", function()
+    local a = new_account({ "us-east-1" })
+    local denied = new_account({ "us-east-1" })
+    local c = new_account({ "eu-west-1", "us-east-1" })
+    local refusal = api_error("denied", "AccessDenied")
+    refusals[denied] = { refusal }
+    local seen = {}
+    local r = sweep({ a, denied, c }, function(_, region) return region end, {
+      regions = "enabled", on_result = function(result) seen[#seen + 1] = result end,
+    })
+    assert.are.same({ a .. " us-east-1", denied .. " nil", c .. " eu-west-1", c .. " us-east-1" },
+      where(r))
+    assert.is_false(r[2].ok)
+    assert.are.equal(refusal, r[2].error)
+    assert.are.equal(denied, r[2].item)
+    assert.is_nil(r[2].region)
+    assert.is_true(r[1].ok and r[3].ok and r[4].ok)
+    assert.are.equal(4, #seen)
+    -- not kept: a later sweep asks again
+    sweep({ denied }, function() end, { regions = "enabled" })
+    assert.are.equal(2, calls[denied])
+  end)
+
+  it("counts a lookup against the sweep's concurrency and deadline", function()
+    local running, peak = 0, 0
+    local real = opsrun.mcp.boto3
+    opsrun.mcp.boto3 = function(...)
+      running = running + 1
+      peak = math.max(peak, running)
+      local ok, answer = pcall(real, ...)
+      running = running - 1
+      if not ok then error(answer, 0) end
+      return answer
+    end
+    local accounts = { new_account({ "us-east-1" }), new_account({ "us-east-1" }),
+      new_account({ "us-east-1", "eu-west-1" }) }
+    sweep(accounts, function()
+      running = running + 1
+      peak = math.max(peak, running)
+      sleep(0.01)
+      running = running - 1
+    end, { regions = "enabled", concurrency = 1 })
+    assert.are.equal(1, peak)
+
+    lookup_seconds = 5
+    local slow = new_account({ "us-east-1" })
+    local r = sweep({ slow }, function() end, { regions = "enabled", timeout = 0.1 })
+    assert.are.equal(1, #r)
+    assert.are.equal("timeout", r[1].error.kind)
+    assert.is_nil(r[1].region)
+    assert.is_true(r[1].seconds < 1)
+  end)
+
+  it("runs a lookup that failed throttled again with opts.retries", function()
+    local a = new_account({ "us-east-1", "eu-west-1" })
+    refusals[a] = { api_error("throttled", "Throttling") }
+    local r = sweep({ a }, function(_, region) return region end,
+      { regions = "enabled", retries = 1 })
+    assert.are.same({ a .. " eu-west-1", a .. " us-east-1" }, where(r))
+    assert.are.equal(2, calls[a])
+  end)
+
+  it("uses an account's own regions = \"enabled\" when the sweep names no regions", function()
+    local a = new_account({ "us-east-1", "eu-west-1" })
+    local listed = { id = new_account({ "us-east-1" }), regions = { "us-east-1", "eu-west-1" } }
+    local own = { id = a, regions = "enabled" }
+    local r = sweep({ listed, own, "not an account" }, function(_, region) return region end)
+    assert.are.same({ listed.id .. " nil", a .. " eu-west-1", a .. " us-east-1",
+      "not an account nil" }, where(r))
+    -- opts.regions wins over the account's own
+    r = sweep({ own }, function(_, region) return region end, { regions = { "ap-south-1" } })
+    assert.are.same({ a .. " ap-south-1" }, where(r))
+    assert.are.same({ [a] = 1 }, calls)
   end)
 end)
 
