@@ -91,7 +91,7 @@ struct ops_org_call {
   struct ops_timer *kickoff;     /* the first turn of the machine, from the loop */
   struct ops_org_listing *found; /* the walk: what it has found so far */
   size_t found_capacity;
-  json_t *parents; /* the walk: the ids of the roots and OUs met, as a set */
+  json_t *parents; /* the walk: the roots and OUs met, id -> path */
   ops_org_listing_fn listing_done;
   ops_org_tags_fn tags_done;
   void *ud;
@@ -124,7 +124,33 @@ void ops_org_listing_free(struct ops_org_listing *listing)
   for (size_t i = 0; i < listing->skipped_count; i++)
     free(listing->skipped[i].state);
   free(listing->skipped);
+  for (size_t i = 0; i < listing->unit_count; i++) {
+    free(listing->units[i].id);
+    free(listing->units[i].path);
+  }
+  free(listing->units);
   free(listing);
+}
+
+static int s_compare_units(const void *a, const void *b)
+{
+  return strcmp(((const struct ops_org_unit *)a)->id, ((const struct ops_org_unit *)b)->id);
+}
+
+void ops_org_listing_sort_units(struct ops_org_listing *listing)
+{
+  if (listing->unit_count)
+    qsort(listing->units, listing->unit_count, sizeof(listing->units[0]), s_compare_units);
+}
+
+const char *ops_org_listing_unit_path(const struct ops_org_listing *listing, const char *id)
+{
+  if (!listing->unit_count)
+    return NULL;
+  struct ops_org_unit key = {.id = (char *)id};
+  const struct ops_org_unit *unit = bsearch(&key, listing->units, listing->unit_count,
+                                            sizeof(listing->units[0]), s_compare_units);
+  return unit ? unit->path : NULL;
 }
 
 bool ops_org_is_account_id(const char *id)
@@ -261,12 +287,36 @@ static void s_listing_sort(struct ops_org_listing *listing)
     qsort(listing->skipped, listing->skipped_count, sizeof(listing->skipped[0]), s_compare_skipped);
 }
 
+/* The roots and OUs the walk met, into the listing, sorted by id. */
+static int s_take_units(struct ops_org_call *call, struct ops_error *err)
+{
+  struct ops_org_listing *found = call->found;
+  size_t count = json_object_size(call->parents);
+  if (count && !(found->units = calloc(count, sizeof(*found->units))))
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  const char *id;
+  json_t *path;
+  json_object_foreach(call->parents, id, path)
+  {
+    struct ops_org_unit *unit = &found->units[found->unit_count++];
+    if (!(unit->id = strdup(id)) || !(unit->path = strdup(json_string_value(path))))
+      return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  }
+  ops_org_listing_sort_units(found);
+  return OPS_OK;
+}
+
 /* Every request has read its last page. */
 static void s_succeed(struct ops_org_call *call)
 {
   ops_org_listing_fn listing_done = call->listing_done;
   ops_org_tags_fn tags_done = call->tags_done;
   void *ud = call->ud;
+  struct ops_error err;
+  if (listing_done && s_take_units(call, &err) != OPS_OK) {
+    s_fail(call, &err);
+    return;
+  }
   struct ops_org_listing *found = call->found;
   call->found = NULL;
   s_call_free(call);
@@ -468,11 +518,11 @@ static int s_take_parent(struct s_request *r, const json_t *item, struct ops_err
     return s_bad_answer(r, 200, "has a root or an OU without an Id", err);
   if (json_object_get(r->call->parents, id)) /* a tree never does: a cycle would never end */
     return s_bad_answer(r, 200, "lists a root or an OU met before", err);
-  if (json_object_set_new(r->call->parents, id, json_true()) != 0)
-    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   char *path = s_child_path(r->ou_path, name);
-  if (!path)
+  if (!path || json_object_set_new(r->call->parents, id, json_string(path)) != 0) {
+    free(path);
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  }
   bool queued = s_request_add(r->call, S_LIST_OUS, id, path) &&
                 s_request_add(r->call, S_LIST_ACCOUNTS, id, path);
   free(path);

@@ -88,6 +88,12 @@ struct ops_org_account {
   size_t tag_count;
 };
 
+/* A root or an OU of the organization, with its path. Owns its strings. */
+struct ops_org_unit {
+  char *id;   /* r-... or ou-... */
+  char *path; /* as an account's ou_path: "Root/Workloads" */
+};
+
 /* How many accounts of one state were left out. */
 struct ops_org_skipped {
   char *state; /* State (else the retired Status) as Organizations gave it: "SUSPENDED", ... */
@@ -100,6 +106,8 @@ struct ops_org_listing {
   size_t count;
   struct ops_org_skipped *skipped; /* the other states, sorted by name */
   size_t skipped_count;
+  struct ops_org_unit *units; /* every root and OU, sorted by id (an OU may hold no account) */
+  size_t unit_count;
   int64_t cached_at; /* when the cache file it was read from was written; 0: from Organizations */
 };
 
@@ -111,6 +119,12 @@ bool ops_org_is_account_id(const char *id);
 
 /* Sorts an account's tags by key. */
 void ops_org_account_sort_tags(struct ops_org_account *account);
+
+/* The path of the root or OU `id`, borrowed from the listing; NULL when it has none such. */
+const char *ops_org_listing_unit_path(const struct ops_org_listing *listing, const char *id);
+
+/* Sorts the units by id. */
+void ops_org_listing_sort_units(struct ops_org_listing *listing);
 
 /* Whether every account's tags were fetched (true for an empty listing). */
 bool ops_org_listing_has_tags(const struct ops_org_listing *listing);
@@ -167,8 +181,9 @@ int ops_org_cache_path(const struct ops_env *env, const char *caller_account, ch
 
 /* The file is one JSON object: {"version": 1, "caller": "ACCOUNT", "written": EPOCH-SECONDS,
  * "accounts": [{"id", "name", "email", "arn", "ou", "ou_path", "tags"}, ...] sorted by id,
- * "skipped": {"STATE": COUNT, ...}}, where an account's "tags" is an object of its tags when they
- * were fetched and null when they were not (ops_org_listing_has_tags says whether all were).
+ * "skipped": {"STATE": COUNT, ...}, "units": {"ID": "PATH", ...}}, where an account's "tags" is an
+ * object of its tags when they were fetched and null when they were not (ops_org_listing_has_tags
+ * says whether all were).
  *
  * Writes `listing` (with the tags of the accounts whose tags were fetched) as the cache of
  * `caller_account`, stamped with the clock's time: the directory made 0700 if missing, a temporary

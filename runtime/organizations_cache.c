@@ -96,21 +96,25 @@ static json_t *s_account_json(const struct ops_org_account *account)
 static json_t *s_listing_json(const char *caller_account, int64_t written,
                               const struct ops_org_listing *listing)
 {
-  json_t *accounts = json_array(), *skipped = json_object();
-  bool built = accounts && skipped;
+  json_t *accounts = json_array(), *skipped = json_object(), *units = json_object();
+  bool built = accounts && skipped && units;
   for (size_t i = 0; built && i < listing->count; i++)
     built = json_array_append_new(accounts, s_account_json(&listing->accounts[i])) == 0;
   for (size_t i = 0; built && i < listing->skipped_count; i++)
     built = json_object_set_new(skipped, listing->skipped[i].state,
                                 json_integer((json_int_t)listing->skipped[i].count)) == 0;
+  for (size_t i = 0; built && i < listing->unit_count; i++)
+    built =
+        json_object_set_new(units, listing->units[i].id, json_string(listing->units[i].path)) == 0;
   if (!built) {
     json_decref(accounts);
     json_decref(skipped);
+    json_decref(units);
     return NULL;
   }
-  return json_pack("{s:i, s:s, s:I, s:o, s:o}", "version", OPS_ORG_CACHE_VERSION, "caller",
+  return json_pack("{s:i, s:s, s:I, s:o, s:o, s:o}", "version", OPS_ORG_CACHE_VERSION, "caller",
                    caller_account, "written", (json_int_t)written, "accounts", accounts, "skipped",
-                   skipped);
+                   skipped, "units", units);
 }
 
 /* Makes `dir` (mode 0700) unless it is there. */
@@ -335,6 +339,27 @@ static bool s_read_skipped(const json_t *skipped, struct ops_org_listing *listin
   return true;
 }
 
+static bool s_read_units(const json_t *units, struct ops_org_listing *listing, struct s_why *why)
+{
+  if (!json_is_object(units))
+    return s_reject(why, "units is not an object", 0, NULL);
+  size_t count = json_object_size(units);
+  if (count && !(listing->units = calloc(count, sizeof(*listing->units))))
+    return s_reject(why, "out of memory", 0, NULL);
+  const char *id;
+  json_t *path;
+  json_object_foreach((json_t *)units, id, path)
+  {
+    if (!json_is_string(path) || !id[0] || !json_string_value(path)[0])
+      return s_reject(why, "units has an id or a path that is not a string", 0, NULL);
+    struct ops_org_unit *unit = &listing->units[listing->unit_count++];
+    if (!(unit->id = strdup(id)) || !(unit->path = strdup(json_string_value(path))))
+      return s_reject(why, "out of memory", 0, NULL);
+  }
+  ops_org_listing_sort_units(listing);
+  return true;
+}
+
 /* Reads the listing out of `document`, whose header has been checked. */
 static struct ops_org_listing *s_read_listing(const json_t *document, int64_t written,
                                               struct s_why *why)
@@ -346,7 +371,8 @@ static struct ops_org_listing *s_read_listing(const json_t *document, int64_t wr
   }
   listing->cached_at = written;
   if (!s_read_accounts(json_object_get(document, "accounts"), listing, why) ||
-      !s_read_skipped(json_object_get(document, "skipped"), listing, why)) {
+      !s_read_skipped(json_object_get(document, "skipped"), listing, why) ||
+      !s_read_units(json_object_get(document, "units"), listing, why)) {
     ops_org_listing_free(listing);
     return NULL;
   }

@@ -224,6 +224,11 @@ static void the_walk_pages_every_list_and_keeps_active_accounts_with_their_ou_pa
   assert_int_equal(l->skipped[1].count, 1);
   assert_int_equal(l->cached_at, 0);
   assert_false(ops_org_listing_has_tags(l));
+  assert_int_equal(l->unit_count, 3); /* every root and OU met, sorted by id */
+  assert_string_equal(l->units[0].id, "ou-p");
+  assert_string_equal(ops_org_listing_unit_path(l, "ou-w"), "Root/Workloads");
+  assert_string_equal(ops_org_listing_unit_path(l, "r-1"), "Root");
+  assert_null(ops_org_listing_unit_path(l, "ou-x"));
   ops_org_listing_free(o.listing);
 }
 

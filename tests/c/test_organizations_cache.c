@@ -79,6 +79,10 @@ static struct ops_org_listing *s_listing(void)
   l->skipped = calloc(1, sizeof(*l->skipped));
   l->skipped[0] = (struct ops_org_skipped){strdup("SUSPENDED"), 3};
   l->skipped_count = 1;
+  l->units = calloc(2, sizeof(*l->units));
+  l->units[0] = (struct ops_org_unit){strdup("ou-w"), strdup("Root/Workloads")};
+  l->units[1] = (struct ops_org_unit){strdup("r-1"), strdup("Root")};
+  l->unit_count = 2;
   return l;
 }
 
@@ -167,6 +171,9 @@ static void a_saved_listing_is_read_back_whole(void **state)
   assert_int_equal(l->skipped_count, 1);
   assert_string_equal(l->skipped[0].state, "SUSPENDED");
   assert_int_equal(l->skipped[0].count, 3);
+  assert_int_equal(l->unit_count, 2);
+  assert_string_equal(ops_org_listing_unit_path(l, "ou-w"), "Root/Workloads");
+  assert_string_equal(ops_org_listing_unit_path(l, "r-1"), "Root");
   ops_org_listing_free(l);
 }
 
@@ -203,7 +210,7 @@ static void missing_and_stale_caches_are_not_used_silently(void **state)
 /* A cache of CALLER written at NOW whose accounts are ACCOUNTS (JSON text). */
 #define CACHE(ACCOUNTS)                                                                            \
   "{\"version\":1,\"caller\":\"" CALLER "\",\"written\":1700000000,\"accounts\":" ACCOUNTS         \
-  ",\"skipped\":{}}"
+  ",\"skipped\":{},\"units\":{\"r-1\":\"Root\"}}"
 #define ACCOUNT(ID)                                                                                \
   "{\"id\":\"" ID "\",\"name\":\"n\",\"email\":\"e\",\"arn\":\"a\",\"ou\":\"r-1\",\"ou_path\":"    \
   "\"Root\",\"tags\":null}"
@@ -249,6 +256,12 @@ static const struct {
     {"{\"version\":1,\"caller\":\"" CALLER "\",\"written\":1700000000,\"accounts\":[],"
      "\"skipped\":{\"CLOSED\":-1}}",
      "skipped has a count that is not a whole number"},
+    {"{\"version\":1,\"caller\":\"" CALLER "\",\"written\":1700000000,\"accounts\":[],"
+     "\"skipped\":{},\"units\":{\"r-1\":7}}",
+     "units has an id or a path that is not a string"},
+    {"{\"version\":1,\"caller\":\"" CALLER "\",\"written\":1700000000,\"accounts\":[],"
+     "\"skipped\":{}}",
+     "units is not an object"},
 };
 
 static void s_write(const struct fixture *f, const char *text, mode_t mode)
