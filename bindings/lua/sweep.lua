@@ -242,7 +242,8 @@ function opsrun.sweep(list, fn, opts)
   local group = engine.group()
   local placed = private.row_order() -- emit keeps the tasks' rows in input order
   local started, done, failed = engine.clock(), 0, 0
-  local queue, head = {}, 1 -- job indexes to start: every job, then the retries behind them
+  -- Job indexes to start: every job (a lookup's tasks go first once it ends), then the retries.
+  local queue, head = {}, 1
   for index = 1, #jobs do queue[index] = index end
   local drawn = -math.huge
   local report_errors = { count = 0 }
