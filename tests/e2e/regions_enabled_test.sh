@@ -55,7 +55,7 @@ expect "... in item-then-region order: accounts as listed, each one's Regions so
   '[ "$first" = "$(for a in $allowed; do grep "^$a " <<<"$enabled"; done)" ]'
 expect "the second sweep of the run found the same Regions" '[ "$second" = "$first" ]'
 expect "one DescribeRegions per account for both sweeps, none from the central account" \
-  '[ "$(jq -c "[.boto3_calls_by_account | to_entries[] | select(.value[\"ec2.DescribeRegions\"]) | {(.key): .value[\"ec2.DescribeRegions\"]}] | add" <<<"$counters")" = "$(for a in $allowed; do echo "{\"$a\":1}"; done | jq -sc add)" ]'
+  '[ "$(jq -cS "[.boto3_calls_by_account | to_entries[] | select(.value[\"ec2.DescribeRegions\"]) | {(.key): .value[\"ec2.DescribeRegions\"]}] | add" <<<"$counters")" = "$(for a in $allowed; do echo "{\"$a\":1}"; done | jq -scS add)" ]'
 expect "no call in a Region an account has not enabled; one DescribeInstances per enabled Region" \
   '[ "$(jq .disabled_region_calls.total <<<"$counters")" -eq 0 ] &&
    [ "$(jq "[.boto3_calls_by_account[][\"ec2.DescribeInstances\"] // 0] | add" <<<"$counters")" -eq "$tasks" ]'
