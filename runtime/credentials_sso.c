@@ -1,14 +1,19 @@
 /* credentials_sso.c: the IAM Identity Center (SSO) source: the access token cached by `aws sso
  * login` in ~/.aws/sso/cache/HEX.json (HEX the SHA-1 of the sso-session name, or of the start URL
  * for legacy profiles), then the portal's GetRoleCredentials, GET
- * /federation/credentials?role_name=..&account_id=.. with header x-amz-sso_bearer_token. The
- * token is never refreshed here: an expired or refused one asks the user to log in again. */
+ * /federation/credentials?role_name=..&account_id=.. with header x-amz-sso_bearer_token. With an
+ * sso-session (the AWS CLI v2's refreshable form) a token near its expiry is renewed with the
+ * refresh token and client registration the cache holds (SSO OIDC CreateToken,
+ * runtime/sso_oidc.h), one CreateToken for every fetch waiting on it, and the cache file is
+ * written back as botocore writes it. A legacy profile's token is never refreshed; an expired
+ * token that cannot be renewed, or one the portal refuses, asks the user to log in again. */
 #include "runtime/credentials.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -16,11 +21,27 @@
 #include <openssl/evp.h>
 
 #include "runtime/file.h"
+#include "runtime/list.h"
+#include "runtime/log.h"
 #include "runtime/region.h"
+#include "runtime/sso_oidc.h"
 #include "runtime/timestamp.h"
 
 #define S_TIMEOUT_MS      10000L
 #define S_MAX_CACHE_BYTES ((size_t)1 << 20) /* a cached token is kilobytes */
+
+/* When a token is refreshed, as botocore's DeferredRefreshableToken (botocore/tokens.py): within
+ * 15 minutes of its expiry a fetch tries, unless another refresh is under way, in which case it
+ * goes on with the token it has (_advisory_refresh_timeout); within 10 minutes every fetch waits
+ * for the refresh (_mandatory_refresh_timeout); attempts are at least a minute apart
+ * (_attempt_timeout), here only after one failed while the token is still valid, so that a token
+ * whose whole life is shorter than the windows is still renewed when it runs out. A failed
+ * refresh leaves the cached token in use until it expires (SSOTokenProvider._refresher). */
+#define S_ADVISORY_REFRESH_SECONDS  (15 * 60)
+#define S_MANDATORY_REFRESH_SECONDS (10 * 60)
+#define S_ATTEMPT_INTERVAL_SECONDS  60
+
+struct s_refresh;
 
 struct s_sso {
   char *profile;
@@ -29,14 +50,36 @@ struct s_sso {
   char *region;
   char *account_id;
   char *role_name;
+  struct s_refresh *refresh; /* the CreateToken under way, or NULL */
+  double next_attempt;       /* after a failed refresh: no other before, while the token is valid */
+};
+
+/* The token cache file as read: its JSON object, owned, and what the token is. */
+struct s_cache {
+  char path[4200];
+  json_t *json;
+  const char *access_token; /* borrowed from json */
+  int64_t expiration;
 };
 
 struct s_exchange {
   struct ops_credentials_exchange exchange; /* first: the common cancel frees it */
-  const struct s_sso *sso;
+  struct s_sso *sso;
+  char url[4096];               /* GetRoleCredentials */
+  struct ops_list_node waiting; /* on the refresh's waiters while it runs */
+  bool is_waiting;
 };
 
-/* "aws sso login --profile x": what every expired-token message tells the user to run. */
+struct s_refresh {
+  struct s_sso *sso;
+  const struct ops_credentials_context *context;
+  struct ops_sso_oidc_call *call;
+  struct ops_list waiters; /* struct s_exchange, by `waiting` */
+  struct s_cache cache;    /* the token being renewed, then the renewed one */
+};
+
+/* "aws sso login --profile x": what every expired-token message tells the user to run (the AWS
+ * CLI v2 logs in to the profile's sso-session, for both forms). */
 static void s_login_hint(const struct s_sso *sso, char *buf, size_t size)
 {
   snprintf(buf, size, "run `aws sso login --profile %s`", sso->profile);
@@ -63,52 +106,154 @@ static int s_cache_path(const struct ops_credentials_context *context, const str
   return OPS_OK;
 }
 
-/* The cached access token (owned by the caller; wipe it), checked against the clock. */
-static int s_cached_token(const struct ops_credentials_context *context, const struct s_sso *sso,
-                          char **out, struct ops_error *err)
+static void s_cache_clear(struct s_cache *cache)
 {
-  char path[4200], hint[300];
-  int rc = s_cache_path(context, sso, path, sizeof(path), err);
+  json_decref(cache->json); /* jansson does not wipe: the tokens stay in freed memory */
+  cache->json = NULL;
+  cache->access_token = NULL;
+}
+
+static const char *s_cache_string(const struct s_cache *cache, const char *name)
+{
+  const char *value = json_string_value(json_object_get(cache->json, name));
+  return value && value[0] ? value : NULL;
+}
+
+/* Reads the cache file: an object with accessToken and a valid expiresAt, expired or not. */
+static int s_cache_load(const struct ops_credentials_context *context, const struct s_sso *sso,
+                        struct s_cache *cache, struct ops_error *err)
+{
+  char hint[300];
+  int rc = s_cache_path(context, sso, cache->path, sizeof(cache->path), err);
   if (rc != OPS_OK)
     return rc;
   s_login_hint(sso, hint, sizeof(hint));
   char *text = NULL;
   size_t len = 0;
   struct ops_error read_err;
-  bool read =
-      ops_file_read(path, S_MAX_CACHE_BYTES, OPS_ERR_CREDENTIALS, &text, &len, &read_err) == OPS_OK;
+  bool read = ops_file_read(cache->path, S_MAX_CACHE_BYTES, OPS_ERR_CREDENTIALS, &text, &len,
+                            &read_err) == OPS_OK;
   bool too_large = !read && errno == EFBIG;
-  json_t *json = read ? json_loadb(text, len, 0, NULL) : NULL;
+  cache->json = read ? json_loadb(text, len, 0, NULL) : NULL;
   if (text)
     OPENSSL_cleanse(text, len);
   free(text);
-  const char *token = json_string_value(json_object_get(json, "accessToken"));
-  const char *expires = json_string_value(json_object_get(json, "expiresAt"));
-  int64_t expiration = 0;
-  char when[OPS_TIMESTAMP_LEN];
+  cache->access_token = s_cache_string(cache, "accessToken");
+  const char *expires = s_cache_string(cache, "expiresAt");
   if (too_large)
     rc = ops_error_set(err, OPS_ERR_CREDENTIALS, "SSO (profile %s): %s: %s", sso->profile,
                        read_err.message, hint);
-  else if (!json)
+  else if (!json_is_object(cache->json))
     rc = ops_error_set(err, OPS_ERR_CREDENTIALS,
-                       "SSO (profile %s): no usable cached token in %s: %s", sso->profile, path,
-                       hint);
-  else if (!token || !expires || ops_timestamp_parse(expires, &expiration, NULL) != OPS_OK)
+                       "SSO (profile %s): no usable cached token in %s: %s", sso->profile,
+                       cache->path, hint);
+  else if (!cache->access_token || !expires ||
+           ops_timestamp_parse(expires, &cache->expiration, NULL) != OPS_OK)
     rc = ops_error_set(err, OPS_ERR_CREDENTIALS,
                        "SSO (profile %s): %s lacks accessToken or a valid expiresAt: %s",
-                       sso->profile, path, hint);
-  else if ((double)expiration <= context->clock.now(context->clock.self)) {
-    ops_timestamp_format(expiration, when, sizeof(when));
-    rc = ops_error_set(err, OPS_ERR_CREDENTIALS,
-                       "SSO (profile %s): the cached token expired at %s: %s", sso->profile, when,
-                       hint);
-  } else if (!(*out = strdup(token))) {
-    rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+                       sso->profile, cache->path, hint);
+  if (rc != OPS_OK) {
+    ops_error_set_code(err, "SSOTokenNotUsable");
+    s_cache_clear(cache);
   }
-  if (rc != OPS_OK)
-    ops_error_set_code(err, rc == OPS_ERR_NOMEM ? "" : "SSOTokenNotUsable");
-  json_decref(json); /* jansson does not wipe: the token stays in freed memory (see report) */
   return rc;
+}
+
+/* The token expired (and, `why` says, cannot be renewed): log in again. */
+static int s_expired(const struct s_sso *sso, const struct s_cache *cache, const char *why,
+                     struct ops_error *err)
+{
+  char when[OPS_TIMESTAMP_LEN], hint[300];
+  ops_timestamp_format(cache->expiration, when, sizeof(when));
+  s_login_hint(sso, hint, sizeof(hint));
+  ops_error_set(err, OPS_ERR_CREDENTIALS,
+                "SSO (profile %s): the cached token expired at %s%s%s%s: %s", sso->profile, when,
+                why[0] ? " and cannot be refreshed (" : "", why, why[0] ? ")" : "", hint);
+  ops_error_set_code(err, "SSOTokenNotUsable");
+  return OPS_ERR_CREDENTIALS;
+}
+
+/* Whether the cache holds what the refresh grant needs, a client registration still valid
+ * included (botocore's _refresh_access_token); if not, `why` says what is missing. */
+static bool s_can_refresh(const struct s_cache *cache, double now, char *why, size_t size)
+{
+  static const char *const needed[] = {"refreshToken", "clientId", "clientSecret"};
+  for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+    if (!s_cache_string(cache, needed[i])) {
+      snprintf(why, size, "the cache holds no %s", needed[i]);
+      return false;
+    }
+  }
+  const char *registration = s_cache_string(cache, "registrationExpiresAt");
+  int64_t expiration = 0;
+  if (!registration || ops_timestamp_parse(registration, &expiration, NULL) != OPS_OK) {
+    snprintf(why, size, "the cache holds no valid registrationExpiresAt");
+    return false;
+  }
+  if ((double)expiration <= now) {
+    snprintf(why, size, "the client registration expired at %.32s", registration);
+    return false;
+  }
+  return true;
+}
+
+/* Writes the cache file as botocore's JSONFileCache does: a new file beside it (mkstemp: mode
+ * 0600), synced, renamed over it. */
+static int s_cache_write(const struct s_cache *cache, struct ops_error *err)
+{
+  char temporary[sizeof(cache->path) + 8];
+  char *text = json_dumps(cache->json, 0);
+  if (!text)
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  size_t len = strlen(text);
+  snprintf(temporary, sizeof(temporary), "%s.XXXXXX", cache->path);
+  int fd = mkstemp(temporary);
+  bool written = fd >= 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+  int saved = errno;
+  if (fd >= 0 && close(fd) != 0 && written) {
+    written = false;
+    saved = errno;
+  }
+  if (written && rename(temporary, cache->path) != 0) {
+    written = false;
+    saved = errno;
+  }
+  if (!written && fd >= 0)
+    unlink(temporary);
+  ops_credentials_wipe_free(text);
+  if (!written)
+    return ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot write: %s", cache->path,
+                         strerror(saved ? saved : EIO));
+  return OPS_OK;
+}
+
+/* Puts the renewed token into the cache, as botocore's _attempt_create_token does (the start
+ * URL and region from the configuration; a refresh token only when the answer has one), keeping
+ * every other field, and writes it back. A cache that cannot be written still serves this run. */
+static void s_cache_renew(struct s_refresh *r, const struct ops_sso_oidc_token *token)
+{
+  const struct s_sso *sso = r->sso;
+  json_t *json = r->cache.json;
+  char when[OPS_TIMESTAMP_LEN];
+  int64_t expiration = (int64_t)r->context->clock.now(r->context->clock.self) + token->expires_in;
+  ops_timestamp_format(expiration, when, sizeof(when));
+  json_object_set_new(json, "startUrl", json_string(sso->start_url));
+  json_object_set_new(json, "region", json_string(sso->region));
+  json_object_set_new(json, "accessToken", json_string(token->access_token));
+  json_object_set_new(json, "expiresAt", json_string(when));
+  if (token->refresh_token)
+    json_object_set_new(json, "refreshToken", json_string(token->refresh_token));
+  r->cache.access_token = s_cache_string(&r->cache, "accessToken");
+  r->cache.expiration = expiration;
+  struct ops_error err = {0};
+  if (s_cache_write(&r->cache, &err) == OPS_OK)
+    ops_log(OPS_LOG_INFO, NULL,
+            "SSO (profile %s): the access token was refreshed; it expires at %s", sso->profile,
+            when);
+  else
+    ops_log(OPS_LOG_WARN, NULL,
+            "SSO (profile %s): the access token was refreshed, but the cache was not updated: %s",
+            sso->profile, err.message);
 }
 
 static int s_url(const struct ops_credentials_context *context, const struct s_sso *sso, char *out,
@@ -207,32 +352,168 @@ static void s_on_response(const struct ops_http_response *response,
   ops_credentials_exchange_complete(&x->exchange, credentials, &err);
 }
 
+static int s_portal_start(struct s_exchange *x, const char *token, struct ops_error *err)
+{
+  struct ops_http_header headers[] = {{"x-amz-sso_bearer_token", (char *)token},
+                                      {"Accept", "application/json"}};
+  return ops_credentials_exchange_start(&x->exchange, "GET", x->url, headers, 2, S_TIMEOUT_MS,
+                                        false, s_on_response, err);
+}
+
+static void s_wait(struct s_exchange *x, struct s_refresh *r)
+{
+  x->is_waiting = true;
+  ops_list_push_back(&r->waiters, &x->waiting);
+  ops_credentials_fetch_set_state(x->exchange.fetch, x);
+}
+
+static void s_refresh_free(struct s_refresh *r)
+{
+  s_cache_clear(&r->cache);
+  free(r);
+}
+
+/* A waiting fetch goes on once the refresh ended: with the renewed token, else with the old one
+ * while it is valid, else it fails. Its callback may run here. */
+static void s_resume(struct s_exchange *x, const struct s_refresh *r,
+                     const struct ops_error *failed)
+{
+  struct ops_error err = {0};
+  const struct ops_clock *clock = &x->exchange.context->clock;
+  int rc;
+  x->is_waiting = false;
+  if (!failed || (double)r->cache.expiration > clock->now(clock->self))
+    rc = s_portal_start(x, r->cache.access_token, &err);
+  else
+    rc = s_expired(x->sso, &r->cache, failed->message, &err);
+  if (rc != OPS_OK)
+    ops_credentials_exchange_complete(&x->exchange, NULL, &err);
+}
+
+static void s_on_refreshed(struct ops_sso_oidc_token *token, const struct ops_error *err, void *ud)
+{
+  struct s_refresh *r = ud;
+  struct s_sso *sso = r->sso;
+  const struct ops_clock *clock = &r->context->clock;
+  double now = clock->now(clock->self);
+  char when[OPS_TIMESTAMP_LEN];
+  sso->refresh = NULL;
+  if (token) {
+    s_cache_renew(r, token);
+  } else {
+    sso->next_attempt = now + S_ATTEMPT_INTERVAL_SECONDS;
+    ops_timestamp_format(r->cache.expiration, when, sizeof(when));
+    if ((double)r->cache.expiration > now)
+      ops_log(OPS_LOG_WARN, NULL,
+              "SSO (profile %s): refreshing the access token failed (%s); the cached one is used "
+              "until it expires at %s",
+              sso->profile, err->message, when);
+  }
+  /* each resume may end its fetch, whose callback may free the provider once the last is done:
+   * nothing of `sso` is touched from here on */
+  while (r->waiters.head) {
+    struct ops_list_node *node = r->waiters.head;
+    ops_list_remove(&r->waiters, node);
+    s_resume(OPS_LIST_ENTRY(node, struct s_exchange, waiting), r, token ? NULL : err);
+  }
+  ops_sso_oidc_token_free(token);
+  s_refresh_free(r);
+}
+
+/* Starts CreateToken for `x`, which waits for it; takes the cache on success. */
+static int s_refresh_start(struct s_exchange *x, struct s_cache *cache, struct ops_error *err)
+{
+  const struct ops_credentials_context *context = x->exchange.context;
+  struct s_refresh *r = calloc(1, sizeof(*r));
+  if (!r)
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  struct ops_sso_oidc_refresh request = {
+      .region = x->sso->region,
+      .client_id = s_cache_string(cache, "clientId"),
+      .client_secret = s_cache_string(cache, "clientSecret"),
+      .refresh_token = s_cache_string(cache, "refreshToken"),
+  };
+  r->sso = x->sso;
+  r->context = context;
+  r->call = ops_sso_oidc_refresh_start(&context->transport, &context->env, &request, s_on_refreshed,
+                                       r, err);
+  if (!r->call) {
+    free(r);
+    return err->kind;
+  }
+  r->cache = *cache;
+  *cache = (struct s_cache){0};
+  x->sso->refresh = r;
+  s_wait(x, r);
+  return OPS_OK;
+}
+
+/* What a fetch does with the token it read (see S_ADVISORY_REFRESH_SECONDS): use it, refresh it
+ * first, wait for the refresh under way, or fail. */
+static int s_use_token(struct s_exchange *x, struct s_cache *cache, struct ops_error *err)
+{
+  struct s_sso *sso = x->sso;
+  const struct ops_clock *clock = &x->exchange.context->clock;
+  double now = clock->now(clock->self);
+  double remaining = (double)cache->expiration - now;
+  char why[200] = "";
+  if (sso->session_name && remaining < S_ADVISORY_REFRESH_SECONDS) {
+    if (sso->refresh && remaining < S_MANDATORY_REFRESH_SECONDS) {
+      s_wait(x, sso->refresh);
+      return OPS_OK;
+    }
+    bool may_try = !sso->refresh && (remaining <= 0 || now >= sso->next_attempt);
+    if (may_try && s_can_refresh(cache, now, why, sizeof(why))) {
+      int rc = s_refresh_start(x, cache, err);
+      if (rc == OPS_OK || remaining <= 0)
+        return rc;
+    }
+  }
+  if (remaining <= 0)
+    return s_expired(sso, cache, why, err);
+  return s_portal_start(x, cache->access_token, err);
+}
+
 static int s_start(struct ops_credentials_provider *provider, struct ops_credentials_fetch *fetch,
                    struct ops_error *err)
 {
   const struct ops_credentials_context *context = ops_credentials_provider_context(provider);
-  const struct s_sso *sso = ops_credentials_provider_impl(provider);
-  char url[4096], *token = NULL;
-  int rc = s_url(context, sso, url, sizeof(url), err);
-  if (rc == OPS_OK)
-    rc = s_cached_token(context, sso, &token, err);
-  if (rc != OPS_OK)
-    return rc;
+  struct s_sso *sso = ops_credentials_provider_impl(provider);
+  struct s_cache cache = {0};
   struct s_exchange *x = calloc(1, sizeof(*x));
-  if (!x) {
-    ops_credentials_wipe_free(token);
+  if (!x)
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
-  }
   x->exchange = (struct ops_credentials_exchange){.fetch = fetch, .context = context};
   x->sso = sso;
-  struct ops_http_header headers[] = {{"x-amz-sso_bearer_token", token},
-                                      {"Accept", "application/json"}};
-  rc = ops_credentials_exchange_start(&x->exchange, "GET", url, headers, 2, S_TIMEOUT_MS, false,
-                                      s_on_response, err);
-  ops_credentials_wipe_free(token);
+  int rc = s_url(context, sso, x->url, sizeof(x->url), err);
+  if (rc == OPS_OK)
+    rc = s_cache_load(context, sso, &cache, err);
+  if (rc == OPS_OK)
+    rc = s_use_token(x, &cache, err);
+  s_cache_clear(&cache);
   if (rc != OPS_OK)
     free(x);
   return rc;
+}
+
+/* Abandons a fetch: its portal exchange, or its place among a refresh's waiters (the refresh
+ * itself with the last of them). */
+static void s_cancel(struct ops_credentials_fetch *fetch)
+{
+  struct s_exchange *x = ops_credentials_fetch_state(fetch);
+  if (!x->is_waiting) {
+    ops_credentials_exchange_cancel(fetch);
+    return;
+  }
+  struct s_sso *sso = x->sso;
+  struct s_refresh *r = sso->refresh;
+  ops_list_remove(&r->waiters, &x->waiting);
+  free(x);
+  if (r->waiters.head)
+    return;
+  ops_sso_oidc_cancel(r->call);
+  sso->refresh = NULL;
+  s_refresh_free(r);
 }
 
 static void s_destroy(void *impl)
@@ -252,7 +533,7 @@ static void s_destroy(void *impl)
 static const struct ops_credentials_provider_vtable s_vtable = {
     .name = "sso",
     .start = s_start,
-    .cancel = ops_credentials_exchange_cancel,
+    .cancel = s_cancel,
     .destroy = s_destroy,
 };
 
