@@ -201,9 +201,11 @@ struct ops_credentials_sso_config {
 
 /* The cached token in ~/.aws/sso/cache/SHA1.json (of the sso-session name, or of the start URL
  * for legacy profiles), then the portal's GetRoleCredentials (AWS_ENDPOINT_URL_SSO, else
- * AWS_ENDPOINT_URL, else https://portal.sso.REGION.amazonaws.com). The token is not refreshed:
- * an expired one asks the user to run `aws sso login`. OPS_ERR_CONFIG when the region is not a
- * region name (runtime/region.h). */
+ * AWS_ENDPOINT_URL, else https://portal.sso.REGION.amazonaws.com). With an sso-session the
+ * token is refreshed near its expiry (SSO OIDC CreateToken, runtime/sso_oidc.h) and the cache
+ * written back; a legacy profile's is not. An expired token that cannot be refreshed asks the
+ * user to run `aws sso login`. OPS_ERR_CONFIG when the region is not a region name
+ * (runtime/region.h). */
 int ops_credentials_provider_sso_new(struct ops_credentials_provider **out,
                                      const struct ops_credentials_context *context,
                                      const struct ops_credentials_sso_config *config,
