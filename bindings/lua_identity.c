@@ -1,7 +1,9 @@
 /* lua_identity.c: who each task acts as, the Lua surface of assume() and whoami() (bindings/lua/
  * assume.lua). Each identity is a caching credentials provider of runtime/credentials.h: the
- * base credentials are cached(chain), each assumed role (per account, role and external id)
- * cached(role(base)), so the core fetches, shares, refreshes and retries them; this file keeps
+ * base credentials are cached(chain), each assumed role (per source identity, role ARN, external
+ * id and place in a chain) cached(role(source)), the source being the base credentials or, in a
+ * role chain, the role before; so the core fetches, shares, refreshes and retries them, and a
+ * hop many chains share (a hub role) is assumed once for all of them; this file keeps
  * which identity each task acts as, waits for its credentials, and makes whoami()'s STS call
  * (retried on runtime/retry.h's policy with the identity's own quota and send rate, which its
  * AssumeRole shares). Also two primitives for `opsrun doctor` (bindings/lua/commands.lua):
@@ -34,14 +36,19 @@ struct s_identity {
   struct s_aws *aws;
   struct ops_credentials_provider *provider; /* cached(...), owned */
   struct ops_credentials_provider *role;     /* the role provider inside; NULL for the base */
+  struct s_identity *source; /* roles: whose credentials assume it (the base, or a chain's hop) */
   /* The retry quota and send rate of STS calls as this identity: its AssumeRole (the first step
    * of its account's work) and whoami() as it. One account's throttling never spends another's. */
   struct ops_retry *retry;
   /* roles only */
-  char *account;
-  char *role_name;
+  char *account;   /* the account whose assume() made it (a chain's hops: the chain's account) */
+  char *role_name; /* the role as assume() was given it: a name or an ARN */
+  char *role_arn;
   char *external_id;
-  char *owner; /* role_arn, and the external id after a newline when there is one */
+  char *label; /* a chain's hop: "hop K of N (role R)"; else NULL */
+  /* role_arn, and the external id after a newline when there is one; for a role assumed with a
+   * chain's hop, "\nvia " and that hop's owner after them */
+  char *owner;
   /* The credentials last handed to a task acting as this identity (assume()'s expiry, doctor's
    * source), a copy of its own. */
   struct ops_credentials *handed;
@@ -70,7 +77,9 @@ static void s_identity_clear(struct s_identity *identity)
   ops_retry_free(identity->retry);
   free(identity->account);
   free(identity->role_name);
+  free(identity->role_arn);
   free(identity->external_id);
+  free(identity->label);
   free(identity->owner);
 }
 
@@ -281,12 +290,17 @@ static int s_await(lua_State *L, struct s_identity *identity, lua_KFunction k, l
 
 /* ------------------------------------------------------------------ assume */
 
-static struct s_identity *s_role_find(struct s_aws *aws, const char *account, const char *role_name,
-                                      const char *external_id)
+static bool s_same(const char *a, const char *b)
+{
+  return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static struct s_identity *s_role_find(struct s_aws *aws, const struct s_identity *source,
+                                      const struct ops_credentials_role_config *config)
 {
   for (struct s_identity *role = aws->roles; role; role = role->next)
-    if (strcmp(role->account, account) == 0 && strcmp(role->role_name, role_name) == 0 &&
-        strcmp(role->external_id ? role->external_id : "", external_id ? external_id : "") == 0)
+    if (role->source == source && strcmp(role->role_arn, config->role_arn) == 0 &&
+        s_same(role->external_id, config->external_id) && s_same(role->label, config->label))
       return role;
   return NULL;
 }
@@ -301,21 +315,36 @@ static const char *s_partition(const char *region)
   return "aws";
 }
 
-/* The role's strings, and its provider: cached(role(base)) with the identity's own quota. */
-static int s_role_init(struct s_aws *aws, struct s_identity *role,
+/* The identity's owner (struct s_identity): who its credentials belong to. */
+static char *s_owner(const struct ops_credentials_role_config *config,
+                     const struct s_identity *source)
+{
+  const char *external_id = config->external_id;
+  bool chained = source->role != NULL;
+  size_t len = strlen(config->role_arn) + 2 + (external_id ? strlen(external_id) : 0) +
+               (chained ? strlen(source->owner) + 5 : 0);
+  char *owner = malloc(len);
+  if (owner)
+    snprintf(owner, len, "%s%s%s%s%s", config->role_arn, external_id ? "\n" : "",
+             external_id ? external_id : "", chained ? "\nvia " : "", chained ? source->owner : "");
+  return owner;
+}
+
+/* The role's strings, and its provider: cached(role(source)) with the identity's own quota. */
+static int s_role_init(struct s_identity *role, struct s_identity *source,
                        const struct ops_credentials_role_config *config, const char *account,
                        const char *role_name, struct ops_error *err)
 {
+  struct s_aws *aws = source->aws;
   bool ok = true;
   role->aws = aws;
+  role->source = source;
   role->account = ops_credentials_dup_optional(account, &ok);
   role->role_name = ops_credentials_dup_optional(role_name, &ok);
+  role->role_arn = ops_credentials_dup_optional(config->role_arn, &ok);
   role->external_id = ops_credentials_dup_optional(config->external_id, &ok);
-  size_t owner_len =
-      strlen(config->role_arn) + 2 + (config->external_id ? strlen(config->external_id) : 0);
-  if ((role->owner = malloc(owner_len)))
-    snprintf(role->owner, owner_len, "%s%s%s", config->role_arn, config->external_id ? "\n" : "",
-             config->external_id ? config->external_id : "");
+  role->label = ops_credentials_dup_optional(config->label, &ok);
+  role->owner = s_owner(config, source);
   role->retry = ops_retry_new_like(aws->sts_retry);
   if (!ok || !role->owner || !role->retry)
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
@@ -323,21 +352,27 @@ static int s_role_init(struct s_aws *aws, struct s_identity *role,
   lent.sts = aws->sts;
   lent.retry = role->retry;
   int rc =
-      ops_credentials_provider_role_new(&role->role, &aws->context, aws->base.provider, &lent, err);
+      ops_credentials_provider_role_new(&role->role, &aws->context, source->provider, &lent, err);
   if (rc == OPS_OK)
     rc = ops_credentials_provider_cached_new(&role->provider, &aws->context, role->role, NULL, err);
   return rc;
 }
 
-static struct s_identity *s_role_new(lua_State *L, struct s_aws *aws,
-                                     const struct ops_credentials_role_config *config,
-                                     const char *account, const char *role_name)
+/* The role assumed with `source`'s credentials as `config` says, made on first use; raises
+ * assume()'s error in `account` when it cannot be. */
+static struct s_identity *s_role_of(lua_State *L, struct s_identity *source,
+                                    const struct ops_credentials_role_config *config,
+                                    const char *account, const char *role_name)
 {
-  struct s_identity *role = calloc(1, sizeof(*role));
+  struct s_aws *aws = source->aws;
+  struct s_identity *role = s_role_find(aws, source, config);
+  if (role)
+    return role;
+  role = calloc(1, sizeof(*role));
   struct ops_error err;
   if (!role)
     luaL_error(L, "out of memory");
-  if (s_role_init(aws, role, config, account, role_name, &err) != OPS_OK) {
+  if (s_role_init(role, source, config, account, role_name, &err) != OPS_OK) {
     s_identity_clear(role);
     free(role);
     ops_lua_error_raise(L, &err, "assume", account);
@@ -363,34 +398,79 @@ static int s_assume_k(lua_State *L, int status, lua_KContext ctx)
   return 1;
 }
 
-/* assume(account_id, role_name, external_id|nil, session_name, duration|0) */
+/* STS refuses a DurationSeconds above one hour for a session assumed with another role's
+ * ("Role chaining limits your AWS CLI or AWS API role session to a maximum of one hour", IAM
+ * User Guide, "Methods to assume a role"): the hops after the first are lowered to it. */
+#define CHAINED_MAX_DURATION 3600
+
+/* One hop of assume()'s chain, read from the Lua table at the top of the stack. */
+struct s_hop {
+  struct ops_credentials_role_config config;
+  const char *role; /* as given: a name or an ARN */
+  char arn[2100];
+  char label[2200];
+};
+
+/* Hop `k` (1-based) of `n` for `account`, from the table at the top of L's stack (its strings
+ * stay there). Raises assume()'s error when STS would refuse it. */
+static void s_hop_read(lua_State *L, struct s_hop *hop, int k, int n, const char *account,
+                       const char *session_name, int duration)
+{
+  struct s_aws *aws = s_aws_of(L);
+  lua_getfield(L, -1, "role");
+  lua_getfield(L, -2, "external_id");
+  hop->role = luaL_checkstring(L, -2);
+  const char *external_id = luaL_optstring(L, -1, NULL);
+  if (strncmp(hop->role, "arn:", 4) == 0)
+    snprintf(hop->arn, sizeof(hop->arn), "%s", hop->role);
+  else
+    snprintf(hop->arn, sizeof(hop->arn), "arn:%s:iam::%s:role/%s", s_partition(aws->region),
+             account, hop->role);
+  snprintf(hop->label, sizeof(hop->label), "hop %d of %d (role %s)", k, n, hop->role);
+  hop->config = (struct ops_credentials_role_config){
+      .role_arn = hop->arn,
+      .session_name = k == n ? session_name : NULL, /* a hop between: opsrun-EPOCH */
+      .external_id = external_id,
+      .duration_seconds =
+          k > 1 && duration > CHAINED_MAX_DURATION ? CHAINED_MAX_DURATION : duration,
+      .label = n > 1 ? hop->label : NULL};
+  struct ops_sts_assume_role_params params = {.role_arn = hop->arn,
+                                              .role_session_name =
+                                                  k == n ? session_name : "opsrun-0",
+                                              .external_id = external_id,
+                                              .duration_seconds = hop->config.duration_seconds};
+  struct ops_error err, labelled;
+  if (ops_sts_validate_assume_role(&params, &err) == 0)
+    return;
+  if (hop->config.label) {
+    ops_error_set(&labelled, err.kind, "%s: %s", hop->label, err.message);
+    memcpy(err.message, labelled.message, sizeof(err.message));
+  }
+  ops_lua_error_raise(L, &err, "assume", account);
+}
+
+/* assume(account_id, hops, session_name, duration|0): hops is an array of {role, external_id},
+ * the last being the role in the account; each is assumed with the session of the one before
+ * (the first with the base credentials). */
 static int identity_assume(lua_State *L)
 {
   struct s_aws *aws = s_aws_of(L);
   const char *account = luaL_checkstring(L, 1);
-  const char *role_name = luaL_checkstring(L, 2);
-  const char *external_id = luaL_optstring(L, 3, NULL);
-  const char *session_name = luaL_checkstring(L, 4);
-  int duration = (int)luaL_optinteger(L, 5, 0);
-  char role_arn[256];
-  snprintf(role_arn, sizeof(role_arn), "arn:%s:iam::%s:role/%s", s_partition(aws->region), account,
-           role_name);
-  struct ops_sts_assume_role_params params = {.role_arn = role_arn,
-                                              .role_session_name = session_name,
-                                              .external_id = external_id,
-                                              .duration_seconds = duration};
-  struct ops_error err;
-  if (ops_sts_validate_assume_role(&params, &err) != 0)
-    return ops_lua_error_raise(L, &err, "assume", account);
-  struct s_identity *role = s_role_find(aws, account, role_name, external_id);
-  if (!role) {
-    struct ops_credentials_role_config config = {.role_arn = role_arn,
-                                                 .session_name = session_name,
-                                                 .external_id = external_id,
-                                                 .duration_seconds = duration};
-    role = s_role_new(L, aws, &config, account, role_name);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  const char *session_name = luaL_checkstring(L, 3);
+  int duration = (int)luaL_optinteger(L, 4, 0);
+  int n = (int)luaL_len(L, 2);
+  luaL_argcheck(L, n >= 1, 2, "at least one role expected");
+  struct s_hop *hop = lua_newuserdatauv(L, sizeof(*hop), 0);
+  struct s_identity *identity = &aws->base;
+  for (int k = 1; k <= n; k++) {
+    lua_geti(L, 2, k);
+    luaL_argcheck(L, lua_istable(L, -1), 2, "an array of {role, external_id} expected");
+    s_hop_read(L, hop, k, n, account, session_name, duration);
+    identity = s_role_of(L, identity, &hop->config, account, hop->role);
+    lua_pop(L, 3);
   }
-  return s_await(L, role, s_assume_k, (lua_KContext)role);
+  return s_await(L, identity, s_assume_k, (lua_KContext)identity);
 }
 
 /* ------------------------------------------------------------------ whoami */
