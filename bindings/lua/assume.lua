@@ -33,15 +33,13 @@ local function account_of(account)
 end
 
 -- A chain's hop as the primitive takes it: {role, external_id}, from a role (name or ARN) or
--- such a table.
-local function hop_of(hop, index)
+-- such a table; nil when it is neither.
+local function hop_of(hop)
   if type(hop) == "string" then return { role = hop } end
   if type(hop) == "table" and type(hop.role) == "string" and
       (hop.external_id == nil or type(hop.external_id) == "string") then
     return { role = hop.role, external_id = hop.external_id }
   end
-  fail_option("role_chain[" .. index .. "] must be a role name, a role ARN or " ..
-    "{role = ..., external_id = ...}, got " .. type(hop))
 end
 
 -- The roles to assume in turn: a chain (opts.role_chain, else the account's), whose last role
@@ -58,7 +56,10 @@ local function hops_of(acct, opts)
       (type(chain) == "table" and #chain .. " roles" or type(chain)))
   end
   local hops = {}
-  for i, hop in ipairs(chain) do hops[i] = hop_of(hop, i) end
+  for i, hop in ipairs(chain) do
+    hops[i] = hop_of(hop) or fail_option("role_chain[" .. i .. "] must be a role name, a role " ..
+      "ARN or {role = ..., external_id = ...}, got " .. type(hop))
+  end
   hops[#hops].external_id = opts.external_id or hops[#hops].external_id
   return hops
 end
