@@ -65,6 +65,37 @@ run opsrun -e 'accounts()'
 expect "accounts() without a registry exits 2 saying how to give one" \
   '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: registry: no account registry: pass -r FILE, or set OPSRUN_REGISTRY (a path) or ACCOUNT_REGISTRY (JSON text)" ]'
 
+# --- role chains, "enabled" regions, exclusion (issue 17 items 4 and 6) ------------------------
+
+cat >chained.json <<'JSON'
+{
+  "defaults": { "role_chain": ["arn:aws:iam::111111111111:role/OpsHub", "OpsReadOnly"],
+                "regions": "enabled" },
+  "accounts": [
+    { "id": "222222222222", "name": "Production", "external_id": "x-123" },
+    { "id": "333333333333", "name": "Retired", "exclude": true },
+    { "id": "444444444444", "name": "Direct", "role_name": "Plain", "regions": ["eu-west-1"] }
+  ]
+}
+JSON
+run opsrun -r chained.json -e 'for _, a in ipairs(accounts()) do
+  local chain = {}
+  for i, hop in ipairs(a.role_chain or {}) do chain[i] = hop.role .. "/" .. (hop.external_id or "-") end
+  print(a.id, a.role_name, type(a.regions) == "table" and table.concat(a.regions, ",") or a.regions, table.concat(chain, " "))
+end'
+expect "accounts() gives role_chain and regions = \"enabled\", and leaves excluded accounts out" \
+  '[ $status -eq 0 ] && [ "$out" = "222222222222	OpsReadOnly	enabled	arn:aws:iam::111111111111:role/OpsHub/- OpsReadOnly/x-123
+444444444444	Plain	eu-west-1	" ]'
+
+printf '{"accounts": [{"id": "222222222222", "name": "P", "role_chain": ["arn:aws:iam::111111111111:role/OpsHub", "arn:aws:iam::333333333333:role/Ops"]}]}' >badchain.json
+run opsrun -r badchain.json -e 'print("the script ran")'
+expect "a chain whose last role is another account's exits 2 naming the hop" \
+  '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: badchain.json: /accounts/0/role_chain/1: the last role of the chain is the role in account 222222222222, got a role of account 333333333333" ]'
+
+run env ACCOUNT_REGISTRY='{"accounts": [{"id": "222222222222", "name": "P", "exclude": "yes"}]}' "$OPSRUN" -e 'print("the script ran")'
+expect "a bad exclude exits 2 with its pointer" \
+  '[ $status -eq 2 ] && [ "$err" = "opsrun: \$ACCOUNT_REGISTRY: /accounts/0/exclude: expected true or false, got \"yes\"" ]'
+
 # --- --shard K/N -----------------------------------------------------------------------------
 
 shards=""
