@@ -288,12 +288,21 @@ static int s_check_id(struct s_check *c, const json_t *value)
   return s_is_account_id(value) ? 0 : s_expected(c, value, "a string of exactly 12 digits");
 }
 
+/* The value is the string `one` or the string `other`. */
+static int s_check_either(struct s_check *c, const json_t *value, const char *one,
+                          const char *other)
+{
+  const char *text = json_string_value(value);
+  if (text && (strcmp(text, one) == 0 || strcmp(text, other) == 0))
+    return 0;
+  char expected[64];
+  snprintf(expected, sizeof(expected), "\"%s\" or \"%s\"", one, other);
+  return s_expected(c, value, expected);
+}
+
 static int s_check_role(struct s_check *c, const json_t *value)
 {
-  const char *role = json_string_value(value);
-  if (role && (strcmp(role, "central") == 0 || strcmp(role, "workload") == 0))
-    return 0;
-  return s_expected(c, value, "\"central\" or \"workload\"");
+  return s_check_either(c, value, "central", "workload");
 }
 
 static int s_check_boolean(struct s_check *c, const json_t *value)
@@ -303,10 +312,7 @@ static int s_check_boolean(struct s_check *c, const json_t *value)
 
 static int s_check_source(struct s_check *c, const json_t *value)
 {
-  const char *source = json_string_value(value);
-  if (source && (strcmp(source, "registry") == 0 || strcmp(source, "organizations") == 0))
-    return 0;
-  return s_expected(c, value, "\"registry\" or \"organizations\"");
+  return s_check_either(c, value, "registry", "organizations");
 }
 
 static bool s_is_enabled_regions(const json_t *value)
