@@ -50,9 +50,23 @@ struct s_sso {
   char *region;
   char *account_id;
   char *role_name;
+};
+
+/* The token cache file of an sso-session, shared by every provider of the process that reads it
+ * (the profile source makes a provider a fetch, and several profiles may name one sso-session),
+ * so that they all share one CreateToken and its attempt interval. Made on first use and kept
+ * until the process ends; one thread, so no lock. */
+struct s_session {
+  struct ops_list_node node;
+  char *path;
+  char *name;
+  char *start_url;
+  char *region;
   struct s_refresh *refresh; /* the CreateToken under way, or NULL */
   double next_attempt;       /* after a failed refresh: no other before, while the token is valid */
 };
+
+static struct ops_list s_sessions;
 
 /* The token cache file as read: its JSON object, owned, and what the token is. */
 struct s_cache {
@@ -66,13 +80,15 @@ struct s_exchange {
   struct ops_credentials_exchange exchange; /* first: the common cancel frees it */
   struct s_sso *sso;
   char url[4096];               /* GetRoleCredentials */
+  struct s_session *session;    /* while waiting for its refresh */
   struct ops_list_node waiting; /* on the refresh's waiters while it runs */
-  bool is_waiting;
 };
 
+/* A CreateToken under way. It outlives the provider that started it when that one's fetch is
+ * cancelled, so it keeps a copy of the context (whose states outlive every provider). */
 struct s_refresh {
-  struct s_sso *sso;
-  const struct ops_credentials_context *context;
+  struct s_session *session;
+  struct ops_credentials_context context;
   struct ops_sso_oidc_call *call;
   struct ops_list waiters; /* struct s_exchange, by `waiting` */
   struct s_cache cache;    /* the token being renewed, then the renewed one */
@@ -227,18 +243,47 @@ static int s_cache_write(const struct s_cache *cache, struct ops_error *err)
   return OPS_OK;
 }
 
+/* The session of `sso`'s cache file at `path`, made on first use; NULL when out of memory. */
+static struct s_session *s_session_of(const struct s_sso *sso, const char *path)
+{
+  for (struct ops_list_node *node = s_sessions.head; node; node = node->next) {
+    struct s_session *session = OPS_LIST_ENTRY(node, struct s_session, node);
+    if (strcmp(session->path, path) == 0)
+      return session;
+  }
+  struct s_session *session = calloc(1, sizeof(*session));
+  if (session) {
+    session->path = strdup(path);
+    session->name = strdup(sso->session_name);
+    session->start_url = strdup(sso->start_url);
+    session->region = strdup(sso->region);
+  }
+  if (!session || !session->path || !session->name || !session->start_url || !session->region) {
+    if (session) {
+      free(session->path);
+      free(session->name);
+      free(session->start_url);
+      free(session->region);
+    }
+    free(session);
+    return NULL;
+  }
+  ops_list_push_back(&s_sessions, &session->node);
+  return session;
+}
+
 /* Puts the renewed token into the cache, as botocore's _attempt_create_token does (the start
  * URL and region from the configuration; a refresh token only when the answer has one), keeping
  * every other field, and writes it back. A cache that cannot be written still serves this run. */
 static void s_cache_renew(struct s_refresh *r, const struct ops_sso_oidc_token *token)
 {
-  const struct s_sso *sso = r->sso;
+  const struct s_session *session = r->session;
   json_t *json = r->cache.json;
   char when[OPS_TIMESTAMP_LEN];
-  int64_t expiration = (int64_t)r->context->clock.now(r->context->clock.self) + token->expires_in;
+  int64_t expiration = (int64_t)r->context.clock.now(r->context.clock.self) + token->expires_in;
   ops_timestamp_format(expiration, when, sizeof(when));
-  json_object_set_new(json, "startUrl", json_string(sso->start_url));
-  json_object_set_new(json, "region", json_string(sso->region));
+  json_object_set_new(json, "startUrl", json_string(session->start_url));
+  json_object_set_new(json, "region", json_string(session->region));
   json_object_set_new(json, "accessToken", json_string(token->access_token));
   json_object_set_new(json, "expiresAt", json_string(when));
   if (token->refresh_token)
@@ -248,12 +293,13 @@ static void s_cache_renew(struct s_refresh *r, const struct ops_sso_oidc_token *
   struct ops_error err = {0};
   if (s_cache_write(&r->cache, &err) == OPS_OK)
     ops_log(OPS_LOG_INFO, NULL,
-            "SSO (profile %s): the access token was refreshed; it expires at %s", sso->profile,
+            "SSO (sso-session %s): the access token was refreshed; it expires at %s", session->name,
             when);
   else
     ops_log(OPS_LOG_WARN, NULL,
-            "SSO (profile %s): the access token was refreshed, but the cache was not updated: %s",
-            sso->profile, err.message);
+            "SSO (sso-session %s): the access token was refreshed, but the cache was not updated: "
+            "%s",
+            session->name, err.message);
 }
 
 static int s_url(const struct ops_credentials_context *context, const struct s_sso *sso, char *out,
@@ -362,7 +408,7 @@ static int s_portal_start(struct s_exchange *x, const char *token, struct ops_er
 
 static void s_wait(struct s_exchange *x, struct s_refresh *r)
 {
-  x->is_waiting = true;
+  x->session = r->session;
   ops_list_push_back(&r->waiters, &x->waiting);
   ops_credentials_fetch_set_state(x->exchange.fetch, x);
 }
@@ -381,7 +427,7 @@ static void s_resume(struct s_exchange *x, const struct s_refresh *r,
   struct ops_error err = {0};
   const struct ops_clock *clock = &x->exchange.context->clock;
   int rc;
-  x->is_waiting = false;
+  x->session = NULL;
   if (!failed || (double)r->cache.expiration > clock->now(clock->self))
     rc = s_portal_start(x, r->cache.access_token, &err);
   else
@@ -393,24 +439,21 @@ static void s_resume(struct s_exchange *x, const struct s_refresh *r,
 static void s_on_refreshed(struct ops_sso_oidc_token *token, const struct ops_error *err, void *ud)
 {
   struct s_refresh *r = ud;
-  struct s_sso *sso = r->sso;
-  const struct ops_clock *clock = &r->context->clock;
-  double now = clock->now(clock->self);
+  struct s_session *session = r->session;
+  double now = r->context.clock.now(r->context.clock.self);
   char when[OPS_TIMESTAMP_LEN];
-  sso->refresh = NULL;
+  session->refresh = NULL;
   if (token) {
     s_cache_renew(r, token);
   } else {
-    sso->next_attempt = now + S_ATTEMPT_INTERVAL_SECONDS;
+    session->next_attempt = now + S_ATTEMPT_INTERVAL_SECONDS;
     ops_timestamp_format(r->cache.expiration, when, sizeof(when));
     if ((double)r->cache.expiration > now)
       ops_log(OPS_LOG_WARN, NULL,
-              "SSO (profile %s): refreshing the access token failed (%s); the cached one is used "
-              "until it expires at %s",
-              sso->profile, err->message, when);
+              "SSO (sso-session %s): refreshing the access token failed (%s); the cached one is "
+              "used until it expires at %s",
+              session->name, err->message, when);
   }
-  /* each resume may end its fetch, whose callback may free the provider once the last is done:
-   * nothing of `sso` is touched from here on */
   while (r->waiters.head) {
     struct ops_list_node *node = r->waiters.head;
     ops_list_remove(&r->waiters, node);
@@ -421,29 +464,30 @@ static void s_on_refreshed(struct ops_sso_oidc_token *token, const struct ops_er
 }
 
 /* Starts CreateToken for `x`, which waits for it; takes the cache on success. */
-static int s_refresh_start(struct s_exchange *x, struct s_cache *cache, struct ops_error *err)
+static int s_refresh_start(struct s_exchange *x, struct s_session *session, struct s_cache *cache,
+                           struct ops_error *err)
 {
-  const struct ops_credentials_context *context = x->exchange.context;
   struct s_refresh *r = calloc(1, sizeof(*r));
   if (!r)
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   struct ops_sso_oidc_refresh request = {
-      .region = x->sso->region,
+      .region = session->region,
       .client_id = s_cache_string(cache, "clientId"),
       .client_secret = s_cache_string(cache, "clientSecret"),
       .refresh_token = s_cache_string(cache, "refreshToken"),
   };
-  r->sso = x->sso;
-  r->context = context;
-  r->call = ops_sso_oidc_refresh_start(&context->transport, &context->env, &request, s_on_refreshed,
-                                       r, err);
+  r->session = session;
+  r->context = *x->exchange.context;
+  r->context.region = NULL; /* the provider's copy, gone with it */
+  r->call = ops_sso_oidc_refresh_start(&r->context.transport, &r->context.env, &request,
+                                       s_on_refreshed, r, err);
   if (!r->call) {
     free(r);
     return err->kind;
   }
   r->cache = *cache;
   *cache = (struct s_cache){0};
-  x->sso->refresh = r;
+  session->refresh = r;
   s_wait(x, r);
   return OPS_OK;
 }
@@ -452,25 +496,26 @@ static int s_refresh_start(struct s_exchange *x, struct s_cache *cache, struct o
  * first, wait for the refresh under way, or fail. */
 static int s_use_token(struct s_exchange *x, struct s_cache *cache, struct ops_error *err)
 {
-  struct s_sso *sso = x->sso;
   const struct ops_clock *clock = &x->exchange.context->clock;
   double now = clock->now(clock->self);
   double remaining = (double)cache->expiration - now;
   char why[200] = "";
-  if (sso->session_name && remaining < S_ADVISORY_REFRESH_SECONDS) {
-    if (sso->refresh && remaining < S_MANDATORY_REFRESH_SECONDS) {
-      s_wait(x, sso->refresh);
-      return OPS_OK;
-    }
-    bool may_try = !sso->refresh && (remaining <= 0 || now >= sso->next_attempt);
-    if (may_try && s_can_refresh(cache, now, why, sizeof(why))) {
-      int rc = s_refresh_start(x, cache, err);
-      if (rc == OPS_OK || remaining <= 0)
-        return rc;
-    }
+  struct s_session *session = NULL;
+  if (x->sso->session_name && remaining < S_ADVISORY_REFRESH_SECONDS &&
+      !(session = s_session_of(x->sso, cache->path)))
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  if (session && session->refresh && remaining < S_MANDATORY_REFRESH_SECONDS) {
+    s_wait(x, session->refresh);
+    return OPS_OK;
+  }
+  bool may_try = session && !session->refresh && (remaining <= 0 || now >= session->next_attempt);
+  if (may_try && s_can_refresh(cache, now, why, sizeof(why))) {
+    int rc = s_refresh_start(x, session, cache, err);
+    if (rc == OPS_OK || remaining <= 0)
+      return rc;
   }
   if (remaining <= 0)
-    return s_expired(sso, cache, why, err);
+    return s_expired(x->sso, cache, why, err);
   return s_portal_start(x, cache->access_token, err);
 }
 
@@ -501,18 +546,18 @@ static int s_start(struct ops_credentials_provider *provider, struct ops_credent
 static void s_cancel(struct ops_credentials_fetch *fetch)
 {
   struct s_exchange *x = ops_credentials_fetch_state(fetch);
-  if (!x->is_waiting) {
+  struct s_session *session = x->session;
+  if (!session) {
     ops_credentials_exchange_cancel(fetch);
     return;
   }
-  struct s_sso *sso = x->sso;
-  struct s_refresh *r = sso->refresh;
+  struct s_refresh *r = session->refresh;
   ops_list_remove(&r->waiters, &x->waiting);
   free(x);
   if (r->waiters.head)
     return;
   ops_sso_oidc_cancel(r->call);
-  sso->refresh = NULL;
+  session->refresh = NULL;
   s_refresh_free(r);
 }
 
