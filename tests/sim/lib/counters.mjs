@@ -11,7 +11,7 @@ export class Counters {
   }
 
   reset() {
-    this.requests = { total: 0, sts: 0, mcp: 0, organizations: 0 };
+    this.requests = { total: 0, sts: 0, mcp: 0, organizations: 0, sso: 0, sso_oidc: 0 };
     this.assumeRole = {};
     this.assumeRoleDenied = {};
     this.getCallerIdentity = 0;
@@ -31,9 +31,11 @@ export class Counters {
     this.hungCalls = 0;
     this.tasksStarted = { total: 0, by_account: {} };
     this.taskPolls = { total: 0, by_account: {} };
-    this.concurrent = { total: 0, sts: 0, mcp: 0, organizations: 0 };
-    this.peak = { total: 0, sts: 0, mcp: 0, organizations: 0 };
+    this.concurrent = { total: 0, sts: 0, mcp: 0, organizations: 0, sso: 0, sso_oidc: 0 };
+    this.peak = { total: 0, sts: 0, mcp: 0, organizations: 0, sso: 0, sso_oidc: 0 };
     this.organizationsCalls = {};
+    this.ssoCalls = {};
+    this.ssoErrors = {};
     this.concurrentDeletes = 0;
     this.peakConcurrentDeletes = 0;
   }
@@ -102,6 +104,12 @@ export class Counters {
     bump(this.organizationsCalls, operation);
   }
 
+  /** A GetRoleCredentials or CreateToken answered; `error` is its exception, if it failed. */
+  ssoCall(operation, error) {
+    bump(this.ssoCalls, operation);
+    if (error) bump(this.ssoErrors, `${operation}.${error}`);
+  }
+
   boto3Call(service, operation, account) {
     bump(this.boto3Calls, `${service}.${operation}`);
     bump((this.boto3CallsByAccount[account] ??= {}), `${service}.${operation}`);
@@ -148,6 +156,8 @@ export class Counters {
       concurrent_deletes: this.concurrentDeletes,
       peak_concurrent_deletes: this.peakConcurrentDeletes,
       org_requests: this.requests.organizations,
+      sso_calls: { ...this.ssoCalls },
+      sso_errors: { ...this.ssoErrors },
       ...Object.fromEntries(Object.entries(this.organizationsCalls).map(([operation, n]) => [`org_${operation}`, n])),
       ...extra,
     };
