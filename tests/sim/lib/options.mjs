@@ -49,6 +49,10 @@ const FLAGS = [
   ['org-throttle-rate', 'F', null, 'Organizations only: fraction answered 400 TooManyRequestsException', 'rate'],
   ['org-error-rate', 'F', null, 'Organizations only: fraction answered 500 ServiceException / 503', 'rate'],
   ['org-rate-limit', 'N', 0, 'Organizations requests per second per caller account, as a token bucket of N (0: no limit)', 'int'],
+  ['sso-role', 'NAME', 'AWSAdministratorAccess', "the permission set assigned to the SSO user in the central account", 'string'],
+  ['sso-token-lifetime', 'S', 3600, 'lifetime of SSO access tokens (login and CreateToken)', 'int'],
+  ['sso-session-lifetime', 'S', 28800, 'an SSO sign-in ends S seconds after login: its refresh tokens stop working', 'int'],
+  ['sso-registration-lifetime', 'S', 7776000, 'lifetime of the SSO OIDC client registration a login makes', 'int'],
   ['log', '', false, 'one line per request on stderr', 'bool'],
   ['help', '', false, 'print this help and exit', 'bool'],
 ];
@@ -158,6 +162,9 @@ function validate(opts) {
   if (opts.boto3LatencyMs < 0) throw new Error('--boto3-latency-ms: expected >= 0');
   if (opts.instancesPerRegion !== null && (opts.instancesPerRegion < 0 || opts.instancesPerRegion > 10000)) {
     throw new Error('--instances-per-region: expected 0..10000');
+  }
+  for (const name of ['ssoTokenLifetime', 'ssoSessionLifetime', 'ssoRegistrationLifetime']) {
+    if (opts[name] < 1) throw new Error(`--${name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: expected >= 1`);
   }
   if (opts.objectsPerBucket !== null && (opts.objectsPerBucket < 0 || opts.objectsPerBucket > 10000)) {
     throw new Error('--objects-per-bucket: expected 0..10000');
