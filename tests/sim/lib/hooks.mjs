@@ -1,5 +1,6 @@
-// The unsigned test hooks under /_sim/ on both ports: counters, reset, inventory (what the
-// simulator answers for an account and region) and config (the ready line again).
+// The unsigned test hooks under /_sim/ on every port: counters, reset, inventory (what the
+// simulator answers for an account and region), config (the ready line again) and sso/login
+// (an SSO sign-in's token cache file).
 import { inventory } from './inventory.mjs';
 import { REGION_IDS } from './util.mjs';
 
@@ -9,7 +10,7 @@ function sendJson(res, status, value) {
   res.end(body);
 }
 
-/** Answers a /_sim/ request. `sim`: { counters, org, readyLine, extraCounters() }. */
+/** Answers a /_sim/ request. `sim`: { counters, org, readyLine, extraCounters(), sso }. */
 export function handleHook(sim, req, res) {
   const url = new URL(req.url, 'http://127.0.0.1');
   const route = `${req.method} ${url.pathname}`;
@@ -19,6 +20,12 @@ export function handleHook(sim, req, res) {
     case 'POST /_sim/reset':
       sim.counters.reset();
       return sendJson(res, 200, { reset: true });
+    case 'POST /_sim/sso/login':
+      // what `aws sso login` writes to ~/.aws/sso/cache/HEX.json (lib/sso.mjs)
+      return sendJson(res, 200, sim.sso.login({
+        startUrl: url.searchParams.get('start_url') ?? 'https://opsrun-sim.awsapps.com/start',
+        region: url.searchParams.get('region') ?? sim.defaultRegion,
+      }));
     case 'GET /_sim/config':
       return sendJson(res, 200, sim.readyLine);
     case 'GET /_sim/inventory': {
