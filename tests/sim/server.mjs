@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// opsrun-sim: a loopback simulator of AWS STS, AWS Organizations and the hosted AWS MCP Server for opsrun's tests
+// opsrun-sim: a loopback simulator of AWS STS, AWS Organizations, IAM Identity Center (SSO portal, SSO OIDC) and the hosted AWS MCP Server for opsrun's tests
 // and demo. Listens on 127.0.0.1 (free ports), prints one JSON line on stdout when ready, logs
 // only to stderr, and exits 0 on SIGTERM or SIGINT. Flags: see lib/options.mjs or --help.
 import http from 'node:http';
@@ -11,6 +11,7 @@ import { handleHook } from './lib/hooks.mjs';
 import { makeWebIdentityToken, StsService } from './lib/sts.mjs';
 import { McpService } from './lib/mcp.mjs';
 import { OrganizationsService } from './lib/organizations.mjs';
+import { SsoDirectory, SsoOidcService, SsoPortalService } from './lib/sso.mjs';
 import { SHAPES } from './lib/boto3.mjs';
 import { Sandbox } from './sandbox/sandbox.mjs';
 import { makeClock } from './lib/util.mjs';
@@ -54,12 +55,14 @@ const sim = {
 const sts = new StsService(sim);
 const mcp = new McpService(sim);
 const organizations = new OrganizationsService(sim);
+const sso = new SsoDirectory(sim);
 const hookState = {
   counters,
   org,
   readyLine: null,
   defaultRegion: opts.region,
   extraCounters: () => ({ sessions_active: mcp.sessionCount }),
+  sso,
 };
 
 function serve(endpoint, service) {
@@ -87,14 +90,18 @@ function listen(server) {
   });
 }
 
-const servers = [serve('sts', sts), serve('mcp', mcp), serve('organizations', organizations)];
-const [stsPort, mcpPort, organizationsPort] = await Promise.all(servers.map(listen)).catch((err) => fail(`cannot listen: ${err.message}`));
+const servers = [serve('sts', sts), serve('mcp', mcp), serve('organizations', organizations),
+  serve('sso', new SsoPortalService(sim, sso)), serve('sso_oidc', new SsoOidcService(sim, sso))];
+const [stsPort, mcpPort, organizationsPort, ssoPort, ssoOidcPort] = await Promise.all(servers.map(listen)).catch((err) => fail(`cannot listen: ${err.message}`));
 
 const base = sim.creds.base;
 const ready = {
   sts: `http://127.0.0.1:${stsPort}`,
   mcp: `http://127.0.0.1:${mcpPort}/mcp`,
   organizations: `http://127.0.0.1:${organizationsPort}`,
+  sso: `http://127.0.0.1:${ssoPort}`,
+  sso_oidc: `http://127.0.0.1:${ssoOidcPort}`,
+  sso_role: opts.ssoRole,
   access_key_id: base.accessKeyId,
   secret_access_key: base.secretAccessKey,
   central_account: org.central,
