@@ -8,7 +8,7 @@ SIM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # sim_start [flags...]: starts `node tests/sim/server.mjs flags...` in the background and waits
 # (up to $SIM_START_TIMEOUT seconds, default 20) for its JSON line. Exports SIM_JSON (the
-# line), SIM_PID, SIM_STS, SIM_MCP, SIM_ORGANIZATIONS, SIM_ACCESS_KEY_ID,
+# line), SIM_PID, SIM_STS, SIM_MCP, SIM_ORGANIZATIONS, SIM_SSO, SIM_SSO_OIDC, SIM_ACCESS_KEY_ID,
 # SIM_SECRET_ACCESS_KEY, SIM_COUNTERS (counters URL) and SIM_LOG (the file holding its
 # stderr). Returns non-zero on failure.
 sim_start() {
@@ -47,10 +47,12 @@ sim_start() {
   SIM_STS=$(jq -r .sts <<<"$SIM_JSON")
   SIM_MCP=$(jq -r .mcp <<<"$SIM_JSON")
   SIM_ORGANIZATIONS=$(jq -r .organizations <<<"$SIM_JSON")
+  SIM_SSO=$(jq -r .sso <<<"$SIM_JSON")
+  SIM_SSO_OIDC=$(jq -r .sso_oidc <<<"$SIM_JSON")
   SIM_ACCESS_KEY_ID=$(jq -r .access_key_id <<<"$SIM_JSON")
   SIM_SECRET_ACCESS_KEY=$(jq -r .secret_access_key <<<"$SIM_JSON")
   SIM_COUNTERS=$(jq -r .counters <<<"$SIM_JSON")
-  export SIM_JSON SIM_PID SIM_STS SIM_MCP SIM_ORGANIZATIONS SIM_ACCESS_KEY_ID SIM_SECRET_ACCESS_KEY SIM_COUNTERS SIM_LOG
+  export SIM_JSON SIM_PID SIM_STS SIM_MCP SIM_ORGANIZATIONS SIM_SSO SIM_SSO_OIDC SIM_ACCESS_KEY_ID SIM_SECRET_ACCESS_KEY SIM_COUNTERS SIM_LOG
 }
 
 # sim_stop: sends SIGTERM and waits for the simulator (SIGKILL after 5 s), then removes its
