@@ -34,9 +34,11 @@
  * 15 minutes of its expiry a fetch tries, unless another refresh is under way, in which case it
  * goes on with the token it has (_advisory_refresh_timeout); within 10 minutes every fetch waits
  * for the refresh (_mandatory_refresh_timeout); attempts are at least a minute apart
- * (_attempt_timeout), here only after one failed while the token is still valid, so that a token
- * whose whole life is shorter than the windows is still renewed when it runs out. A failed
- * refresh leaves the cached token in use until it expires (SSOTokenProvider._refresher). */
+ * (_attempt_timeout), here only after one failed, so that a token whose whole life is shorter
+ * than the windows is still renewed when it runs out, and only while the token is valid or the
+ * failure was a refusal (a refused refresh token stays refused: a sweep of many accounts asks
+ * once, not once an account). A failed refresh leaves the cached token in use until it expires
+ * (SSOTokenProvider._refresher). */
 #define S_ADVISORY_REFRESH_SECONDS  (15 * 60)
 #define S_MANDATORY_REFRESH_SECONDS (10 * 60)
 #define S_ATTEMPT_INTERVAL_SECONDS  60
@@ -63,7 +65,11 @@ struct s_session {
   char *start_url;
   char *region;
   struct s_refresh *refresh; /* the CreateToken under way, or NULL */
-  double next_attempt;       /* after a failed refresh: no other before, while the token is valid */
+  /* After a failed refresh: no other before next_attempt, unless the token expired and the
+   * failure may pass (a transport failure, throttling); last_failure says why (no secret). */
+  double next_attempt;
+  char last_failure[512];
+  bool failure_may_pass;
 };
 
 static struct ops_list s_sessions;
@@ -447,6 +453,8 @@ static void s_on_refreshed(struct ops_sso_oidc_token *token, const struct ops_er
     s_cache_renew(r, token);
   } else {
     session->next_attempt = now + S_ATTEMPT_INTERVAL_SECONDS;
+    snprintf(session->last_failure, sizeof(session->last_failure), "%.500s", err->message);
+    session->failure_may_pass = err->retryable;
     ops_timestamp_format(r->cache.expiration, when, sizeof(when));
     if ((double)r->cache.expiration > now)
       ops_log(OPS_LOG_WARN, NULL,
@@ -499,7 +507,7 @@ static int s_use_token(struct s_exchange *x, struct s_cache *cache, struct ops_e
   const struct ops_clock *clock = &x->exchange.context->clock;
   double now = clock->now(clock->self);
   double remaining = (double)cache->expiration - now;
-  char why[200] = "";
+  char why[600] = "";
   struct s_session *session = NULL;
   if (x->sso->session_name && remaining < S_ADVISORY_REFRESH_SECONDS &&
       !(session = s_session_of(x->sso, cache->path)))
@@ -508,8 +516,12 @@ static int s_use_token(struct s_exchange *x, struct s_cache *cache, struct ops_e
     s_wait(x, session->refresh);
     return OPS_OK;
   }
-  bool may_try = session && !session->refresh && (remaining <= 0 || now >= session->next_attempt);
-  if (may_try && s_can_refresh(cache, now, why, sizeof(why))) {
+  bool refreshable = session && !session->refresh && s_can_refresh(cache, now, why, sizeof(why));
+  bool waiting_out_a_failure =
+      refreshable && now < session->next_attempt && (remaining > 0 || !session->failure_may_pass);
+  if (waiting_out_a_failure) {
+    snprintf(why, sizeof(why), "%s", session->last_failure);
+  } else if (refreshable) {
     int rc = s_refresh_start(x, session, cache, err);
     if (rc == OPS_OK || remaining <= 0)
       return rc;

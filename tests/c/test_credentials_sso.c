@@ -383,6 +383,13 @@ static void an_expired_token_that_cannot_be_refreshed_says_to_log_in(void **stat
                       "login --profile sso`");
   assert_int_equal(f->ft.request_count, 1);
   assert_no_secret(f, o.err.message);
+  /* the refusal stands for a minute: the next fetches fail without asking again */
+  char refused[1024];
+  snprintf(refused, sizeof(refused), "%s", o.err.message);
+  f->now += 59;
+  fetch(f, "sso", &o);
+  assert_string_equal(o.err.message, refused);
+  assert_int_equal(f->ft.request_count, 1);
   /* the client registration expired: no CreateToken at all */
   write_cache(f, CORP_CACHE, EXPIRED, "2023-11-01T00:00:00Z");
   fetch(f, "sso", &o);
