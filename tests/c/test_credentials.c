@@ -2,13 +2,16 @@
  * fake environment, a fixed clock and the recording transport of fakes.h: the chain's order,
  * each source's success and failure, role_arn chains (with a cycle, a self-reference,
  * credential_source and MFA), credential_process running a real shell command, the SSO token
- * cache and portal, web identity, the container endpoint, IMDSv2 with its v1 fallback, partial
- * settings that stop the chain, and the NoCredentials message. */
+ * cache and portal, an sso-session's token refreshed (botocore's windows, the cache written back
+ * 0600 by rename with the CLI's fields, one CreateToken for many fetches, failures, cancel, no
+ * secret in messages or the log), web identity, the container endpoint, IMDSv2 with its v1
+ * fallback, partial settings that stop the chain, and the NoCredentials message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,8 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "fakes.h"
 #include "runtime/credentials.h"
+#include "runtime/log.h"
 
 #define ROLE_A "arn:aws:iam::222222222222:role/Middle"
 #define ROLE_B "arn:aws:iam::333333333333:role/Target"
@@ -71,6 +77,7 @@ static int teardown(void **state)
   char command[128];
   snprintf(command, sizeof(command), "rm -rf '%s'", f->home);
   assert_int_equal(system(command), 0);
+  ops_log_configure(OPS_LOG_WARN, OPS_LOG_TEXT, NULL); /* after an SSO test's capture */
   fake_transport_clear(&f->ft);
   ops_loop_free(f->loop);
   free(f);
@@ -777,6 +784,400 @@ static void sso_without_a_cached_token_says_to_log_in(void **state)
   assert_failure(&o, OPS_ERR_CONFIG, message);
 }
 
+/* --- SSO: an sso-session's token refreshed (SSO OIDC CreateToken), the cache written back --- */
+
+#define CORP_CACHE   ".aws/sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json"
+#define LEGACY_CACHE ".aws/sso/cache/79e435d7a515078e81c9dffc35f38d5687ebd3a7.json"
+
+/* The clock stands at 1700000000, 2023-11-14T22:13:20Z. */
+#define IN_5_MINUTES  "2023-11-14T22:18:20Z"
+#define IN_12_MINUTES "2023-11-14T22:25:20Z"
+#define IN_1_HOUR     "2023-11-14T23:13:20Z"
+#define EXPIRED       "2023-11-14T22:00:00Z"
+#define REGISTERED    "\"clientId\": \"CLIENTID\", \"clientSecret\": \"CLIENTSECRET\", "
+
+static const char s_created[] = "{\"accessToken\": \"NEWTOKEN\", \"expiresIn\": 28800, "
+                                "\"refreshToken\": \"NEWREFRESH\", \"tokenType\": \"Bearer\"}";
+static const char s_invalid_grant[] = "{\"error\": \"invalid_grant\", \"error_description\": "
+                                      "\"Invalid refresh token provided\"}";
+
+/* Every log line of an SSO test (the teardown sets the log back to stderr). */
+static FILE *s_log;
+
+/* The profiles (`sso` with sso-session corp, `legacy` with the keys in the profile), the portal
+ * and SSO OIDC overrides, and the log captured at the trace level. */
+static void sso_session_setup(struct fixture *f)
+{
+  if (!s_log)
+    s_log = tmpfile();
+  assert_non_null(s_log);
+  assert_int_equal(ftruncate(fileno(s_log), 0), 0);
+  rewind(s_log);
+  ops_log_configure(OPS_LOG_TRACE, OPS_LOG_TEXT, s_log);
+  fake_env_set(&f->env, "AWS_ENDPOINT_URL_SSO", "http://127.0.0.1:7777");
+  fake_env_set(&f->env, "AWS_ENDPOINT_URL_SSO_OIDC", "http://127.0.0.1:7778/");
+  write_home(f, ".aws/config",
+             "[profile sso]\nsso_session = corp\nsso_account_id = 111111111111\n"
+             "sso_role_name = ReadOnly\n"
+             "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+             "sso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n"
+             "[profile legacy]\nsso_start_url = https://legacy.awsapps.com/start\n"
+             "sso_region = us-east-1\nsso_account_id = 222222222222\n"
+             "sso_role_name = Admin\n");
+}
+
+/* A cache file as `aws sso login` writes it, with the token expiring at `expires_at`, the
+ * client registered until `registered_until`, and one field the CLI may add later. */
+static void write_cache(struct fixture *f, const char *relative, const char *expires_at,
+                        const char *registered_until)
+{
+  char text[1024];
+  snprintf(text, sizeof(text),
+           "{\"startUrl\": \"https://corp.awsapps.com/start\", \"region\": \"eu-west-1\", "
+           "\"accessToken\": \"OLDTOKEN\", \"expiresAt\": \"%s\", " REGISTERED
+           "\"registrationExpiresAt\": \"%s\", \"refreshToken\": \"OLDREFRESH\", "
+           "\"futureField\": {\"kept\": true}}",
+           expires_at, registered_until);
+  write_home(f, relative, text);
+}
+
+static struct ops_credentials_provider *profile_provider(struct fixture *f, const char *name)
+{
+  struct ops_credentials_provider *provider = NULL;
+  struct ops_error err = {0};
+  if (ops_credentials_provider_profile_new(&provider, &f->context, name, &err) != OPS_OK)
+    fail_msg("profile %s: %s", name, err.message);
+  return provider;
+}
+
+static void fetch_profile(struct fixture *f, const char *name, struct fake_fetch *o)
+{
+  fetch(f, profile_provider(f, name), o);
+}
+
+static void assert_portal_got(const struct fake_request *request, const char *token)
+{
+  assert_string_equal(request->method, "GET");
+  assert_non_null(strstr(request->url, "http://127.0.0.1:7777/federation/credentials?"));
+  assert_string_equal(fake_header(request, "x-amz-sso_bearer_token"), token);
+}
+
+static json_t *read_cache(struct fixture *f, const char *relative)
+{
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", f->home, relative);
+  json_t *json = json_load_file(path, 0, NULL);
+  assert_non_null(json);
+  return json;
+}
+
+static void assert_field(const json_t *json, const char *name, const char *value)
+{
+  const char *actual = json_string_value(json_object_get(json, name));
+  if (!actual || strcmp(actual, value) != 0)
+    fail_msg("cache field %s: expected %s, got %s", name, value, actual ? actual : "(none)");
+}
+
+/* The directory holds only `count` files: no temporary left behind. */
+static void assert_cache_dir_files(struct fixture *f, int count)
+{
+  char path[512];
+  snprintf(path, sizeof(path), "%s/.aws/sso/cache", f->home);
+  DIR *dir = opendir(path);
+  assert_non_null(dir);
+  int files = 0;
+  for (struct dirent *entry; (entry = readdir(dir));)
+    files += entry->d_name[0] != '.';
+  closedir(dir);
+  assert_int_equal(files, count);
+}
+
+/* No token, refresh token or client secret in the log or `message`. */
+static void assert_no_secret(const char *message)
+{
+  static const char *const secrets[] = {"OLDTOKEN", "NEWTOKEN", "OLDREFRESH", "NEWREFRESH",
+                                        "CLIENTSECRET"};
+  char logged[8192] = "";
+  fflush(s_log);
+  rewind(s_log);
+  size_t n = fread(logged, 1, sizeof(logged) - 1, s_log);
+  logged[n] = '\0';
+  for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+    if (strstr(logged, secrets[i]))
+      fail_msg("the log shows %s: %s", secrets[i], logged);
+    if (message && strstr(message, secrets[i]))
+      fail_msg("a message shows %s: %s", secrets[i], message);
+  }
+}
+
+static void refreshes_within_ten_minutes_and_writes_the_cache_back(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_fetch o;
+  struct stat st;
+  char path[512];
+  sso_session_setup(f);
+  write_cache(f, CORP_CACHE, IN_5_MINUTES, "2024-02-01T00:00:00Z");
+  fake_reply(&f->ft, 200, s_created);
+  fake_reply(&f->ft, 200, s_sso_answer);
+  fetch_profile(f, "sso", &o);
+  assert_non_null(o.credentials);
+  assert_string_equal(o.credentials->access_key_id, "ASIASSO");
+  assert_int_equal(f->ft.request_count, 2);
+  const struct fake_request *create = &f->ft.requests[0];
+  assert_string_equal(create->method, "POST");
+  assert_string_equal(create->url, "http://127.0.0.1:7778/token");
+  json_t *body = json_loadb(create->body, create->body_len, 0, NULL);
+  assert_field(body, "clientId", "CLIENTID");
+  assert_field(body, "clientSecret", "CLIENTSECRET");
+  assert_field(body, "grantType", "refresh_token");
+  assert_field(body, "refreshToken", "OLDREFRESH");
+  json_decref(body);
+  assert_portal_got(&f->ft.requests[1], "NEWTOKEN");
+  /* the cache: the new token for 8 hours, the CLI's field names, the rest kept */
+  json_t *cache = read_cache(f, CORP_CACHE);
+  assert_field(cache, "accessToken", "NEWTOKEN");
+  assert_field(cache, "expiresAt", "2023-11-15T06:13:20Z");
+  assert_field(cache, "refreshToken", "NEWREFRESH");
+  assert_field(cache, "clientId", "CLIENTID");
+  assert_field(cache, "clientSecret", "CLIENTSECRET");
+  assert_field(cache, "registrationExpiresAt", "2024-02-01T00:00:00Z");
+  assert_field(cache, "startUrl", "https://corp.awsapps.com/start");
+  assert_field(cache, "region", "eu-west-1");
+  assert_true(json_is_true(json_object_get(json_object_get(cache, "futureField"), "kept")));
+  json_decref(cache);
+  snprintf(path, sizeof(path), "%s/%s", f->home, CORP_CACHE);
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  assert_cache_dir_files(f, 1);
+  assert_no_secret(NULL);
+  outcome_clear(&o);
+  /* the renewed token is good for hours: the next fetch only asks the portal */
+  fake_reply(&f->ft, 200, s_sso_answer);
+  fetch_profile(f, "sso", &o);
+  assert_int_equal(f->ft.request_count, 3);
+  assert_portal_got(&f->ft.requests[2], "NEWTOKEN");
+  outcome_clear(&o);
+}
+
+static void refreshes_within_fifteen_minutes_not_before(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_fetch o;
+  sso_session_setup(f);
+  write_cache(f, CORP_CACHE, IN_1_HOUR, "2024-02-01T00:00:00Z");
+  fake_reply(&f->ft, 200, s_sso_answer);
+  fetch_profile(f, "sso", &o);
+  assert_int_equal(f->ft.request_count, 1);
+  assert_portal_got(&f->ft.requests[0], "OLDTOKEN");
+  outcome_clear(&o);
+  /* 12 minutes left: botocore's advisory window; AWS_ENDPOINT_URL when no SSO OIDC override */
+  fake_env_set(&f->env, "AWS_ENDPOINT_URL_SSO_OIDC", NULL);
+  fake_env_set(&f->env, "AWS_ENDPOINT_URL", "http://127.0.0.1:7779");
+  write_cache(f, CORP_CACHE, IN_12_MINUTES, "2024-02-01T00:00:00Z");
+  fake_reply(&f->ft, 200, s_created);
+  fake_reply(&f->ft, 200, s_sso_answer);
+  fetch_profile(f, "sso", &o);
+  assert_int_equal(f->ft.request_count, 3);
+  assert_string_equal(f->ft.requests[1].url, "http://127.0.0.1:7779/token");
+  assert_portal_got(&f->ft.requests[2], "NEWTOKEN");
+  outcome_clear(&o);
+}
+
+static void concurrent_fetches_share_one_create_token(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_fetch o[4];
+  sso_session_setup(f);
+  write_cache(f, CORP_CACHE, IN_5_MINUTES, "2024-02-01T00:00:00Z");
+  fake_reply(&f->ft, 200, s_created);
+  for (int i = 0; i < 4; i++)
+    fake_reply(&f->ft, 200, s_sso_answer);
+  struct ops_credentials_provider *provider = profile_provider(f, "sso");
+  for (int i = 0; i < 4; i++)
+    fake_fetch_start(&o[i], provider);
+  for (int i = 0; i < 4; i++) {
+    fake_run_until(f->loop, &o[i].done);
+    assert_non_null(o[i].credentials);
+    outcome_clear(&o[i]);
+  }
+  ops_credentials_provider_free(provider);
+  assert_int_equal(f->ft.request_count, 5);
+  assert_string_equal(f->ft.requests[0].url, "http://127.0.0.1:7778/token");
+  for (int i = 1; i < 5; i++)
+    assert_portal_got(&f->ft.requests[i], "NEWTOKEN");
+}
+
+static void in_the_advisory_window_a_fetch_does_not_wait_for_another_refresh(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_fetch first, second;
+  sso_session_setup(f);
+  write_cache(f, CORP_CACHE, IN_12_MINUTES, "2024-02-01T00:00:00Z");
+  fake_reply(&f->ft, 200, s_created);
+  fake_reply(&f->ft, 200, s_sso_answer); /* the second fetch's, with the old token */
+  fake_reply(&f->ft, 200, s_sso_answer);
+  struct ops_credentials_provider *provider = profile_provider(f, "sso");
+  fake_fetch_start(&first, provider);
+  fake_fetch_start(&second, provider);
+  fake_run_until(f->loop, &first.done);
+  fake_run_until(f->loop, &second.done);
+  ops_credentials_provider_free(provider);
+  assert_int_equal(f->ft.request_count, 3);
+  assert_portal_got(&f->ft.requests[1], "OLDTOKEN");
+  assert_portal_got(&f->ft.requests[2], "NEWTOKEN");
+  outcome_clear(&first);
+  outcome_clear(&second);
+}
+
+static void a_failed_refresh_keeps_a_valid_token(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_fetch o;
+  sso_session_setup(f);
+  write_cache(f, CORP_CACHE, IN_5_MINUTES, "2024-02-01T00:00:00Z");
+  fake_reply_header(&f->ft, 400, s_invalid_grant, "x-amzn-ErrorType", "InvalidGrantException");
+  fake_reply(&f->ft, 200, s_sso_answer);
+  struct ops_credentials_provider *provider = profile_provider(f, "sso");
+  fake_fetch_start(&o, provider);
+  fake_run_until(f->loop, &o.done);
+  assert_non_null(o.credentials);
+  assert_portal_got(&f->ft.requests[1], "OLDTOKEN");
+  outcome_clear(&o);
+  json_t *cache = read_cache(f, CORP_CACHE);
+  assert_field(cache, "accessToken", "OLDTOKEN");
+  json_decref(cache);
+  /* a minute passes before the next attempt (botocore's _attempt_timeout) */
+  f->now += 30;
+  fake_reply(&f->ft, 200, s_sso_answer);
+  fake_fetch_start(&o, provider);
+  fake_run_until(f->loop, &o.done);
+  assert_int_equal(f->ft.request_count, 3);
+  assert_portal_got(&f->ft.requests[2], "OLDTOKEN");
+  outcome_clear(&o);
+  f->now += 31;
+  fake_reply(&f->ft, 200, s_created);
+  fake_reply(&f->ft, 200, s_sso_answer);
+  fake_fetch_start(&o, provider);
+  fake_run_until(f->loop, &o.done);
+  assert_int_equal(f->ft.request_count, 5);
+  assert_portal_got(&f->ft.requests[4], "NEWTOKEN");
+  outcome_clear(&o);
+  ops_credentials_provider_free(provider);
+  assert_no_secret(NULL);
+}
+
+static void an_expired_token_that_cannot_be_refreshed_says_to_log_in(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_fetch o;
+  sso_session_setup(f);
+  write_cache(f, CORP_CACHE, EXPIRED, "2024-02-01T00:00:00Z");
+  fake_reply_header(&f->ft, 400, s_invalid_grant, "x-amzn-ErrorType",
+                    "InvalidGrantException:http://internal.amazon.com/coral/");
+  fetch_profile(f, "sso", &o);
+  assert_null(o.credentials);
+  assert_int_equal(o.err.kind, OPS_ERR_CREDENTIALS);
+  assert_string_equal(o.err.message,
+                      "SSO (profile sso): the cached token expired at 2023-11-14T22:00:00Z and "
+                      "cannot be refreshed (SSO OIDC CreateToken answered HTTP 400 "
+                      "InvalidGrantException: Invalid refresh token provided): run `aws sso "
+                      "login --profile sso`");
+  assert_int_equal(f->ft.request_count, 1);
+  assert_no_secret(o.err.message);
+  /* the refusal stands for a minute: the next fetches fail without asking again */
+  char refused[1024];
+  snprintf(refused, sizeof(refused), "%s", o.err.message);
+  f->now += 59;
+  fetch_profile(f, "sso", &o);
+  assert_string_equal(o.err.message, refused);
+  assert_int_equal(f->ft.request_count, 1);
+  /* the client registration expired: no CreateToken at all */
+  write_cache(f, CORP_CACHE, EXPIRED, "2023-11-01T00:00:00Z");
+  fetch_profile(f, "sso", &o);
+  assert_string_equal(o.err.message,
+                      "SSO (profile sso): the cached token expired at 2023-11-14T22:00:00Z and "
+                      "cannot be refreshed (the client registration expired at "
+                      "2023-11-01T00:00:00Z): run `aws sso login --profile sso`");
+  /* no refresh token: what a login without the sso-session form leaves */
+  write_home(f, CORP_CACHE,
+             "{\"accessToken\": \"OLDTOKEN\", \"expiresAt\": \"" EXPIRED "\", " REGISTERED
+             "\"registrationExpiresAt\": \"2024-02-01T00:00:00Z\"}");
+  fetch_profile(f, "sso", &o);
+  assert_string_equal(o.err.message,
+                      "SSO (profile sso): the cached token expired at 2023-11-14T22:00:00Z and "
+                      "cannot be refreshed (the cache holds no refreshToken): run `aws sso "
+                      "login --profile sso`");
+  assert_string_equal(o.err.code, "SSOTokenNotUsable");
+  assert_int_equal(f->ft.request_count, 1);
+  assert_no_secret(o.err.message);
+}
+
+static void an_expired_token_is_refreshed_even_right_after_a_failure(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_fetch o;
+  sso_session_setup(f);
+  write_cache(f, CORP_CACHE, EXPIRED, "2024-02-01T00:00:00Z");
+  struct ops_credentials_provider *provider = profile_provider(f, "sso");
+  fake_fail(&f->ft, OPS_ERR_TRANSPORT);
+  fake_fetch_start(&o, provider);
+  fake_run_until(f->loop, &o.done);
+  assert_null(o.credentials);
+  outcome_clear(&o);
+  fake_reply(&f->ft, 200, s_created);
+  fake_reply(&f->ft, 200, s_sso_answer);
+  fake_fetch_start(&o, provider);
+  fake_run_until(f->loop, &o.done);
+  assert_non_null(o.credentials);
+  assert_portal_got(&f->ft.requests[2], "NEWTOKEN");
+  outcome_clear(&o);
+  ops_credentials_provider_free(provider);
+}
+
+static void cancelling_every_waiting_fetch_cancels_the_refresh(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_fetch first, second;
+  sso_session_setup(f);
+  write_cache(f, CORP_CACHE, IN_5_MINUTES, "2024-02-01T00:00:00Z");
+  fake_hang(&f->ft);
+  struct ops_credentials_provider *provider = profile_provider(f, "sso");
+  fake_fetch_start(&first, provider);
+  fake_fetch_start(&second, provider);
+  assert_int_equal(f->ft.in_flight, 1);
+  ops_credentials_fetch_cancel(first.fetch);
+  assert_int_equal(f->ft.in_flight, 1);
+  ops_credentials_fetch_cancel(second.fetch);
+  assert_int_equal(f->ft.in_flight, 0);
+  ops_credentials_provider_free(provider);
+  json_t *cache = read_cache(f, CORP_CACHE);
+  assert_field(cache, "accessToken", "OLDTOKEN");
+  json_decref(cache);
+}
+
+static void the_legacy_form_is_never_refreshed(void **state)
+{
+  struct fixture *f = *state;
+  struct fake_fetch o;
+  sso_session_setup(f);
+  write_cache(f, LEGACY_CACHE, IN_5_MINUTES, "2024-02-01T00:00:00Z");
+  fake_reply(&f->ft, 200, s_sso_answer);
+  fetch_profile(f, "legacy", &o);
+  assert_non_null(o.credentials);
+  assert_int_equal(f->ft.request_count, 1);
+  assert_portal_got(&f->ft.requests[0], "OLDTOKEN");
+  outcome_clear(&o);
+  write_cache(f, LEGACY_CACHE, EXPIRED, "2024-02-01T00:00:00Z");
+  fetch_profile(f, "legacy", &o);
+  assert_string_equal(o.err.message, "SSO (profile legacy): the cached token expired at "
+                                     "2023-11-14T22:00:00Z: run `aws sso login --profile legacy`");
+  assert_int_equal(f->ft.request_count, 1);
+  json_t *cache = read_cache(f, LEGACY_CACHE);
+  assert_field(cache, "accessToken", "OLDTOKEN");
+  json_decref(cache);
+}
+
 /* --- web identity --- */
 
 static void web_identity_reads_the_token_file(void **state)
@@ -1042,6 +1443,15 @@ int main(void)
       TEST(credential_process_inherits_no_other_descriptor),
       TEST(sso_uses_the_cached_token_and_the_portal),
       TEST(sso_without_a_cached_token_says_to_log_in),
+      TEST(refreshes_within_ten_minutes_and_writes_the_cache_back),
+      TEST(refreshes_within_fifteen_minutes_not_before),
+      TEST(concurrent_fetches_share_one_create_token),
+      TEST(in_the_advisory_window_a_fetch_does_not_wait_for_another_refresh),
+      TEST(a_failed_refresh_keeps_a_valid_token),
+      TEST(an_expired_token_that_cannot_be_refreshed_says_to_log_in),
+      TEST(an_expired_token_is_refreshed_even_right_after_a_failure),
+      TEST(cancelling_every_waiting_fetch_cancels_the_refresh),
+      TEST(the_legacy_form_is_never_refreshed),
       TEST(web_identity_reads_the_token_file),
       TEST(the_container_endpoint),
       TEST(imdsv2_token_then_role_then_credentials),
