@@ -125,59 +125,71 @@ export class SsoDirectory {
   }
 }
 
-/** The portal endpoint: GET /federation/credentials. */
-export class SsoPortalService {
-  constructor(sim, directory) {
-    this.sim = sim;
-    this.directory = directory;
+/** The portal's refusal body: `{"message"}`. */
+function portalError(err) {
+  return [err.status, { message: err.message }];
+}
+
+/** SSO OIDC's refusal body: the OAuth `error`, and `error_description` when there is one. */
+function oidcError(err) {
+  const answer = { error: OAUTH_ERRORS[err.type] };
+  if (err.message) answer.error_description = err.message;
+  return [OAUTH_STATUS[err.type] ?? err.status, answer];
+}
+
+function parseJson(body) {
+  try {
+    return JSON.parse(body.toString('utf8') || '{}') ?? {};
+  } catch {
+    throw new SsoError(400, 'InvalidRequestException', 'The request body is not valid JSON');
+  }
+}
+
+/**
+ * One endpoint serving one operation at `method path`: `operate(req, url)` gives the answer or
+ * throws an SsoError, which `refusal(err)` turns into [status, body]; both are counted.
+ */
+class SsoEndpoint {
+  constructor(sim, { method, path, operation, operate, refusal }) {
+    Object.assign(this, { sim, method, path, operation, operate, refusal });
   }
 
   async handle(req, res) {
     const url = new URL(req.url, 'http://127.0.0.1');
-    if (req.method !== 'GET' || url.pathname !== '/federation/credentials') {
+    if (req.method !== this.method || url.pathname !== this.path) {
       return send(res, 404, { message: 'Not Found' }, 'UnknownOperationException');
     }
     try {
-      const answer = this.directory.roleCredentials(req.headers['x-amz-sso_bearer_token'], url.searchParams.get('account_id'), url.searchParams.get('role_name'));
-      this.sim.counters.ssoCall('GetRoleCredentials');
+      const answer = await this.operate(req, url);
+      this.sim.counters.ssoCall(this.operation);
       return send(res, 200, answer);
     } catch (err) {
       if (!(err instanceof SsoError)) throw err;
-      this.sim.counters.ssoCall('GetRoleCredentials', err.type);
-      return send(res, err.status, { message: err.message }, err.type);
+      this.sim.counters.ssoCall(this.operation, err.type);
+      const [status, body] = this.refusal(err);
+      return send(res, status, body, err.type);
     }
   }
 }
 
-/** The SSO OIDC endpoint: POST /token (CreateToken). */
-export class SsoOidcService {
-  constructor(sim, directory) {
-    this.sim = sim;
-    this.directory = directory;
-  }
+/** The portal endpoint: GET /federation/credentials (GetRoleCredentials). */
+export function ssoPortalService(sim, directory) {
+  return new SsoEndpoint(sim, {
+    method: 'GET',
+    path: '/federation/credentials',
+    operation: 'GetRoleCredentials',
+    operate: (req, url) => directory.roleCredentials(req.headers['x-amz-sso_bearer_token'], url.searchParams.get('account_id'), url.searchParams.get('role_name')),
+    refusal: portalError,
+  });
+}
 
-  async handle(req, res) {
-    const url = new URL(req.url, 'http://127.0.0.1');
-    if (req.method !== 'POST' || url.pathname !== '/token') {
-      return send(res, 404, { message: 'Not Found' }, 'UnknownOperationException');
-    }
-    const body = await readBody(req, 64 * 1024);
-    try {
-      let input;
-      try {
-        input = JSON.parse(body.toString('utf8') || '{}');
-      } catch {
-        throw new SsoError(400, 'InvalidRequestException', 'The request body is not valid JSON');
-      }
-      const answer = this.directory.refresh(input ?? {});
-      this.sim.counters.ssoCall('CreateToken');
-      return send(res, 200, answer);
-    } catch (err) {
-      if (!(err instanceof SsoError)) throw err;
-      this.sim.counters.ssoCall('CreateToken', err.type);
-      const answer = { error: OAUTH_ERRORS[err.type] };
-      if (err.message) answer.error_description = err.message;
-      return send(res, OAUTH_STATUS[err.type] ?? err.status, answer, err.type);
-    }
-  }
+/** The SSO OIDC endpoint: POST /token (CreateToken). */
+export function ssoOidcService(sim, directory) {
+  return new SsoEndpoint(sim, {
+    method: 'POST',
+    path: '/token',
+    operation: 'CreateToken',
+    operate: async (req) => directory.refresh(parseJson(await readBody(req, 64 * 1024))),
+    refusal: oidcError,
+  });
 }
