@@ -11,7 +11,7 @@ import { handleHook } from './lib/hooks.mjs';
 import { makeWebIdentityToken, StsService } from './lib/sts.mjs';
 import { McpService } from './lib/mcp.mjs';
 import { OrganizationsService } from './lib/organizations.mjs';
-import { SsoDirectory, SsoOidcService, SsoPortalService } from './lib/sso.mjs';
+import { SsoDirectory, ssoOidcService, ssoPortalService } from './lib/sso.mjs';
 import { SHAPES } from './lib/boto3.mjs';
 import { Sandbox } from './sandbox/sandbox.mjs';
 import { makeClock } from './lib/util.mjs';
@@ -91,7 +91,7 @@ function listen(server) {
 }
 
 const servers = [serve('sts', sts), serve('mcp', mcp), serve('organizations', organizations),
-  serve('sso', new SsoPortalService(sim, sso)), serve('sso_oidc', new SsoOidcService(sim, sso))];
+  serve('sso', ssoPortalService(sim, sso)), serve('sso_oidc', ssoOidcService(sim, sso))];
 const [stsPort, mcpPort, organizationsPort, ssoPort, ssoOidcPort] = await Promise.all(servers.map(listen)).catch((err) => fail(`cannot listen: ${err.message}`));
 
 const base = sim.creds.base;
