@@ -582,34 +582,73 @@ static void s_whoami_attempt(void *ud)
     s_whoami_fail(c, &err, true);
 }
 
+/* The answer of a finished GetCallerIdentity (the base identity's account noted), or its error
+ * raised. */
+static const struct ops_sts_identity *s_whoami_answer(lua_State *L, struct s_sts_call *c)
+{
+  if (c->failed && c->credentials_failed)
+    s_raise_credentials_error(L, c->identity, &c->error);
+  if (c->failed)
+    ops_lua_error_raise(L, &c->error, "whoami", c->account);
+  struct s_aws *aws = c->identity->aws;
+  if (c->identity == &aws->base)
+    snprintf(aws->base_account, sizeof(aws->base_account), "%s", c->answer->account);
+  return c->answer;
+}
+
 static int s_whoami_k(lua_State *L, int status, lua_KContext ctx)
 {
   (void)status;
   struct s_sts_call *c = (struct s_sts_call *)ctx;
-  if (c->failed && c->credentials_failed)
-    return s_raise_credentials_error(L, c->identity, &c->error);
-  if (c->failed)
-    return ops_lua_error_raise(L, &c->error, "whoami", c->account);
-  struct s_aws *aws = c->identity->aws;
-  if (c->identity == &aws->base)
-    snprintf(aws->base_account, sizeof(aws->base_account), "%s", c->answer->account);
+  const struct ops_sts_identity *answer = s_whoami_answer(L, c);
   lua_createtable(L, 0, 3);
-  ops_lua_aux_set_string(L, "account", c->answer->account);
-  ops_lua_aux_set_string(L, "arn", c->answer->arn);
-  ops_lua_aux_set_string(L, "user_id", c->answer->user_id);
+  ops_lua_aux_set_string(L, "account", answer->account);
+  ops_lua_aux_set_string(L, "arn", answer->arn);
+  ops_lua_aux_set_string(L, "user_id", answer->user_id);
   s_sts_call_release(&c->wait);
   return 1;
 }
 
-static int identity_whoami(lua_State *L)
+/* GetCallerIdentity as `identity`, continued in k. */
+static int s_whoami_as(lua_State *L, struct s_identity *identity, lua_KFunction k)
 {
-  struct s_aws *aws = s_aws_of(L);
   struct s_sts_call *c = ops_engine_wait_new(L, sizeof(*c), s_sts_call_release);
-  c->identity = s_current(L, aws);
+  c->identity = identity;
   snprintf(c->account, sizeof(c->account), "%s",
            ops_engine_task_account(ops_engine_running_task(L)));
   s_whoami_attempt(c); /* a call that cannot start is done at once: k raises its error */
-  return ops_engine_suspend(L, &c->wait, s_whoami_k, (lua_KContext)c);
+  return ops_engine_suspend(L, &c->wait, k, (lua_KContext)c);
+}
+
+static int identity_whoami(lua_State *L)
+{
+  return s_whoami_as(L, s_current(L, s_aws_of(L)), s_whoami_k);
+}
+
+static int s_base_account_k(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)status;
+  struct s_sts_call *c = (struct s_sts_call *)ctx;
+  lua_pushstring(L, s_whoami_answer(L, c)->account);
+  s_sts_call_release(&c->wait);
+  return 1;
+}
+
+/* base_account() -> the account of the base credentials, whatever the task acts as: asked of STS
+ * once a run. */
+static int identity_base_account(lua_State *L)
+{
+  struct s_aws *aws = s_aws_of(L);
+  if (aws->base_account[0]) {
+    lua_pushstring(L, aws->base_account);
+    return 1;
+  }
+  return s_whoami_as(L, &aws->base, s_base_account_k);
+}
+
+struct ops_credentials_provider *ops_identity_base_provider(lua_State *L)
+{
+  return s_aws_of(L)->base.provider;
 }
 
 /* ------------------------------------------------------------------ the main identity */
@@ -736,6 +775,7 @@ int luaopen_opsrun_identity(lua_State *L)
 {
   static const luaL_Reg functions[] = {{"assume", identity_assume},
                                        {"whoami", identity_whoami},
+                                       {"base_account", identity_base_account},
                                        {"region", identity_region},
                                        {"is_region", identity_is_region},
                                        {"source", identity_source},

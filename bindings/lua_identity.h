@@ -18,6 +18,10 @@
  * (an unreadable region). */
 struct ops_credentials_provider *ops_identity_provider(lua_State *L);
 
+/* The base credentials' caching provider (the credential chain), whatever the running task acts
+ * as: for what is read as the caller who runs opsrun (AWS Organizations). Borrowed, as above. */
+struct ops_credentials_provider *ops_identity_base_provider(lua_State *L);
+
 /* Raises `err`, the running task's provider's failure to give credentials, as its identity's
  * own error: for an assumed role, assume()'s in the role's account (a refused AssumeRole reads
  * the same wherever the credentials were wanted); for the base credentials, the task's. */

@@ -64,6 +64,8 @@ int luaopen_opsrun(lua_State *L)
   lua_setfield(L, private, "config");
   luaopen_opsrun_registry(L);
   lua_setfield(L, private, "registry");
+  luaopen_opsrun_organizations(L);
+  lua_setfield(L, private, "organizations");
   luaopen_opsrun_identity(L);
   lua_getfield(L, -1, "region");
   lua_setfield(L, private, "region");

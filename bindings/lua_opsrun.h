@@ -34,6 +34,15 @@ int luaopen_opsrun_engine(lua_State *L);
  * session_duration, index}: effective values, `index` its 0-based registry index. */
 int luaopen_opsrun_registry(lua_State *L);
 
+/* The private primitives of AWS Organizations as the account source
+ * (bindings/lua_organizations.c):
+ *   wanted()                  -> whether the accounts come from Organizations (--org, ...)
+ *   load(caller, want_tags)   reads them once as the base identity, whose account is `caller`
+ *                             (and their tags when want_tags), and installs them as the registry
+ *   describe()                -> "AWS Organizations as ACCOUNT, read now: N ACTIVE accounts ..."
+ *   ou_path(id)               -> the path of a root or OU, or nil */
+int luaopen_opsrun_organizations(lua_State *L);
+
 /* A Lua file of bindings/lua/, compiled in by bindings/embed_lua.cmake. */
 struct ops_embedded_lua {
   const char *name;

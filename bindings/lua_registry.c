@@ -1,6 +1,8 @@
 /* lua_registry.c: the Lua state's account registry: a per-state object (bindings/lua_aux.h) that
- * owns the struct ops_registry (runtime/registry.h), loaded from the run's configuration
- * (bindings/lua_config.h), and the primitives that push its accounts as fresh tables. */
+ * owns the struct ops_registry (runtime/registry.h) loaded from the run's configuration
+ * (bindings/lua_config.h) and, when the accounts come from AWS Organizations, the registry made of
+ * them (bindings/lua_organizations.c); and the primitives that push its accounts as fresh
+ * tables. */
 #include "bindings/lua_registry.h"
 
 #include <lauxlib.h>
@@ -12,16 +14,19 @@
 #include "bindings/lua_opsrun.h"
 #include "runtime/registry.h"
 
-/* The registry kept in the Lua state; NULL when none is configured. */
+/* The registries kept in the Lua state. */
 struct s_holder {
-  struct ops_registry *registry;
+  struct ops_registry *file;     /* the configured one; NULL when none is */
+  struct ops_registry *overlaid; /* Organizations' accounts overlaid by `file`, once read */
+  bool organizations;            /* the accounts come from Organizations */
 };
 
 static void s_holder_release(void *object)
 {
   struct s_holder *holder = object;
-  ops_registry_free(holder->registry);
-  holder->registry = NULL;
+  ops_registry_free(holder->file);
+  ops_registry_free(holder->overlaid);
+  holder->file = holder->overlaid = NULL;
 }
 
 /* Loads the configured registry, if one is: 0, or a negative enum ops_err with `err` filled. */
@@ -29,10 +34,14 @@ static int s_holder_init(lua_State *L, void *object, struct ops_error *err)
 {
   struct s_holder *holder = object;
   const struct ops_config *config = ops_config_get(L);
-  const struct ops_registry_options options = {.role_override = config->role};
-  return config->registry_path
-             ? ops_registry_load_file(config->registry_path, &options, &holder->registry, err)
-             : ops_registry_load_env(&options, &holder->registry, err);
+  const struct ops_registry_options options = {.role_override = config->role,
+                                               .organizations = config->org};
+  int rc = config->registry_path
+               ? ops_registry_load_file(config->registry_path, &options, &holder->file, err)
+               : ops_registry_load_env(&options, &holder->file, err);
+  holder->organizations =
+      config->org || (holder->file && ops_registry_from_organizations(holder->file));
+  return rc;
 }
 
 static const struct ops_lua_aux_state_type s_holder_type = {.name = "opsrun.Registry",
@@ -46,17 +55,46 @@ static const struct ops_lua_aux_state_type s_holder_type = {.name = "opsrun.Regi
 static int s_load(lua_State *L, const struct ops_registry **out, struct ops_error *err)
 {
   const struct s_holder *holder = ops_lua_aux_state_object(L, &s_holder_type, err);
-  *out = holder ? holder->registry : NULL;
+  *out = holder ? holder->file : NULL;
   return holder ? 0 : err->kind;
 }
 
-/* The registry, loaded if need be; raises the registry error object when it cannot be. */
+/* The holder with the configured registry loaded; raises the registry error when it cannot be. */
+static struct s_holder *s_holder_or_raise(lua_State *L)
+{
+  struct ops_error err = {0};
+  struct s_holder *holder = ops_lua_aux_state_object(L, &s_holder_type, &err);
+  if (!holder)
+    ops_lua_error_raise(L, &err, NULL, NULL);
+  return holder;
+}
+
+bool ops_lua_registry_wants_organizations(lua_State *L)
+{
+  return s_holder_or_raise(L)->organizations;
+}
+
+const struct ops_registry *ops_lua_registry_file(lua_State *L)
+{
+  return s_holder_or_raise(L)->file;
+}
+
+void ops_lua_registry_install(lua_State *L, struct ops_registry *overlaid)
+{
+  struct s_holder *holder = s_holder_or_raise(L);
+  ops_registry_free(holder->overlaid);
+  holder->overlaid = overlaid;
+}
+
+/* The registry the accounts are read from, loaded if need be; raises the registry error object
+ * when it cannot be. */
 static const struct ops_registry *s_registry_or_raise(lua_State *L)
 {
-  const struct ops_registry *registry = NULL;
+  const struct s_holder *holder = s_holder_or_raise(L);
+  const struct ops_registry *registry = holder->organizations ? holder->overlaid : holder->file;
   struct ops_error err = {0};
-  if (s_load(L, &registry, &err) < 0)
-    ops_lua_error_raise(L, &err, NULL, NULL);
+  if (holder->organizations && !registry)
+    luaL_error(L, "the accounts of AWS Organizations are read by private.registry_ready() first");
   if (!registry) {
     ops_error_set(&err, OPS_ERR_REGISTRY, "%s", OPS_LUA_REGISTRY_NONE);
     ops_lua_error_raise(L, &err, NULL, NULL);

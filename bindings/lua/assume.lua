@@ -17,9 +17,10 @@ local function fail_option(message)
 end
 
 -- The registry's entry for an account id (workload or central, in any shard), when there is a
--- registry.
+-- registry (with --org, Organizations' accounts overlaid by it).
 local function registry_account(id)
   if not private.registry_configured() then return nil end
+  private.registry_ready(false)
   return private.registry.find(id)
 end
 

@@ -163,13 +163,11 @@ end
 -- The registry's entry for an account id when the registry loads, else just the id: the role
 -- check must not depend on the registry check.
 local function account_entry(id)
-  local ok, accounts = pcall(private.registry.accounts)
-  for _, acct in ipairs(ok and accounts or {}) do
-    if acct.id == id then return acct end
-  end
-  local has_central, central = pcall(private.registry.central)
-  if has_central and central and central.id == id then return central end
-  return { id = id }
+  local ok, acct = pcall(function()
+    private.registry_ready(false)
+    return private.registry.find(id)
+  end)
+  return ok and acct or { id = id }
 end
 
 local function check_credentials()
@@ -226,16 +224,25 @@ local function check_clock()
   end
 end
 
+-- Where the accounts come from: the registry file, or AWS Organizations (and what was read).
+local function account_source()
+  local file = private.config.registry
+    or ((os.getenv("ACCOUNT_REGISTRY") or "") ~= "" and "$ACCOUNT_REGISTRY" or nil)
+  if not private.organizations.wanted() then return file end
+  return private.organizations.describe() .. (file and ("; overlaid by " .. file) or "")
+end
+
 local function check_registry()
   if not private.registry_configured() then
-    report(FAIL, "registry", "no account registry — to fix: pass -r FILE, or set OPSRUN_REGISTRY "
-      .. "(a path) or ACCOUNT_REGISTRY (JSON text); `opsrun doctor credentials clock mcp` "
-      .. "checks only the connection")
+    report(FAIL, "registry", "no account registry — to fix: pass -r FILE or --org, or set "
+      .. "OPSRUN_REGISTRY (a path), ACCOUNT_REGISTRY (JSON text) or OPSRUN_ORG=1; "
+      .. "`opsrun doctor credentials clock mcp` checks only the connection")
     return
   end
   local ok, err = attempt(function()
+    private.registry_ready(false)
     local accounts, central = private.registry.accounts(), private.registry.central()
-    local text = string.format("%s: %d workload account%s", private.config.registry or "$ACCOUNT_REGISTRY",
+    local text = string.format("%s: %d workload account%s", account_source(),
       #accounts, #accounts == 1 and "" or "s")
     if #accounts == 0 then
       report(WARN, "registry", text .. ": playbooks have nothing to sweep — add accounts with "
@@ -248,8 +255,9 @@ local function check_registry()
     end
   end)
   if not ok then -- the registry's one-line message names the file and the place
-    fail("registry", field(err, "kind") == "registry" and err.message or err,
-      "correct the registry at the place named (opsrun(1), ACCOUNT REGISTRY)")
+    fail("registry", field(err, "message") or err, field(err, "kind") == "registry"
+      and "correct the registry at the place named (opsrun(1), ACCOUNT REGISTRY)"
+      or "see opsrun(1), --org")
   end
 end
 

@@ -88,7 +88,7 @@ expect "a broken registry: ✗ registry with the registry's one-line message, th
 sim_run opsrun doctor
 expect "no registry: ✗ registry saying what to set, exit 1" \
   '[ $status -eq 1 ] && [ "$(marks)" = "✓✓✗✓" ] &&
-   [[ "$(line registry)" == "✗ registry     no account registry — to fix: pass -r FILE, or set OPSRUN_REGISTRY"* ]]'
+   [[ "$(line registry)" == "✗ registry     no account registry — to fix: pass -r FILE or --org, or set OPSRUN_REGISTRY"* ]]'
 
 sim_run opsrun doctor credentials clock mcp
 expect "doctor credentials clock mcp: only the connection checks, exit 0 without a registry" \

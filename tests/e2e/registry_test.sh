@@ -63,7 +63,7 @@ expect "without a registry a script that needs none still runs" '[ $status -eq 0
 
 run opsrun -e 'accounts()'
 expect "accounts() without a registry exits 2 saying how to give one" \
-  '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: registry: no account registry: pass -r FILE, or set OPSRUN_REGISTRY (a path) or ACCOUNT_REGISTRY (JSON text)" ]'
+  '[ $status -eq 2 ] && [ -z "$out" ] && [ "$err" = "opsrun: registry: no account registry: pass -r FILE or --org, or set OPSRUN_REGISTRY (a path), ACCOUNT_REGISTRY (JSON text) or OPSRUN_ORG=1" ]'
 
 # --- role chains, "enabled" regions, exclusion (issue 17 items 4 and 6) ------------------------
 

@@ -165,7 +165,8 @@ describe("accounts()", function()
     rejects("42", "table or function expected, got number")
     rejects('{tags = "payments"}', 'tags must be a table such as {team = "payments"}, got string')
     rejects('{enviroment = "prod"}', 'unknown field "enviroment" in filter; the fields are ' ..
-      "environment, external_id, id, index, name, regions, role_name, session_duration, tags")
+      "environment, external_id, id, index, name, ou, ou_path, regions, role_name, " ..
+      "session_duration, tags")
   end)
 
   it("gives an account's role_chain and regions = \"enabled\", and leaves excluded ones out",
@@ -209,8 +210,8 @@ describe("accounts()", function()
   it("raises a registry error object when no registry is configured", function()
     assert.are.same({
       kind = "registry",
-      error = "registry: no account registry: pass -r FILE, or set OPSRUN_REGISTRY (a path) or " ..
-        "ACCOUNT_REGISTRY (JSON text)",
+      error = "registry: no account registry: pass -r FILE or --org, or set OPSRUN_REGISTRY (a " ..
+        "path), ACCOUNT_REGISTRY (JSON text) or OPSRUN_ORG=1",
     }, run("return central()", { env = {} }))
   end)
 end)
