@@ -312,6 +312,9 @@ static int organizations_load(lua_State *L)
     return 0;
   }
   struct s_waiter *waiter = ops_engine_wait_new(L, sizeof(*waiter), s_waiter_release);
+  /* Not bounded by --timeout: reading a large organization's tags at Organizations' pace takes
+   * as long as it has accounts (each request has its own timeout and retries). */
+  waiter->wait.unbounded = true;
   waiter->org = org;
   waiter->next = org->waiters;
   org->waiters = waiter;
