@@ -30,6 +30,7 @@ int luaopen_opsrun_engine(lua_State *L);
  *   accounts() -> array of the workload accounts after --shard, in registry order
  *   central()  -> the central account, or nil
  *   find(id)   -> the account with that id, central or workload, whatever the shard; or nil
+ *   unlisted() -> the ids of the overlay entries Organizations did not list (--org), or {}
  * Each account is a fresh table {id, name, environment, role_name, regions, tags, external_id,
  * session_duration, index}: effective values, `index` its 0-based registry index. */
 int luaopen_opsrun_registry(lua_State *L);
@@ -40,7 +41,8 @@ int luaopen_opsrun_registry(lua_State *L);
  *   load(caller, want_tags)   reads them once as the base identity, whose account is `caller`
  *                             (and their tags when want_tags), and installs them as the registry
  *   describe()                -> "AWS Organizations as ACCOUNT, read now: N ACTIVE accounts ..."
- *   ou_path(id)               -> the path of a root or OU, or nil */
+ *   ou_path(id)               -> the path of a root or OU, or nil
+ *   ou_paths()                -> the paths of every root and OU, sorted */
 int luaopen_opsrun_organizations(lua_State *L);
 
 /* A Lua file of bindings/lua/, compiled in by bindings/embed_lua.cmake. */

@@ -29,9 +29,11 @@ struct s_org {
   char caller_account[16];
   struct ops_org_listing *listing; /* NULL until read */
   bool installed;                  /* the registry holds `listing` as it is now */
-  bool tags_wanted;                /* the read in flight fetches the tags too */
-  struct ops_org_call *call;       /* the walk or tag fetch in flight */
-  struct s_waiter *waiters;        /* the tasks waiting for it */
+  bool tags_shown;  /* the run asked for tags: the accounts have Organizations' (else none, so
+                       that a run sees the same whether the cache holds them or not) */
+  bool tags_wanted; /* the read in flight fetches the tags too */
+  struct ops_org_call *call; /* the walk or tag fetch in flight */
+  struct s_waiter *waiters;  /* the tasks waiting for it */
 };
 
 /* A task waiting for the read in flight. */
@@ -122,6 +124,9 @@ static void s_tags_fetched(const struct ops_error *err, void *ud)
 static void s_fetch_tags(struct s_org *org)
 {
   struct ops_error err;
+  ops_log(OPS_LOG_INFO, NULL,
+          "accounts: fetching the tags of %zu accounts from AWS Organizations, %g a second",
+          org->listing->count, OPS_ORG_REQUESTS_PER_SECOND);
   if (ops_org_fetch_tags(org->client, org->caller, org->listing, NULL, 0, s_tags_fetched, org,
                          &org->call, &err) != OPS_OK)
     s_wake_all(org, &err);
@@ -201,10 +206,11 @@ static void s_describe(const struct s_org *org, char *buf, size_t size)
 
 /* The listing as ops_registry_overlay takes it, its strings borrowed: the accounts, then all
  * their tags, in one block for free(). */
-static struct ops_registry_listed *s_listed_accounts(const struct ops_org_listing *listing)
+static struct ops_registry_listed *s_listed_accounts(const struct ops_org_listing *listing,
+                                                     bool with_tags)
 {
   size_t tag_total = 0;
-  for (size_t i = 0; i < listing->count; i++)
+  for (size_t i = 0; with_tags && i < listing->count; i++)
     tag_total += listing->accounts[i].tag_count;
   struct ops_registry_listed *listed =
       malloc((listing->count + 1) * sizeof(*listed) + tag_total * sizeof(struct ops_registry_tag));
@@ -219,8 +225,8 @@ static struct ops_registry_listed *s_listed_accounts(const struct ops_org_listin
                                              .ou_id = account->ou,
                                              .ou_path = account->ou_path,
                                              .tags = tag,
-                                             .tag_count = account->tag_count};
-    for (size_t t = 0; t < account->tag_count; t++)
+                                             .tag_count = with_tags ? account->tag_count : 0};
+    for (size_t t = 0; t < listed[i].tag_count; t++)
       *tag++ = (struct ops_registry_tag){account->tags[t].key, account->tags[t].value};
   }
   return listed;
@@ -231,7 +237,7 @@ static int s_install(lua_State *L, struct s_org *org)
 {
   struct ops_error err = {0};
   struct ops_registry *registry = NULL;
-  struct ops_registry_listed *listed = s_listed_accounts(org->listing);
+  struct ops_registry_listed *listed = s_listed_accounts(org->listing, org->tags_shown);
   int rc = listed ? ops_registry_overlay(ops_lua_registry_file(L), ops_config_get(L)->role, listed,
                                          org->listing->count, org->caller_account, &registry, &err)
                   : ops_error_set(&err, OPS_ERR_NOMEM, "out of memory");
@@ -240,7 +246,8 @@ static int s_install(lua_State *L, struct s_org *org)
     return ops_lua_error_raise(L, &err, "accounts", NULL);
   for (size_t i = 0; i < ops_registry_unlisted_count(registry); i++)
     ops_log(OPS_LOG_WARN, NULL,
-            "registry: account %s is not in the organization: its entry is unused",
+            "registry: account %s is not an ACTIVE account of the organization: its entry is "
+            "unused",
             ops_registry_unlisted_id(registry, i));
   if (ops_log_enabled(OPS_LOG_INFO)) {
     char description[512];
@@ -302,6 +309,10 @@ static int organizations_load(lua_State *L)
   const char *caller_account = luaL_checkstring(L, 1);
   bool want_tags = lua_toboolean(L, 2);
   struct s_org *org = s_org_of(L);
+  if (want_tags && !org->tags_shown) {
+    org->tags_shown = true;
+    org->installed = false;
+  }
   if (!org->caller_account[0]) {
     snprintf(org->caller_account, sizeof(org->caller_account), "%s", caller_account);
     s_read_cache(org, ops_config_get(L));
@@ -344,6 +355,28 @@ static int organizations_ou_path(lua_State *L)
   return 1;
 }
 
+static int s_compare_strings(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* organizations.ou_paths() -> the paths of every root and OU of the listing, sorted. */
+static int organizations_ou_paths(lua_State *L)
+{
+  const struct ops_org_listing *listing = s_org_of(L)->listing;
+  size_t count = listing ? listing->unit_count : 0;
+  const char **paths = lua_newuserdatauv(L, (count + 1) * sizeof(*paths), 0);
+  for (size_t i = 0; i < count; i++)
+    paths[i] = listing->units[i].path;
+  qsort(paths, count, sizeof(*paths), s_compare_strings);
+  lua_createtable(L, (int)count, 0);
+  for (size_t i = 0; i < count; i++) {
+    lua_pushstring(L, paths[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
 /* organizations.wanted() -> whether the run's accounts come from Organizations: --org,
  * $OPSRUN_ORG, or a registry saying "source": "organizations". */
 static int organizations_wanted(lua_State *L)
@@ -354,11 +387,10 @@ static int organizations_wanted(lua_State *L)
 
 int luaopen_opsrun_organizations(lua_State *L)
 {
-  static const luaL_Reg functions[] = {{"load", organizations_load},
-                                       {"wanted", organizations_wanted},
-                                       {"describe", organizations_describe},
-                                       {"ou_path", organizations_ou_path},
-                                       {NULL, NULL}};
+  static const luaL_Reg functions[] = {
+      {"load", organizations_load},         {"wanted", organizations_wanted},
+      {"describe", organizations_describe}, {"ou_path", organizations_ou_path},
+      {"ou_paths", organizations_ou_paths}, {NULL, NULL}};
   luaL_newlib(L, functions);
   return 1;
 }

@@ -214,6 +214,20 @@ static int registry_find(lua_State *L)
   return 1;
 }
 
+/* registry.unlisted() -> the ids of the registry's entries that Organizations did not list (an
+ * overlay's); {} otherwise */
+static int registry_unlisted(lua_State *L)
+{
+  const struct ops_registry *registry = s_registry_or_raise(L);
+  size_t count = ops_registry_unlisted_count(registry);
+  lua_createtable(L, (int)count, 0);
+  for (size_t i = 0; i < count; i++) {
+    lua_pushstring(L, ops_registry_unlisted_id(registry, i));
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
 int ops_lua_registry_preload(lua_State *L, struct ops_error *err)
 {
   const struct ops_registry *registry = NULL;
@@ -225,6 +239,7 @@ int luaopen_opsrun_registry(lua_State *L)
   static const luaL_Reg functions[] = {{"accounts", registry_accounts},
                                        {"central", registry_central},
                                        {"find", registry_find},
+                                       {"unlisted", registry_unlisted},
                                        {NULL, NULL}};
   luaL_newlib(L, functions);
   return 1;

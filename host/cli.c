@@ -206,7 +206,11 @@ static int s_apply(struct s_parser *p, const struct s_option *option, const char
     break;
   case OPT_ROLE: config->role = value; break;
   case OPT_MCP_URL: config->mcp_url = value; break;
-  case OPT_ACCOUNT: config->account = value; break;
+  case OPT_ACCOUNT:
+    if (strlen(value) != 12 || strspn(value, "0123456789") != 12)
+      return s_fail(p, "--account must be an account id of 12 digits, got '%s'", value);
+    config->account = value;
+    break;
   case OPT_CONCURRENCY:
     if (!s_parse_long(value, 1, OPS_MAX_CONCURRENCY, &number))
       return s_fail(p, "--concurrency must be an integer from 1 to %d, got '%s'",

@@ -186,7 +186,9 @@ int ops_org_cache_path(const struct ops_env *env, const char *caller_account, ch
  * says whether all were).
  *
  * Writes `listing` (with the tags of the accounts whose tags were fetched) as the cache of
- * `caller_account`, stamped with the clock's time: the directory made 0700 if missing, a temporary
+ * `caller_account`, stamped with the clock's time (a listing read from the cache keeps its
+ * cached_at, so adding tags never makes an old listing young): the directories made 0700 where
+ * missing, a temporary
  * file 0600 in it, then renamed over the old one, so a reader sees the old file or the new one,
  * never a part. Returns 0, or an error naming the path (the caller warns and goes on). */
 int ops_org_cache_save(const struct ops_env *env, struct ops_clock clock,

@@ -126,19 +126,19 @@ static int s_make_dir(const char *dir, struct ops_error *err)
                        strerror(errno));
 }
 
-/* The cache's directory and the one above it ($XDG_CACHE_HOME or ~/.cache). */
+/* The cache's directory and every one above it that is missing ($XDG_CACHE_HOME may not exist
+ * yet: XDG asks that it be made). */
 static int s_make_dirs(const char *path, struct ops_error *err)
 {
   char *dir = strdup(path);
   if (!dir)
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   *strrchr(dir, '/') = '\0'; /* .../opsrun */
-  char *opsrun = strrchr(dir, '/');
   int rc = OPS_OK;
-  if (opsrun && opsrun != dir) {
-    *opsrun = '\0';
+  for (char *slash = strchr(dir + 1, '/'); rc == OPS_OK && slash; slash = strchr(slash + 1, '/')) {
+    *slash = '\0';
     rc = s_make_dir(dir, err);
-    *opsrun = '/';
+    *slash = '/';
   }
   if (rc == OPS_OK)
     rc = s_make_dir(dir, err);
@@ -196,7 +196,9 @@ int ops_org_cache_save(const struct ops_env *env, struct ops_clock clock,
   int rc = ops_org_cache_path(env, caller_account, &path, err);
   if (rc != OPS_OK)
     goto cleanup;
-  document = s_listing_json(caller_account, (int64_t)clock.now(clock.self), listing);
+  /* a listing read from the cache keeps its age when it is saved again (with tags) */
+  int64_t written = listing->cached_at ? listing->cached_at : (int64_t)clock.now(clock.self);
+  document = s_listing_json(caller_account, written, listing);
   text = document ? json_dumps(document, JSON_INDENT(1) | JSON_ENSURE_ASCII) : NULL;
   if (!text) {
     rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory");

@@ -45,47 +45,80 @@ local function tags_match(tags, wanted)
   return true
 end
 
--- An OU path pattern as a Lua pattern: `*` stands for any characters within one OU name, and
--- the pattern keeps the OUs below the ones it names.
-local function ou_path_pattern(path)
-  local escaped = path:gsub("[%^%$%(%)%%%.%[%]%+%-%?]", "%%%0"):gsub("%*", "[^/]*")
-  return "^" .. escaped .. "$", "^" .. escaped .. "/"
+-- A filter's ou or ou_path value as a list: one string or an array of them, none empty.
+local function ou_values(wanted)
+  return type(wanted) == "table" and wanted or { wanted }
 end
 
--- Whether an account's OU path is the one `wanted` names (a pattern, see above) or below it.
-local function ou_path_matches(actual, wanted)
-  if type(wanted) == "table" then
-    for _, each in ipairs(wanted) do
-      if ou_path_matches(actual, each) then return true end
+local function check_ou_values(field, wanted)
+  local values = ou_values(wanted)
+  if #values == 0 then return field .. " must name at least one OU" end
+  for _, value in ipairs(values) do
+    if type(value) ~= "string" or value == "" then
+      return string.format("%s must be a non-empty string or an array of them, got %s", field,
+        type(value) == "string" and '""' or type(value))
     end
-    return false
   end
-  if type(actual) ~= "string" or type(wanted) ~= "string" then return false end
-  local exact, below = ou_path_pattern(wanted)
-  return actual:find(exact) ~= nil or actual:find(below) ~= nil
+  if not organizations.wanted() then
+    return field .. " filters the accounts of AWS Organizations: pass --org (or set OPSRUN_ORG=1)"
+  end
 end
 
--- `ou` keeps an OU (or the root) and every OU below it: its path's accounts and those below.
-local function ou_matches(acct, wanted)
-  if type(wanted) == "table" then
-    for _, each in ipairs(wanted) do
-      if ou_matches(acct, each) then return true end
+-- An OU path as a Lua pattern anchored at its start; in a glob, * stands for any characters within
+-- one OU name.
+local function path_pattern(path, glob)
+  return "^" .. path:gsub("[%^%$%(%)%%%.%[%]%+%-%?%*]", function(c)
+    return (glob and c == "*") and "[^/]*" or "%" .. c
+  end)
+end
+
+-- Whether `path` is the OU `pattern` names, or below it.
+local function under(path, pattern)
+  return path ~= nil and (path:find(pattern .. "$") ~= nil or path:find(pattern .. "/") ~= nil)
+end
+
+-- The patterns of a filter's ou (ids) and ou_path (paths, * for one OU name) values, each naming
+-- at least one root or OU of the organization: a typo is an error, not an empty list.
+local function ou_patterns(filter)
+  local units = organizations.ou_paths()
+  local function named(pattern, what)
+    for _, unit in ipairs(units) do
+      if unit:find(pattern .. "$") then return pattern end
     end
-    return false
+    error("bad argument #1 to 'accounts' (" .. what .. " names no OU of the organization; its "
+      .. "OUs are " .. table.concat(units, ", ") .. ")", 5)
   end
-  if acct.ou == wanted then return true end
-  local path = acct.ou_path and organizations.ou_path(wanted)
-  return path ~= nil and acct.ou_path:sub(1, #path + 1) == path .. "/"
+  local patterns = { ou = {}, ou_path = {} }
+  for _, id in ipairs(filter.ou and ou_values(filter.ou) or {}) do
+    local path = organizations.ou_path(id)
+    if not path then
+      error(string.format("bad argument #1 to 'accounts' (no root or OU %q in the organization)",
+        id), 4)
+    end
+    patterns.ou[#patterns.ou + 1] = path_pattern(path, false)
+  end
+  for _, path in ipairs(filter.ou_path and ou_values(filter.ou_path) or {}) do
+    local trimmed = path:gsub("/+$", "")
+    patterns.ou_path[#patterns.ou_path + 1] =
+      named(path_pattern(trimmed, true), string.format("ou_path %q", path))
+  end
+  return patterns
 end
 
-local function table_matches(acct, filter)
+-- Whether an account is in (or below) an OU one of `patterns` names.
+local function in_ou(acct, patterns)
+  for _, pattern in ipairs(patterns) do
+    if under(acct.ou_path, pattern) then return true end
+  end
+  return false
+end
+
+local function table_matches(acct, filter, patterns)
   for field, wanted in pairs(filter) do
     if field == "tags" then
       if not tags_match(acct.tags, wanted) then return false end
-    elseif field == "ou" then
-      if not ou_matches(acct, wanted) then return false end
-    elseif field == "ou_path" then
-      if not ou_path_matches(acct.ou_path, wanted) then return false end
+    elseif patterns[field] then
+      if not in_ou(acct, patterns[field]) then return false end
     elseif not matches(acct[field], wanted) then
       return false
     end
@@ -93,23 +126,33 @@ local function table_matches(acct, filter)
   return true
 end
 
--- Returns the predicate for `filter`, or nil and what is wrong with it.
-local function predicate_of(filter)
-  if filter == nil then return function() return true end end
-  if type(filter) == "function" then return filter end
+-- Returns what is wrong with a filter, or nil.
+local function check_filter(filter)
+  if filter == nil or type(filter) == "function" then return nil end
   if type(filter) ~= "table" then
-    return nil, "table or function expected, got " .. type(filter)
+    return "table or function expected, got " .. type(filter)
   end
   for field, wanted in pairs(filter) do
     if not FIELDS[field] then
-      return nil, "unknown field " .. string.format("%q", tostring(field)) ..
+      return "unknown field " .. string.format("%q", tostring(field)) ..
         " in filter; the fields are " .. field_list()
     end
     if field == "tags" and type(wanted) ~= "table" then
-      return nil, "tags must be a table such as {team = \"payments\"}, got " .. type(wanted)
+      return "tags must be a table such as {team = \"payments\"}, got " .. type(wanted)
+    end
+    if field == "ou" or field == "ou_path" then
+      local problem = check_ou_values(field, wanted)
+      if problem then return problem end
     end
   end
-  return function(acct) return table_matches(acct, filter) end
+end
+
+-- The predicate for a checked filter, once the registry is ready.
+local function predicate_of(filter)
+  if filter == nil then return function() return true end end
+  if type(filter) == "function" then return filter end
+  local patterns = (filter.ou or filter.ou_path) and ou_patterns(filter) or {}
+  return function(acct) return table_matches(acct, filter, patterns) end
 end
 
 -- Whether a registry is configured (-r, OPSRUN_REGISTRY, or ACCOUNT_REGISTRY's JSON text), so that
@@ -128,16 +171,17 @@ function private.registry_ready(want_tags)
   end
 end
 
--- Whether a filter needs the accounts' tags: `accounts{ tags = {...} }` (an empty table keeps
--- every account, with its tags).
+-- Whether a filter needs the accounts' tags: one naming tags (`accounts{ tags = {} }` keeps every
+-- account, with its tags), and a function, which may read them.
 local function wants_tags(filter)
-  return type(filter) == "table" and filter.tags ~= nil
+  return type(filter) == "function" or (type(filter) == "table" and filter.tags ~= nil)
 end
 
 function opsrun.accounts(filter)
-  local keep, problem = predicate_of(filter)
-  if not keep then error("bad argument #1 to 'accounts' (" .. problem .. ")", 2) end
+  local problem = check_filter(filter)
+  if problem then error("bad argument #1 to 'accounts' (" .. problem .. ")", 2) end
   private.registry_ready(wants_tags(filter))
+  local keep = predicate_of(filter)
   local selected = {}
   for _, acct in ipairs(registry.accounts()) do
     if keep(acct) then selected[#selected + 1] = acct end

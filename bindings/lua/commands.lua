@@ -244,7 +244,11 @@ local function check_registry()
     local accounts, central = private.registry.accounts(), private.registry.central()
     local text = string.format("%s: %d workload account%s", account_source(),
       #accounts, #accounts == 1 and "" or "s")
-    if #accounts == 0 then
+    local unlisted = private.registry.unlisted()
+    if #unlisted > 0 then
+      report(WARN, "registry", text .. "; the registry's entries for " .. table.concat(unlisted, ", ")
+        .. " match no ACTIVE account of the organization — correct or remove them")
+    elseif #accounts == 0 then
       report(WARN, "registry", text .. ": playbooks have nothing to sweep — add accounts with "
         .. "\"role\": \"workload\" (check --shard)")
     elseif not central then
@@ -255,9 +259,13 @@ local function check_registry()
     end
   end)
   if not ok then -- the registry's one-line message names the file and the place
-    fail("registry", field(err, "message") or err, field(err, "kind") == "registry"
-      and "correct the registry at the place named (opsrun(1), ACCOUNT REGISTRY)"
-      or "see opsrun(1), --org")
+    -- AWS's errors (reading Organizations) carry AWS's code; the registry's own have none
+    local from_aws = field(err, "code") ~= nil
+    fail("registry", (from_aws and "AWS Organizations: " or "") .. (field(err, "message") or err),
+      from_aws and ("read Organizations as its management account or a delegated administrator "
+        .. "(see the credentials line; AWS_ENDPOINT_URL_ORGANIZATIONS names another endpoint), "
+        .. "or list the accounts in a registry file (-r FILE) without --org")
+      or "correct the registry at the place named (opsrun(1), ACCOUNT REGISTRY)")
   end
 end
 

@@ -192,6 +192,28 @@ static void a_save_replaces_the_file_by_rename(void **state)
   assert_int_equal(s_files_in(dir), 1);
 }
 
+/* XDG_CACHE_HOME need not exist yet; a listing read from the cache and saved again (with its
+ * tags, say) keeps the time it was read from Organizations. */
+static void a_save_makes_missing_directories_and_keeps_a_cached_listings_age(void **state)
+{
+  struct fixture *f = *state;
+  snprintf(f->cache_home, sizeof(f->cache_home), "%s/new/deep", f->root);
+  snprintf(f->path, sizeof(f->path), "%s/opsrun/organizations-" CALLER ".json", f->cache_home);
+  fake_env_set(&f->env, "XDG_CACHE_HOME", f->cache_home);
+  s_save(f);
+  struct ops_org_listing *l = NULL;
+  struct ops_error warning;
+  f->now = NOW + 600;
+  assert_int_equal(s_load(f, 3600, &l, &warning), OPS_ORG_CACHE_FRESH);
+  struct ops_env env = fake_env_get(&f->env);
+  struct ops_error err = {0};
+  assert_int_equal(ops_org_cache_save(&env, fake_clock(&f->now), CALLER, l, &err), OPS_OK);
+  ops_org_listing_free(l);
+  f->now = NOW + 3601;
+  assert_int_equal(s_load(f, 3600, &l, &warning), OPS_ORG_CACHE_STALE);
+  assert_null(l);
+}
+
 static void missing_and_stale_caches_are_not_used_silently(void **state)
 {
   struct fixture *f = *state;
@@ -337,6 +359,8 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(corrupt_foreign_and_invalid_caches_are_ignored_with_a_warning,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          a_save_makes_missing_directories_and_keeps_a_cached_listings_age, setup, teardown),
       cmocka_unit_test_setup_teardown(a_valid_file_that_others_may_write_is_not_trusted, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(an_unreadable_cache_is_ignored_with_a_warning, setup,

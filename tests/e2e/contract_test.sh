@@ -56,6 +56,9 @@ expect "doctor credentials with --account runs only the credentials check" \
 sim_run opsrun doctor role
 expect "doctor role without --account is a usage error saying what it needs" \
   '[ $status -eq 2 ] && [ -z "$out" ] && [[ "$err" == *"doctor role checks the role in the account given with --account ID"* ]]'
+sim_run opsrun --account 20000000000 tools
+expect "--account that is not 12 digits is a usage error naming it, before anything is sent" \
+  '[ $status -eq 2 ] && [ -z "$out" ] && [[ "$err" == "opsrun: --account must be an account id of 12 digits, got '"'"'20000000000'"'"'"* ]]'
 
 # --- --help --------------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ ids() {
 }
 
 sim_start --accounts 12 --suspended-accounts 2 --closed-accounts 3 || exit 1
+sim_get '{accounts: [.accounts[] | {id: ., name: ("a" + .)}]}' >"$E2E_TMP/plain.json"
 cache_file=$E2E_TMP/cache/opsrun/organizations-111111111111.json
 active=$(sim_get '.accounts | sort | join(" ")')" "
 
@@ -71,8 +72,19 @@ expect "accounts{ ou_path = \"Root/Workloads\" } keeps the same" \
   '[ "$(ids "{ ou_path = \"Root/Workloads\" }")" = "$under_workloads" ]'
 expect "accounts{ ou_path = \"Root/*/Prod\" }: * stands for one OU name" \
   '[ "$(ids "{ ou_path = \"Root/*/Prod\" }")" = "$in_prod" ]'
+expect "a trailing / is the same path" '[ "$(ids "{ ou_path = \"Root/Workloads/\" }")" = "$under_workloads" ]'
+org_run --org "$list_accounts" '{ ou = "ou-nope-12345678" }'
+expect "an OU id the organization does not have is an error, not an empty list" \
+  '[ $status -eq 1 ] && [ -z "$out" ] && [[ "$err" == *"bad argument #1 to '"'accounts'"' (no root or OU \"ou-nope-12345678\" in the organization)"* ]]'
+org_run --org "$list_accounts" '{ ou_path = "Root/Workload" }'
+expect "so is an OU path naming no OU, listing the OUs there are" \
+  '[ $status -eq 1 ] && [[ "$err" == *"ou_path \"Root/Workload\" names no OU of the organization; its OUs are Root, Root/Sandbox, "* ]]'
+org_run -r "$E2E_TMP/plain.json" "$list_accounts" '{ ou_path = "Root" }'
+expect "ou and ou_path without --org say what they need" \
+  '[ $status -eq 1 ] && [[ "$err" == *"ou_path filters the accounts of AWS Organizations: pass --org (or set OPSRUN_ORG=1)"* ]]'
 
 # The tags as the AWS CLI reads them from the simulator.
+by_function='function(a) return a.tags.team == "payments" end'
 payments=$(for id in $active; do
   AWS_ACCESS_KEY_ID=$SIM_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$SIM_SECRET_ACCESS_KEY \
     aws organizations list-tags-for-resource --region us-east-1 --endpoint-url "$SIM_ORGANIZATIONS" \
@@ -89,8 +101,12 @@ sim_reset_counters
 org_run --org "$list_accounts" '{ tags = { team = "payments" } }'
 expect "then the cache holds the tags too" \
   '[ "$(cut -f1 <<<"$out" | tr "\n" " ")" = "$payments" ] && [ "$(sim_counter .org_requests)" = 0 ]'
-org_run --org -e 'print(#accounts())'
-expect "a listing fetched without tags is not asked for them" '[ "$out" = 12 ]'
+org_run --org -e 'local n = 0 for _, a in ipairs(accounts()) do n = n + (a.tags.team and 1 or 0) end print(#accounts(), n)'
+expect "accounts() without a tag filter has no Organizations tags, cached or not: the same every run" \
+  '[ "$out" = "12	0" ]'
+org_run --org --org-refresh "$list_accounts" "$by_function"
+expect "a function filter sees the tags (fetched for it), so it keeps the same accounts every run" \
+  '[ $status -eq 0 ] && [ "$(cut -f1 <<<"$out" | tr "\n" " ")" = "$payments" ]'
 
 # The overlay.
 first=$(cut -d' ' -f1 <<<"$active")
@@ -111,7 +127,10 @@ org_run -r "$E2E_TMP/overlay.json" -e '
 expect "a registry saying source organizations overlays the listing: exclusion, name, regions, tags" \
   '[ $status -eq 0 ] && [ "$out" = "11	Payments prod	eu-west-1	mine	ops	ops" ]'
 expect "an overlay entry the organization does not list is warned about" \
-  '[[ "$err" == *"999999999990 is not in the organization"* ]]'
+  '[[ "$err" == *"999999999990 is not an ACTIVE account of the organization"* ]]'
+org_run -r "$E2E_TMP/overlay.json" doctor registry
+expect "and doctor's registry line warns of it" \
+  '[ $status -eq 0 ] && [[ "$out" == "! registry "*"the registry'"'"'s entries for 999999999990 match no ACTIVE account of the organization — correct or remove them"* ]]'
 
 # A corrupt cache is never trusted.
 printf '{"version": 1, "caller": "111111111111", "accounts": [{"id": "evil"' >"$cache_file"
@@ -146,6 +165,9 @@ sim_start --accounts 3 --org-caller member || exit 1
 org_run --org -e 'print(#accounts())'
 expect "a member account's AccessDeniedException exits 2 with one line saying what to do" \
   '[ $status -eq 2 ] && [ "$(lines "$err")" = 1 ] && [[ "$err" == *AccessDeniedException* ]] && [[ "$err" == *"delegated administrator"* ]]'
+org_run --org doctor registry
+expect "doctor's registry line says it is Organizations that refused, and what to do" \
+  '[ $status -eq 1 ] && [[ "$out" == "✗ registry     AWS Organizations: You don'"'"'t have permissions"*"— to fix: read Organizations as its management account or a delegated administrator"* ]]'
 sim_stop
 
 # A delegated administrator reads the organization, the management account among the accounts.
