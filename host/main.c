@@ -167,8 +167,9 @@ static int s_push_script_args(lua_State *L, int argc, char **argv, int script_in
   return n > 0 ? n : 0;
 }
 
-/* A configuration problem (SPEC kinds config and registry, or no credentials at all) is not a
- * bug in the script: it exits 2 with the error's one line and no traceback. */
+/* A configuration problem (SPEC kinds config and registry, no credentials at all, or an SSO
+ * sign-in to renew with `aws sso login`) is not a bug in the script: it exits 2 with the error's
+ * one line and no traceback. */
 static bool s_is_configuration_error(lua_State *L, int index)
 {
   index = lua_absindex(L, index);
@@ -179,7 +180,8 @@ static bool s_is_configuration_error(lua_State *L, int index)
   const char *kind = lua_tostring(L, -2), *code = lua_tostring(L, -1);
   bool configuration =
       kind && (strcmp(kind, "config") == 0 || strcmp(kind, "registry") == 0 ||
-               (strcmp(kind, "credentials") == 0 && code && strcmp(code, "NoCredentials") == 0));
+               (strcmp(kind, "credentials") == 0 && code &&
+                (strcmp(code, "NoCredentials") == 0 || strcmp(code, "SSOTokenNotUsable") == 0)));
   lua_pop(L, 2);
   return configuration;
 }

@@ -145,13 +145,14 @@ local function failure_kind(err)
   return type(err) == "table" and err.kind or "error"
 end
 
--- A problem every task would hit (no credentials at all, a bad setting, an invalid registry): the
--- same test as main.c's s_is_configuration_error, which reports it once and exits 2. A refusal
--- for one account (AccessDenied, ExpiredToken) is not one.
+-- A problem every task would hit (no credentials at all, an SSO sign-in to renew with `aws sso
+-- login`, a bad setting, an invalid registry): the same test as main.c's
+-- s_is_configuration_error, which reports it once and exits 2. A refusal for one account
+-- (AccessDenied, ExpiredToken) is not one.
 local function is_configuration_error(err)
   if type(err) ~= "table" then return false end
   return err.kind == "config" or err.kind == "registry"
-    or (err.kind == "credentials" and err.code == "NoCredentials")
+    or (err.kind == "credentials" and (err.code == "NoCredentials" or err.code == "SSOTokenNotUsable"))
 end
 
 local function first_line(text)

@@ -115,13 +115,13 @@ done
 jq '.expiresAt = "2020-01-01T00:00:00Z" | .refreshToken = "spent"' "$cache" >"$cache.new" && mv "$cache.new" "$cache"
 sim_sweep "$sweep_playbook" "${sso_env[@]}" -- --profile sso -o jsonl --
 refused="SSO (profile sso): the cached token expired at 2020-01-01T00:00:00Z and cannot be refreshed (SSO OIDC CreateToken answered HTTP 400 InvalidGrantException): run \`aws sso login --profile sso\`"
-expect "an expired token whose refresh is refused fails every account (exit 3), each saying to log in" \
-  '[ $status -eq 3 ] && [ "$(grep -cF "$refused" <<<"$err")" -eq 6 ] && grep -q "0 ok, 6 failed (6 credentials)" <<<"$err"'
+expect "an expired token whose refresh is refused is one configuration error: exit 2, one line saying to log in" \
+  '[ $status -eq 2 ] && [ "$(grep -cF "$refused" <<<"$err")" -eq 1 ] && [ "$(lines "$err")" -eq 1 ]'
 expect "the refusal is asked once, not once an account" '[ "$(jq .sso_calls.CreateToken <<<"$counters")" -eq 1 ]'
 legacy_cache="$cache_dir/$(printf %s https://legacy.awsapps.com/start | sha1sum | cut -c1-40).json"
 jq '.expiresAt = "2020-01-01T00:00:00Z"' "$cache" >"$legacy_cache"
 sim_run env "${sso_env[@]}" "$OPSRUN" --profile legacy -e 'print(whoami().arn)'
 expect "the legacy form is not refreshed and keeps its message" \
-  '[ $status -eq 1 ] && grep -q "SSO (profile legacy): the cached token expired at 2020-01-01T00:00:00Z: run \`aws sso login --profile legacy\`" <<<"$err" && [ "$(sim_counter .sso_calls.CreateToken)" -eq 1 ]'
+  '[ $status -eq 2 ] && grep -q "SSO (profile legacy): the cached token expired at 2020-01-01T00:00:00Z: run \`aws sso login --profile legacy\`" <<<"$err" && [ "$(sim_counter .sso_calls.CreateToken)" -eq 1 ]'
 sim_stop
 finish
