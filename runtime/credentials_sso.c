@@ -311,10 +311,8 @@ static void s_cache_renew(struct s_refresh *r, const struct ops_sso_oidc_token *
 static int s_url(const struct ops_credentials_context *context, const struct s_sso *sso, char *out,
                  size_t size, struct ops_error *err)
 {
-  const char *endpoint = ops_env_get(&context->env, "AWS_ENDPOINT_URL_SSO");
+  const char *endpoint = ops_env_endpoint_url(&context->env, "AWS_ENDPOINT_URL_SSO", NULL);
   char regional[300];
-  if (!endpoint)
-    endpoint = ops_env_get(&context->env, "AWS_ENDPOINT_URL");
   if (!endpoint) {
     snprintf(regional, sizeof(regional), "https://portal.sso.%s.amazonaws.com", sso->region);
     endpoint = regional;

@@ -16,4 +16,10 @@ struct ops_env ops_env_process(void);
 /* The value of `name`, or NULL when it is unset or empty (the AWS CLI treats both alike). */
 const char *ops_env_get(const struct ops_env *env, const char *name);
 
+/* The endpoint the AWS configuration gives a service (the SDKs' service-specific endpoints):
+ * $`service_variable` (AWS_ENDPOINT_URL_STS, ...), else $AWS_ENDPOINT_URL, else NULL. *variable
+ * (may be NULL) is set to the name of the variable it came from, for messages. */
+const char *ops_env_endpoint_url(const struct ops_env *env, const char *service_variable,
+                                 const char **variable);
+
 #endif

@@ -24,6 +24,14 @@ void ops_error_set_code(struct ops_error *err, const char *code)
     snprintf(err->code, sizeof(err->code), "%s", code);
 }
 
+void ops_error_aws_code(const char *type, char *code, size_t size)
+{
+  const char *hash = strrchr(type, '#');
+  if (hash)
+    type = hash + 1;
+  snprintf(code, size, "%.*s", (int)strcspn(type, ":"), type);
+}
+
 void ops_error_set_transport(struct ops_error *err, enum ops_transport_failure failure)
 {
   if (err) {

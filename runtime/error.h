@@ -4,6 +4,7 @@
 #define OPS_ERROR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum ops_err {
   OPS_OK = 0,
@@ -53,6 +54,10 @@ int ops_error_set(struct ops_error *err, enum ops_err kind, const char *fmt, ...
 
 /* Sets the AWS or JSON-RPC code of an error already set. */
 void ops_error_set_code(struct ops_error *err, const char *code);
+
+/* The error code in an AWS JSON error type as services send it in `__type` or X-Amzn-ErrorType:
+ * "Name", "namespace#Name" and "Name:http://..." are all "Name". Into `code` (`size` bytes). */
+void ops_error_aws_code(const char *type, char *code, size_t size);
 
 /* Sets the transport failure of an error already set, and its code to the failure's name. */
 void ops_error_set_transport(struct ops_error *err, enum ops_transport_failure failure);

@@ -374,12 +374,7 @@ static void s_error_code(const json_t *answer, const struct ops_http_response *r
   const char *type = json_string_value(json_object_get(answer, "__type"));
   if (!type)
     type = ops_http_response_header(response, "x-amzn-errortype");
-  if (!type)
-    type = "";
-  const char *hash = strrchr(type, '#');
-  if (hash)
-    type = hash + 1;
-  snprintf(code, size, "%.*s", (int)strcspn(type, ":"), type);
+  ops_error_aws_code(type ? type : "", code, size);
 }
 
 /* What a caller refused, or outside any organization, can do instead: a sentence after AWS's
@@ -915,11 +910,8 @@ int ops_org_fetch_tags(struct ops_org_client *client, struct ops_credentials_pro
 static int s_endpoint(struct ops_org_client *client, const struct ops_env *env,
                       struct ops_error *err)
 {
-  static const char *const variables[] = {"AWS_ENDPOINT_URL_ORGANIZATIONS", "AWS_ENDPOINT_URL"};
-  const char *url = NULL, *variable = NULL;
-  for (size_t i = 0; i < 2 && !url; i++)
-    if ((url = ops_env_get(env, variables[i])))
-      variable = variables[i];
+  const char *variable = NULL;
+  const char *url = ops_env_endpoint_url(env, "AWS_ENDPOINT_URL_ORGANIZATIONS", &variable);
   client->endpoint = strdup(url ? url : S_ENDPOINT);
   if (!client->endpoint)
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");

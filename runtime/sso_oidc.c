@@ -33,9 +33,7 @@ void ops_sso_oidc_token_free(struct ops_sso_oidc_token *token)
 static int s_url(const struct ops_env *env, const char *region, char *out, size_t size,
                  struct ops_error *err)
 {
-  const char *endpoint = ops_env_get(env, "AWS_ENDPOINT_URL_SSO_OIDC");
-  if (!endpoint)
-    endpoint = ops_env_get(env, "AWS_ENDPOINT_URL");
+  const char *endpoint = ops_env_endpoint_url(env, "AWS_ENDPOINT_URL_SSO_OIDC", NULL);
   if (endpoint) {
     size_t len = strlen(endpoint);
     while (len > 0 && endpoint[len - 1] == '/')
@@ -45,15 +43,6 @@ static int s_url(const struct ops_env *env, const char *region, char *out, size_
     snprintf(out, size, "https://oidc.%s.amazonaws.com/token", region);
   }
   return ops_http_check_url(out, err);
-}
-
-/* An exception name from "Name", "Name:http://..." or "namespace#Name". */
-static void s_exception_name(const char *type, char *out, size_t size)
-{
-  const char *hash = strchr(type, '#');
-  if (hash)
-    type = hash + 1;
-  snprintf(out, size, "%.*s", (int)strcspn(type, ":"), type);
 }
 
 /* What the error is called: the X-Amzn-ErrorType header, else the body's __type, else its OAuth
@@ -66,7 +55,7 @@ static void s_error_code(const struct ops_http_response *response, const json_t 
     type = json_string_value(json_object_get(body, "__type"));
   if (!type)
     type = json_string_value(json_object_get(body, "error"));
-  s_exception_name(type ? type : "", out, size);
+  ops_error_aws_code(type ? type : "", out, size);
 }
 
 static const char *s_error_text(const json_t *body)

@@ -770,13 +770,9 @@ static int s_split_endpoint(struct ops_sts_client *client, struct ops_error *err
 static int s_endpoint(struct ops_sts_client *client, const struct ops_env *env,
                       struct ops_error *err)
 {
-  const char *url = ops_env_get(env, "AWS_ENDPOINT_URL_STS");
-  const char *variable = "AWS_ENDPOINT_URL_STS";
+  const char *variable = NULL;
+  const char *url = ops_env_endpoint_url(env, "AWS_ENDPOINT_URL_STS", &variable);
   char regional[256];
-  if (!url) {
-    url = ops_env_get(env, "AWS_ENDPOINT_URL");
-    variable = "AWS_ENDPOINT_URL";
-  }
   if (!url) {
     bool china = strncmp(client->region, "cn-", 3) == 0;
     snprintf(regional, sizeof(regional), "https://sts.%s.amazonaws.com%s", client->region,
