@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -219,34 +218,16 @@ static bool s_can_refresh(const struct s_cache *cache, double now, char *why, si
   return true;
 }
 
-/* Writes the cache file as botocore's JSONFileCache does: a new file beside it (mkstemp: mode
- * 0600), synced, renamed over it. */
+/* Writes the cache file as botocore's JSONFileCache does: a new file beside it, renamed over it
+ * (runtime/file.h). */
 static int s_cache_write(const struct s_cache *cache, struct ops_error *err)
 {
-  char temporary[sizeof(cache->path) + 8];
   char *text = json_dumps(cache->json, 0);
   if (!text)
     return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
-  size_t len = strlen(text);
-  snprintf(temporary, sizeof(temporary), "%s.XXXXXX", cache->path);
-  int fd = mkstemp(temporary);
-  bool written = fd >= 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-  int saved = errno;
-  if (fd >= 0 && close(fd) != 0 && written) {
-    written = false;
-    saved = errno;
-  }
-  if (written && rename(temporary, cache->path) != 0) {
-    written = false;
-    saved = errno;
-  }
-  if (!written && fd >= 0)
-    unlink(temporary);
+  int rc = ops_file_replace(cache->path, text, strlen(text), OPS_ERR_CREDENTIALS, err);
   ops_credentials_wipe_free(text);
-  if (!written)
-    return ops_error_set(err, OPS_ERR_CREDENTIALS, "%s: cannot write: %s", cache->path,
-                         strerror(saved ? saved : EIO));
-  return OPS_OK;
+  return rc;
 }
 
 /* The session of `sso`'s cache file at `path`, made on first use; NULL when out of memory. */

@@ -1,9 +1,11 @@
-/* file.c: ops_file_read of file.h: read(2) into a secret buffer (runtime/buffer.h: it wipes the
- * old storage at each step as it grows), as the file may hold secrets (a credentials file). */
+/* file.c: file.h's ops_file_read, read(2) into a secret buffer (runtime/buffer.h: it wipes the
+ * old storage at each step as it grows), as the file may hold secrets (a credentials file); and
+ * ops_file_replace, mkstemp(3) then rename(2). */
 #include "runtime/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -71,4 +73,45 @@ int ops_file_read(const char *path, size_t max_bytes, enum ops_err kind, char **
     ops_error_set(err, kind, "%s: cannot read: %s", path, strerror(saved));
   errno = saved;
   return kind;
+}
+
+static bool s_write_all(int fd, const char *text, size_t len)
+{
+  while (len > 0) {
+    ssize_t n = write(fd, text, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    text += n;
+    len -= (size_t)n;
+  }
+  return true;
+}
+
+int ops_file_replace(const char *path, const char *text, size_t len, enum ops_err kind,
+                     struct ops_error *err)
+{
+  size_t size = strlen(path) + sizeof(".XXXXXX");
+  char *temporary = malloc(size);
+  if (!temporary)
+    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  snprintf(temporary, size, "%s.XXXXXX", path);
+  int fd = mkstemp(temporary); /* mode 0600 */
+  bool written = fd >= 0 && fchmod(fd, 0600) == 0 && s_write_all(fd, text, len) && fsync(fd) == 0;
+  int saved = errno;
+  if (fd >= 0 && close(fd) != 0 && written) {
+    written = false;
+    saved = errno;
+  }
+  if (written && rename(temporary, path) != 0) {
+    written = false;
+    saved = errno;
+  }
+  if (!written && fd >= 0)
+    unlink(temporary);
+  free(temporary);
+  if (!written)
+    return ops_error_set(err, kind, "%s: cannot write: %s", path, strerror(saved ? saved : EIO));
+  return OPS_OK;
 }

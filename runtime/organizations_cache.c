@@ -146,47 +146,6 @@ static int s_make_dirs(const char *path, struct ops_error *err)
   return rc;
 }
 
-static bool s_write_all(int fd, const char *text, size_t len)
-{
-  while (len > 0) {
-    ssize_t n = write(fd, text, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    text += n;
-    len -= (size_t)n;
-  }
-  return true;
-}
-
-/* Writes `text` to a new file 0600 beside `path`, then renames it over `path`. */
-static int s_replace(const char *path, const char *text, struct ops_error *err)
-{
-  char *temporary = s_format("%s.XXXXXX", path);
-  if (!temporary)
-    return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
-  int fd = mkstemp(temporary); /* mode 0600 */
-  bool written =
-      fd >= 0 && fchmod(fd, 0600) == 0 && s_write_all(fd, text, strlen(text)) && fsync(fd) == 0;
-  int saved = errno;
-  if (fd >= 0 && close(fd) != 0 && written) {
-    written = false;
-    saved = errno;
-  }
-  if (written && rename(temporary, path) != 0) {
-    written = false;
-    saved = errno;
-  }
-  if (!written && fd >= 0)
-    unlink(temporary);
-  free(temporary);
-  if (!written)
-    return ops_error_set(err, OPS_ERR_CONFIG, "%s: cannot write the Organizations cache: %s", path,
-                         strerror(saved));
-  return OPS_OK;
-}
-
 int ops_org_cache_save(const struct ops_env *env, struct ops_clock clock,
                        const char *caller_account, const struct ops_org_listing *listing,
                        struct ops_error *err)
@@ -206,7 +165,7 @@ int ops_org_cache_save(const struct ops_env *env, struct ops_clock clock,
   }
   rc = s_make_dirs(path, err);
   if (rc == OPS_OK)
-    rc = s_replace(path, text, err);
+    rc = ops_file_replace(path, text, strlen(text), OPS_ERR_CONFIG, err);
 cleanup:
   free(text);
   json_decref(document);
