@@ -25,6 +25,7 @@
 #include "bindings/lua_task_http.h"
 #include "runtime/aws_config.h"
 #include "runtime/credentials.h"
+#include "runtime/hash.h"
 #include "runtime/region.h"
 #include "runtime/retry.h"
 #include "runtime/sts.h"
@@ -49,6 +50,7 @@ struct s_identity {
   /* role_arn, and the external id after a newline when there is one; for a role assumed with a
    * chain's hop, "\nvia " and that hop's owner after them */
   char *owner;
+  char *key; /* its key in struct s_aws's roles_by_key (s_role_key) */
   /* The credentials last handed to a task acting as this identity (assume()'s expiry, doctor's
    * source), a copy of its own. */
   struct ops_credentials *handed;
@@ -62,7 +64,8 @@ struct s_aws {
   struct ops_sigv4_signer *signer;
   char region[64];
   struct s_identity base;
-  struct s_identity *roles;
+  struct s_identity *roles;         /* newest first */
+  struct ops_hash roles_by_key;     /* the same roles, by s_role_key */
   struct s_identity *main_identity; /* what code outside any task acts as; NULL: the base */
   struct ops_task *main_sharer;     /* a task whose assume() sets main_identity too (the REPL's) */
   char base_account[16];            /* the base credentials' account, once whoami() told it */
@@ -81,6 +84,7 @@ static void s_identity_clear(struct s_identity *identity)
   free(identity->external_id);
   free(identity->label);
   free(identity->owner);
+  free(identity->key);
 }
 
 static void s_aws_release(void *object)
@@ -92,6 +96,7 @@ static void s_aws_release(void *object)
     s_identity_clear(role);
     free(role);
   }
+  ops_hash_clear(&aws->roles_by_key);
   s_identity_clear(&aws->base);
   ops_sts_client_free(aws->sts);
   ops_retry_free(aws->sts_retry);
@@ -290,19 +295,23 @@ static int s_await(lua_State *L, struct s_identity *identity, lua_KFunction k, l
 
 /* ------------------------------------------------------------------ assume */
 
-static bool s_same(const char *a, const char *b)
+/* What tells one assumed role from another: its source identity, role ARN, external id and
+ * label (a missing one as an empty one), the ARN's and external id's lengths first so no two
+ * differ only in where one ends; NULL when out of memory. */
+static char *s_role_key(const struct s_identity *source,
+                        const struct ops_credentials_role_config *config)
 {
-  return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
-static struct s_identity *s_role_find(struct s_aws *aws, const struct s_identity *source,
-                                      const struct ops_credentials_role_config *config)
-{
-  for (struct s_identity *role = aws->roles; role; role = role->next)
-    if (role->source == source && strcmp(role->role_arn, config->role_arn) == 0 &&
-        s_same(role->external_id, config->external_id) && s_same(role->label, config->label))
-      return role;
-  return NULL;
+  const char *external_id = config->external_id ? config->external_id : "";
+  const char *label = config->label ? config->label : "";
+  const char *format = "%p\n%zu:%s\n%zu:%s\n%s";
+  size_t arn_len = strlen(config->role_arn), external_id_len = strlen(external_id);
+  int len = snprintf(NULL, 0, format, (const void *)source, arn_len, config->role_arn,
+                     external_id_len, external_id, label);
+  char *key = len < 0 ? NULL : malloc((size_t)len + 1);
+  if (key)
+    snprintf(key, (size_t)len + 1, format, (const void *)source, arn_len, config->role_arn,
+             external_id_len, external_id, label);
+  return key;
 }
 
 /* The partition of the operating region: aws, aws-cn or aws-us-gov. */
@@ -358,6 +367,31 @@ static int s_role_init(struct s_identity *role, struct s_identity *source,
   return rc;
 }
 
+/* A new role, known by `key` (taken: freed on failure) in its state's roles_by_key; NULL with
+ * `err` set when it cannot be made. */
+static struct s_identity *s_role_new(struct s_identity *source,
+                                     const struct ops_credentials_role_config *config,
+                                     const char *account, const char *role_name, char *key,
+                                     struct ops_error *err)
+{
+  struct s_identity *role = calloc(1, sizeof(*role));
+  if (!role) {
+    free(key);
+    ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  role->key = key;
+  int rc = s_role_init(role, source, config, account, role_name, err);
+  if (rc == OPS_OK && !ops_hash_put(&source->aws->roles_by_key, key, role))
+    rc = ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+  if (rc != OPS_OK) {
+    s_identity_clear(role);
+    free(role);
+    return NULL;
+  }
+  return role;
+}
+
 /* The role assumed with `source`'s credentials as `config` says, made on first use; raises
  * assume()'s error in `account` when it cannot be. */
 static struct s_identity *s_role_of(lua_State *L, struct s_identity *source,
@@ -365,18 +399,17 @@ static struct s_identity *s_role_of(lua_State *L, struct s_identity *source,
                                     const char *account, const char *role_name)
 {
   struct s_aws *aws = source->aws;
-  struct s_identity *role = s_role_find(aws, source, config);
-  if (role)
-    return role;
-  role = calloc(1, sizeof(*role));
-  struct ops_error err;
-  if (!role)
+  char *key = s_role_key(source, config);
+  if (!key)
     luaL_error(L, "out of memory");
-  if (s_role_init(role, source, config, account, role_name, &err) != OPS_OK) {
-    s_identity_clear(role);
-    free(role);
-    ops_lua_error_raise(L, &err, "assume", account);
+  struct s_identity *role = ops_hash_get(&aws->roles_by_key, key);
+  if (role) {
+    free(key);
+    return role;
   }
+  struct ops_error err;
+  if (!(role = s_role_new(source, config, account, role_name, key, &err)))
+    ops_lua_error_raise(L, &err, "assume", account);
   role->next = aws->roles;
   aws->roles = role;
   return role;

@@ -36,7 +36,8 @@ static void s_run_embedded(lua_State *L, int module, int private)
   for (const struct ops_embedded_lua *file = ops_embedded_lua; file->name; file++) {
     char chunkname[128];
     snprintf(chunkname, sizeof(chunkname), "@opsrun/%s.lua", file->name);
-    if (luaL_loadbufferx(L, file->source, file->length, chunkname, "t") != LUA_OK)
+    /* bytecode when the build precompiled it (bindings/embed_lua.cmake), else source */
+    if (luaL_loadbufferx(L, file->source, file->length, chunkname, "bt") != LUA_OK)
       lua_error(L);
     lua_pushvalue(L, module);
     lua_pushvalue(L, private);

@@ -202,15 +202,11 @@ static int registry_central(lua_State *L)
 static int registry_find(lua_State *L)
 {
   const char *id = luaL_checkstring(L, 1);
-  const struct ops_registry *registry = s_registry_or_raise(L);
-  for (size_t i = 0; i < ops_registry_count(registry); i++) {
-    const struct ops_registry_account *account = ops_registry_at(registry, i);
-    if (strcmp(account->id, id) == 0) {
-      s_push_account(L, account);
-      return 1;
-    }
-  }
-  lua_pushnil(L);
+  const struct ops_registry_account *account = ops_registry_find(s_registry_or_raise(L), id);
+  if (account)
+    s_push_account(L, account);
+  else
+    lua_pushnil(L);
   return 1;
 }
 

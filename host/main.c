@@ -335,10 +335,6 @@ int main(int argc, char **argv)
     return EXIT_OK;
   }
   ops_log_configure(cli.config.log_level, cli.config.log_format, stderr);
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    fprintf(stderr, "opsrun: libcurl failed to initialise\n");
-    return EXIT_LUA_ERROR;
-  }
   lua_State *L = luaL_newstate();
   if (!L) {
     fprintf(stderr, "opsrun: cannot create a Lua state: out of memory\n");
@@ -358,6 +354,6 @@ int main(int argc, char **argv)
     status = EXIT_LUA_ERROR;
   }
   lua_close(L);
-  curl_global_cleanup();
+  curl_global_cleanup(); /* of the first transfer's curl_global_init (runtime/http.c) */
   return status;
 }

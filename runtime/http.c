@@ -695,12 +695,27 @@ static void s_set_options(struct ops_http_transfer *t, const struct ops_http_req
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
 }
 
+/* libcurl's global state (OpenSSL's TLS set-up among it) is made at the first transfer, not at
+ * start-up, so a run that sends nothing does not wait for it; the host cleans it up at exit. */
+static bool s_curl_ready(void)
+{
+  static bool initialised;
+  if (!initialised)
+    initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+  return initialised;
+}
+
 struct ops_http_transfer *ops_http_start(struct ops_loop *loop,
                                          const struct ops_http_request *request,
                                          ops_http_done_fn done, void *ud, struct ops_error *err)
 {
   if (s_check_url(request->url, request->credential_endpoint, err) != OPS_OK)
     return NULL;
+  if (!s_curl_ready()) {
+    ops_error_set(err, OPS_ERR_TRANSPORT, "cannot start %s %s: libcurl failed to initialise",
+                  request->method, request->url);
+    return NULL;
+  }
   struct ops_http_transfer *t = calloc(1, sizeof(*t));
   if (!t)
     goto nomem;

@@ -14,6 +14,7 @@
 
 #include "runtime/buffer.h"
 #include "runtime/credentials.h"
+#include "runtime/hash.h"
 #include "runtime/list.h"
 #include "runtime/log.h"
 #include "runtime/pacer.h"
@@ -137,7 +138,11 @@ struct ops_mcp_client {
   struct ops_retry *retry;     /* the settings each session's retry state is made like */
   struct ops_retry *own_retry; /* when the options gave none */
   double requests_per_second;  /* each identity's quota; 0: none */
-  struct s_session *sessions;
+  struct s_session *sessions;  /* every session, newest first */
+  /* The sessions that take new requests (not retiring): by access key id, and by owner (those
+   * with one); one at most for each. */
+  struct ops_hash sessions_by_key;
+  struct ops_hash sessions_by_owner;
   struct ops_list calls;
   int64_t next_id;
   size_t retiring; /* sessions retiring whose DELETE is not yet queued (or not needed) */
@@ -305,6 +310,18 @@ int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options
 
 static void s_call_free(struct ops_mcp_call *call);
 
+static void s_session_free(struct s_session *session)
+{
+  if (!session)
+    return;
+  s_identity_free(&session->identity);
+  free(session->owner);
+  free(session->session_id);
+  ops_pacer_free(session->pacer);
+  ops_retry_free(session->retry);
+  free(session);
+}
+
 void ops_mcp_client_free(struct ops_mcp_client *client)
 {
   if (!client)
@@ -317,13 +334,10 @@ void ops_mcp_client_free(struct ops_mcp_client *client)
   while (client->sessions) {
     struct s_session *session = client->sessions;
     client->sessions = session->next;
-    s_identity_free(&session->identity);
-    free(session->owner);
-    free(session->session_id);
-    ops_pacer_free(session->pacer);
-    ops_retry_free(session->retry);
-    free(session);
+    s_session_free(session);
   }
+  ops_hash_clear(&client->sessions_by_key);
+  ops_hash_clear(&client->sessions_by_owner);
   free(client->url);
   free(client->host);
   free(client->path);
@@ -339,10 +353,7 @@ void ops_mcp_client_free(struct ops_mcp_client *client)
 static struct s_session *s_session_of(const struct ops_mcp_client *client,
                                       const struct ops_sigv4_credentials *credentials)
 {
-  for (struct s_session *s = client->sessions; s; s = s->next)
-    if (!s->retiring && strcmp(s->identity.access_key_id, credentials->access_key_id) == 0)
-      return s;
-  return NULL;
+  return ops_hash_get(&client->sessions_by_key, credentials->access_key_id);
 }
 
 bool ops_mcp_client_offers_task_tools(const struct ops_mcp_client *client,
@@ -1135,6 +1146,33 @@ static void s_session_replace(struct s_session *old, struct s_session *by)
   s_session_retire(old);
 }
 
+/* Makes `session` the one that takes the requests of its credentials and of its owner (in
+ * place of the owner's previous session); false when out of memory (nothing changed). */
+static bool s_session_map(struct s_session *session)
+{
+  struct ops_mcp_client *client = session->client;
+  const char *key = session->identity.access_key_id;
+  if (!ops_hash_put(&client->sessions_by_key, key, session))
+    return false;
+  if (session->owner && !ops_hash_put(&client->sessions_by_owner, session->owner, session)) {
+    ops_hash_remove(&client->sessions_by_key, key);
+    return false;
+  }
+  return true;
+}
+
+/* `session` takes no new requests: it is no longer found by its credentials or its owner (where
+ * it still stands for them). */
+static void s_session_unmap(struct s_session *session)
+{
+  struct ops_mcp_client *client = session->client;
+  const char *key = session->identity.access_key_id;
+  if (ops_hash_get(&client->sessions_by_key, key) == session)
+    ops_hash_remove(&client->sessions_by_key, key);
+  if (session->owner && ops_hash_get(&client->sessions_by_owner, session->owner) == session)
+    ops_hash_remove(&client->sessions_by_owner, session->owner);
+}
+
 /* A new session for these credentials; the session of the same owner's previous credentials
  * is closed. */
 static struct s_session *s_session_new(struct ops_mcp_client *client,
@@ -1143,23 +1181,20 @@ static struct s_session *s_session_new(struct ops_mcp_client *client,
 {
   struct s_session *session = calloc(1, sizeof(*session));
   bool paced = client->requests_per_second > 0;
+  if (session)
+    session->client = client;
+  struct s_session *replaced = owner ? ops_hash_get(&client->sessions_by_owner, owner) : NULL;
   if (!session || !s_identity_copy(&session->identity, credentials) ||
       (owner && !(session->owner = strdup(owner))) ||
       !(session->retry = ops_retry_new_like(client->retry)) ||
-      (paced && !(session->pacer = ops_pacer_new(client->requests_per_second)))) {
-    if (session) {
-      s_identity_free(&session->identity);
-      free(session->owner);
-      ops_retry_free(session->retry);
-    }
-    free(session);
+      (paced && !(session->pacer = ops_pacer_new(client->requests_per_second))) ||
+      !s_session_map(session)) {
+    s_session_free(session);
     ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  session->client = client;
-  for (struct s_session *s = client->sessions; owner && s; s = s->next)
-    if (!s->retiring && s->owner && strcmp(s->owner, owner) == 0)
-      s_session_replace(s, session);
+  if (replaced)
+    s_session_replace(replaced, session);
   session->next = client->sessions;
   client->sessions = session;
   return session;
@@ -1478,6 +1513,7 @@ static void s_session_retire_if_idle(struct s_session *session)
 /* Marks a session to be closed once nothing is left in it; it takes no new requests. */
 static void s_session_retire(struct s_session *session)
 {
+  s_session_unmap(session);
   session->retiring = true;
   session->client->retiring++;
   s_session_retire_if_idle(session);

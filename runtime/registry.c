@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "runtime/file.h"
+#include "runtime/hash.h"
 #include "runtime/region.h"
 
 #define ACCOUNT_ID_DIGITS 12
@@ -28,6 +29,7 @@ struct ops_registry {
   bool from_organizations;
   struct ops_registry_account *accounts;
   size_t count;
+  struct ops_hash by_id; /* account id -> its first account */
   const struct ops_registry_account *central;
   const char **unlisted; /* an overlay's result: entries the listing did not have */
   size_t unlisted_count;
@@ -763,6 +765,18 @@ static int s_build_account(struct ops_registry *registry, struct ops_registry_ac
   return s_build_effective(registry, account, &layers);
 }
 
+/* Fills by_id from the accounts built. */
+static int s_index(struct ops_registry *registry)
+{
+  for (size_t i = 0; i < registry->count; i++) {
+    struct ops_registry_account *account = &registry->accounts[i];
+    if (!ops_hash_get(&registry->by_id, account->id) &&
+        !ops_hash_put(&registry->by_id, account->id, account))
+      return OPS_ERR_NOMEM;
+  }
+  return 0;
+}
+
 static int s_build(struct ops_registry *registry, bool overlay)
 {
   const json_t *entries = json_object_get(registry->root, "accounts");
@@ -778,7 +792,7 @@ static int s_build(struct ops_registry *registry, bool overlay)
     if (s_build_account(registry, &registry->accounts[registry->count++], i, overlay) < 0)
       return OPS_ERR_NOMEM;
   }
-  return 0;
+  return s_index(registry);
 }
 
 /* --- loading ------------------------------------------------------------------------------- */
@@ -906,6 +920,7 @@ void ops_registry_free(struct ops_registry *registry)
     free((void *)registry->accounts[i].role_chain);
   }
   free(registry->accounts);
+  ops_hash_clear(&registry->by_id);
   free(registry->unlisted);
   free(registry->role_override);
   json_decref(registry->copies);
@@ -983,7 +998,7 @@ static int s_build_overlay(struct ops_registry *registry, const struct ops_regis
       registry->unlisted[registry->unlisted_count++] = id;
   }
   json_decref(by_id);
-  return rc;
+  return rc == 0 ? s_index(registry) : rc;
 }
 
 int ops_registry_overlay(const struct ops_registry *overlay, const char *role_override,
@@ -1034,6 +1049,12 @@ const struct ops_registry_account *ops_registry_at(const struct ops_registry *re
                                                    size_t index)
 {
   return index < registry->count ? &registry->accounts[index] : NULL;
+}
+
+const struct ops_registry_account *ops_registry_find(const struct ops_registry *registry,
+                                                     const char *id)
+{
+  return ops_hash_get(&registry->by_id, id);
 }
 
 const struct ops_registry_account *ops_registry_central(const struct ops_registry *registry)

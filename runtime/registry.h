@@ -163,6 +163,11 @@ size_t ops_registry_count(const struct ops_registry *registry);
 const struct ops_registry_account *ops_registry_at(const struct ops_registry *registry,
                                                    size_t index);
 
+/* The first account (central or workload) of id `id`, borrowed from the registry, or NULL; in
+ * constant time. */
+const struct ops_registry_account *ops_registry_find(const struct ops_registry *registry,
+                                                     const char *id);
+
 /* The central account (borrowed), or NULL when the registry has none. */
 const struct ops_registry_account *ops_registry_central(const struct ops_registry *registry);
 

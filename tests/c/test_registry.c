@@ -391,6 +391,28 @@ static void an_overlay_needs_only_ids(void **state)
   ops_registry_free(overlay);
 }
 
+/* Each account is found by its id, in a loaded registry and an overlaid one; an excluded or
+ * unknown id is not. */
+static void accounts_are_found_by_id(void **state)
+{
+  (void)state;
+  struct ops_registry *loaded = s_load(s_chained, NULL);
+  struct ops_registry *overlay = s_load(s_overlay, NULL);
+  struct ops_registry *overlaid = s_overlaid(overlay, NULL);
+  const struct ops_registry *registries[] = {loaded, overlaid};
+  for (size_t r = 0; r < 2; r++) {
+    for (size_t i = 0; i < ops_registry_count(registries[r]); i++) {
+      const struct ops_registry_account *account = ops_registry_at(registries[r], i);
+      assert_ptr_equal(ops_registry_find(registries[r], account->id), account);
+    }
+    assert_null(ops_registry_find(registries[r], "999999999999"));
+  }
+  assert_null(ops_registry_find(overlaid, "300000000003")); /* excluded */
+  ops_registry_free(loaded);
+  ops_registry_free(overlay);
+  ops_registry_free(overlaid);
+}
+
 static void the_overlay_sets_effective_values_by_id(void **state)
 {
   (void)state;
@@ -764,6 +786,7 @@ int main(void)
       cmocka_unit_test(the_role_option_replaces_a_chains_last_role),
       cmocka_unit_test(excluded_accounts_are_left_out),
       cmocka_unit_test(an_overlay_needs_only_ids),
+      cmocka_unit_test(accounts_are_found_by_id),
       cmocka_unit_test(the_overlay_sets_effective_values_by_id),
       cmocka_unit_test(without_an_overlay_the_builtins_apply),
       cmocka_unit_test(malformed_registries_are_rejected_with_exact_messages),
