@@ -85,7 +85,7 @@ export async function admit(sim, endpoint, req, res, { service, region, signed =
     const judgedAt = clock() + latency;
     const verdict = await verifySigV4(
       { method: req.method, url: req.url, headers: req.headersDistinct, body },
-      { service, region, now: judgedAt, lookup: (key) => creds.get(key) },
+      { service, region, now: judgedAt, lookup: (key, token) => creds.check(key, token) },
     );
     if (verdict.failure) {
       counters.signatureFailure(endpoint, verdict.failure.reason);

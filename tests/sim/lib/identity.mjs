@@ -1,7 +1,8 @@
 // The fixture organisation (central account, its IAM user `ops`, N workload accounts and their
 // roles, which accounts deny or hang) and the store of every access key the simulator knows.
 // Uses util.mjs for deterministic ids.
-import { drawChars, SECRET_CHARS, UPPER_ALNUM } from './util.mjs';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { digest, drawChars, SECRET_CHARS, UPPER_ALNUM } from './util.mjs';
 import { Hub, HUB_ROLE } from './hub.mjs';
 
 export const CENTRAL_ACCOUNT = '111111111111';
@@ -129,16 +130,31 @@ export class Organisation {
   }
 }
 
+// Temporary credentials carry their own proof, so that any worker process of the simulator
+// (server.mjs --workers) accepts what another issued without a shared store: the key id ends
+// with a keyed tag of its body, the secret is a keyed digest of the key id, and the session token
+// is its claims (who, until when) with a keyed MAC, in base64 as real tokens are. The key is the
+// credential master secret drawn from the seed. Our assumption: real tokens are encrypted blobs.
+const TOKEN_PREFIX = 'IQoJb3JpZ2luX2VjE';
+const KEY_BODY = 10;
+const KEY_TAG = 6;
+const MAC_BYTES = 32;
+// 289 bytes are 388 base64 characters ending in '==': a ~400-character token, as AWS sends.
+const TOKEN_BYTES = 289;
+
 /**
  * Every access key the simulator accepts: the base user's long-term key and each temporary key
- * it has issued. An identity is { accessKeyId, secretAccessKey, sessionToken, expiration (epoch
- * ms or null), account, arn, userId, kind: 'user' | 'assumed-role', roleName, sessionName }.
+ * it, or another worker of the same seed, has issued. An identity is { accessKeyId,
+ * secretAccessKey, sessionToken, expiration (epoch ms or null), account, arn, userId, kind:
+ * 'user' | 'assumed-role', roleName, sessionName }.
  */
 export class CredentialStore {
-  constructor(org) {
+  /** `issuer`: what sets this process's key ids apart from other workers' (0 when alone). */
+  constructor(org, issuer = 0) {
     this.seed = org.seed;
-    this.byKey = new Map();
+    this.issuer = issuer;
     this.issued = 0;
+    this.master = digest('credential-master', this.seed);
     this.base = {
       accessKeyId: 'AKIA' + drawChars(UPPER_ALNUM, 16, this.seed, 'base-key'),
       secretAccessKey: drawChars(SECRET_CHARS, 40, this.seed, 'base-secret'),
@@ -149,21 +165,47 @@ export class CredentialStore {
       userId: org.userId,
       kind: 'user',
     };
-    this.byKey.set(this.base.accessKeyId, this.base);
   }
 
-  get(accessKeyId) {
-    return this.byKey.get(accessKeyId);
+  /** HMAC-SHA256 of the parts joined by '|', under the credential master secret. */
+  mac(...parts) {
+    return createHmac('sha256', this.master).update(parts.join('|')).digest();
+  }
+
+  keyTag(body) {
+    return drawChars(UPPER_ALNUM, KEY_TAG, this.mac('key', body).toString('hex'));
+  }
+
+  isIssuedKey(accessKeyId) {
+    if (!/^ASIA[A-Z2-7]{16}$/.test(accessKeyId)) return false;
+    const body = accessKeyId.slice(4, 4 + KEY_BODY);
+    return accessKeyId.slice(4 + KEY_BODY) === this.keyTag(body);
+  }
+
+  /**
+   * The identity a key and the session token sent with it stand for: { identity }, or { reason }
+   * ('unknown_key' or 'bad_token', as sigv4.mjs names the failures). `token`: null when none.
+   */
+  check(accessKeyId, token) {
+    if (accessKeyId === this.base.accessKeyId) return token === null ? { identity: this.base } : { reason: 'bad_token' };
+    if (!this.isIssuedKey(accessKeyId)) return { reason: 'unknown_key' };
+    const claims = token === null ? null : this.readToken(token);
+    if (!claims || claims[0] !== accessKeyId) return { reason: 'bad_token' };
+    return { identity: this.roleSession(claims, token) };
   }
 
   /** Issues temporary credentials for an assumed role; `expiration` is epoch ms. */
   issueRoleSession({ account, roleName, roleId, sessionName, expiration }) {
-    const n = ++this.issued;
-    const identity = {
-      accessKeyId: 'ASIA' + drawChars(UPPER_ALNUM, 16, this.seed, 'temp-key', n),
-      secretAccessKey: drawChars(SECRET_CHARS, 40, this.seed, 'temp-secret', n),
-      // Real tokens are long base64 blobs with '+', '/' and '=': clients must carry them verbatim.
-      sessionToken: 'IQoJb3JpZ2luX2VjE' + drawChars(SECRET_CHARS, 383, this.seed, 'temp-token', n) + '==',
+    const body = drawChars(UPPER_ALNUM, KEY_BODY, this.seed, 'temp-key', this.issuer, ++this.issued);
+    const claims = ['ASIA' + body + this.keyTag(body), account, roleName, roleId, sessionName, expiration];
+    return this.roleSession(claims, this.writeToken(claims));
+  }
+
+  roleSession([accessKeyId, account, roleName, roleId, sessionName, expiration], sessionToken) {
+    return {
+      accessKeyId,
+      secretAccessKey: drawChars(SECRET_CHARS, 40, this.mac('secret', accessKeyId).toString('hex')),
+      sessionToken,
       expiration,
       account,
       arn: `arn:aws:sts::${account}:assumed-role/${roleName}/${sessionName}`,
@@ -172,7 +214,31 @@ export class CredentialStore {
       roleName,
       sessionName,
     };
-    this.byKey.set(identity.accessKeyId, identity);
-    return identity;
+  }
+
+  /** The claims' JSON and its MAC, padded with keyed bytes to a real token's length. */
+  writeToken(claims) {
+    const json = Buffer.from(JSON.stringify(claims));
+    const used = 2 + json.length + MAC_BYTES;
+    const size = Math.max(TOKEN_BYTES, used + ((TOKEN_BYTES - used) % 3 + 3) % 3);
+    const blob = Buffer.alloc(size);
+    blob.writeUInt16BE(json.length, 0);
+    json.copy(blob, 2);
+    this.mac('token', json).copy(blob, 2 + json.length);
+    for (let at = used, round = 0; at < size; round++) at += this.mac('fill', claims[0], round).copy(blob, at);
+    return TOKEN_PREFIX + blob.toString('base64');
+  }
+
+  /** The claims of a token this store's master secret wrote, else null. */
+  readToken(token) {
+    if (!token.startsWith(TOKEN_PREFIX)) return null;
+    const text = token.slice(TOKEN_PREFIX.length);
+    const blob = Buffer.from(text, 'base64');
+    if (blob.length < 2 || blob.toString('base64') !== text) return null;
+    const end = 2 + blob.readUInt16BE(0);
+    if (end + MAC_BYTES > blob.length) return null;
+    const json = blob.subarray(2, end);
+    if (!timingSafeEqual(blob.subarray(end, end + MAC_BYTES), this.mac('token', json))) return null;
+    return JSON.parse(json.toString('utf8'));
   }
 }

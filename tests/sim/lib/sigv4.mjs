@@ -98,11 +98,8 @@ function checkClock(dateMs, dateText, now) {
   return null;
 }
 
-function checkCredentials(identity, token, now) {
-  if (!identity) return failure('unknown_key', INVALID_TOKEN_MESSAGE);
-  if ((identity.sessionToken || token) && identity.sessionToken !== token) {
-    return failure('bad_token', INVALID_TOKEN_MESSAGE);
-  }
+function checkCredentials({ identity, reason }, now) {
+  if (reason) return failure(reason, INVALID_TOKEN_MESSAGE);
   if (identity.expiration !== null && now >= identity.expiration) {
     return failure('expired_token', EXPIRED_TOKEN_MESSAGE);
   }
@@ -148,7 +145,7 @@ function sameHex(a, b) {
  * Verifies one request. `request`: { method, url (raw path and query), headers (name ->
  * array of values, lower-case names, as node's req.headersDistinct), body (Buffer) }.
  * `opts`: { service, region (required scope region, or '' for any valid region), now (ms),
- * lookup(accessKeyId) -> identity }. Resolves to { identity } or { failure: {reason, message} }.
+ * lookup(accessKeyId, sessionToken or null) -> { identity } or { reason: 'unknown_key' | 'bad_token' } }. Resolves to { identity } or { failure: {reason, message} }.
  */
 export async function verifySigV4(request, opts) {
   const header = request.headers.authorization?.[0];
@@ -173,10 +170,10 @@ export async function verifySigV4(request, opts) {
   }
   const skew = checkClock(dateMs, dateText, opts.now);
   if (skew) return skew;
-  const identity = opts.lookup(accessKeyId);
-  const token = request.headers['x-amz-security-token']?.[0] ?? null;
-  const credentialFailure = checkCredentials(identity, token, opts.now);
+  const found = opts.lookup(accessKeyId, request.headers['x-amz-security-token']?.[0] ?? null);
+  const credentialFailure = checkCredentials(found, opts.now);
   if (credentialFailure) return credentialFailure;
+  const { identity } = found;
 
   const split = request.url.indexOf('?');
   let path;
