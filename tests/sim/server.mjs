@@ -2,10 +2,12 @@
 // opsrun-sim: a loopback simulator of AWS STS, AWS Organizations, IAM Identity Center (SSO portal, SSO OIDC) and the hosted AWS MCP Server for opsrun's tests
 // and demo. Listens on 127.0.0.1 (free ports), prints one JSON line on stdout when ready, logs
 // only to stderr, and exits 0 on SIGTERM or SIGINT. Flags: see lib/options.mjs or --help.
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { parseOptions, helpText } from './lib/options.mjs';
 import { CredentialStore, Organisation, WEB_IDENTITY_ROLE } from './lib/identity.mjs';
 import { Counters } from './lib/counters.mjs';
+import { SessionIds } from './lib/sessionids.mjs';
 import { Faults } from './lib/faults.mjs';
 import { handleHook } from './lib/hooks.mjs';
 import { makeWebIdentityToken, StsService } from './lib/sts.mjs';
@@ -49,6 +51,7 @@ const sim = {
   counters,
   clock: makeClock(opts.skewSeconds),
   faults: new Faults(opts),
+  sessionIds: new SessionIds(randomBytes(32)),
   sandbox,
   log,
 };

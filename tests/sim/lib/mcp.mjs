@@ -3,11 +3,10 @@
 // the official SDK (Server + WebStandardStreamableHTTPServerTransport, the core of the SDK's
 // Streamable HTTP transport; we use it directly so the Response can be post-processed for
 // --sse framing and --nonstandard-errors). Uses frontdoor.mjs and tools.mjs.
-import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, isInitializeRequest, LATEST_PROTOCOL_VERSION, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { admit } from './frontdoor.mjs';
 import { TaskStore } from './tasks.mjs';
 import { callTool, TOOL_NAMES, TOOLS } from './tools.mjs';
@@ -20,6 +19,14 @@ const HANG = new Promise(() => {});
 const HOSTED_SESSION_GONE = { code: -30001, message: 'The provided SessionId was not found or has expired, please re-initialize your connection.' };
 // Each Server would otherwise build its own Ajv instance: most of the cost of a new session.
 const SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
+// What a worker replays to its own SDK transport to take up a session another worker opened: the
+// SDK (1.32) has no public way to restore one (typescript-sdk issues #1658, #1882).
+const ADOPTING_INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'initialize',
+  params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'opsrun-sim-worker', version: '1.0.0' } },
+};
 
 /** A JSON-RPC error for the SDK to send (its McpError would prefix "MCP error -32602: "). */
 function rpcFailure(code, message) {
@@ -55,10 +62,11 @@ class Session {
 }
 
 export class McpService {
-  /** `sim`: { opts, org, creds, counters, clock, faults, log }. */
+  /** `sim`: { opts, org, creds, counters, clock, faults, sessionIds, log }. */
   constructor(sim) {
     this.sim = sim;
-    this.sessions = new Map();
+    this.sessions = new Map(); // opened here
+    this.adopted = new Map(); // opened by another worker, used here (id -> promise of session)
     // Tasks belong to a user id, as sessions do, so a new session of the same caller sees them.
     this.tasks = new TaskStore({ expiryMs: sim.opts.taskExpirySeconds * 1000, clock: sim.clock });
   }
@@ -89,23 +97,27 @@ export class McpService {
     this.sendJson(res, rid, status, { message }, { 'x-amzn-ErrorType': type });
   }
 
-  async createSession(identity) {
-    const { opts, counters } = this.sim;
+  /** A new session of `identity`, or (`adoptedId`) the transport for one another worker opened. */
+  async createSession(identity, adoptedId = null) {
+    const { opts, counters, sessionIds } = this.sim;
     const session = new Session(identity);
     const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
+      sessionIdGenerator: () => adoptedId ?? sessionIds.issue(identity.userId),
       enableJsonResponse: !opts.sse,
       onsessioninitialized: (id) => {
         session.id = id;
+        if (adoptedId) return;
         this.sessions.set(id, session);
         counters.sessionsOpened++;
       },
-      onsessionclosed: () => {
+      onsessionclosed: (id) => {
         counters.sessionsClosed++;
+        return sessionIds.end(id);
       },
     });
     transport.onclose = () => {
       if (session.id) this.sessions.delete(session.id);
+      this.adopted.delete(session.id);
     };
     const server = new Server(SERVER_INFO, {
       capabilities: { tools: { listChanged: false }, logging: {} },
@@ -117,6 +129,26 @@ export class McpService {
     await server.connect(transport);
     session.transport = transport;
     return session;
+  }
+
+  /** Takes up a live session another worker opened, once however many requests name it. */
+  adoptSession(id, identity) {
+    if (!this.adopted.has(id)) {
+      this.adopted.set(id, this.createSession(identity, id).then(async (session) => {
+        const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+        const response = await session.transport.handleRequest(new Request('http://127.0.0.1/mcp', { method: 'POST', headers }), { parsedBody: ADOPTING_INITIALIZE });
+        await response.text();
+        return session;
+      }));
+    }
+    return this.adopted.get(id);
+  }
+
+  /** Drops a session another worker ended (DELETE), so that this one refuses it too. */
+  endedElsewhere(id) {
+    this.sim.sessionIds.endedElsewhere(id);
+    this.sessions.get(id)?.transport.close();
+    this.adopted.get(id)?.then((session) => session.transport.close());
   }
 
   listTools(request) {
@@ -168,27 +200,33 @@ export class McpService {
     return this.sendJson(res, rid, sessionExpiryStatus, this.rpcError(code, text, requestIdOf(message)));
   }
 
-  /** Finds the session a request names and checks it may use it; answers and returns null if not. */
-  claimSession(res, rid, sessionId, identity, message) {
-    const { opts, counters } = this.sim;
-    const session = this.sessions.get(sessionId);
+  /**
+   * Finds the session a request names (opened here, or by another worker: see sessionids.mjs)
+   * and checks it may use it; answers and returns null if not.
+   */
+  async claimSession(res, rid, sessionId, identity, message) {
+    const { opts, counters, sessionIds } = this.sim;
+    const held = this.sessions.get(sessionId);
     const gone = () => {
       this.sendSessionGone(res, rid, message);
       return null;
     };
-    if (!session) return gone();
+    if (!held && !sessionIds.isLive(sessionId)) return gone();
     // A session belongs to the caller's user id (AROA…:session-name for a role session), not to
     // one key: mcp-proxy-for-aws PR #122. Another caller cannot see it at all.
-    if (session.identity.userId !== identity.userId) {
+    if (held ? held.identity.userId !== identity.userId : !sessionIds.isOwnedBy(sessionId, identity.userId)) {
       counters.sessionIdentityMismatch++;
       return gone();
     }
-    if (opts.sessionExpiry && session.requests >= opts.sessionExpiry) {
+    // (--session-expiry counts a session's requests in one process: options.mjs refuses it with --workers.)
+    if (opts.sessionExpiry && held && held.requests >= opts.sessionExpiry) {
       counters.sessionsExpired++;
       this.sessions.delete(sessionId);
-      session.transport.close();
+      sessionIds.end(sessionId);
+      held.transport.close();
       return gone();
     }
+    const session = held ?? (await this.adoptSession(sessionId, identity));
     session.requests++;
     // Tools act with the credentials that signed this request (a refreshed key of the same caller).
     session.identity = identity;
@@ -221,7 +259,7 @@ export class McpService {
     const sessionId = req.headers['mcp-session-id'];
     let session;
     if (sessionId) {
-      session = this.claimSession(res, rid, sessionId, identity, parsed);
+      session = await this.claimSession(res, rid, sessionId, identity, parsed);
       if (!session) return undefined;
     } else if (req.method === 'POST' && isInitializeRequest(parsed)) {
       session = await this.createSession(identity);
