@@ -2,9 +2,10 @@
 -- `concurrency` at once, each under a deadline, runs again those that failed for a passing reason
 -- (opts.retries), logs each failure and returns the results in input order. With regions =
 -- "enabled" (in opts, or an account's own from the registry) an account's regions are those it has
--- enabled, looked up by a task of the sweep (regions.lua) before its region tasks start. Uses the
--- engine's groups (bindings/lua_engine.c) for the tasks, opsrun.log for failures, private.notice for
--- the summary.
+-- enabled, looked up by a task of the sweep (regions.lua) before its region tasks start. Tasks
+-- start in turn across accounts (fair_queue.lua), whatever the order of items and regions. Uses
+-- the engine's groups (bindings/lua_engine.c) for the tasks, opsrun.log for failures,
+-- private.notice for the summary.
 local opsrun, private = ...
 local engine, config = private, private.config
 
@@ -58,6 +59,12 @@ end
 local function account_of(item)
   if type(item) == "table" then return type(item.id) == "string" and item.id or nil end
   return type(item) == "string" and item or nil
+end
+
+-- Whose job it is, for sharing the sweep's places among accounts (fair_queue.lua): its item's
+-- account, else (an item that names none) its item's position in the list.
+local function share_key(job)
+  return account_of(job.item) or math.floor(job.place)
 end
 
 -- Whether an item runs in its account's enabled Regions: opts.regions says so, or, without
@@ -243,9 +250,10 @@ function opsrun.sweep(list, fn, opts)
   local group = engine.group()
   local placed = private.row_order() -- emit keeps the tasks' rows in input order
   local started, done, failed = engine.clock(), 0, 0
-  -- Job indexes to start: every job (a lookup's tasks go first once it ends), then the retries.
-  local queue, head = {}, 1
-  for index = 1, #jobs do queue[index] = index end
+  -- Job indexes to start, shared fairly among accounts (fair_queue.lua): every job (a lookup's
+  -- tasks join it once it ends), then the retries, held back until no other job waits.
+  local queue, retry_queue = private.fair_queue(), {}
+  for index, job in ipairs(jobs) do queue:add(share_key(job), index) end
   local drawn = -math.huge
   local report_errors = { count = 0 }
   local tracebacks_shown = {}
@@ -254,9 +262,8 @@ function opsrun.sweep(list, fn, opts)
   -- A retried job keeps its index: its result and rows stay in its place in the input order. A
   -- lookup is a task like the others: it takes a place among `concurrency` and its deadline.
   local function start_next()
-    local index = queue[head]
+    local index = queue:take()
     local job = jobs[index]
-    head = head + 1
     attempts[index] = (attempts[index] or 0) + 1
     local account = account_of(job.item)
     if job.lookup then
@@ -268,22 +275,29 @@ function opsrun.sweep(list, fn, opts)
     end
   end
 
-  -- A lookup found `regions`: the items waiting on it become their tasks, started next.
+  -- A lookup found `regions`: the items waiting on it become their account's tasks.
   local function expand(lookup, regions)
-    local added = {}
+    local added = 0
     for _, waiting in ipairs(lookup.waiting) do
       for _, job in ipairs(region_jobs(waiting.item, waiting.place, regions)) do
         jobs[#jobs + 1] = job
-        added[#added + 1] = #jobs
+        queue:add(share_key(job), #jobs)
+        added = added + 1
       end
     end
-    expected = expected + #added - #lookup.waiting
-    table.move(queue, head, #queue, head + #added)
-    table.move(added, 1, #added, head, queue)
+    expected = expected + added - #lookup.waiting
+  end
+
+  -- The retries join the queue once nothing else waits in it, still shared among accounts.
+  local function queue_retries()
+    if not queue:is_empty() then return end
+    for _, index in ipairs(retry_queue) do queue:add(share_key(jobs[index]), index) end
+    retry_queue = {}
   end
 
   local function may_start()
-    return head <= #queue and not fatal and group:pending() < concurrency
+    queue_retries()
+    return not queue:is_empty() and not fatal and group:pending() < concurrency
   end
 
   local function show_progress(force)
@@ -301,7 +315,7 @@ function opsrun.sweep(list, fn, opts)
     opsrun.log.info("sweep: %s failed (%s), to run again after the others (attempt %d of %d): %s",
       task_name(jobs[index]), failure_kind(err), attempts[index] + 1, retries + 1,
       first_line(tostring(err)))
-    queue[#queue + 1] = index
+    retry_queue[#retry_queue + 1] = index
     return true
   end
 
@@ -332,6 +346,7 @@ function opsrun.sweep(list, fn, opts)
   show_progress(true)
   while group:pending() > 0 do
     local index, ok, seconds, traceback, _, value = group:next()
+    queue:ended(share_key(jobs[index]))
     if ok and jobs[index].lookup then
       expand(jobs[index], value)
     elseif ok or not queued_again(index, value) then

@@ -97,6 +97,39 @@ describe("sweep", function()
     assert.are.equal("eu-west-1", r[4].region)
   end)
 
+  it("starts tasks in turn across accounts, not item by item, and returns them in input order", function()
+    local regions = { "us-east-1", "eu-west-1", "ap-south-1" }
+    local starts = {}
+    local r = sweep({ "111111111111", "222222222222", "333333333333" }, function(item, region)
+      starts[#starts + 1] = item:sub(1, 1) .. " " .. region
+      return item:sub(1, 1) .. " " .. region
+    end, { regions = regions, concurrency = 1 })
+    assert.are.same({ "1 us-east-1", "2 us-east-1", "3 us-east-1", "1 eu-west-1", "2 eu-west-1",
+      "3 eu-west-1", "1 ap-south-1", "2 ap-south-1", "3 ap-south-1" }, starts)
+    local got = {}
+    for i, result in ipairs(r) do got[i] = result.value end
+    assert.are.same({ "1 us-east-1", "1 eu-west-1", "1 ap-south-1", "2 us-east-1", "2 eu-west-1",
+      "2 ap-south-1", "3 us-east-1", "3 eu-west-1", "3 ap-south-1" }, got)
+  end)
+
+  it("gives a free place to the account with the fewest tasks running", function()
+    local regions = { "us-east-1", "eu-west-1", "ap-south-1", "us-west-2", "eu-central-1" }
+    local running, peak, starts = {}, {}, {}
+    local a, b = "444444444444", "555555555555"
+    sweep({ a, b }, function(item)
+      starts[#starts + 1] = item
+      running[item] = (running[item] or 0) + 1
+      peak[item] = math.max(peak[item] or 0, running[item])
+      sleep(item == a and 0.5 or 0.01) -- a is slow: its tasks must not take b's places
+      running[item] = running[item] - 1
+    end, { regions = regions, concurrency = 4 })
+    assert.are.same({ a, b, a, b }, { table.unpack(starts, 1, 4) })
+    -- b's five tasks run two at a time beside a's two; only then does a get more places
+    assert.are.same({ a, b, a, b, b, b, b }, { table.unpack(starts, 1, 7) })
+    assert.are.equal(2, peak[b])
+    assert.are.equal(4, peak[a])
+  end)
+
   it("hands on_result the very result table it returns", function()
     local seen = {}
     local r = sweep(range(3), function(i) return i end,
