@@ -16,6 +16,7 @@ PACKAGES=(
   jq tmux valgrind strace awscli python3 curl ca-certificates     # end-to-end test tools
   man-db systemd                                                  # man page and unit file checks
   python3-botocore                                                # paginator rules (scripts/gen_paginators.py)
+  python3-boto3 python3-requests gnuplot-nox                      # tests/bench/sweep.sh's Python peer and chart
 )
 
 missing=()
