@@ -57,7 +57,7 @@ sim_sweep() {
   sim_reset_counters
   sim_run env "${vars[@]}" "$OPSRUN" --no-progress -r "$E2E_TMP/registry.json" "${opts[@]}" \
     "$playbook" "$@"
-  counters=$(curl -s "$SIM_COUNTERS")
+  counters=$(sim_curl "$SIM_COUNTERS")
 }
 
 # expect NAME CONDITION: CONDITION is evaluated by bash; on failure the last run is shown.

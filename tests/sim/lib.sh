@@ -9,8 +9,8 @@ SIM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # sim_start [flags...]: starts `node tests/sim/server.mjs flags...` in the background and waits
 # (up to $SIM_START_TIMEOUT seconds, default 20) for its JSON line. Exports SIM_JSON (the
 # line), SIM_PID, SIM_STS, SIM_MCP, SIM_ORGANIZATIONS, SIM_SSO, SIM_SSO_OIDC, SIM_ACCESS_KEY_ID,
-# SIM_SECRET_ACCESS_KEY, SIM_COUNTERS (counters URL) and SIM_LOG (the file holding its
-# stderr). Returns non-zero on failure.
+# SIM_SECRET_ACCESS_KEY, SIM_COUNTERS (counters URL), SIM_CA_BUNDLE (the test CA's PEM file with
+# --tls, else empty) and SIM_LOG (the file holding its stderr). Returns non-zero on failure.
 sim_start() {
   if [ -n "${SIM_PID:-}" ] && kill -0 "$SIM_PID" 2>/dev/null; then
     echo "sim_start: a simulator is already running (pid $SIM_PID); call sim_stop first" >&2
@@ -52,7 +52,8 @@ sim_start() {
   SIM_ACCESS_KEY_ID=$(jq -r .access_key_id <<<"$SIM_JSON")
   SIM_SECRET_ACCESS_KEY=$(jq -r .secret_access_key <<<"$SIM_JSON")
   SIM_COUNTERS=$(jq -r .counters <<<"$SIM_JSON")
-  export SIM_JSON SIM_PID SIM_STS SIM_MCP SIM_ORGANIZATIONS SIM_SSO SIM_SSO_OIDC SIM_ACCESS_KEY_ID SIM_SECRET_ACCESS_KEY SIM_COUNTERS SIM_LOG
+  SIM_CA_BUNDLE=$(jq -r '.ca_bundle // empty' <<<"$SIM_JSON")
+  export SIM_JSON SIM_PID SIM_STS SIM_MCP SIM_ORGANIZATIONS SIM_SSO SIM_SSO_OIDC SIM_ACCESS_KEY_ID SIM_SECRET_ACCESS_KEY SIM_COUNTERS SIM_CA_BUNDLE SIM_LOG
 }
 
 # sim_stop: sends SIGTERM and waits for the simulator (SIGKILL after 5 s), then removes its
@@ -85,10 +86,15 @@ sim_get() {
 # sim_counter FILTER: a jq filter over the simulator's counters, one line (strings raw), e.g.
 # `sim_counter .sessions_closed`.
 sim_counter() {
-  curl -s "$SIM_COUNTERS" | jq -cr "$1"
+  sim_curl "$SIM_COUNTERS" | jq -cr "$1"
 }
 
 # sim_reset_counters: sets every counter back to zero.
 sim_reset_counters() {
-  curl -s -X POST "${SIM_COUNTERS%/counters}/reset" >/dev/null
+  sim_curl -X POST "${SIM_COUNTERS%/counters}/reset" >/dev/null
+}
+
+# sim_curl ARGS...: `curl -s ARGS...`, trusting the simulator's test CA when it serves TLS.
+sim_curl() {
+  curl -s ${SIM_CA_BUNDLE:+--cacert "$SIM_CA_BUNDLE"} "$@"
 }

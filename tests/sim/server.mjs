@@ -17,6 +17,7 @@ import { SsoDirectory, ssoOidcService, ssoPortalService } from './lib/sso.mjs';
 import { SHAPES } from './lib/boto3.mjs';
 import { Sandbox } from './sandbox/sandbox.mjs';
 import { makeClock } from './lib/util.mjs';
+import { createTlsServer, makeTestPki, removeTestPki } from './lib/tls.mjs';
 
 function fail(message) {
   process.stderr.write(`opsrun-sim: ${message}\n`);
@@ -44,6 +45,13 @@ const sandbox = new Sandbox({
   log: (line) => process.stderr.write(`opsrun-sim: ${line}\n`),
 });
 await sandbox.start().catch((err) => fail(`cannot start the Python sandbox: ${err.message}`));
+let pki = null;
+try {
+  if (opts.tls) pki = makeTestPki();
+  if (pki) process.on('exit', () => removeTestPki(pki)); // fail() too: nothing left in /tmp
+} catch (err) {
+  fail(`cannot make the test CA with openssl (--tls): ${err.stderr?.toString().trim() || err.message}`);
+}
 const sim = {
   opts,
   org,
@@ -69,9 +77,10 @@ const hookState = {
 };
 
 function serve(endpoint, service) {
-  const server = http.createServer((req, res) => {
+  const handle = (req, res) => {
     if (req.url.startsWith('/_sim/')) return handleHook(hookState, req, res);
     res.on('close', counters.begin(endpoint, req.method));
+    counters.httpVersion(req.httpVersion);
     sim.log(`${endpoint} ${req.method} ${req.url}`);
     return service.handle(req, res).catch((err) => {
       process.stderr.write(`opsrun-sim: ${endpoint} ${req.method} ${req.url}: ${err.stack}\n`);
@@ -79,7 +88,8 @@ function serve(endpoint, service) {
       res.writeHead(500, { 'Content-Type': 'text/plain' });
       return res.end('opsrun-sim internal error\n');
     });
-  });
+  };
+  const server = pki ? createTlsServer(opts.tls, pki, endpoint, counters, handle) : http.createServer(handle);
   // Keep idle keep-alive connections as long as AWS front doors do, so clients reuse them.
   server.keepAliveTimeout = 60000;
   server.headersTimeout = 61000;
@@ -98,12 +108,14 @@ const servers = [serve('sts', sts), serve('mcp', mcp), serve('organizations', or
 const [stsPort, mcpPort, organizationsPort, ssoPort, ssoOidcPort] = await Promise.all(servers.map(listen)).catch((err) => fail(`cannot listen: ${err.message}`));
 
 const base = sim.creds.base;
+const origin = (port) => `${pki ? 'https' : 'http'}://127.0.0.1:${port}`;
 const ready = {
-  sts: `http://127.0.0.1:${stsPort}`,
-  mcp: `http://127.0.0.1:${mcpPort}/mcp`,
-  organizations: `http://127.0.0.1:${organizationsPort}`,
-  sso: `http://127.0.0.1:${ssoPort}`,
-  sso_oidc: `http://127.0.0.1:${ssoOidcPort}`,
+  sts: origin(stsPort),
+  mcp: `${origin(mcpPort)}/mcp`,
+  organizations: origin(organizationsPort),
+  sso: origin(ssoPort),
+  sso_oidc: origin(ssoOidcPort),
+  ca_bundle: pki?.caFile,
   sso_role: opts.ssoRole,
   access_key_id: base.accessKeyId,
   secret_access_key: base.secretAccessKey,
@@ -119,7 +131,7 @@ const ready = {
   hub_role_arn: org.hub.roleArn ?? undefined,
   web_identity_token: makeWebIdentityToken(org.webIdentitySub, sim.clock()),
   ...organizations.readyFields(),
-  counters: `http://127.0.0.1:${mcpPort}/_sim/counters`,
+  counters: `${origin(mcpPort)}/_sim/counters`,
   pid: process.pid,
 };
 hookState.readyLine = ready;

@@ -11,6 +11,7 @@ export class Counters {
   }
 
   reset() {
+    this.epoch = (this.epoch ?? 0) + 1;
     this.requests = { total: 0, sts: 0, mcp: 0, organizations: 0, sso: 0, sso_oidc: 0 };
     this.assumeRole = {};
     this.assumeRoleDenied = {};
@@ -38,6 +39,35 @@ export class Counters {
     this.ssoErrors = {};
     this.concurrentDeletes = 0;
     this.peakConcurrentDeletes = 0;
+    this.tls = { handshakes: 0, resumed: 0, by_endpoint: {}, by_protocol: {}, hooks: 0 };
+    this.httpVersions = {};
+  }
+
+  /** A TLS handshake an endpoint completed (--tls): `protocol` is what ALPN chose ('h2',
+   * 'http/1.1'), `resumed` whether the client resumed an earlier TLS session. Returns a mark for
+   * tlsHandshakeForHook. */
+  tlsHandshake(endpoint, protocol, resumed) {
+    this.tls.handshakes++;
+    if (resumed) this.tls.resumed++;
+    bump(this.tls.by_endpoint, endpoint);
+    bump(this.tls.by_protocol, protocol);
+    return this.epoch;
+  }
+
+  /** The handshake (`mark` from tlsHandshake) of a connection whose first request was one of the
+   * simulator's hooks (a test reading the counters): counted apart, not as the endpoint's. */
+  tlsHandshakeForHook(endpoint, protocol, resumed, mark) {
+    this.tls.hooks++;
+    if (mark !== this.epoch) return; // counted before a reset: gone already
+    this.tls.handshakes--;
+    if (resumed) this.tls.resumed--;
+    bump(this.tls.by_endpoint, endpoint, -1);
+    bump(this.tls.by_protocol, protocol, -1);
+  }
+
+  /** A request (not a hook) and the HTTP version it came in ('1.1', '2.0'). */
+  httpVersion(version) {
+    bump(this.httpVersions, version);
   }
 
   /** Marks a request as in flight; returns the function that marks it done. MCP DELETEs (the
@@ -155,6 +185,12 @@ export class Counters {
       peak_concurrent_requests: { ...this.peak },
       concurrent_deletes: this.concurrentDeletes,
       peak_concurrent_deletes: this.peakConcurrentDeletes,
+      tls_handshakes: this.tls.handshakes,
+      tls_resumed: this.tls.resumed,
+      tls_handshakes_by_endpoint: { ...this.tls.by_endpoint },
+      tls_handshakes_by_protocol: { ...this.tls.by_protocol },
+      tls_hook_handshakes: this.tls.hooks,
+      requests_by_http_version: { ...this.httpVersions },
       org_requests: this.requests.organizations,
       sso_calls: { ...this.ssoCalls },
       sso_errors: { ...this.ssoErrors },

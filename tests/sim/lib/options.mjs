@@ -53,6 +53,7 @@ const FLAGS = [
   ['sso-token-lifetime', 'S', 3600, 'lifetime of SSO access tokens (login and CreateToken)', 'int'],
   ['sso-session-lifetime', 'S', 28800, 'an SSO sign-in ends S seconds after login: its refresh tokens stop working', 'int'],
   ['sso-registration-lifetime', 'S', 7776000, 'lifetime of the SSO OIDC client registration a login makes', 'int'],
+  ['tls', 'MODE', '', 'serve every endpoint over TLS (https://) with a test CA made at start-up: h2 (HTTP/2 and HTTP/1.1 over ALPN) or http1.1 (HTTP/1.1 only)', 'string'],
   ['log', '', false, 'one line per request on stderr', 'bool'],
   ['help', '', false, 'print this help and exit', 'bool'],
 ];
@@ -156,6 +157,7 @@ function validate(opts) {
   if (opts.toolsPageSize < 1) throw new Error('--tools-page-size: expected >= 1');
   if (opts.roles.length === 0) throw new Error('--roles: expected at least one role name');
   if (opts.hubAccount !== '' && !/^\d{12}$/.test(opts.hubAccount)) throw new Error('--hub-account: expected a 12-digit account id');
+  if (opts.tls !== '' && !['h2', 'http1.1'].includes(opts.tls)) throw new Error('--tls: expected h2 or http1.1');
   if (opts.scriptTimeout < 1) throw new Error('--script-timeout: expected >= 1');
   if (opts.workingAfterMs !== null && opts.workingAfterMs < 0) throw new Error('--working-after-ms: expected >= 0');
   if (opts.taskExpirySeconds < 1) throw new Error('--task-expiry-seconds: expected >= 1');
