@@ -109,6 +109,22 @@ static CURLM *s_multi_new(void)
   return multi;
 }
 
+/* The multi handle is made at the first transfer, so a chunk that sends nothing never pays for it
+ * (its wake-up socket pair and the descriptor scan above). */
+static CURLM *s_multi_of(struct ops_loop *loop)
+{
+  if (loop->multi)
+    return loop->multi;
+  loop->multi = s_multi_new();
+  if (loop->multi) {
+    curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, s_on_curl_socket);
+    curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
+    curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, s_on_curl_timer);
+    curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
+  }
+  return loop->multi;
+}
+
 struct ops_loop *ops_loop_new(void)
 {
   struct ops_loop *loop = calloc(1, sizeof(*loop));
@@ -117,17 +133,12 @@ struct ops_loop *ops_loop_new(void)
   loop->curl_due_ms = NO_DUE;
   loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   loop->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  loop->multi = s_multi_new();
   struct epoll_event wakeup = {.events = EPOLLIN, .data.fd = loop->wakeup_fd};
-  if (loop->epoll_fd < 0 || loop->wakeup_fd < 0 || !loop->multi ||
+  if (loop->epoll_fd < 0 || loop->wakeup_fd < 0 ||
       epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wakeup_fd, &wakeup) != 0) {
     ops_loop_free(loop);
     return NULL;
   }
-  curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, s_on_curl_socket);
-  curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
-  curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, s_on_curl_timer);
-  curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
   return loop;
 }
 
@@ -259,8 +270,13 @@ CURLMcode ops_loop_transfer_add(struct ops_loop *loop, CURL *easy, ops_transfer_
   if (!transfer)
     return CURLM_OUT_OF_MEMORY;
   *transfer = (struct s_transfer){.easy = easy, .done = done, .ud = ud};
+  CURLM *multi = s_multi_of(loop);
+  if (!multi) {
+    free(transfer);
+    return CURLM_OUT_OF_MEMORY;
+  }
   curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer);
-  CURLMcode added = curl_multi_add_handle(loop->multi, easy);
+  CURLMcode added = curl_multi_add_handle(multi, easy);
   if (added != CURLM_OK) {
     free(transfer);
     return added;
@@ -289,6 +305,8 @@ static int s_finish_transfers(struct ops_loop *loop)
   int finished = 0;
   int queued;
   CURLMsg *msg;
+  if (!loop->multi)
+    return 0;
   while ((msg = curl_multi_info_read(loop->multi, &queued))) {
     if (msg->msg != CURLMSG_DONE)
       continue;

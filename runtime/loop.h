@@ -20,7 +20,8 @@ typedef void (*ops_timer_fn)(void *ud);
  * been removed from the loop and belongs to the callee again. */
 typedef void (*ops_transfer_fn)(CURL *easy, CURLcode result, void *ud);
 
-/* Returns NULL when out of memory or when libcurl cannot make a multi handle. */
+/* Returns NULL when out of memory or out of descriptors. libcurl's multi handle is made at the
+ * first transfer. */
 struct ops_loop *ops_loop_new(void);
 
 /* Frees the loop. Timers and transfers still registered are dropped without callbacks; their
@@ -40,7 +41,8 @@ void ops_loop_timer_cancel(struct ops_loop *loop, struct ops_timer *timer);
 
 /* Adds a configured easy handle (borrowed until done runs or ops_loop_transfer_cancel). The
  * loop uses the handle's CURLOPT_PRIVATE. Returns CURLM_OK, or why libcurl refused the handle
- * (CURLM_RECURSIVE_API_CALL from inside one of libcurl's callbacks; CURLM_OUT_OF_MEMORY). */
+ * (CURLM_RECURSIVE_API_CALL from inside one of libcurl's callbacks; CURLM_OUT_OF_MEMORY, also when
+ * the multi handle cannot be made). */
 CURLMcode ops_loop_transfer_add(struct ops_loop *loop, CURL *easy, ops_transfer_fn done, void *ud);
 
 /* Stops a transfer before it ends; its callback will not run. */
