@@ -78,6 +78,19 @@ sim_stop() {
   return 0
 }
 
+# sim_cpu_seconds: CPU seconds (user + system) the simulator has used so far: its process, the
+# worker processes of --workers and their Python sandbox helpers (every descendant still running).
+sim_cpu_seconds() {
+  local pids=$SIM_PID frontier=$SIM_PID children
+  while children=$(ps -o pid= --ppid "${frontier// /,}" | xargs) && [ -n "$children" ]; do
+    pids="$pids $children"
+    frontier=$children
+  done
+  local pid
+  for pid in $pids; do cat "/proc/$pid/stat" 2>/dev/null; done |
+    awk -v hz="$(getconf CLK_TCK)" '{ cpu += $14 + $15 } END { printf "%.2f", cpu / hz }'
+}
+
 # sim_get FIELD: a field of the ready line, e.g. `sim_get '.accounts[0]'`.
 sim_get() {
   jq -r "$1" <<<"$SIM_JSON"

@@ -199,3 +199,17 @@ export class Counters {
     };
   }
 }
+
+/**
+ * The snapshots of several worker processes as one: numbers add up and tallies merge. A sum of
+ * peaks bounds the peak of the whole from above (the workers' peaks need not coincide).
+ */
+export function sumSnapshots(snapshots) {
+  const add = (sum, value) => {
+    if (typeof value === 'number') return (sum ?? 0) + value;
+    const merged = { ...sum };
+    for (const [key, part] of Object.entries(value)) merged[key] = add(merged[key], part);
+    return merged;
+  };
+  return snapshots.reduce(add, {});
+}

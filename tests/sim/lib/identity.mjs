@@ -229,16 +229,21 @@ export class CredentialStore {
     return TOKEN_PREFIX + blob.toString('base64');
   }
 
-  /** The claims of a token this store's master secret wrote, else null. */
+  /** The claims of a token this store's master secret wrote, else null: the whole token must
+   * be the one writeToken gives for them, MAC and padding included. */
   readToken(token) {
     if (!token.startsWith(TOKEN_PREFIX)) return null;
-    const text = token.slice(TOKEN_PREFIX.length);
-    const blob = Buffer.from(text, 'base64');
-    if (blob.length < 2 || blob.toString('base64') !== text) return null;
-    const end = 2 + blob.readUInt16BE(0);
-    if (end + MAC_BYTES > blob.length) return null;
-    const json = blob.subarray(2, end);
-    if (!timingSafeEqual(blob.subarray(end, end + MAC_BYTES), this.mac('token', json))) return null;
-    return JSON.parse(json.toString('utf8'));
+    const blob = Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64');
+    if (blob.length < 2) return null;
+    let claims;
+    try {
+      claims = JSON.parse(blob.subarray(2, 2 + blob.readUInt16BE(0)).toString('utf8'));
+    } catch {
+      return null;
+    }
+    if (!Array.isArray(claims) || claims.length !== 6) return null;
+    const expected = Buffer.from(this.writeToken(claims));
+    const given = Buffer.from(token);
+    return expected.length === given.length && timingSafeEqual(expected, given) ? claims : null;
   }
 }

@@ -54,6 +54,7 @@ const FLAGS = [
   ['sso-session-lifetime', 'S', 28800, 'an SSO sign-in ends S seconds after login: its refresh tokens stop working', 'int'],
   ['sso-registration-lifetime', 'S', 7776000, 'lifetime of the SSO OIDC client registration a login makes', 'int'],
   ['tls', 'MODE', '', 'serve every endpoint over TLS (https://) with a test CA made at start-up: h2 (HTTP/2 and HTTP/1.1 over ALPN) or http1.1 (HTTP/1.1 only)', 'string'],
+  ['workers', 'N', 1, 'worker processes serving STS, MCP and Organizations on shared ports (1-64), a benchmarking aid', 'int'],
   ['log', '', false, 'one line per request on stderr', 'bool'],
   ['help', '', false, 'print this help and exit', 'bool'],
 ];
@@ -143,6 +144,7 @@ export function parseOptions(argv) {
   opts.sessionExpiryStatus ??= 404;
   validate(opts);
   validateOrganizations(opts);
+  validateWorkers(opts);
   return opts;
 }
 
@@ -186,4 +188,24 @@ function validateSessionExpiry({ sessionExpiryError, sessionExpiryStatus }) {
   if (sessionExpiryStatus === null) return;
   if (sessionExpiryError !== 'hosted') throw new Error('--session-expiry-status: needs --session-expiry-error hosted');
   if (![200, 400, 404].includes(sessionExpiryStatus)) throw new Error('--session-expiry-status: expected 200, 400 or 404');
+}
+
+// Flags whose state one process keeps and several workers would each keep apart (a count of a
+// session's requests, a token bucket, a stream of random faults, a task list): refused with
+// --workers, whose purpose is benchmarks without them. [flag, whether it is in use].
+const ONE_PROCESS_FLAGS = [
+  ['session-expiry', (o) => o.sessionExpiry > 0],
+  ['mcp-rate-limit', (o) => o.mcpRateLimit > 0],
+  ['org-rate-limit', (o) => o.orgRateLimit > 0],
+  ['throttle-rate (or an endpoint\'s)', (o) => o.stsThrottleRate + o.mcpThrottleRate + o.orgThrottleRate > 0],
+  ['error-rate (or an endpoint\'s)', (o) => o.stsErrorRate + o.mcpErrorRate + o.orgErrorRate > 0],
+  ['working-after-ms', (o) => o.workingAfterMs !== null],
+];
+
+function validateWorkers(opts) {
+  if (opts.workers < 1 || opts.workers > 64) throw new Error('--workers: expected 1..64');
+  if (opts.workers === 1) return;
+  for (const [flag, inUse] of ONE_PROCESS_FLAGS) {
+    if (inUse(opts)) throw new Error(`--workers ${opts.workers}: --${flag} needs a single worker (each would keep its own count); leave out one of them`);
+  }
 }

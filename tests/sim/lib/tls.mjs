@@ -36,6 +36,11 @@ export function makeTestPki() {
     'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost', ''].join('\n'));
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
     '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'server.ext'], dir);
+  return loadTestPki(dir);
+}
+
+/** The test CA and server certificate makeTestPki left in `dir` (for --workers' workers). */
+export function loadTestPki(dir) {
   return { dir, caFile: join(dir, 'ca.pem'), key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) };
 }
 

@@ -41,9 +41,10 @@ export function baseCreds(ready) {
 
 /**
  * A fetch that SigV4-signs each request. `opts`: { service, region, offsetMs (clock offset of
- * the signer), mutate(request) (changes the request after signing) }.
+ * the signer), mutate(request) (changes the request after signing), send (the fetch that sends
+ * it, the global one by default) }.
  */
-export function signingFetch(creds, { service = 'aws-mcp', region = 'us-east-1', offsetMs = 0, mutate } = {}) {
+export function signingFetch(creds, { service = 'aws-mcp', region = 'us-east-1', offsetMs = 0, mutate, send = fetch } = {}) {
   const signer = new SignatureV4({ credentials: creds, region, service, sha256: NodeSha256, applyChecksum: false });
   return async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
@@ -59,7 +60,7 @@ export function signingFetch(creds, { service = 'aws-mcp', region = 'us-east-1',
     const request = { headers: { ...signed.headers }, body };
     if (mutate) mutate(request);
     delete request.headers.host;
-    return fetch(url, { method: init.method ?? 'GET', headers: request.headers, body: request.body, signal: init.signal });
+    return send(url, { method: init.method ?? 'GET', headers: request.headers, body: request.body, signal: init.signal });
   };
 }
 
@@ -78,14 +79,17 @@ export function xmlField(text, name) {
   return new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1];
 }
 
-/** AssumeRole as `creds` (default: the base user) into `account`; resolves to credentials. */
-export async function assumeRole(ready, account, params = {}, creds = baseCreds(ready)) {
+/**
+ * AssumeRole as `creds` (default: the base user) into `account`; resolves to credentials.
+ * `opts`: signingFetch's.
+ */
+export async function assumeRole(ready, account, params = {}, creds = baseCreds(ready), opts = {}) {
   const r = await sts(ready, creds, {
     Action: 'AssumeRole',
     RoleArn: `arn:aws:iam::${account}:role/CentralOpsTargetRole`,
     RoleSessionName: 'test',
     ...params,
-  });
+  }, opts);
   if (r.status !== 200) throw new Error(`AssumeRole ${r.status}: ${r.text}`);
   return {
     accessKeyId: xmlField(r.text, 'AccessKeyId'),
