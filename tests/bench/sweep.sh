@@ -11,11 +11,13 @@
 # Prints a table, a row per (N, C, tool): the sweep's own wall time (as the tool measures it),
 # the whole process's wall time (start-up and the DELETEs included), the latency bound
 # ceil(N/C) x (STS + 3 MCP), their ratio (whole process / bound), the tool's CPU seconds and
-# peak memory, and the simulator's CPU seconds over the run (when they near the wall time, the
-# simulator rather than the tool sets the pace). Then writes a PNG chart (gnuplot) of the whole
+# peak memory, and the simulator's CPU seconds over the run, all its processes (when they near
+# the wall time times its workers, the simulator rather than the tool sets the pace). The
+# simulator runs $SIM_WORKERS worker processes (its --workers; default: the number of cores).
+# Then writes a PNG chart (gnuplot) of the whole
 # process's wall time against N for each tool, the bound drawn in, a panel per C.
 # Usage: tests/bench/sweep.sh ["N..." ["C..."]]   (default "100 400 1000" "16 64 256")
-# Environment: TOOLS (default "opsrun node python"), SWEEP_CHART (the PNG; default
+# Environment: TOOLS (default "opsrun node python"), SIM_WORKERS, SWEEP_CHART (the PNG; default
 # build/bench-sweep.png, empty for none).
 # Needs build/opsrun, the simulator's and the Node peer's node_modules, Debian's python3-boto3
 # and gnuplot (scripts/setup.sh installs them all).
@@ -27,6 +29,7 @@ sizes=${1:-"100 400 1000"} concurrencies=${2:-"16 64 256"}
 tools=${TOOLS:-"opsrun node python"}
 chart=${SWEEP_CHART-build/bench-sweep.png}
 opsrun=${OPSRUN:-build/opsrun}
+sim_workers=${SIM_WORKERS:-$(nproc)}
 sts_ms=20 mcp_ms=50
 work=$(mktemp -d)
 trap 'sim_stop; rm -rf "$work"' EXIT
@@ -74,11 +77,6 @@ run_python() {
   awk '$1 == "sweep" && $2 == "seconds" { print $3 }' "$work/out"
 }
 
-# CPU seconds the simulator has used so far, all its threads.
-sim_cpu_seconds() {
-  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SIM_PID/stat"
-}
-
 # chart ROWS PNG: the whole process's wall time against N, a line per tool and the bound, a
 # panel per C, from the table's rows (tab-separated: tool N C sweep wall bound ...).
 chart() {
@@ -109,10 +107,11 @@ GNUPLOT
 
 rows="$work/rows.tsv"
 : >"$rows"
+echo "simulator: $sim_workers worker process(es); sim cpu s is all its processes' CPU"
 printf '%-7s %-6s %-5s %-8s %-8s %-8s %-7s %-7s %-8s %-9s\n' tool N C "sweep s" "wall s" "bound s" ratio \
   "cpu s" "peak MB" "sim cpu s"
 for n in $sizes; do
-  sim_start --accounts "$n" --sts-latency-ms "$sts_ms" --mcp-latency-ms "$mcp_ms" >/dev/null
+  sim_start --workers "$sim_workers" --accounts "$n" --sts-latency-ms "$sts_ms" --mcp-latency-ms "$mcp_ms" >/dev/null
   sim_get '{accounts: [.accounts[] | {id: ., name: ("acct-" + .)}]}' >"$work/registry.json"
   peer_args=(--registry "$work/registry.json" --sts "$SIM_STS" --mcp "$SIM_MCP"
     --role-name "$(sim_get .role_name)")
