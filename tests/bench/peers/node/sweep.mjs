@@ -9,10 +9,10 @@
 // Prints "sweep seconds S" (the pool's wall time) on stdout.
 // Usage: node sweep.mjs --registry FILE --sts URL --mcp URL --role-name NAME --concurrency C
 // Credentials and region: the SDK's usual chain (AWS_ACCESS_KEY_ID..., AWS_REGION).
+import { createHash, createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -42,6 +42,20 @@ const sts = new STSClient({
   requestHandler: { httpAgent: { maxSockets: concurrency }, httpsAgent: { maxSockets: concurrency } }
 });
 const sessionName = `bench-node-${Math.floor(Date.now() / 1000)}`;
+
+// SHA-256 for the signer from node:crypto (an HMAC when given a key), as the SDK's own clients
+// sign on Node.
+class Sha256 {
+  constructor(key) {
+    this.hash = key ? createHmac('sha256', key) : createHash('sha256');
+  }
+  update(data) {
+    this.hash.update(data);
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+}
 
 // A fetch for the MCP transport that signs each request as it leaves, the body included.
 function signingFetch(signer) {
