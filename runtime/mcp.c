@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,12 +39,25 @@
 static const char *const s_supported_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
                                                    "2024-11-05"};
 
+/* MCP 2026-07-28 error codes (basic/index, Error Codes): a server that answers with one of these
+ * speaks that revision (versioning, Backward Compatibility). */
+#define MCP_HEADER_MISMATCH              (-32020)
+#define MCP_MISSING_CLIENT_CAPABILITY    (-32021)
+#define MCP_UNSUPPORTED_PROTOCOL_VERSION (-32022)
+#define MCP_MODERN_VERSION               "2026-07-28"
+
+/* Which revision the endpoint speaks: a property of the server, found once by server/discover
+ * and kept for the run (versioning: "Clients SHOULD cache the result for the lifetime of the
+ * ... origin"). */
+enum s_era { ERA_UNKNOWN, ERA_PROBING, ERA_MODERN, ERA_LEGACY };
+
 enum s_call_kind {
   CALL_REQUEST,     /* a caller's request */
   CALL_INITIALIZE,  /* opening a session */
   CALL_INITIALIZED, /* the notification that completes the opening */
   CALL_REPLY,       /* our answer to a request the server sent on a stream */
   CALL_DELETE,      /* closing a session */
+  CALL_DISCOVER,    /* server/discover: which revision the endpoint speaks */
 };
 
 enum s_session_state { SESSION_CLOSED, SESSION_OPENING, SESSION_OPEN };
@@ -69,6 +83,7 @@ struct s_session {
   struct ops_pacer *pacer; /* the identity's request quota; NULL: none */
   struct ops_retry *retry; /* the identity's retry quota and send rate (retry.h) */
   bool offers_task_tools;  /* the server declared tasks.requests.tools.call */
+  bool stateless;          /* MCP 2026-07-28: open without a handshake, never named nor DELETEd */
   struct ops_list queue;   /* requests waiting for the session to open */
   size_t calls;            /* calls made in it, but its DELETE, not yet ended */
   /* To be closed once nothing is left in it: its credentials were replaced, or the client is
@@ -107,8 +122,9 @@ struct ops_mcp_call {
   long status;          /* of the last exchange */
   char *new_session_id; /* Mcp-Session-Id of an initialize reply */
   int resumes;
-  unsigned sent_in; /* generation of the named session last sent in; 0: none */
-  bool reopened;    /* already resent once after the session expired */
+  unsigned sent_in;     /* generation of the named session last sent in; 0: none */
+  bool reopened;        /* already resent once after the session expired */
+  bool version_retried; /* server/discover sent again after UnsupportedProtocolVersion */
   struct ops_retry_request attempts;
   long retry_after_ms;       /* what the last failed answer asked for, or -1 */
   struct ops_timer *backoff; /* waiting to send again (a retry, or the adaptive send rate) */
@@ -158,6 +174,8 @@ struct ops_mcp_client {
   uint64_t close_deadline_ms;    /* ... at this time of ops_loop_now_ms */
   void (*closed)(void *ud);
   void *closed_ud;
+  enum s_era era;
+  struct ops_list era_queue; /* requests waiting for server/discover's verdict */
 };
 
 static void s_send(struct ops_mcp_call *call);
@@ -274,6 +292,26 @@ static void s_explain_signing_region(const struct ops_mcp_client *client, struct
                                                   : "the operating region: --region, AWS_REGION");
 }
 
+/* OPSRUN_MCP_PROTOCOL_VERSION pins the revision, so that no server/discover is sent: 2026-07-28
+ * (stateless), or 2025-11-25 (sessions, offering that version); unset, server/discover finds it. */
+static int s_pin_era(struct ops_mcp_client *client, const struct ops_mcp_options *options,
+                     struct ops_error *err)
+{
+  const char *pinned = ops_env_get(&options->env, "OPSRUN_MCP_PROTOCOL_VERSION");
+  if (!pinned || !*pinned)
+    return OPS_OK;
+  if (strcmp(pinned, MCP_MODERN_VERSION) == 0)
+    client->era = ERA_MODERN;
+  else if (strcmp(pinned, OPS_MCP_PROTOCOL_VERSION) == 0)
+    client->era = ERA_LEGACY;
+  else
+    return ops_error_set(err, OPS_ERR_CONFIG,
+                         "OPSRUN_MCP_PROTOCOL_VERSION=%s: expected %s (stateless) or %s "
+                         "(sessions), or unset to ask the server",
+                         pinned, MCP_MODERN_VERSION, OPS_MCP_PROTOCOL_VERSION);
+  return OPS_OK;
+}
+
 int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options *options,
                        struct ops_error *err)
 {
@@ -294,6 +332,8 @@ int ops_mcp_client_new(struct ops_mcp_client **out, const struct ops_mcp_options
                : ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
   if (rc == OPS_OK)
     rc = s_signing_scope(client, options, err);
+  if (rc == OPS_OK)
+    rc = s_pin_era(client, options, err);
   client->retry = options->retry;
   if (rc == OPS_OK && !client->retry) {
     struct ops_retry_options retry = {.env = options->env};
@@ -492,6 +532,9 @@ void ops_mcp_call_cancel(struct ops_mcp_call *call)
 
 static void s_session_opened(struct s_session *session);
 static void s_session_failed(struct s_session *session, const struct ops_error *err);
+static void s_era_unknown(struct ops_mcp_client *client, const struct s_session *probed,
+                          const struct ops_error *err);
+static void s_discover_answered(struct ops_mcp_call *probe, long status, json_t *reply);
 static void s_initialized(struct ops_mcp_call *call);
 static void s_start_deletes(struct ops_mcp_client *client);
 
@@ -582,6 +625,10 @@ static void s_finish(struct ops_mcp_call *call, json_t *result, const struct ops
     if (err)
       ops_log(OPS_LOG_DEBUG, NULL, "MCP: answering a server request failed: %s", err->message);
     break;
+  case CALL_DISCOVER: /* only failures end here: answers go to s_discover_answered */
+    s_call_free(call);
+    s_era_unknown(client, session, err);
+    return;
   case CALL_DELETE:
     if (err)
       ops_log(OPS_LOG_DEBUG, NULL, "MCP: closing session %s failed: %s",
@@ -645,10 +692,35 @@ static bool s_token_expired(json_t *message)
          strstr(words, HOSTED_TOKEN_EXPIRED_WORDS);
 }
 
+/* MCP 2026-07-28 (basic/index, ResultType): every result says its resultType, "complete" when
+ * absent (servers of earlier revisions). "input_required" asks for input (elicitation, sampling,
+ * roots) that opsrun, which declares no client capabilities, cannot give; any other value is
+ * invalid. False, with the call ended, when the result is not complete. */
+static bool s_result_complete(struct ops_mcp_call *call, json_t *result)
+{
+  json_t *type = json_object_get(result, "resultType");
+  if (!type || (json_is_string(type) && strcmp(json_string_value(type), "complete") == 0))
+    return true;
+  if (json_is_string(type) && strcmp(json_string_value(type), "input_required") == 0)
+    s_fail(call, OPS_ERR_RPC, call->status, NULL, false,
+           "%s: the server asks for input (inputRequests) that opsrun does not give: it declares "
+           "no elicitation, sampling or roots capability",
+           call->method);
+  else
+    s_fail(call, OPS_ERR_RPC, call->status, NULL, false,
+           "%s: the server's result has resultType %.40s, which MCP does not define", call->method,
+           json_is_string(type) ? json_string_value(type) : "(not a string)");
+  return false;
+}
+
 /* A JSON-RPC response: its error (standard, or AWS's `"result": null` beside `"error"`), or its
  * result, handed over as jansson read it. */
 static void s_finish_with_reply(struct ops_mcp_call *call, json_t *reply)
 {
+  if (call->kind == CALL_DISCOVER) {
+    s_discover_answered(call, call->status, reply);
+    return;
+  }
   json_t *error = json_object_get(reply, "error");
   if (error && !json_is_null(error)) {
     json_t *code = json_object_get(error, "code");
@@ -673,6 +745,8 @@ static void s_finish_with_reply(struct ops_mcp_call *call, json_t *reply)
            call->method, !result ? "neither result nor error" : "a result that is not an object");
     return;
   }
+  if (call->kind == CALL_REQUEST && !s_result_complete(call, result))
+    return;
   if (call->kind == CALL_INITIALIZE) {
     json_decref(call->reply);
     call->reply = json_incref(reply); /* s_initialized reads the protocol version */
@@ -793,10 +867,18 @@ static void s_aws_message(const struct ops_mcp_call *call, char *out, size_t len
 
 static void s_resume_stream(void *ud);
 
+/* Is `call` sent as MCP 2026-07-28 (per-request _meta and headers, no session)? */
+static bool s_speaks_modern(const struct ops_mcp_call *call)
+{
+  return call->kind == CALL_DISCOVER || (call->session && call->session->stateless);
+}
+
 /* The stream ended without the reply: resume it where it stopped, if the server numbered it. */
 static void s_stream_ended_early(struct ops_mcp_call *call)
 {
-  const char *last_id = call->sse ? ops_sse_last_event_id(call->sse) : "";
+  /* MCP 2026-07-28 has no resumption ("Resumable SSE streams via Last-Event-ID are not
+   * supported"): the request fails, and is sent again as a new one where that is safe */
+  const char *last_id = call->sse && !s_speaks_modern(call) ? ops_sse_last_event_id(call->sse) : "";
   if (!*last_id || call->resumes >= MAX_RESUMES) {
     s_fail_exchange(call, OPS_ERR_TRANSPORT, call->status, NULL, true,
                     "%s: the server closed its event stream before answering%s", call->method,
@@ -874,6 +956,15 @@ static bool s_reopened(struct ops_mcp_call *call, long status, json_t *reply)
   return true;
 }
 
+/* Does an HTTP status answering server/discover say which revision the server speaks? A refusal
+ * (400, 404, 405, ...) does; authentication (401, 403), throttling (429), a timeout (408) and 5xx
+ * say nothing about it (they fail, or are retried, as for any request). */
+static bool s_era_verdict(long status)
+{
+  return status >= 400 && status < 500 && status != 401 && status != 403 && status != 408 &&
+         status != 429;
+}
+
 static void s_on_exchange_done(const struct ops_http_response *response,
                                const struct ops_error *err, void *ud)
 {
@@ -907,14 +998,18 @@ static void s_on_exchange_done(const struct ops_http_response *response,
                      ? NULL
                      : json_loadb(call->body.data, call->body.len, JSON_ALLOW_NUL, NULL);
   bool reopened = s_reopened(call, response->status, body);
+  bool discovered = !reopened && call->kind == CALL_DISCOVER && s_era_verdict(response->status);
+  if (discovered)
+    s_discover_answered(call, response->status, body);
   json_decref(body);
-  if (reopened)
+  if (reopened || discovered)
     return;
   if (response->status < 200 || response->status >= 300) {
     s_fail_status(call, response);
     return;
   }
-  bool expects_reply = call->kind == CALL_REQUEST || call->kind == CALL_INITIALIZE;
+  bool expects_reply =
+      call->kind == CALL_REQUEST || call->kind == CALL_INITIALIZE || call->kind == CALL_DISCOVER;
   if (!expects_reply) {
     s_finish(call, NULL, NULL);
     return;
@@ -947,20 +1042,92 @@ static void s_on_exchange_done(const struct ops_http_response *response,
 /* The JSON-RPC message a call sends, written around its params as the caller wrote them (they
  * are serialised once, by the caller; the method is a plain name, see s_method_valid). The
  * caller frees it; NULL when out of memory. */
-static char *s_message(const struct ops_mcp_call *call)
+static char *s_message(const struct ops_mcp_call *call, const char *params_json)
 {
   if (call->kind == CALL_REPLY)
     return strdup(call->params_json);
   char id[32] = "";
   if (call->id)
     snprintf(id, sizeof(id), ",\"id\":%lld", (long long)call->id);
-  const char *params_key = call->params_json ? ",\"params\":" : "";
-  const char *params = call->params_json ? call->params_json : "";
+  const char *params_key = params_json ? ",\"params\":" : "";
+  const char *params = params_json ? params_json : "";
   int len = snprintf(NULL, 0, MESSAGE_FORMAT, call->method, id, params_key, params);
   char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
   if (text)
     snprintf(text, (size_t)len + 1, MESSAGE_FORMAT, call->method, id, params_key, params);
   return text;
+}
+
+/* MCP 2026-07-28, Streamable HTTP, Value Encoding: a header value that is not plain ASCII (or
+ * has leading or trailing whitespace, or looks like the sentinel) goes as =?base64?...?=. The
+ * caller frees it; NULL when out of memory. */
+static char *s_header_value(const char *value)
+{
+  static const char prefix[] = "=?base64?", suffix[] = "?=";
+  size_t len = strlen(value);
+  bool plain = len > 0 && value[0] != ' ' && value[0] != '\t' && value[len - 1] != ' ' &&
+               value[len - 1] != '\t';
+  for (const unsigned char *c = (const unsigned char *)value; *c && plain; c++)
+    plain = (*c >= 0x20 && *c <= 0x7e) || *c == '\t';
+  if (plain && len >= sizeof(prefix) + sizeof(suffix) - 2 &&
+      strncmp(value, prefix, sizeof(prefix) - 1) == 0 &&
+      strcmp(value + len - (sizeof(suffix) - 1), suffix) == 0)
+    plain = false;
+  if (plain)
+    return strdup(value);
+  size_t encoded = 4 * ((len + 2) / 3);
+  char *out = malloc(sizeof(prefix) - 1 + encoded + sizeof(suffix));
+  if (!out)
+    return NULL;
+  memcpy(out, prefix, sizeof(prefix) - 1);
+  EVP_EncodeBlock((unsigned char *)out + sizeof(prefix) - 1, (const unsigned char *)value,
+                  (int)len);
+  memcpy(out + sizeof(prefix) - 1 + encoded, suffix, sizeof(suffix));
+  return out;
+}
+
+/* What a request carries in MCP 2026-07-28: its params with the per-request _meta fields
+ * (basic/index, _meta: protocolVersion and clientCapabilities required, clientInfo advised), and
+ * the Mcp-Name header of the methods that name something (Streamable HTTP, Standard Request
+ * Headers). opsrun declares no client capability. */
+struct s_modern_request {
+  char *params_json;
+  char *name_header; /* NULL for methods without one */
+};
+
+static void s_modern_request_free(struct s_modern_request *modern)
+{
+  free(modern->params_json);
+  free(modern->name_header);
+}
+
+static int s_modern_request(const struct ops_mcp_call *call, struct s_modern_request *modern)
+{
+  json_t *params = call->params_json ? json_loads(call->params_json, 0, NULL) : json_object();
+  json_t *meta = json_object_get(params, "_meta");
+  if (params && !json_is_object(meta))
+    json_object_set_new(params, "_meta", meta = json_object());
+  int rc = meta &&
+                   !json_object_set_new(meta, "io.modelcontextprotocol/protocolVersion",
+                                        json_string(MCP_MODERN_VERSION)) &&
+                   !json_object_set_new(meta, "io.modelcontextprotocol/clientCapabilities",
+                                        json_object()) &&
+                   !json_object_set_new(meta, "io.modelcontextprotocol/clientInfo",
+                                        json_pack("{s:s, s:s}", "name", "opsrun", "version",
+                                                  call->client->client_version))
+               ? OPS_OK
+               : OPS_ERR_NOMEM;
+  const char *named = strcmp(call->method, "resources/read") == 0 ? "uri" : "name";
+  const char *name = json_string_value(json_object_get(params, named));
+  bool names = strcmp(call->method, "tools/call") == 0 ||
+               strcmp(call->method, "prompts/get") == 0 ||
+               strcmp(call->method, "resources/read") == 0;
+  if (rc == OPS_OK && names && name && !(modern->name_header = s_header_value(name)))
+    rc = OPS_ERR_NOMEM;
+  if (rc == OPS_OK && !(modern->params_json = json_dumps(params, JSON_COMPACT)))
+    rc = OPS_ERR_NOMEM;
+  json_decref(params);
+  return rc;
 }
 
 struct s_exchange {
@@ -969,6 +1136,7 @@ struct s_exchange {
   size_t body_len;
   const char *accept;
   const char *last_event_id;
+  const char *name_header; /* Mcp-Name of a stateless request, or NULL */
 };
 
 /* Signs and starts one HTTP exchange for `call`. */
@@ -977,7 +1145,7 @@ static int s_start_exchange(struct ops_mcp_call *call, const struct s_exchange *
 {
   struct ops_mcp_client *client = call->client;
   struct s_session *session = call->session;
-  struct ops_http_header headers[8];
+  struct ops_http_header headers[10];
   size_t n = 0;
   headers[n++] = (struct ops_http_header){"Host", client->host};
   headers[n++] = (struct ops_http_header){"Accept", (char *)x->accept};
@@ -988,8 +1156,14 @@ static int s_start_exchange(struct ops_mcp_call *call, const struct s_exchange *
     headers[n++] = (struct ops_http_header){"Mcp-Session-Id", session->session_id};
     call->sent_in = session->generation;
   }
-  if (session->protocol_version[0] && call->kind != CALL_INITIALIZE)
+  if (call->kind == CALL_DISCOVER)
+    headers[n++] = (struct ops_http_header){"MCP-Protocol-Version", MCP_MODERN_VERSION};
+  else if (session->protocol_version[0] && call->kind != CALL_INITIALIZE)
     headers[n++] = (struct ops_http_header){"MCP-Protocol-Version", session->protocol_version};
+  if (s_speaks_modern(call) && x->body)
+    headers[n++] = (struct ops_http_header){"Mcp-Method", call->method};
+  if (x->name_header)
+    headers[n++] = (struct ops_http_header){"Mcp-Name", (char *)x->name_header};
   if (x->last_event_id)
     headers[n++] = (struct ops_http_header){"Last-Event-ID", (char *)x->last_event_id};
   struct ops_sigv4_credentials credentials = {session->identity.access_key_id,
@@ -1030,16 +1204,22 @@ static void s_send(struct ops_mcp_call *call)
     struct s_exchange x = {.method = "DELETE", .accept = "application/json, text/event-stream"};
     rc = s_start_exchange(call, &x, &err);
   } else {
-    if (call->kind == CALL_REQUEST || call->kind == CALL_INITIALIZE)
+    if (call->kind == CALL_REQUEST || call->kind == CALL_INITIALIZE || call->kind == CALL_DISCOVER)
       call->id = call->client->next_id++; /* ids follow the order messages go out */
-    char *body = s_message(call);
+    struct s_modern_request modern = {0};
+    bool written = !s_speaks_modern(call) || s_modern_request(call, &modern) == OPS_OK;
+    char *body = written
+                     ? s_message(call, modern.params_json ? modern.params_json : call->params_json)
+                     : NULL;
     struct s_exchange x = {.method = "POST",
                            .body = body,
                            .body_len = body ? strlen(body) : 0,
-                           .accept = "application/json, text/event-stream"};
+                           .accept = "application/json, text/event-stream",
+                           .name_header = modern.name_header};
     rc = body ? s_start_exchange(call, &x, &err)
               : ops_error_set(&err, OPS_ERR_NOMEM, "out of memory writing an MCP request");
     free(body);
+    s_modern_request_free(&modern);
   }
   if (rc != OPS_OK)
     s_finish(call, NULL, &err);
@@ -1313,15 +1493,160 @@ static void s_session_expired(struct s_session *session)
   session->state = SESSION_CLOSED;
 }
 
+/* With a stateless server (MCP 2026-07-28) a session is open at once: every request carries its
+ * version and capabilities, and there is no id to name nor session to DELETE. */
+static void s_session_open_stateless(struct s_session *session)
+{
+  session->stateless = true;
+  session->state = SESSION_OPEN;
+  session->generation++;
+  snprintf(session->protocol_version, sizeof(session->protocol_version), "%s", MCP_MODERN_VERSION);
+}
+
+static void s_era_unknown(struct ops_mcp_client *client, const struct s_session *probed,
+                          const struct ops_error *err);
+
+/* Asks the endpoint, as `session`'s identity, which revision it speaks; requests wait in the
+ * client's era queue until it answers. */
+static void s_discover(struct s_session *session, long timeout_ms)
+{
+  struct ops_mcp_client *client = session->client;
+  client->era = ERA_PROBING;
+  struct ops_mcp_call *probe =
+      s_call_new(client, session, CALL_DISCOVER, "server/discover", NULL, timeout_ms);
+  if (probe) {
+    s_send(probe);
+    return;
+  }
+  struct ops_error err;
+  ops_error_set(&err, OPS_ERR_NOMEM, "out of memory asking the MCP server its revision");
+  s_era_unknown(client, NULL, &err);
+}
+
+/* Sends `call` in `session`: at once when it is open or the server is stateless; else after the
+ * revision is known (server/discover) and, with sessions, once the session is open. */
 static void s_session_submit(struct s_session *session, struct ops_mcp_call *call)
 {
+  struct ops_mcp_client *client = session->client;
+  if (session->state != SESSION_OPEN && client->era == ERA_MODERN)
+    s_session_open_stateless(session);
   if (session->state == SESSION_OPEN) {
     s_send(call);
+    return;
+  }
+  if (client->era != ERA_LEGACY) {
+    s_wait_in(&client->era_queue, call);
+    if (client->era == ERA_UNKNOWN)
+      s_discover(session, call->timeout_ms);
     return;
   }
   s_wait_in(&session->queue, call);
   if (session->state == SESSION_CLOSED)
     s_session_open(session);
+}
+
+/* The revision is known: the requests that waited for it go on. */
+static void s_era_found(struct ops_mcp_client *client, enum s_era era)
+{
+  client->era = era;
+  for (struct ops_mcp_call *call; (call = s_next_waiting(&client->era_queue));)
+    s_session_submit(call->session, call);
+}
+
+/* server/discover ended without a verdict: the requests of the identity it was sent as (every
+ * request when `probed` is NULL) fail with its error; the others are submitted again, and the
+ * first of them asks again. */
+static void s_era_unknown(struct ops_mcp_client *client, const struct s_session *probed,
+                          const struct ops_error *err)
+{
+  client->era = ERA_UNKNOWN;
+  size_t waiting = 0;
+  for (const struct ops_list_node *node = client->era_queue.head; node; node = node->next)
+    waiting++;
+  while (waiting-- > 0) { /* those submitted again may queue anew, behind these */
+    struct ops_mcp_call *call = s_next_waiting(&client->era_queue);
+    if (!probed || call->session == probed)
+      s_finish(call, NULL, err);
+    else
+      s_session_submit(call->session, call);
+  }
+}
+
+static bool s_lists_version(json_t *versions, const char *version)
+{
+  size_t i;
+  json_t *listed;
+  json_array_foreach(versions, i,
+                     listed) if (json_is_string(listed) &&
+                                 strcmp(json_string_value(listed), version) == 0) return true;
+  return false;
+}
+
+/* -v says which revision the endpoint speaks, and what the server called itself. */
+static void s_log_era(const struct ops_mcp_client *client, json_t *result, long status,
+                      json_int_t code)
+{
+  if (client->era == ERA_MODERN) {
+    json_t *info =
+        json_object_get(json_object_get(result, "_meta"), "io.modelcontextprotocol/serverInfo");
+    if (!info)
+      info = json_object_get(result, "serverInfo"); /* where early drafts put it */
+    const char *name = json_string_value(json_object_get(info, "name"));
+    const char *version = json_string_value(json_object_get(info, "version"));
+    ops_log(OPS_LOG_INFO, NULL, "MCP: %s speaks %s, stateless (server %s %s)", client->host,
+            MCP_MODERN_VERSION, name ? name : "unnamed", version ? version : "");
+  } else {
+    ops_log(OPS_LOG_INFO, NULL,
+            "MCP: %s does not speak %s (server/discover answered HTTP %ld, JSON-RPC error %lld): "
+            "using %s sessions",
+            client->host, MCP_MODERN_VERSION, status, (long long)code, OPS_MCP_PROTOCOL_VERSION);
+  }
+}
+
+/* server/discover answered, with a result or a JSON-RPC error (any HTTP status but those of
+ * authentication and throttling), or with no JSON at all. MCP 2026-07-28 (Streamable HTTP and
+ * versioning, Backward Compatibility): a result or a recognised modern error is a modern server;
+ * an empty or unrecognised answer a legacy one, which is then opened with initialize.
+ * UnsupportedProtocolVersion listing 2026-07-28 is asked once more; listing only older versions,
+ * it is a dual-era server that no longer serves this one statelessly. */
+static void s_discover_answered(struct ops_mcp_call *probe, long status, json_t *reply)
+{
+  struct ops_mcp_client *client = probe->client;
+  json_t *result = json_object_get(reply, "result");
+  json_t *error = json_object_get(reply, "error");
+  json_int_t code = s_error_code(reply);
+  bool answered = json_is_object(result) && (!error || json_is_null(error)) && status < 300;
+  bool modern =
+      answered && s_lists_version(json_object_get(result, "supportedVersions"), MCP_MODERN_VERSION);
+  bool retry = false;
+  struct ops_error err = {0};
+  if (code == MCP_UNSUPPORTED_PROTOCOL_VERSION) {
+    json_t *supported = json_object_get(json_object_get(error, "data"), "supported");
+    modern = s_lists_version(supported, MCP_MODERN_VERSION);
+    retry = modern && !probe->version_retried;
+    if (modern && !retry)
+      ops_error_set(&err, OPS_ERR_RPC, "%s lists %s as supported but refused it twice",
+                    client->host, MCP_MODERN_VERSION);
+  } else if (code == MCP_HEADER_MISMATCH || code == MCP_MISSING_CLIENT_CAPABILITY) {
+    const char *words = json_string_value(json_object_get(error, "message"));
+    ops_error_set(&err, OPS_ERR_RPC, "%s refused server/discover: %s", client->host,
+                  words ? words : "(no message)");
+  }
+  if (retry) {
+    probe->version_retried = true;
+    s_call_reset_stream(probe);
+    s_send(probe);
+    return;
+  }
+  ops_retry_succeeded(probe->session->retry, &probe->attempts);
+  s_call_free(probe);
+  if (err.kind) {
+    s_era_unknown(client, NULL, &err);
+    return;
+  }
+  client->era = modern ? ERA_MODERN : ERA_LEGACY;
+  s_log_era(client, result, status, code);
+  s_era_found(client, client->era);
 }
 
 /* A method is written into the message as it is: a name of visible ASCII without quote or
@@ -1563,6 +1888,19 @@ static void s_session_abandon_opening(struct s_session *session)
   }
 }
 
+/* Cancels a server/discover in flight, for the same reason; the revision stays unknown. */
+static void s_abandon_discover(struct ops_mcp_client *client)
+{
+  for (struct ops_list_node *node = client->calls.head, *next; node; node = next) {
+    next = node->next;
+    struct ops_mcp_call *c = CALL_OF(node, link);
+    if (c->kind == CALL_DISCOVER) {
+      client->era = ERA_UNKNOWN;
+      s_call_free(c);
+    }
+  }
+}
+
 void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*done)(void *ud),
                           void *ud)
 {
@@ -1571,6 +1909,8 @@ void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*
   client->closing = true;
   if (within_ms > 0)
     ops_mcp_client_close_within(client, within_ms);
+  if (within_ms <= 0)
+    s_abandon_discover(client);
   client->starting_deletes = true; /* the first DELETEs go out together, below */
   for (struct s_session *s = client->sessions; s; s = s->next) {
     if (s->state == SESSION_OPENING && within_ms <= 0)

@@ -1,7 +1,17 @@
 /* mcp.h: a client of the Model Context Protocol's Streamable HTTP transport (protocol versions
- * 2024-11-05 to 2025-11-25), every request SigV4-signed as the identity it is made for.
+ * 2024-11-05 to 2025-11-25, and the stateless 2026-07-28), every request SigV4-signed as the
+ * identity it is made for.
  *
- * One session per identity (its access key id): opened on first use with `initialize` and
+ * Which revision the endpoint speaks is asked once per client with server/discover (as the first
+ * request's identity; the requests wait for the answer): a result listing 2026-07-28, or a modern
+ * JSON-RPC error, is a stateless server, and every request then carries its version, capabilities
+ * (none) and clientInfo in _meta, with the Mcp-Method, Mcp-Name and MCP-Protocol-Version headers,
+ * and no session, handshake or DELETE; a result or error of an unsupported version listing
+ * 2026-07-28 is asked once more. Any other refusal (a 4xx but 401, 403, 408 and 429) is a
+ * 2025-11-25 server, spoken to in sessions as below (MCP 2026-07-28, Streamable HTTP, Backward
+ * Compatibility). OPSRUN_MCP_PROTOCOL_VERSION (2026-07-28 or 2025-11-25) pins it instead.
+ *
+ * With sessions: one session per identity (its access key id): opened on first use with `initialize` and
  * `notifications/initialized`, reused by every request of that identity, and closed with DELETE
  * by ops_mcp_client_close. When an owner's credentials are replaced (a role's refreshed before
  * they expire, or renewed after), the session of the old ones is closed as soon as its last

@@ -229,6 +229,13 @@ static struct ops_credentials_provider *held_new(struct ops_loop *loop,
   return provider;
 }
 
+/* The settings a client reads from its environment: attempts, and the pinned MCP revision
+ * (NULL: the client asks the server with server/discover). */
+struct test_env {
+  const char *max_attempts;
+  const char *revision;
+};
+
 struct fixture {
   struct fake fake;
   struct ops_loop *loop;
@@ -237,6 +244,7 @@ struct fixture {
   struct ops_mcp_client *client;
   /* providers holding ALICE, BOB, ALICE_RENEWED, and ALICE then ALICE_RENEWED once refused */
   struct ops_credentials_provider *alice, *bob, *alice_renewed, *alice_renewing;
+  struct test_env env;
 };
 
 /* The provider of `who` (ALICE, BOB or ALICE_RENEWED). */
@@ -246,9 +254,12 @@ static struct ops_credentials_provider *provider_of(struct fixture *f,
   return who == &ALICE ? f->alice : who == &BOB ? f->bob : f->alice_renewed;
 }
 
-static const char *max_attempts_env(void *self, const char *name)
+static const char *test_env_get(void *self, const char *name)
 {
-  return strcmp(name, "AWS_MAX_ATTEMPTS") == 0 ? self : NULL;
+  const struct test_env *env = self;
+  if (strcmp(name, "AWS_MAX_ATTEMPTS") == 0)
+    return env->max_attempts;
+  return strcmp(name, "OPSRUN_MCP_PROTOCOL_VERSION") == 0 ? env->revision : NULL;
 }
 
 static double no_jitter(void *self)
@@ -258,19 +269,20 @@ static double no_jitter(void *self)
 }
 
 /* A client whose retry policy makes `max_attempts` attempts, each identity paced at `rate`
- * requests a second (0: not paced). */
-static int setup_client(void **state, const char *max_attempts, double rate)
+ * requests a second (0: not paced), pinned to MCP `revision` (NULL: found by server/discover). */
+static int setup_client(void **state, const char *max_attempts, double rate, const char *revision)
 {
   struct fixture *f = calloc(1, sizeof(*f));
+  f->env = (struct test_env){max_attempts, revision};
   f->loop = ops_loop_new();
   assert_int_equal(ops_sigv4_signer_new(&f->signer, 0, NULL), OPS_OK);
-  struct ops_retry_options retry = {.env = {.get = max_attempts_env, .self = (void *)max_attempts},
+  struct ops_retry_options retry = {.env = {.get = test_env_get, .self = &f->env},
                                     .clock = {.now = fixed_now},
                                     .random = {.next = no_jitter}};
   assert_int_equal(ops_retry_new(&f->retry, &retry, NULL), OPS_OK);
   struct ops_mcp_options options = {
       .url = "https://aws-mcp.us-east-1.api.aws/mcp",
-      .env = {.get = max_attempts_env, .self = (void *)max_attempts},
+      .env = {.get = test_env_get, .self = &f->env},
       .region = "us-east-1",
       .client_version = "test",
       .transport = {.start = fake_start, .cancel = fake_cancel, .self = &f->fake},
@@ -289,28 +301,34 @@ static int setup_client(void **state, const char *max_attempts, double rate)
   return 0;
 }
 
-/* Most tests see each failure as it is: one attempt. */
+/* Most tests see each failure as it is: one attempt, with 2025-11-25 sessions. */
 static int setup(void **state)
 {
-  return setup_client(state, "1", 0);
+  return setup_client(state, "1", 0, "2025-11-25");
+}
+
+/* The revision tests: the client asks the server which revision it speaks. */
+static int setup_discovering(void **state)
+{
+  return setup_client(state, "1", 0, NULL);
 }
 
 /* The retry tests: the SDKs' default of three attempts. */
 static int setup_retrying(void **state)
 {
-  return setup_client(state, "3", 0);
+  return setup_client(state, "3", 0, "2025-11-25");
 }
 
 /* The quota test: enough attempts to spend an identity's retry quota in one request. */
 static int setup_many_attempts(void **state)
 {
-  return setup_client(state, "50", 0);
+  return setup_client(state, "50", 0, "2025-11-25");
 }
 
 /* The pacing test: one request a second per identity. */
 static int setup_paced(void **state)
 {
-  return setup_client(state, "1", 1);
+  return setup_client(state, "1", 1, "2025-11-25");
 }
 
 static int teardown(void **state)
@@ -1363,10 +1381,153 @@ static void a_session_id_that_is_not_visible_ascii_is_refused(void **state)
                                      "to 0x7E only)");
 }
 
+/* ------------------------------------------------------------------ the stateless revision */
+
+#define DISCOVERED_MODERN                                                                          \
+  "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"resultType\":\"complete\",\"supportedVersions\":"   \
+  "[\"2026-07-28\",\"2025-11-25\"],\"capabilities\":{\"tools\":{}},\"ttlMs\":60000,"               \
+  "\"cacheScope\":\"public\",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":{\"name\":"         \
+  "\"sim\",\"version\":\"1\"}}}}"
+
+/* A server that lists 2026-07-28 in server/discover is spoken to without sessions: one discover
+ * for the endpoint, as the first identity, while the requests wait; then each request carries
+ * _meta and the Mcp-Method, Mcp-Name and MCP-Protocol-Version headers, and nothing is DELETEd. */
+static void a_stateless_server_is_discovered_once_and_spoken_to_without_sessions(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome a = {0}, b = {0};
+  call(f, &ALICE, "tools/call",
+       "{\"name\":\"aws___list_regions\",\"_meta\":{\"AWS_REGION\":\"eu-west-1\"}}", &a);
+  call(f, &BOB, "tools/list", NULL, &b);
+  assert_int_equal(f->fake.count, 1); /* both wait for the one server/discover */
+  struct exchange *probe = &f->fake.exchanges[0];
+  assert_non_null(strstr(probe->body, "\"method\":\"server/discover\""));
+  assert_non_null(
+      strstr(probe->body, "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\""));
+  assert_string_equal(header(probe, "MCP-Protocol-Version"), "2026-07-28");
+  assert_string_equal(header(probe, "Mcp-Method"), "server/discover");
+  assert_non_null(strstr(header(probe, "Authorization"), "Credential=ASIAALICE/"));
+  answer(&f->fake, 0, 200, JSON, DISCOVERED_MODERN, 0);
+  assert_int_equal(f->fake.count, 3);
+  struct exchange *tool = &f->fake.exchanges[1], *list = &f->fake.exchanges[2];
+  assert_string_equal(header(tool, "Mcp-Method"), "tools/call");
+  assert_string_equal(header(tool, "Mcp-Name"), "aws___list_regions");
+  assert_string_equal(header(tool, "MCP-Protocol-Version"), "2026-07-28");
+  assert_null(header(tool, "Mcp-Session-Id"));
+  assert_non_null(strstr(tool->body, "\"AWS_REGION\":\"eu-west-1\""));
+  assert_non_null(strstr(tool->body, "\"io.modelcontextprotocol/clientCapabilities\":{}"));
+  assert_non_null(
+      strstr(tool->body, "\"io.modelcontextprotocol/clientInfo\":{\"name\":\"opsrun\""));
+  assert_null(header(list, "Mcp-Name"));
+  assert_non_null(strstr(header(list, "Authorization"), "Credential=AKIABOB/"));
+  answer_ok(f, 1);
+  answer_ok(f, 2);
+  assert_true(a.calls == 1 && !a.failed && b.calls == 1 && !b.failed);
+  struct outcome c = {0};
+  call(f, &ALICE, "tools/list", NULL, &c); /* no second discover */
+  assert_int_equal(f->fake.count, 4);
+  answer_ok(f, 3);
+  int closed = 0;
+  ops_mcp_client_close(f->client, 0, count_close, &closed);
+  assert_int_equal(closed, 1);
+  assert_int_equal(f->fake.count, 4); /* nothing to DELETE */
+}
+
+/* A server/discover refused with HTTP 400 and a body that is not a modern JSON-RPC error (here the
+ * hosted server's and the SDK's "session id is required") is a 2025-11-25 server: the request
+ * goes in a session opened with initialize, and later ones do not ask again. */
+static void a_legacy_server_is_spoken_to_in_sessions_after_discover_is_refused(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/list", NULL, &o);
+  answer(&f->fake, 0, 400, JSON,
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32000,\"message\":\"Bad Request: "
+         "Mcp-Session-Id header is required\"},\"id\":null}",
+         0);
+  assert_int_equal(f->fake.count, 2);
+  assert_non_null(strstr(f->fake.exchanges[1].body, "\"method\":\"initialize\""));
+  open_session(f, 1, "2025-11-25", "s-1");
+  assert_string_equal(header(&f->fake.exchanges[3], "Mcp-Session-Id"), "s-1");
+  assert_null(strstr(f->fake.exchanges[3].body, "io.modelcontextprotocol"));
+  answer_ok(f, 3);
+  assert_true(o.calls == 1 && !o.failed);
+  struct outcome b = {0};
+  call(f, &BOB, "tools/list", NULL, &b);
+  assert_non_null(strstr(f->fake.exchanges[4].body, "\"method\":\"initialize\""));
+}
+
+/* UnsupportedProtocolVersion listing 2026-07-28 is asked once more (versioning: retry with a
+ * supported version); listing only older versions, the client falls back to initialize. */
+static void unsupported_protocol_version_is_retried_or_falls_back(void **state)
+{
+  struct fixture *f = *state;
+  static const char refused[] =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32022,\"message\":\"Unsupported "
+      "protocol version\",\"data\":{\"supported\":[\"%s\"],\"requested\":\"2026-07-28\"}}}";
+  char body[256];
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/list", NULL, &o);
+  snprintf(body, sizeof(body), refused, "2026-07-28");
+  answer(&f->fake, 0, 400, JSON, body, 0);
+  assert_non_null(strstr(f->fake.exchanges[1].body, "\"method\":\"server/discover\""));
+  snprintf(body, sizeof(body), refused, "2025-11-25");
+  answer(&f->fake, 1, 400, JSON, body, 0);
+  assert_non_null(strstr(f->fake.exchanges[2].body, "\"method\":\"initialize\""));
+}
+
+/* A discover that fails for its credentials says nothing about the server: the request of that
+ * identity fails, and the next identity's request asks again. */
+static void a_discover_refused_for_its_credentials_fails_only_that_identity(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome a = {0}, b = {0};
+  call(f, &ALICE, "tools/list", NULL, &a);
+  call(f, &BOB, "tools/list", NULL, &b);
+  answer(&f->fake, 0, 403, JSON "x-amzn-ErrorType: AccessDeniedException\n",
+         "{\"message\":\"denied\"}", 0);
+  assert_true(a.calls == 1 && a.err.kind == OPS_ERR_CREDENTIALS && b.calls == 0);
+  assert_int_equal(f->fake.count, 2);
+  assert_non_null(strstr(header(&f->fake.exchanges[1], "Authorization"), "Credential=AKIABOB/"));
+  assert_non_null(strstr(f->fake.exchanges[1].body, "\"method\":\"server/discover\""));
+}
+
+/* Every 2026-07-28 result says its resultType: "complete" (or none, from older servers) is the
+ * answer; "input_required" asks for what opsrun does not offer, and an unknown type is invalid. */
+static void a_result_that_is_not_complete_is_an_rpc_error(void **state)
+{
+  struct fixture *f = *state;
+  static const char *const types[] = {"\"input_required\",\"inputRequests\":{}", "\"later\""};
+  struct outcome o[2] = {{0}};
+  call(f, &ALICE, "tools/list", NULL, &o[0]);
+  answer(&f->fake, 0, 200, JSON, DISCOVERED_MODERN, 0);
+  call(f, &ALICE, "tools/list", NULL, &o[1]);
+  for (int i = 0; i < 2; i++) {
+    char reply[256];
+    snprintf(reply, sizeof(reply), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":{\"resultType\":%s}}",
+             sent_id(f, i + 1), types[i]);
+    answer(&f->fake, i + 1, 200, JSON, reply, 0);
+    assert_int_equal(o[i].err.kind, OPS_ERR_RPC);
+  }
+  assert_non_null(strstr(o[0].err.message, "asks for input"));
+  assert_non_null(strstr(o[1].err.message, "resultType later"));
+}
+
+/* Mcp-Name carries a name that is not plain ASCII as =?base64?...?= (Value Encoding). */
+static void a_name_that_is_not_plain_ascii_goes_in_base64(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome o = {0};
+  call(f, &ALICE, "tools/call", "{\"name\":\" padded \"}", &o);
+  answer(&f->fake, 0, 200, JSON, DISCOVERED_MODERN, 0);
+  assert_string_equal(header(&f->fake.exchanges[1], "Mcp-Name"), "=?base64?IHBhZGRlZCA=?=");
+}
+
 int main(void)
 {
-#define TEST(name)     cmocka_unit_test_setup_teardown(name, setup, teardown)
-#define RETRYING(name) cmocka_unit_test_setup_teardown(name, setup_retrying, teardown)
+#define TEST(name)        cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define RETRYING(name)    cmocka_unit_test_setup_teardown(name, setup_retrying, teardown)
+#define DISCOVERING(name) cmocka_unit_test_setup_teardown(name, setup_discovering, teardown)
   const struct CMUnitTest tests[] = {
       TEST(params_are_sent_as_written_and_checked_first),
       TEST(a_session_opens_once_and_carries_its_headers),
@@ -1407,6 +1568,12 @@ int main(void)
       TEST(a_reply_without_a_result_object_is_an_rpc_error),
       TEST(a_json_reply_naming_another_request_is_not_the_answer),
       TEST(a_session_id_that_is_not_visible_ascii_is_refused),
+      DISCOVERING(a_stateless_server_is_discovered_once_and_spoken_to_without_sessions),
+      DISCOVERING(a_legacy_server_is_spoken_to_in_sessions_after_discover_is_refused),
+      DISCOVERING(unsupported_protocol_version_is_retried_or_falls_back),
+      DISCOVERING(a_discover_refused_for_its_credentials_fails_only_that_identity),
+      DISCOVERING(a_result_that_is_not_complete_is_an_rpc_error),
+      DISCOVERING(a_name_that_is_not_plain_ascii_goes_in_base64),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
