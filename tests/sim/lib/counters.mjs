@@ -23,6 +23,8 @@ export class Counters {
     this.sessionsExpired = 0;
     this.sessionIdentityMismatch = 0;
     this.toolCalls = { total: 0, by_account: {}, by_tool: {} };
+    this.mcpRequestsByAccount = {};
+    this.statelessRequests = { total: 0, by_method: {} };
     this.boto3Calls = {};
     this.boto3CallsByAccount = {};
     this.disabledRegionCalls = { total: 0, by_account: {} };
@@ -105,6 +107,17 @@ export class Counters {
     bump(this.assumeRoleDenied, account);
   }
 
+  /** A signed MCP request (any method, DELETE included) admitted from this account. */
+  mcpRequest(account) {
+    bump(this.mcpRequestsByAccount, account);
+  }
+
+  /** A request served by the stateless revision (--mcp-revision 2026-07-28 or both). */
+  statelessRequest(account, method) {
+    this.statelessRequests.total++;
+    bump(this.statelessRequests.by_method, method);
+  }
+
   toolCall(account, tool) {
     this.toolCalls.total++;
     bump(this.toolCalls.by_account, account);
@@ -172,6 +185,8 @@ export class Counters {
         by_account: { ...this.toolCalls.by_account },
         by_tool: { ...this.toolCalls.by_tool },
       },
+      mcp_requests_by_account: { ...this.mcpRequestsByAccount },
+      stateless_requests: { total: this.statelessRequests.total, by_method: { ...this.statelessRequests.by_method } },
       boto3_calls: { ...this.boto3Calls },
       boto3_calls_by_account: Object.fromEntries(Object.entries(this.boto3CallsByAccount).map(([account, calls]) => [account, { ...calls }])),
       disabled_region_calls: { total: this.disabledRegionCalls.total, by_account: { ...this.disabledRegionCalls.by_account } },

@@ -8,6 +8,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { CallToolRequestSchema, ErrorCode, isInitializeRequest, LATEST_PROTOCOL_VERSION, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { admit } from './frontdoor.mjs';
+import { handleStateless, isStatelessRequest, MODERN_VERSION } from './stateless.mjs';
 import { TaskStore } from './tasks.mjs';
 import { callTool, TOOL_NAMES, TOOLS } from './tools.mjs';
 import { REGION_IDS, requestId } from './util.mjs';
@@ -69,6 +70,14 @@ export class McpService {
     this.adopted = new Map(); // opened by another worker, used here (id -> promise of session)
     // Tasks belong to a user id, as sessions do, so a new session of the same caller sees them.
     this.tasks = new TaskStore({ expiryMs: sim.opts.taskExpirySeconds * 1000, clock: sim.clock });
+  }
+
+  get serverInfo() {
+    return SERVER_INFO;
+  }
+
+  get instructions() {
+    return INSTRUCTIONS;
   }
 
   get sessionCount() {
@@ -244,6 +253,7 @@ export class McpService {
       return this.sendAwsError(res, rid, status, code, message);
     }
     const { body, identity } = admitted;
+    this.sim.counters.mcpRequest(identity.account);
     if (req.method !== 'POST' && req.method !== 'DELETE') {
       // The hosted server refuses the standalone GET stream with this body, whatever the flags.
       return send(405, this.rpcError(-32600, 'HTTP method not supported.', null, true), { Allow: 'POST, DELETE' });
@@ -256,6 +266,11 @@ export class McpService {
         return send(400, this.rpcError(-32700, 'Parse error: Invalid JSON'));
       }
     }
+    const { mcpRevision } = this.sim.opts;
+    if (req.method === 'POST' && isStatelessRequest(mcpRevision, req, parsed)) return handleStateless(this, req, res, rid, parsed, identity);
+    // Streamable HTTP 2026-07-28, Backward Compatibility: a server of that revision only answers
+    // DELETE with 405 and mints no session.
+    if (mcpRevision === MODERN_VERSION) return send(405, this.rpcError(-32600, 'HTTP method not supported.'), { Allow: 'POST' });
     const sessionId = req.headers['mcp-session-id'];
     let session;
     if (sessionId) {

@@ -23,6 +23,7 @@ const FLAGS = [
   ['sts-error-rate', 'F', null, 'STS only: fraction answered InternalFailure 500 / ServiceUnavailable 503', 'rate'],
   ['mcp-error-rate', 'F', null, 'MCP only: fraction answered 500 / 503', 'rate'],
   ['sse', '', false, 'answer MCP requests as text/event-stream instead of JSON', 'bool'],
+  ['mcp-revision', 'REV', '2025-11-25', 'MCP revision served: 2025-11-25 (sessions, as the hosted server), 2026-07-28 (stateless only) or both', 'string'],
   ['session-expiry', 'N', 0, 'an MCP session serves N requests after initialize, then is forgotten (0: never)', 'int'],
   ['session-expiry-error', 'KIND', 'standard', 'a forgotten session is answered: standard (404, -32001) or hosted (-30001)', 'string'],
   ['session-expiry-status', 'CODE', null, 'HTTP status of the hosted answer: 200, 400 or 404 (default 404)', 'int'],
@@ -145,6 +146,7 @@ export function parseOptions(argv) {
   validate(opts);
   validateOrganizations(opts);
   validateWorkers(opts);
+  if (!['2025-11-25', '2026-07-28', 'both'].includes(opts.mcpRevision)) throw new Error('--mcp-revision: expected 2025-11-25, 2026-07-28 or both');
   return opts;
 }
 
