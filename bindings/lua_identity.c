@@ -64,14 +64,28 @@ struct s_aws {
   struct ops_sigv4_signer *signer;
   char region[64];
   struct s_identity base;
-  struct s_identity *roles;         /* newest first */
-  struct ops_hash roles_by_key;     /* the same roles, by s_role_key */
-  struct s_identity *main_identity; /* what code outside any task acts as; NULL: the base */
-  struct ops_task *main_sharer;     /* a task whose assume() sets main_identity too (the REPL's) */
-  char base_account[16];            /* the base credentials' account, once whoami() told it */
+  struct s_identity *roles;     /* newest first */
+  struct ops_hash roles_by_key; /* the same roles, by s_role_key */
+  char base_account[16];        /* the base credentials' account, once whoami() told it */
 };
 
 /* ------------------------------------------------------------------ the state's AWS objects */
+
+/* What the state itself acts as, kept apart from struct s_aws so that running a chunk as the
+ * state (ops_identity_run_as_main) makes no AWS object: a chunk that calls nothing of AWS never
+ * reads the configuration nor sets up OpenSSL. */
+struct s_main {
+  struct s_identity *identity; /* what code outside any task acts as; NULL: the base */
+  struct ops_task *sharer;     /* a task whose assume() sets identity too (the REPL's) */
+};
+
+static const struct ops_lua_aux_state_type s_main_type = {.name = "opsrun.MainIdentity",
+                                                          .size = sizeof(struct s_main)};
+
+static struct s_main *s_main_of(lua_State *L)
+{
+  return ops_lua_aux_state_object(L, &s_main_type, NULL);
+}
 
 static void s_identity_clear(struct s_identity *identity)
 {
@@ -178,21 +192,20 @@ const char *ops_identity_region(lua_State *L)
 static struct s_identity *s_current(lua_State *L, struct s_aws *aws)
 {
   struct ops_task *task = ops_engine_running_task(L);
-  struct s_identity *identity = task ? ops_engine_task_context(task) : aws->main_identity;
+  struct s_identity *identity = task ? ops_engine_task_context(task) : s_main_of(L)->identity;
   return identity ? identity : &aws->base;
 }
 
-static void s_set_current(lua_State *L, struct s_aws *aws, struct s_identity *identity)
+static void s_set_current(lua_State *L, struct s_identity *identity)
 {
   struct ops_task *task = ops_engine_running_task(L);
+  struct s_main *main = s_main_of(L);
   if (task) {
     ops_engine_set_task_context(task, identity);
     ops_engine_set_task_account(task, identity->account);
-    if (task == aws->main_sharer)
-      aws->main_identity = identity;
-  } else {
-    aws->main_identity = identity;
   }
+  if (!task || task == main->sharer)
+    main->identity = identity;
 }
 
 struct ops_credentials_provider *ops_identity_provider(lua_State *L)
@@ -421,7 +434,7 @@ static int s_assume_k(lua_State *L, int status, lua_KContext ctx)
   (void)status;
   struct s_identity *role = (struct s_identity *)ctx;
   const char *arn = ops_credentials_role_assumed_arn(role->role);
-  s_set_current(L, role->aws, role);
+  s_set_current(L, role);
   lua_createtable(L, 0, 4);
   ops_lua_aux_set_string(L, "account", role->account);
   ops_lua_aux_set_string(L, "arn", arn ? arn : "");
@@ -686,23 +699,15 @@ struct ops_credentials_provider *ops_identity_base_provider(lua_State *L)
 
 /* ------------------------------------------------------------------ the main identity */
 
-static int s_share_main(lua_State *L)
-{
-  struct s_aws *aws = s_aws_of(L);
-  struct ops_task *task = ops_engine_running_task(L);
-  aws->main_sharer = task;
-  if (task) {
-    ops_engine_set_task_context(task, aws->main_identity);
-    ops_engine_set_task_account(task, aws->main_identity ? aws->main_identity->account : "");
-  }
-  return 0;
-}
-
 void ops_identity_share_main(lua_State *L)
 {
-  lua_pushcfunction(L, s_share_main);
-  if (lua_pcall(L, 0, 0, 0) != LUA_OK)
-    lua_pop(L, 1); /* an unreadable region: the first AWS call raises it */
+  struct s_main *main = s_main_of(L);
+  struct ops_task *task = ops_engine_running_task(L);
+  main->sharer = task;
+  if (task) {
+    ops_engine_set_task_context(task, main->identity);
+    ops_engine_set_task_account(task, main->identity ? main->identity->account : "");
+  }
 }
 
 static int s_run_as_main_k(lua_State *L, int status, lua_KContext ctx)
@@ -720,15 +725,13 @@ int ops_identity_run_as_main(lua_State *L)
 
 void ops_identity_unshare_main(lua_State *L)
 {
-  struct s_aws *aws = ops_lua_aux_state_find(L, &s_aws_type);
-  if (aws)
-    aws->main_sharer = NULL;
+  s_main_of(L)->sharer = NULL;
 }
 
 const char *ops_identity_main_account(lua_State *L)
 {
-  struct s_aws *aws = s_aws_of(L);
-  return aws->main_identity ? aws->main_identity->account : aws->base_account;
+  struct s_identity *identity = s_main_of(L)->identity;
+  return identity ? identity->account : s_aws_of(L)->base_account;
 }
 
 static int identity_region(lua_State *L)

@@ -43,7 +43,8 @@ const char *ops_identity_region(lua_State *L);
  * identity, as the lines of one script do. Called in a task, ops_identity_share_main makes the
  * task act as code outside tasks does (the base credentials until a role is assumed) and its
  * assume() change that identity too, until ops_identity_unshare_main (called anywhere, when the
- * task has ended). Never raises: when the region cannot be read, the first AWS call says so. */
+ * task has ended). Makes no AWS object (nothing is read until the first AWS call); raises only
+ * when out of memory. */
 void ops_identity_share_main(lua_State *L);
 void ops_identity_unshare_main(lua_State *L);
 
