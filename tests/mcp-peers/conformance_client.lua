@@ -14,6 +14,17 @@ local SCENARIOS = {
   -- sse-retry: the tools/call stream sends a priming event (id, retry: 500) and closes; the reply
   -- comes only on a GET with Last-Event-ID made after the retry delay.
   ["sse-retry"] = { tool = "test_reconnection", args = {}, text = "Reconnection test completed successfully" },
+  -- The 2026-07-28 (stateless) scenarios of the 0.2.0 pre-releases.
+  -- request-metadata: every request's _meta and MCP-Protocol-Version are judged; the first
+  -- request is refused with UnsupportedProtocolVersion, and must be sent again.
+  ["request-metadata"] = {},
+  -- http-standard-headers: Mcp-Method on every request, Mcp-Name on tools/call.
+  ["http-standard-headers"] = { tool = "test_headers", args = {}, text = "Headers test completed" },
+  -- json-schema-ref-no-deref: tools/list offers a schema with a network $ref, never fetched.
+  ["json-schema-ref-no-deref"] = {},
+  -- json-schema-2020-12-preservation: the focal tool's inputSchema goes back, as tools/list gave
+  -- it, to json_schema_echo; the suite compares the two.
+  ["json-schema-2020-12-preservation"] = { tool = "json_schema_echo", schema_of = "json_schema_2020_12_tool", text = "echoed" },
 }
 
 local plan = SCENARIOS[scenario] or error("no plan for conformance scenario '" .. scenario .. "'")
@@ -27,7 +38,11 @@ if plan.tool then
   local listed = false
   for _, name in ipairs(names) do listed = listed or name == plan.tool end
   if not listed then error(scenario .. ": tools/list does not list " .. plan.tool) end
-  local result = mcp.call(plan.tool, plan.args)
+  local args = plan.args
+  for _, tool in ipairs(tools) do
+    if tool.name == plan.schema_of then args = { schema = tool.input_schema } end
+  end
+  local result = mcp.call(plan.tool, args)
   print(string.format("%s: %s answered %q", scenario, plan.tool, result.text))
   if result.text ~= plan.text then
     error(string.format("%s: %s answered %q, expected %q", scenario, plan.tool, result.text, plan.text))
