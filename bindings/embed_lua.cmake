@@ -1,5 +1,7 @@
 # Compiles Lua files into a C array of struct ops_embedded_lua (bindings/lua_opsrun.h), in the
-# order given. Run as: cmake -DOUTPUT=out.c "-DSOURCES=a.lua;b.lua" [-DLUA=lua5.4] -P embed_lua.cmake
+# order given. Run as: cmake -DOUTPUT=out.c "-DSOURCES=a.lua;b.lua" [-DLUA=lua5.4]
+# ["-DON_DEMAND=b"] -P embed_lua.cmake. The files named (without .lua) in ON_DEMAND are marked to
+# run at their first private.require_file, not at start-up.
 # With LUA (an interpreter of the Lua version opsrun links), each file is embedded precompiled,
 # as string.dump of the chunk opsrun would load (named @opsrun/NAME.lua, its line numbers kept
 # for tracebacks): start-up then loads bytecode instead of parsing 230 KB of Lua. Without it,
@@ -27,8 +29,13 @@ foreach(source IN LISTS SOURCES)
   file(READ "${chunk}" hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(APPEND body "static const char s_${name}[] = {${bytes}};\n")
-  string(APPEND entries "    {\"${name}\", s_${name}, sizeof(s_${name})},\n")
+  list(FIND ON_DEMAND "${name}" on_demand_index)
+  set(on_demand false)
+  if(on_demand_index GREATER -1)
+    set(on_demand true)
+  endif()
+  string(APPEND entries "    {\"${name}\", s_${name}, sizeof(s_${name}), ${on_demand}},\n")
 endforeach()
-string(APPEND body "\nconst struct ops_embedded_lua ops_embedded_lua[] = {\n${entries}    {0, 0, 0},\n};\n")
+string(APPEND body "\nconst struct ops_embedded_lua ops_embedded_lua[] = {\n${entries}    {0, 0, 0, false},\n};\n")
 file(WRITE "${OUTPUT}.tmp" "${body}")
 file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)

@@ -5,12 +5,17 @@
 #define OPS_LUA_OPSRUN_H
 
 #include <lua.h>
+#include <stdbool.h>
 
 /* The registry field holding the private table the embedded Lua shares (commands, ...). */
 #define OPS_PRIVATE_KEY "opsrun.private"
 
 /* The module table (also package.loaded.opsrun). Needs the standard libraries opened. */
 int luaopen_opsrun(lua_State *L);
+
+/* Pushes private.<table>.<name>, running the embedded file named `table` first if it is on
+ * demand and has not run yet (commands.lua makes private.commands, repl.lua private.repl). */
+void ops_lua_private_get(lua_State *L, const char *field, const char *name);
 
 /* The parts, each returning a table: log.* (with a private `notice`); the private primitives
  * of identity (assume, whoami, region: bindings/lua_identity.c) and mcp (request, close:
@@ -50,6 +55,7 @@ struct ops_embedded_lua {
   const char *name;
   const char *source;
   unsigned long length;
+  bool on_demand; /* run at its first private.require_file(name), not at start-up */
 };
 
 /* The files in load order, ending with a zeroed entry. */

@@ -215,22 +215,12 @@ static int s_run_script(lua_State *L, int nargs)
   return status;
 }
 
-/* Pushes private.<field>.<name> (a function of the embedded Lua). */
-static void s_push_private_function(lua_State *L, const char *field, const char *name)
-{
-  lua_getfield(L, LUA_REGISTRYINDEX, OPS_PRIVATE_KEY);
-  lua_getfield(L, -1, field);
-  lua_getfield(L, -1, name);
-  lua_replace(L, -3);
-  lua_pop(L, 1);
-}
-
 /* `opsrun tools`, `opsrun call ...` and `opsrun doctor`: commands.lua's function with the words
  * after it. A command may return its exit status (doctor: 1 when a check failed). */
 static int s_run_command(lua_State *L, const struct ops_cli *cli, int argc, char **argv)
 {
   int top = lua_gettop(L);
-  s_push_private_function(L, "commands", cli->command);
+  ops_lua_private_get(L, "commands", cli->command);
   lua_createtable(L, argc - cli->script_index - 1, 0);
   for (int i = cli->script_index + 1; i < argc; i++) {
     lua_pushstring(L, argv[i]);
@@ -247,7 +237,7 @@ static int s_run_command(lua_State *L, const struct ops_cli *cli, int argc, char
 static void s_run_epilogue(lua_State *L, const char *field, const char *name)
 {
   if (field) {
-    s_push_private_function(L, field, name);
+    ops_lua_private_get(L, field, name);
   } else {
     lua_getfield(L, LUA_REGISTRYINDEX, OPS_PRIVATE_KEY);
     lua_getfield(L, -1, name);

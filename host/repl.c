@@ -46,16 +46,6 @@ static struct s_repl *s_active;
 
 /* ------------------------------------------------------------------ Lua helpers */
 
-/* Pushes private.repl.<name>. */
-static void s_push_repl_field(lua_State *L, const char *name)
-{
-  lua_getfield(L, LUA_REGISTRYINDEX, OPS_PRIVATE_KEY);
-  lua_getfield(L, -1, "repl");
-  lua_getfield(L, -1, name);
-  lua_replace(L, -3);
-  lua_pop(L, 1);
-}
-
 /* A busy loop typed at the prompt does not wait, so no wait raises the interrupt: this does. */
 static void s_interrupt_hook(lua_State *L, lua_Debug *ar)
 {
@@ -268,7 +258,7 @@ static char **s_complete(const char *text, int start, int end)
   lua_State *L = repl->L;
   int top = lua_gettop(L);
   char **array = NULL;
-  s_push_repl_field(L, "complete");
+  ops_lua_private_get(L, "repl", "complete");
   lua_pushstring(L, rl_line_buffer);
   lua_pushinteger(L, end); /* in characters: libedit counts wide characters */
   lua_pushstring(L, text);
@@ -396,7 +386,7 @@ static bool s_command(struct s_repl *repl, const char *command)
   if (strncmp(command, ":quit", len) == 0 && len > 1)
     return false;
   if (strncmp(command, ":help", len) == 0 && len > 1) {
-    s_push_repl_field(repl->L, "help");
+    ops_lua_private_get(repl->L, "repl", "help");
     fputs(lua_tostring(repl->L, -1), stdout);
     lua_pop(repl->L, 1);
   } else {
@@ -411,7 +401,7 @@ static void s_print_values(lua_State *L, int base)
   int n = lua_gettop(L) - base;
   if (n == 0)
     return;
-  s_push_repl_field(L, "print_values");
+  ops_lua_private_get(L, "repl", "print_values");
   lua_insert(L, base + 1);
   if (lua_pcall(L, n, 0, 0) != LUA_OK) {
     fprintf(stderr, "opsrun: error printing the result: %s\n", luaL_tolstring(L, -1, NULL));

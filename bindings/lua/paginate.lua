@@ -116,10 +116,16 @@ end
 
 local parsed = {} -- service -> operation -> rule, each service parsed when first paginated
 
+-- botocore's paginators: paginators.lua runs at the first paginated call, not at start-up.
+local function paginators()
+  private.require_file("paginators")
+  return private.PAGINATORS, private.PAGINATORS_SOURCE
+end
+
 local function rules_of(service)
   if parsed[service] == nil then
     local rules = {}
-    for _, entry in ipairs(split(private.PAGINATORS[service] or "", ";")) do
+    for _, entry in ipairs(split(paginators()[service] or "", ";")) do
       if entry ~= "" then
         local operation, rule = parse_rule(entry)
         rules[operation] = rule
@@ -134,7 +140,7 @@ end
 local function rule_of(service, operation)
   local rule = rules_of(service)[operation]
   if rule then return rule end
-  return nil, service .. " " .. operation .. " has no paginator in " .. private.PAGINATORS_SOURCE
+  return nil, service .. " " .. operation .. " has no paginator in " .. select(2, paginators())
     .. "; mcp.boto3 makes one call"
 end
 

@@ -5,6 +5,7 @@
 local cjson = require "cjson"
 local opsrun = require "opsrun"
 local private = debug.getregistry()["opsrun.private"]
+private.require_file("commands") -- run on demand, as `opsrun call` runs it
 local call = private.commands.call
 
 describe("opsrun call", function()

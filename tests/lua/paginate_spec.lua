@@ -6,6 +6,7 @@
 local cjson = require "cjson"
 local opsrun = require "opsrun"
 local private = debug.getregistry()["opsrun.private"]
+private.require_file("paginators") -- run on demand, as the first paginate runs it
 local paginate = opsrun.mcp.paginate
 
 local SEED = tonumber(os.getenv("FUZZ_SEED")) or 20240607

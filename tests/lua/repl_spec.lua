@@ -6,6 +6,7 @@
 -- tests/e2e/repl_test.sh's.
 local opsrun = require "opsrun"
 local private = debug.getregistry()["opsrun.private"]
+private.require_file("repl") -- run on demand, as `opsrun -i` runs it
 local repl = private.repl
 local format = repl.format
 
@@ -253,7 +254,9 @@ describe("repl.complete", function()
       '{"id":"222222222222","name":"Production"},{"id":"222222222233","name":"Prod EU"}]}'
     local script = [[
       require "opsrun"
-      local complete = debug.getregistry()["opsrun.private"].repl.complete
+      local private = debug.getregistry()["opsrun.private"]
+      private.require_file("repl")
+      local complete = private.repl.complete
       local json = require "cjson"
       local function show(line, word)
         print(json.encode({ complete(line, utf8.len(line), word) }))
