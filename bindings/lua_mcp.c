@@ -246,6 +246,19 @@ static int mcp_offers_task_tools(lua_State *L)
   return 1;
 }
 
+/* revision() -> the MCP revision the endpoint speaks ("2026-07-28", "2025-11-25"), or nil before
+ * the first request found out. */
+static int mcp_revision(lua_State *L)
+{
+  struct s_client *client = ops_lua_aux_state_find(L, &s_client_type);
+  const char *revision = client ? ops_mcp_client_revision(client->mcp) : NULL;
+  if (revision)
+    lua_pushstring(L, revision);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
 /* ------------------------------------------------------------------ closing */
 
 struct s_close {
@@ -295,6 +308,7 @@ int luaopen_opsrun_mcp(lua_State *L)
 {
   static const luaL_Reg functions[] = {{"request", mcp_request},
                                        {"offers_task_tools", mcp_offers_task_tools},
+                                       {"revision", mcp_revision},
                                        {"close", mcp_close},
                                        {NULL, NULL}};
   luaL_newlib(L, functions);

@@ -410,6 +410,13 @@ const struct ops_retry *ops_mcp_client_retry(const struct ops_mcp_client *client
   return session ? session->retry : NULL;
 }
 
+const char *ops_mcp_client_revision(const struct ops_mcp_client *client)
+{
+  return client->era == ERA_MODERN   ? MCP_MODERN_VERSION
+         : client->era == ERA_LEGACY ? OPS_MCP_PROTOCOL_VERSION
+                                     : NULL;
+}
+
 size_t ops_mcp_client_open_sessions(const struct ops_mcp_client *client)
 {
   size_t open = 0;

@@ -11,11 +11,11 @@
  * 2025-11-25 server, spoken to in sessions as below (MCP 2026-07-28, Streamable HTTP, Backward
  * Compatibility). OPSRUN_MCP_PROTOCOL_VERSION (2026-07-28 or 2025-11-25) pins it instead.
  *
- * With sessions: one session per identity (its access key id): opened on first use with `initialize` and
- * `notifications/initialized`, reused by every request of that identity, and closed with DELETE
- * by ops_mcp_client_close. When an owner's credentials are replaced (a role's refreshed before
- * they expire, or renewed after), the session of the old ones is closed as soon as its last
- * request has ended, signed with them while they are valid. DELETEs go out at most
+ * With sessions: one session per identity (its access key id): opened on first use with
+ * `initialize` and `notifications/initialized`, reused by every request of that identity, and
+ * closed with DELETE by ops_mcp_client_close. When an owner's credentials are replaced (a role's
+ * refreshed before they expire, or renewed after), the session of the old ones is closed as soon as
+ * its last request has ended, signed with them while they are valid. DELETEs go out at most
  * `close_concurrency` at once and are sent again on the retry policy. When the server says a
  * session is gone (HTTP 404, or the hosted AWS MCP Server's JSON-RPC error -30001 at any status), a
  * new one is opened and each request sent in the old one is sent once more: the server ran nothing.
@@ -155,6 +155,11 @@ bool ops_mcp_client_offers_task_tools(const struct ops_mcp_client *client,
  * tests). */
 const struct ops_retry *ops_mcp_client_retry(const struct ops_mcp_client *client,
                                              const struct ops_sigv4_credentials *credentials);
+
+/* The MCP revision the endpoint was found to speak: "2026-07-28" (stateless) or "2025-11-25"
+ * (sessions, whatever older version a server then answers initialize with); NULL while unknown
+ * (before the first request's server/discover has been answered). */
+const char *ops_mcp_client_revision(const struct ops_mcp_client *client);
 
 /* How many sessions are open (for tests and doctor). */
 size_t ops_mcp_client_open_sessions(const struct ops_mcp_client *client);

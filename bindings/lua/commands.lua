@@ -304,8 +304,10 @@ local function check_mcp(id)
     local tools = opsrun.mcp.tools()
     local names = {}
     for i, tool in ipairs(tools) do names[i] = tool.name end
-    local text = string.format("%s%s: initialize and tools/list signed, %d tool%s", private.config.mcp_url,
-      as, #tools, #tools == 1 and "" or "s")
+    local opening = private.mcp.revision() == "2026-07-28" and "server/discover (2026-07-28, stateless)"
+      or "initialize"
+    local text = string.format("%s%s: %s and tools/list signed, %d tool%s", private.config.mcp_url,
+      as, opening, #tools, #tools == 1 and "" or "s")
     if #tools == 0 then
       report(WARN, "mcp", text .. " — the server offers no tools: check --mcp-url")
     else

@@ -42,6 +42,9 @@ for revision in 2026-07-28 both; do
      [ "$(jq .sessions_opened <<<"$counters")" -eq 0 ] && [ "$(jq .requests.sts <<<"$counters")" -eq $ACCOUNTS ]'
   expect "... -v says the endpoint speaks 2026-07-28" \
     'grep -q "speaks 2026-07-28, stateless (server aws-mcp 1.0.0)" <<<"$err"'
+  sim_run opsrun doctor mcp
+  expect "... doctor's mcp line says the endpoint is stateless" \
+    '[ $status -eq 0 ] && grep -q "^✓ mcp .*: server/discover (2026-07-28, stateless) and tools/list signed, 8 tools" <<<"$out"'
   sim_stop
 done
 
