@@ -96,7 +96,7 @@ chart() {
 tools = "$tools"
 set terminal pngcairo size $((420 * $(wc -w <<<"$concurrencies") + 80)),420 font ',10'
 set output '$png'
-set multiplot layout 1,$(wc -w <<<"$concurrencies") title 'Sweep of N accounts: whole-process wall time (STS 20 ms, MCP 50 ms)'
+set multiplot layout 1,$(wc -w <<<"$concurrencies") title 'Sweep of N accounts at concurrency C: whole-process wall time (STS 20 ms, MCP 50 ms; simulator: $sim_workers worker(s); $(date -u +%F))'
 set datafile separator tab
 set xlabel 'accounts (N)'; set ylabel 'wall time (s)'; set key top left Left reverse; set grid
 set yrange [0:*]
