@@ -219,6 +219,12 @@ const char *ops_identity_owner(lua_State *L)
   return identity->role ? identity->owner : "base";
 }
 
+const char *ops_identity_account(lua_State *L)
+{
+  const struct s_identity *identity = s_current(L, s_aws_of(L));
+  return identity->role ? identity->account : NULL;
+}
+
 /* A failure to get an identity's credentials: a role's is assume()'s, in its account. */
 static int s_raise_credentials_error(lua_State *L, const struct s_identity *identity,
                                      const struct ops_error *err)

@@ -32,6 +32,10 @@ int ops_identity_raise_credentials_error(lua_State *L, const struct ops_error *e
  * as long as L's state. */
 const char *ops_identity_owner(lua_State *L);
 
+/* The account whose assume() made the running task's role (a role chain's: the chain's
+ * account), or NULL for the base credentials. Borrowed: it lives as long as L's state. */
+const char *ops_identity_account(lua_State *L);
+
 /* The SigV4 signer shared by every binding of L's state (created on first use). */
 struct ops_sigv4_signer *ops_identity_signer(lua_State *L);
 

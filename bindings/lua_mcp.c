@@ -1,8 +1,9 @@
 /* lua_mcp.c: the C half of `mcp`: one runtime/mcp.h client per Lua state, and the private
  * primitives mcp.lua builds mcp.call and mcp.tools on: a JSON-RPC request as the running task's
  * identity (a task wait), its result turned into Lua values straight from the jansson tree the
- * core parsed, and closing the sessions when opsrun exits, even after Ctrl-C or SIGTERM (then
- * within CLOSE_AFTER_INTERRUPT_MS).
+ * core parsed, closing an account's sessions when a sweep's work in it is done (release), and
+ * closing the rest when opsrun exits, even after Ctrl-C or SIGTERM (then within
+ * CLOSE_AFTER_INTERRUPT_MS).
  *
  * One JSON path: the params are written once (json.encode in mcp.lua, lua-cjson) and sent as
  * they are; the reply is parsed once, by jansson in the core, which must read it anyway (ids,
@@ -12,6 +13,7 @@
  * json.null, tables built key by key in the reply's order, nesting up to its 1000 levels. */
 #include <lauxlib.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bindings/lua_aux.h"
 #include "bindings/lua_config.h"
@@ -19,6 +21,7 @@
 #include "bindings/lua_error.h"
 #include "bindings/lua_identity.h"
 #include "bindings/lua_opsrun.h"
+#include "runtime/hash.h"
 #include "runtime/mcp.h"
 
 /* After an interrupt the sessions are still closed, but a user, or systemd waiting to send
@@ -27,9 +30,28 @@
 
 /* ------------------------------------------------------------------ the client of the state */
 
+/* The owners (ops_identity_owner) of the roles of one account that made requests since the
+ * account's sessions were last released: what release(account) closes. Usually one, the role a
+ * sweep's tasks assume in that account. */
+struct s_account_owners {
+  char *account;
+  size_t count;
+  char **owners;
+};
+
 struct s_client {
   struct ops_mcp_client *mcp;
+  struct ops_hash owners_by_account; /* account id -> struct s_account_owners (keyed by its own) */
 };
+
+static void s_account_owners_free(struct s_account_owners *owners)
+{
+  for (size_t i = 0; i < owners->count; i++)
+    free(owners->owners[i]);
+  free(owners->owners);
+  free(owners->account);
+  free(owners);
+}
 
 static int s_client_init(lua_State *L, void *object, struct ops_error *err)
 {
@@ -54,6 +76,11 @@ static void s_client_release(void *object)
   struct s_client *client = object;
   ops_mcp_client_free(client->mcp);
   client->mcp = NULL;
+  struct ops_hash *map = &client->owners_by_account;
+  for (size_t i = 0; i < map->capacity; i++) /* every entry: hash.h has no walk of its own */
+    if (map->slots[i].key)
+      s_account_owners_free(map->slots[i].value);
+  ops_hash_clear(map);
 }
 
 static const struct ops_lua_aux_state_type s_client_type = {.name = "opsrun.McpClient",
@@ -62,13 +89,42 @@ static const struct ops_lua_aux_state_type s_client_type = {.name = "opsrun.McpC
                                                             .release = s_client_release};
 
 /* L's client, made on first use; raises when it cannot be (an endpoint refused). */
-static struct ops_mcp_client *s_client_of(lua_State *L)
+static struct s_client *s_state_client(lua_State *L)
 {
   struct ops_error err;
   struct s_client *client = ops_lua_aux_state_object(L, &s_client_type, &err);
   if (!client)
     ops_lua_error_raise(L, &err, "mcp", NULL);
-  return client->mcp;
+  return client;
+}
+
+static struct ops_mcp_client *s_client_of(lua_State *L)
+{
+  return s_state_client(L)->mcp;
+}
+
+/* Notes that `owner` makes requests as a role of `account`, for release(account). Out of
+ * memory, it is not noted: its session is then closed at exit, as any other. */
+static void s_note_owner(struct s_client *client, const char *account, const char *owner)
+{
+  struct s_account_owners *owners = ops_hash_get(&client->owners_by_account, account);
+  for (size_t i = 0; owners && i < owners->count; i++)
+    if (strcmp(owners->owners[i], owner) == 0)
+      return;
+  if (!owners) {
+    if (!(owners = calloc(1, sizeof(*owners))) || !(owners->account = strdup(account)) ||
+        !ops_hash_put(&client->owners_by_account, owners->account, owners)) {
+      if (owners)
+        s_account_owners_free(owners);
+      return;
+    }
+  }
+  char **grown = realloc(owners->owners, (owners->count + 1) * sizeof(*grown));
+  if (grown) {
+    owners->owners = grown;
+    if ((grown[owners->count] = strdup(owner)))
+      owners->count++;
+  }
 }
 
 /* ------------------------------------------------------------------ one request */
@@ -221,7 +277,11 @@ static int mcp_request(lua_State *L)
   luaL_argcheck(L, timeout > 0 && timeout <= OPS_MAX_SECONDS, 3,
                 "timeout must be a positive number of seconds up to 1e9");
   lua_settop(L, 3);
-  struct ops_mcp_client *client = s_client_of(L); /* an endpoint refused: before credentials */
+  struct s_client *state = s_state_client(L); /* an endpoint refused: before credentials */
+  struct ops_mcp_client *client = state->mcp;
+  const char *account = ops_identity_account(L);
+  if (account)
+    s_note_owner(state, account, ops_identity_owner(L));
   struct ops_mcp_request call = {.credentials = ops_identity_provider(L),
                                  .owner = ops_identity_owner(L),
                                  .method = lua_tostring(L, 1),
@@ -260,6 +320,23 @@ static int mcp_revision(lua_State *L)
 }
 
 /* ------------------------------------------------------------------ closing */
+
+/* release(account): no more work is coming for the roles of `account` (a sweep's last task in it
+ * has ended): the session of each that made requests is closed once its requests have ended
+ * (ops_mcp_client_close_owner), overlapping the others' work; a later request opens a new one. */
+static int mcp_release(lua_State *L)
+{
+  const char *account = luaL_checkstring(L, 1);
+  struct s_client *client = ops_lua_aux_state_find(L, &s_client_type);
+  struct s_account_owners *owners =
+      client ? ops_hash_remove(&client->owners_by_account, account) : NULL;
+  if (!owners)
+    return 0; /* no MCP request was made as a role of it */
+  for (size_t i = 0; i < owners->count; i++)
+    ops_mcp_client_close_owner(client->mcp, owners->owners[i]);
+  s_account_owners_free(owners);
+  return 0;
+}
 
 struct s_close {
   struct ops_wait wait;
@@ -306,11 +383,10 @@ static int mcp_close(lua_State *L)
 
 int luaopen_opsrun_mcp(lua_State *L)
 {
-  static const luaL_Reg functions[] = {{"request", mcp_request},
-                                       {"offers_task_tools", mcp_offers_task_tools},
-                                       {"revision", mcp_revision},
-                                       {"close", mcp_close},
-                                       {NULL, NULL}};
+  static const luaL_Reg functions[] = {
+      {"request", mcp_request},   {"offers_task_tools", mcp_offers_task_tools},
+      {"revision", mcp_revision}, {"release", mcp_release},
+      {"close", mcp_close},       {NULL, NULL}};
   luaL_newlib(L, functions);
   return 1;
 }

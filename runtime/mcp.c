@@ -165,6 +165,8 @@ struct ops_mcp_client {
   /* DELETEs wait in delete_queue (FIFO) until fewer than close_concurrency are active (sent,
    * or waiting to be sent again) */
   struct ops_list delete_queue;
+  /* DELETEs waiting for their session's request quota (s_delete_enqueue), holding no place */
+  struct ops_list delete_pacing;
   int deletes_active;
   int close_concurrency;
   bool starting_deletes; /* s_start_deletes is running: a DELETE that ends at once waits for it */
@@ -1773,7 +1775,8 @@ struct ops_mcp_call *ops_mcp_call_start(struct ops_mcp_client *client,
  * (or its opening) to end, no DELETE waiting or active. */
 static void s_close_check(struct ops_mcp_client *client)
 {
-  if (!client->closing || client->retiring || client->delete_queue.head || client->deletes_active)
+  if (!client->closing || client->retiring || client->delete_queue.head ||
+      client->delete_pacing.head || client->deletes_active)
     return;
   client->closing = false;
   if (client->close_limit)
@@ -1818,6 +1821,31 @@ static void s_session_sign_as_replacement_if_expired(struct s_session *session)
   }
 }
 
+/* A DELETE's wait for its session's request quota is over: it queues for a place. */
+static void s_delete_paced(void *ud)
+{
+  struct ops_mcp_call *del = ud;
+  del->backoff = NULL;
+  s_stop_waiting(del);
+  s_wait_in(&del->client->delete_queue, del);
+  s_start_deletes(del->client);
+}
+
+/* Queues a DELETE for one of the close_concurrency places once its session's request quota
+ * lets it go (the server counts a DELETE as any request): when a sweep's work in an account
+ * ends, its last requests have often spent the quota, and a DELETE waiting for it in a place
+ * would hold up other accounts' DELETEs. */
+static void s_delete_enqueue(struct ops_mcp_client *client, struct ops_mcp_call *del)
+{
+  struct ops_pacer *pacer = del->session->pacer;
+  uint64_t wait = pacer ? ops_pacer_wait_ms(pacer, ops_loop_now_ms()) : 0;
+  if (wait && (del->backoff = ops_loop_timer_start(client->loop, wait, s_delete_paced, del))) {
+    s_wait_in(&client->delete_pacing, del);
+    return;
+  }
+  s_wait_in(&client->delete_queue, del);
+}
+
 /* A retiring session with nothing left in it: DELETE it when the server named it. */
 static void s_session_retire_if_idle(struct s_session *session)
 {
@@ -1838,7 +1866,7 @@ static void s_session_retire_if_idle(struct s_session *session)
   struct ops_mcp_call *del =
       named ? s_call_new(client, session, CALL_DELETE, "DELETE session", NULL, timeout) : NULL;
   if (del)
-    s_wait_in(&client->delete_queue, del);
+    s_delete_enqueue(client, del);
   s_start_deletes(client);
 }
 
@@ -1849,6 +1877,16 @@ static void s_session_retire(struct s_session *session)
   session->retiring = true;
   session->client->retiring++;
   s_session_retire_if_idle(session);
+}
+
+void ops_mcp_client_close_owner(struct ops_mcp_client *client, const char *owner)
+{
+  struct s_session *session = ops_hash_get(&client->sessions_by_owner, owner);
+  if (session) {
+    ops_log(OPS_LOG_DEBUG, NULL, "MCP: the work of %s is done; closing session %s", owner,
+            session->session_id ? session->session_id : "(unnamed)");
+    s_session_retire(session);
+  }
 }
 
 /* The close's time is up: the DELETEs still waiting or in flight are abandoned, and the

@@ -13,24 +13,24 @@
  *
  * With sessions: one session per identity (its access key id): opened on first use with
  * `initialize` and `notifications/initialized`, reused by every request of that identity, and
- * closed with DELETE by ops_mcp_client_close. When an owner's credentials are replaced (a role's
- * refreshed before they expire, or renewed after), the session of the old ones is closed as soon as
- * its last request has ended, signed with them while they are valid. DELETEs go out at most
- * `close_concurrency` at once and are sent again on the retry policy. When the server says a
- * session is gone (HTTP 404, or the hosted AWS MCP Server's JSON-RPC error -30001 at any status), a
- * new one is opened and each request sent in the old one is sent once more: the server ran nothing.
- * Sessions of different identities never mix. Replies may be JSON or an event stream; a stream
- * that ends before the reply is resumed with GET and Last-Event-ID after the server's `retry`.
- * Failed exchanges are sent again on runtime/retry.h's policy (throttling, 5xx, connection
- * failures), except that a tools/call is sent again only when the server cannot have run it:
- * HTTP 429, HTTP 503, or a connection that could not be made; never after a timeout, a 500 or
- * part of an answer. A request borrows its identity's credentials provider: each attempt signs
- * with what the provider holds then, and a refusal as expired, which the server refuses before
- * running anything, makes the provider forget those credentials and the request go once more.
- * The signing scope and the policies are the client's; callers (bindings/lua_mcp.c) hand in the
- * environment and get the result as jansson parsed it.
- * Uses runtime/transport.h for HTTP, signing and time, runtime/credentials.h, runtime/sse.h,
- * runtime/retry.h, runtime/list.h and jansson. */
+ * closed with DELETE by ops_mcp_client_close, or earlier by ops_mcp_client_close_owner once its
+ * owner's work is done. When an owner's credentials are replaced (a role's refreshed before they
+ * expire, or renewed after), the session of the old ones is closed as soon as its last request has
+ * ended, signed with them while they are valid. DELETEs go out at most `close_concurrency` at once
+ * and are sent again on the retry policy. When the server says a session is gone (HTTP 404, or the
+ * hosted AWS MCP Server's JSON-RPC error -30001 at any status), a new one is opened and each
+ * request sent in the old one is sent once more: the server ran nothing. Sessions of different
+ * identities never mix. Replies may be JSON or an event stream; a stream that ends before the reply
+ * is resumed with GET and Last-Event-ID after the server's `retry`. Failed exchanges are sent again
+ * on runtime/retry.h's policy (throttling, 5xx, connection failures), except that a tools/call is
+ * sent again only when the server cannot have run it: HTTP 429, HTTP 503, or a connection that
+ * could not be made; never after a timeout, a 500 or part of an answer. A request borrows its
+ * identity's credentials provider: each attempt signs with what the provider holds then, and a
+ * refusal as expired, which the server refuses before running anything, makes the provider forget
+ * those credentials and the request go once more. The signing scope and the policies are the
+ * client's; callers (bindings/lua_mcp.c) hand in the environment and get the result as jansson
+ * parsed it. Uses runtime/transport.h for HTTP, signing and time, runtime/credentials.h,
+ * runtime/sse.h, runtime/retry.h, runtime/list.h and jansson. */
 #ifndef OPS_MCP_H
 #define OPS_MCP_H
 
@@ -141,6 +141,15 @@ void ops_mcp_call_cancel(struct ops_mcp_call *call);
  * cancelled (the request that wanted it gave up on a server that may never answer). */
 void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*done)(void *ud),
                           void *ud);
+
+/* Closes the session that takes the requests of `owner` (ops_mcp_request.owner), if there is
+ * one, as when the owner's credentials are replaced: it takes no new request and, once those in
+ * it have ended, is DELETEd (with any others, at most close_concurrency at once, on the retry
+ * policy). A later request of the owner opens a new session. For a caller that knows the owner's
+ * work is done (a sweep whose last task in an account has ended): "Clients that no longer need a
+ * particular session ... SHOULD send an HTTP DELETE" (MCP 2025-11-25, Transports, Session
+ * Management). */
+void ops_mcp_client_close_owner(struct ops_mcp_client *client, const char *owner);
 
 /* Bounds a close in progress to `within_ms` from now, unless it has a bound already (an
  * interrupt during a close without one). */

@@ -29,15 +29,23 @@ void ops_pacer_free(struct ops_pacer *pacer)
   free(pacer);
 }
 
+uint64_t ops_pacer_wait_ms(const struct ops_pacer *pacer, uint64_t now_ms)
+{
+  if (pacer->count < pacer->burst)
+    return 0;
+  uint64_t free_at = pacer->starts[pacer->oldest] + pacer->window_ms;
+  return now_ms < free_at ? free_at - now_ms : 0;
+}
+
 uint64_t ops_pacer_delay_ms(struct ops_pacer *pacer, uint64_t now_ms)
 {
+  uint64_t wait = ops_pacer_wait_ms(pacer, now_ms);
+  if (wait)
+    return wait;
   if (pacer->count < pacer->burst) {
     pacer->starts[(pacer->oldest + pacer->count++) % pacer->burst] = now_ms;
     return 0;
   }
-  uint64_t free_at = pacer->starts[pacer->oldest] + pacer->window_ms;
-  if (now_ms < free_at)
-    return free_at - now_ms;
   pacer->starts[pacer->oldest] = now_ms; /* the oldest leaves the window; this one enters */
   pacer->oldest = (pacer->oldest + 1) % pacer->burst;
   return 0;

@@ -22,4 +22,7 @@ void ops_pacer_free(struct ops_pacer *pacer);
  * milliseconds to wait before asking again. */
 uint64_t ops_pacer_delay_ms(struct ops_pacer *pacer, uint64_t now_ms);
 
+/* How many milliseconds after `now_ms` a request may start (0: at once), counting none. */
+uint64_t ops_pacer_wait_ms(const struct ops_pacer *pacer, uint64_t now_ms);
+
 #endif

@@ -20,6 +20,21 @@ local MAX_RETRIES = 100 -- opts.retries; each retry also makes up to AWS_MAX_ATT
 -- request again up to AWS_MAX_ATTEMPTS times; those are attempts of one request, these of a task.)
 local RETRIED_KINDS = { throttled = true, transport = true, timeout = true }
 
+-- Each account's jobs not yet ended, in all the sweeps under way (a task can sweep too). When an
+-- account's last one ends, no task of a sweep can need the MCP sessions of its roles any more:
+-- they are closed then (private.mcp.release; DELETEs overlap the other accounts' work) rather
+-- than all at exit. Any later call as one of those roles simply opens a new session.
+local unfinished = {}
+
+-- Counts `change` more (or fewer) jobs of `account` unfinished, in all sweeps and in `held` (the
+-- sweep's own count); releases the account's sessions when none is left.
+local function count_unfinished(held, account, change)
+  held[account] = (held[account] or 0) + change
+  local left = (unfinished[account] or 0) + change
+  unfinished[account] = left > 0 and left or nil
+  if left == 0 then private.mcp.release(account) end
+end
+
 -- Returns the options, or nil and what is wrong with them.
 local function check_options(opts)
   if opts == nil then return {} end
@@ -59,6 +74,12 @@ end
 local function account_of(item)
   if type(item) == "table" then return type(item.id) == "string" and item.id or nil end
   return type(item) == "string" and item or nil
+end
+
+-- A job of `held`'s sweep begins (change 1) or ends for good (-1): see count_unfinished.
+local function count_job(held, job, change)
+  local account = account_of(job.item)
+  if account then count_unfinished(held, account, change) end
 end
 
 -- Whose job it is, for sharing the sweep's places among accounts (fair_queue.lua): its item's
@@ -253,7 +274,11 @@ function opsrun.sweep(list, fn, opts)
   -- Job indexes to start, shared fairly among accounts (fair_queue.lua): every job (a lookup's
   -- tasks join it once it ends), then the retries, held back until no other job waits.
   local queue, retry_queue = private.fair_queue(), {}
-  for index, job in ipairs(jobs) do queue:add(share_key(job), index) end
+  local held = {} -- account -> its jobs of this sweep not yet ended
+  for index, job in ipairs(jobs) do
+    queue:add(share_key(job), index)
+    count_job(held, job, 1)
+  end
   local drawn = -math.huge
   local report_errors = { count = 0 }
   local tracebacks_shown = {}
@@ -282,10 +307,12 @@ function opsrun.sweep(list, fn, opts)
       for _, job in ipairs(region_jobs(waiting.item, waiting.place, regions)) do
         jobs[#jobs + 1] = job
         queue:add(share_key(job), #jobs)
+        count_job(held, job, 1)
         added = added + 1
       end
     end
     expected = expected + added - #lookup.waiting
+    count_job(held, lookup, -1) -- after its tasks are counted: the account is not done
   end
 
   -- The retries join the queue once nothing else waits in it, still shared among accounts.
@@ -323,6 +350,7 @@ function opsrun.sweep(list, fn, opts)
   -- that waited on it (with no region).
   local function file(index, ok, seconds, traceback, value)
     local job = jobs[index]
+    count_job(held, job, -1)
     local ended = job.lookup and job.waiting or { job }
     if not ok then
       failed = failed + #ended
@@ -356,6 +384,10 @@ function opsrun.sweep(list, fn, opts)
     show_progress(false)
   end
   if config.progress then engine.status(nil) end
+  -- Jobs never started (after a configuration error or an interrupt) end with the sweep.
+  for account, left in pairs(held) do
+    if left > 0 then count_unfinished(held, account, -left) end
+  end
   if fatal then error(fatal, 0) end -- reported once by main.c (exit 2), not task by task
 
   local results = in_input_order(by_place)

@@ -331,6 +331,12 @@ static int setup_paced(void **state)
   return setup_client(state, "1", 1, "2025-11-25");
 }
 
+/* Three requests a second per identity, as the hosted server allows. */
+static int setup_paced_as_hosted(void **state)
+{
+  return setup_client(state, "1", 3);
+}
+
 static int teardown(void **state)
 {
   struct fixture *f = *state;
@@ -994,6 +1000,69 @@ static void new_credentials_of_an_owner_close_its_old_session_after_its_last_req
   assert_int_equal(f->fake.count, 9);
 }
 
+/* An owner whose work is done: its session takes no more requests and is DELETEd once its last
+ * one ends, while other owners go on; its next request opens a new session; the close at exit
+ * DELETEs only what is still open (never the same session twice); an unknown owner is a no-op. */
+static void closing_an_owner_deletes_its_session_after_its_last_request(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome first = {0}, last = {0}, bob = {0}, later = {0};
+  owned_call(f, &ALICE, "role-a", "tools/list", NULL, &first);
+  open_session(f, 0, "2025-11-25", "alice-1"); /* exchanges 1, then 2: the tools/list */
+  answer_ok(f, 2);
+  owned_call(f, &BOB, "role-b", "tools/list", NULL, &bob);    /* 3: Bob's initialize */
+  owned_call(f, &ALICE, "role-a", "tools/call", "{}", &last); /* 4 */
+  ops_mcp_client_close_owner(f->client, "role-a");
+  ops_mcp_client_close_owner(f->client, "role-a"); /* twice: no second DELETE */
+  ops_mcp_client_close_owner(f->client, "nobody");
+  assert_int_equal(f->fake.count, 5); /* nothing while its request runs */
+  answer_ok(f, 4);
+  assert_int_equal(last.calls, 1);
+  assert_delete(f, 5, "alice-1", "ASIAALICE");
+  answer(&f->fake, 5, 200, "", "", 0);
+  assert_int_equal(f->fake.count, 6);
+  owned_call(f, &ALICE, "role-a", "tools/list", NULL, &later); /* 6: a new session */
+  assert_null(header(&f->fake.exchanges[6], "Mcp-Session-Id"));
+  open_session(f, 6, "2025-11-25", "alice-2"); /* 7, then 8: the tools/list */
+  answer_ok(f, 8);
+  open_session(f, 3, "2025-11-25", "bob-1"); /* 9, then 10: Bob's tools/list */
+  answer_ok(f, 10);
+  int closed = 0;
+  ops_mcp_client_close(f->client, 0, count_close, &closed);
+  assert_delete(f, 11, "alice-2", "ASIAALICE"); /* the newest first, one at a time */
+  answer(&f->fake, 11, 200, "", "", 0);
+  assert_delete(f, 12, "bob-1", "AKIABOB");
+  answer(&f->fake, 12, 200, "", "", 0);
+  assert_int_equal(closed, 1);
+  assert_int_equal(f->fake.count, 13);
+}
+
+/* A DELETE waiting for its session's request quota (spent by the session's last requests) holds
+ * no place among close_concurrency (1 here): the DELETE of a session whose quota is free goes
+ * first, and the waiting one follows once its quota lets it. */
+static void a_delete_waiting_for_its_quota_holds_no_place(void **state)
+{
+  struct fixture *f = *state;
+  struct outcome bob = {0}, alice = {0};
+  owned_call(f, &BOB, "role-b", "tools/list", NULL, &bob);
+  open_session(f, 0, "2025-11-25", "bob-1"); /* exchanges 1, then 2: 3 requests at once */
+  answer_ok(f, 2);
+  uint64_t start = ops_loop_now_ms();
+  while (ops_loop_now_ms() - start < 1100) /* Bob's quota is free again */
+    ops_loop_run_once(f->loop, 50);
+  owned_call(f, &ALICE, "role-a", "tools/list", NULL, &alice);
+  open_session(f, 3, "2025-11-25", "alice-1"); /* 4, then 5: Alice's quota is spent */
+  answer_ok(f, 5);
+  ops_mcp_client_close_owner(f->client, "role-a");
+  ops_mcp_client_close_owner(f->client, "role-b");
+  assert_delete(f, 6, "bob-1", "AKIABOB");
+  answer(&f->fake, 6, 200, "", "", 0);
+  assert_int_equal(f->fake.count, 7);
+  for (int i = 0; i < 150 && f->fake.count < 8; i++)
+    ops_loop_run_once(f->loop, 10);
+  assert_delete(f, 7, "alice-1", "ASIAALICE");
+}
+
 /* Credentials the server refused as expired cannot close their session: the new ones of the
  * same owner do, at once. */
 static void a_session_of_expired_credentials_is_closed_with_the_new_ones(void **state)
@@ -1551,6 +1620,9 @@ int main(void)
       TEST(a_session_opening_at_close_is_closed_once_open_within_a_limit),
       TEST(a_session_opening_at_close_without_a_limit_is_not_waited_for),
       TEST(new_credentials_of_an_owner_close_its_old_session_after_its_last_request),
+      TEST(closing_an_owner_deletes_its_session_after_its_last_request),
+      cmocka_unit_test_setup_teardown(a_delete_waiting_for_its_quota_holds_no_place,
+                                      setup_paced_as_hosted, teardown),
       TEST(a_session_of_expired_credentials_is_closed_with_the_new_ones),
       TEST(a_session_whose_last_request_found_its_credentials_expired_is_closed_with_the_new),
       TEST(a_request_refused_as_expired_is_sent_once_more_with_new_credentials),

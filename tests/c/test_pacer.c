@@ -1,6 +1,7 @@
 /* test_pacer.c: the client-side request quota of runtime/pacer.h at given times: a burst goes at
- * once, the next start waits for the oldest to leave the window, no window ever holds more than
- * the quota, and fractional and very high rates. */
+ * once, the next start waits for the oldest to leave the window, the wait can be asked without
+ * counting a start, no window ever holds more than the quota, and fractional and very high
+ * rates. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,23 @@ static void a_burst_of_the_rate_goes_at_once_then_the_next_waits(void **state)
   assert_int_equal(ops_pacer_delay_ms(pacer, 5100), 900); /* the first started at 5000 */
   assert_int_equal(ops_pacer_delay_ms(pacer, 6000), 0);
   assert_int_equal(ops_pacer_delay_ms(pacer, 6000), 1); /* the second started at 5001 */
+  ops_pacer_free(pacer);
+}
+
+/* Asking how long a start must wait counts no start. */
+static void the_wait_is_told_without_counting_a_start(void **state)
+{
+  (void)state;
+  struct ops_pacer *pacer = ops_pacer_new(2);
+  assert_int_equal(ops_pacer_wait_ms(pacer, 0), 0);
+  assert_int_equal(ops_pacer_delay_ms(pacer, 0), 0);
+  assert_int_equal(ops_pacer_wait_ms(pacer, 100), 0); /* room for one more */
+  assert_int_equal(ops_pacer_delay_ms(pacer, 100), 0);
+  assert_int_equal(ops_pacer_wait_ms(pacer, 400), 600);
+  assert_int_equal(ops_pacer_wait_ms(pacer, 400), 600); /* still: nothing was counted */
+  assert_int_equal(ops_pacer_wait_ms(pacer, 1000), 0);
+  assert_int_equal(ops_pacer_delay_ms(pacer, 1000), 0);
+  assert_int_equal(ops_pacer_wait_ms(pacer, 1000), 100); /* the second started at 100 */
   ops_pacer_free(pacer);
 }
 
@@ -74,6 +92,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_burst_of_the_rate_goes_at_once_then_the_next_waits),
+      cmocka_unit_test(the_wait_is_told_without_counting_a_start),
       cmocka_unit_test(no_window_holds_more_than_the_quota),
       cmocka_unit_test(a_rate_below_one_spaces_single_requests),
       cmocka_unit_test(a_fractional_rate_keeps_its_average),

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # sessions_test.sh: every MCP session opsrun opens is closed (DELETE) by the end of the run, as
-# the MCP specification asks: DELETEs go out at most -j at once, a throttled DELETE is sent again,
-# and the session of credentials that were refreshed mid-sweep is closed while they are still
-# valid (no ExpiredToken at the server). Against tests/sim and its counters.
+# the MCP specification asks: a sweep closes an account's sessions as soon as its last task in
+# the account has ended, while other accounts still work (a failing account's too, once, and
+# none for an account that never opened one); DELETEs go out at most -j at once, a throttled
+# DELETE is sent again, and the session of credentials that were refreshed mid-sweep is closed
+# while they are still valid (no ExpiredToken at the server). Against tests/sim and its counters.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../sim/lib.sh"
 trap 'sim_stop; rm -rf "$E2E_TMP"' EXIT
@@ -23,6 +25,49 @@ for _, r in ipairs(results) do
 end
 print(ok, failed)
 LUA
+
+# --- closed as each account's work ends -----------------------------------------------------
+
+# Two tasks per account sharing its session; the first account's second task waits for the test
+# to create $GATE, so that the sweep is still running while the test reads the counters.
+write_script gated.lua >/dev/null <<'LUA'
+local ids = {...}
+local results = sweep(ids, function(id, region)
+  assume(id)
+  mcp.call("aws___list_regions", {}, { timeout = 3 }) -- a hung account's task fails in 3 s
+  if id == ids[1] and region == "eu-west-1" then
+    while not io.open(os.getenv("GATE")) do sleep(0.05) end
+  end
+end, { regions = { "us-east-1", "eu-west-1" } })
+local failed = 0
+for _, r in ipairs(results) do failed = failed + (r.ok and 0 or 1) end
+print(#results, failed)
+LUA
+
+# six accounts: four answer, one hangs its tool calls (its tasks time out), one refuses AssumeRole
+sim_start --accounts 6 --hang-accounts 1 --deny-accounts 1 || exit 1
+mapfile -t ids < <(sim_get '.accounts[]')
+gate="$E2E_TMP/gate"
+env -i PATH="$PATH" HOME="$E2E_TMP" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
+  AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" GATE="$gate" \
+  "$OPSRUN" -j 4 "$E2E_TMP/gated.lua" "${ids[@]}" >"$E2E_TMP/gated.out" 2>"$E2E_TMP/gated.err" &
+gated=$!
+for _ in $(seq 200); do # until the four sessions not held by the gated task are closed (20 s)
+  [ "$(sim_counter .sessions_closed)" -ge 4 ] && break
+  sleep 0.1
+done
+closed_during=$(sim_counter .sessions_closed) active_during=$(sim_counter .sessions_active)
+expect "during the sweep: every session but the one a running task holds is closed ($closed_during closed, $active_during open)" \
+  '[ "$closed_during" -eq 4 ] && [ "$active_during" -eq 1 ] && kill -0 $gated'
+touch "$gate"
+wait $gated
+status=$?
+expect "after it (status $status, results and failures $(cat "$E2E_TMP/gated.out")): all 5 sessions closed, each DELETEd once (MCP requests $(sim_counter .requests.mcp) = 5 x (2 + 2 calls + DELETE))" \
+  '[ $status -eq 3 ] && [ "$(cat "$E2E_TMP/gated.out")" = "12	4" ] &&
+   [ "$(sim_counter .sessions_opened)" -eq 5 ] && [ "$(sim_counter .sessions_closed)" -eq 5 ] &&
+   [ "$(sim_counter .sessions_active)" -eq 0 ] && [ "$(sim_counter .requests.mcp)" -eq 25 ]'
+sim_stop
 
 # --- the concurrency limit ------------------------------------------------------------------
 
