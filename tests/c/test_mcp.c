@@ -334,7 +334,7 @@ static int setup_paced(void **state)
 /* Three requests a second per identity, as the hosted server allows. */
 static int setup_paced_as_hosted(void **state)
 {
-  return setup_client(state, "1", 3);
+  return setup_client(state, "1", 3, "2025-11-25");
 }
 
 static int teardown(void **state)

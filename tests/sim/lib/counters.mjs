@@ -39,6 +39,7 @@ export class Counters {
     this.organizationsCalls = {};
     this.ssoCalls = {};
     this.ssoErrors = {};
+    this.deletes = 0;
     this.concurrentDeletes = 0;
     this.peakConcurrentDeletes = 0;
     this.tls = { handshakes: 0, resumed: 0, by_endpoint: {}, by_protocol: {}, hooks: 0 };
@@ -82,7 +83,10 @@ export class Counters {
     this.concurrent[endpoint]++;
     this.peak.total = Math.max(this.peak.total, this.concurrent.total);
     this.peak[endpoint] = Math.max(this.peak[endpoint], this.concurrent[endpoint]);
-    if (isDelete) this.peakConcurrentDeletes = Math.max(this.peakConcurrentDeletes, ++this.concurrentDeletes);
+    if (isDelete) {
+      this.deletes++;
+      this.peakConcurrentDeletes = Math.max(this.peakConcurrentDeletes, ++this.concurrentDeletes);
+    }
     let done = false;
     return () => {
       if (done) return;
@@ -198,6 +202,7 @@ export class Counters {
       task_polls: { total: this.taskPolls.total, by_account: { ...this.taskPolls.by_account } },
       concurrent_requests: { ...this.concurrent },
       peak_concurrent_requests: { ...this.peak },
+      deletes: this.deletes,
       concurrent_deletes: this.concurrentDeletes,
       peak_concurrent_deletes: this.peakConcurrentDeletes,
       tls_handshakes: this.tls.handshakes,
