@@ -7,10 +7,12 @@
 SIM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # sim_start [flags...]: starts `node tests/sim/server.mjs flags...` in the background and waits
-# (up to $SIM_START_TIMEOUT seconds, default 20) for its JSON line. Exports SIM_JSON (the
-# line), SIM_PID, SIM_STS, SIM_MCP, SIM_ORGANIZATIONS, SIM_SSO, SIM_SSO_OIDC, SIM_ACCESS_KEY_ID,
-# SIM_SECRET_ACCESS_KEY, SIM_COUNTERS (counters URL), SIM_CA_BUNDLE (the test CA's PEM file with
-# --tls, else empty) and SIM_LOG (the file holding its stderr). Returns non-zero on failure.
+# (up to $SIM_START_TIMEOUT seconds, default 20) for its JSON line. Sets SIM_JSON (the line; a
+# shell variable, not exported: with --accounts 10000 it is larger than one environment string
+# may be, and every command started would fail with E2BIG) and exports SIM_PID, SIM_STS,
+# SIM_MCP, SIM_ORGANIZATIONS, SIM_SSO, SIM_SSO_OIDC, SIM_ACCESS_KEY_ID, SIM_SECRET_ACCESS_KEY,
+# SIM_COUNTERS (counters URL), SIM_CA_BUNDLE (the test CA's PEM file with --tls, else empty)
+# and SIM_LOG (the file holding its stderr). Returns non-zero on failure.
 sim_start() {
   if [ -n "${SIM_PID:-}" ] && kill -0 "$SIM_PID" 2>/dev/null; then
     echo "sim_start: a simulator is already running (pid $SIM_PID); call sim_stop first" >&2
@@ -53,7 +55,7 @@ sim_start() {
   SIM_SECRET_ACCESS_KEY=$(jq -r .secret_access_key <<<"$SIM_JSON")
   SIM_COUNTERS=$(jq -r .counters <<<"$SIM_JSON")
   SIM_CA_BUNDLE=$(jq -r '.ca_bundle // empty' <<<"$SIM_JSON")
-  export SIM_JSON SIM_PID SIM_STS SIM_MCP SIM_ORGANIZATIONS SIM_SSO SIM_SSO_OIDC SIM_ACCESS_KEY_ID SIM_SECRET_ACCESS_KEY SIM_COUNTERS SIM_CA_BUNDLE SIM_LOG
+  export SIM_PID SIM_STS SIM_MCP SIM_ORGANIZATIONS SIM_SSO SIM_SSO_OIDC SIM_ACCESS_KEY_ID SIM_SECRET_ACCESS_KEY SIM_COUNTERS SIM_CA_BUNDLE SIM_LOG
 }
 
 # sim_stop: sends SIGTERM and waits for the simulator (SIGKILL after 5 s), then removes its
