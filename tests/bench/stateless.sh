@@ -7,7 +7,8 @@
 # once (server/discover, one MCP round trip before the first call) unless
 # OPSRUN_MCP_PROTOCOL_VERSION pins it: rows `discover` and `pinned` show both.
 # Prints a row per (revision, N, C, way): the whole process's wall time, the bound, their ratio,
-# MCP requests per account (the simulator's counters) and opsrun's CPU seconds.
+# MCP requests per account (the simulator's counters) and opsrun's CPU seconds. opsrun runs with
+# --mcp-rate 0, as the simulator keeps no quota here (see sweep.sh).
 # Usage: tests/bench/stateless.sh ["N..." ["C..."]]   (default "1000" "64")
 # Environment: SIM_WORKERS (default: the number of cores). Needs build/opsrun (or $OPSRUN) and
 # the simulator's node_modules.
@@ -39,8 +40,8 @@ sweep() {
   if ! env -i PATH="$PATH" HOME="$work" AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 \
     AWS_ACCESS_KEY_ID="$SIM_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$SIM_SECRET_ACCESS_KEY" \
     AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" "$@" \
-    /usr/bin/time -o "$work/time" -f '%e %U %S' "$opsrun" --no-progress -r "$work/registry.json" \
-    -j "$c" "$playbook" >/dev/null 2>"$work/log"; then
+    /usr/bin/time -o "$work/time" -f '%e %U %S' "$opsrun" --no-progress --mcp-rate 0 \
+    -r "$work/registry.json" -j "$c" "$playbook" >/dev/null 2>"$work/log"; then
     echo "stateless.sh: the sweep failed:" >&2
     tail -n 20 "$work/log" >&2
     return 1

@@ -8,6 +8,10 @@
 #   node    tests/bench/peers/node/sweep.mjs: AWS SDK v3 STS + the official MCP SDK client
 #   python  tests/bench/peers/python/sweep.py: boto3 + ThreadPoolExecutor, requests signed by botocore
 # Every tool asserts that every account's call succeeded; a failure stops the benchmark.
+# The simulator keeps no request quota here and neither peer paces its requests, so opsrun runs
+# with --mcp-rate 0 too: its default pacing (3 requests a second per session, the hosted
+# server's quota) would hold each session's DELETE until a second after its initialize, adding
+# up to a second after the sweep's last accounts that the bound does not count.
 # Prints a table, a row per (N, C, tool): the sweep's own wall time (as the tool measures it),
 # the whole process's wall time (start-up and the DELETEs included), the latency bound
 # ceil(N/C) x (STS + 3 MCP), their ratio (whole process / bound), the tool's CPU seconds and
@@ -63,7 +67,7 @@ measure() {
 # sweep's own wall time in seconds.
 run_opsrun() {
   measure env AWS_ENDPOINT_URL_STS="$SIM_STS" OPSRUN_MCP_URL="$SIM_MCP" \
-    "$opsrun" -v --log-format json --no-progress -r "$work/registry.json" -j "$1" "$playbook"
+    "$opsrun" -v --log-format json --no-progress --mcp-rate 0 -r "$work/registry.json" -j "$1" "$playbook"
   # seconds between the playbook's two log lines (JSON log, millisecond timestamps)
   jq -rs 'def at: (.time[0:19] + "Z" | fromdateiso8601) + (.time[20:23] | tonumber) / 1000;
     (map(select(.message == "sweep ends")) | .[0] | at) - (map(select(.message == "sweep starts")) | .[0] | at)' "$work/log"
