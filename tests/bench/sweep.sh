@@ -15,14 +15,17 @@
 # Prints a table, a row per (N, C, tool): the sweep's own wall time (as the tool measures it),
 # the whole process's wall time (start-up and the DELETEs included), the latency bound
 # ceil(N/C) x (STS + 3 MCP), their ratio (whole process / bound), the tool's CPU seconds and
-# peak memory, and the simulator's CPU seconds over the run, all its processes (when they near
-# the wall time times its workers, the simulator rather than the tool sets the pace). The
-# simulator runs $SIM_WORKERS worker processes (its --workers; default: the number of cores).
-# Then writes a PNG chart (gnuplot) of the whole
-# process's wall time against N for each tool, the bound drawn in, a panel per C.
+# peak memory, the simulator's CPU seconds over the run, all its processes (when they near the
+# wall time times its workers, the simulator rather than the tool sets the pace), and the CPU
+# floor: the tool's and the simulator's CPU seconds over the machine's cores, the shortest wall
+# time that work allows here (when it nears the bound, the machine rather than the tool sets the
+# pace). The simulator runs $SIM_WORKERS worker processes (its --workers; default: the number of
+# cores). Then writes a PNG chart (gnuplot) of the whole process's wall time against N for each
+# tool, the bound drawn in, a panel per C.
 # Usage: tests/bench/sweep.sh ["N..." ["C..."]]   (default "100 400 1000" "16 64 256")
-# Environment: TOOLS (default "opsrun node python"), SIM_WORKERS, SWEEP_CHART (the PNG; default
-# build/bench-sweep.png, empty for none).
+# Environment: TOOLS (default "opsrun node python"), STS_MS and MCP_MS (the latencies in ms;
+# default 20 and 50), SIM_WORKERS, SWEEP_CHART (the PNG; default build/bench-sweep.png, empty for
+# none).
 # Needs build/opsrun, the simulator's and the Node peer's node_modules, Debian's python3-boto3
 # and gnuplot (scripts/setup.sh installs them all).
 set -euo pipefail
@@ -34,7 +37,7 @@ tools=${TOOLS:-"opsrun node python"}
 chart=${SWEEP_CHART-build/bench-sweep.png}
 opsrun=${OPSRUN:-build/opsrun}
 sim_workers=${SIM_WORKERS:-$(nproc)}
-sts_ms=20 mcp_ms=50
+sts_ms=${STS_MS:-20} mcp_ms=${MCP_MS:-50}
 work=$(mktemp -d)
 trap 'sim_stop; rm -rf "$work"' EXIT
 
@@ -100,7 +103,7 @@ chart() {
 tools = "$tools"
 set terminal pngcairo size $((420 * $(wc -w <<<"$concurrencies") + 80)),420 font ',10'
 set output '$png'
-set multiplot layout 1,$(wc -w <<<"$concurrencies") title 'Sweep of N accounts at concurrency C: whole-process wall time (STS 20 ms, MCP 50 ms; simulator: $sim_workers worker(s); $(date -u +%F))'
+set multiplot layout 1,$(wc -w <<<"$concurrencies") title 'Sweep of N accounts at concurrency C: whole-process wall time (STS $sts_ms ms, MCP $mcp_ms ms; simulator: $sim_workers worker(s); $(date -u +%F))'
 set datafile separator tab
 set xlabel 'accounts (N)'; set ylabel 'wall time (s)'; set key top left Left reverse; set grid
 set yrange [0:*]
@@ -112,8 +115,8 @@ GNUPLOT
 rows="$work/rows.tsv"
 : >"$rows"
 echo "simulator: $sim_workers worker process(es); sim cpu s is all its processes' CPU"
-printf '%-7s %-6s %-5s %-8s %-8s %-8s %-7s %-7s %-8s %-9s\n' tool N C "sweep s" "wall s" "bound s" ratio \
-  "cpu s" "peak MB" "sim cpu s"
+printf '%-7s %-6s %-5s %-8s %-8s %-8s %-7s %-7s %-8s %-9s %-11s\n' tool N C "sweep s" "wall s" "bound s" \
+  ratio "cpu s" "peak MB" "sim cpu s" "cpu floor s"
 for n in $sizes; do
   sim_start --workers "$sim_workers" --accounts "$n" --sts-latency-ms "$sts_ms" --mcp-latency-ms "$mcp_ms" >/dev/null
   sim_get '{accounts: [.accounts[] | {id: ., name: ("acct-" + .)}]}' >"$work/registry.json"
@@ -126,10 +129,10 @@ for n in $sizes; do
       read -r wall user sys rss <"$work/time"
       awk -v rows="$rows" -v tool="$tool" -v n="$n" -v c="$c" -v swept="$swept" -v wall="$wall" \
         -v cpu="$(echo "$user + $sys" | bc)" -v rss="$rss" -v trip="$((sts_ms + 3 * mcp_ms))" \
-        -v sim="$(echo "$(sim_cpu_seconds) - $sim_before" | bc)" 'BEGIN {
+        -v sim="$(echo "$(sim_cpu_seconds) - $sim_before" | bc)" -v cores="$(nproc)" 'BEGIN {
         bound = int((n + c - 1) / c) * trip / 1000
-        printf "%-7s %-6d %-5d %-8.2f %-8.2f %-8.2f %-7.2f %-7.2f %-8.1f %-9.2f\n", tool, n, c, swept,
-          wall, bound, wall / bound, cpu, rss / 1024, sim
+        printf "%-7s %-6d %-5d %-8.2f %-8.2f %-8.2f %-7.2f %-7.2f %-8.1f %-9.2f %-11.2f\n", tool, n, c,
+          swept, wall, bound, wall / bound, cpu, rss / 1024, sim, (cpu + sim) / cores
         printf "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\n", tool, n, c, swept, wall, bound >>rows
       }'
     done
