@@ -44,8 +44,9 @@ struct s_client {
   struct ops_hash owners_by_account; /* account id -> struct s_account_owners (keyed by its own) */
 };
 
-static void s_account_owners_free(struct s_account_owners *owners)
+static void s_account_owners_free(void *object)
 {
+  struct s_account_owners *owners = object;
   for (size_t i = 0; i < owners->count; i++)
     free(owners->owners[i]);
   free(owners->owners);
@@ -76,11 +77,7 @@ static void s_client_release(void *object)
   struct s_client *client = object;
   ops_mcp_client_free(client->mcp);
   client->mcp = NULL;
-  struct ops_hash *map = &client->owners_by_account;
-  for (size_t i = 0; i < map->capacity; i++) /* every entry: hash.h has no walk of its own */
-    if (map->slots[i].key)
-      s_account_owners_free(map->slots[i].value);
-  ops_hash_clear(map);
+  ops_hash_clear_values(&client->owners_by_account, s_account_owners_free);
 }
 
 static const struct ops_lua_aux_state_type s_client_type = {.name = "opsrun.McpClient",
@@ -279,11 +276,11 @@ static int mcp_request(lua_State *L)
   lua_settop(L, 3);
   struct s_client *state = s_state_client(L); /* an endpoint refused: before credentials */
   struct ops_mcp_client *client = state->mcp;
-  const char *account = ops_identity_account(L);
+  const char *account = ops_identity_account(L), *owner = ops_identity_owner(L);
   if (account)
-    s_note_owner(state, account, ops_identity_owner(L));
+    s_note_owner(state, account, owner);
   struct ops_mcp_request call = {.credentials = ops_identity_provider(L),
-                                 .owner = ops_identity_owner(L),
+                                 .owner = owner,
                                  .method = lua_tostring(L, 1),
                                  .params_json = lua_tostring(L, 2),
                                  .timeout_ms = (long)(timeout * 1000.0)};

@@ -96,3 +96,11 @@ void ops_hash_clear(struct ops_hash *map)
   free(map->slots);
   *map = (struct ops_hash){0};
 }
+
+void ops_hash_clear_values(struct ops_hash *map, void (*release)(void *value))
+{
+  for (size_t i = 0; i < map->capacity; i++)
+    if (map->slots[i].key)
+      release(map->slots[i].value);
+  ops_hash_clear(map);
+}

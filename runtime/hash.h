@@ -35,4 +35,8 @@ void *ops_hash_remove(struct ops_hash *map, const char *key);
 /* Releases the map's memory (not its keys or values); it is empty again. */
 void ops_hash_clear(struct ops_hash *map);
 
+/* Calls `release` on each value, in no order, then clears the map as ops_hash_clear does: for a
+ * map that owns its values (and, through them, its keys). */
+void ops_hash_clear_values(struct ops_hash *map, void (*release)(void *value));
+
 #endif

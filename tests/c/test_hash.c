@@ -1,6 +1,6 @@
 /* test_hash.c: the string map of runtime/hash.h: put, get, replace and remove; growth to 100,000
  * keys with every key still found; keys whose hashes collide in the table (and removals among
- * them) keep the others reachable. */
+ * them) keep the others reachable; a map that owns its values releases each once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,6 +49,35 @@ static void keys_compare_by_content(void **state)
   assert_true(ops_hash_put(&map, stored, &value));
   assert_ptr_equal(ops_hash_get(&map, asked), &value);
   ops_hash_clear(&map);
+}
+
+static int s_released;
+
+static void s_count_release(void *value)
+{
+  (*(int *)value)++;
+  s_released++;
+}
+
+/* A map that owns its values releases each once, removed ones not at all. */
+static void clear_values_releases_each_value_once(void **state)
+{
+  (void)state;
+  struct ops_hash map = {0};
+  char keys[40][8];
+  int counts[40] = {0};
+  for (int i = 0; i < 40; i++) {
+    snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+    assert_true(ops_hash_put(&map, keys[i], &counts[i]));
+  }
+  assert_ptr_equal(ops_hash_remove(&map, keys[7]), &counts[7]);
+  s_released = 0;
+  ops_hash_clear_values(&map, s_count_release);
+  assert_int_equal(s_released, 39);
+  for (int i = 0; i < 40; i++)
+    assert_int_equal(counts[i], i == 7 ? 0 : 1);
+  assert_int_equal(map.count, 0);
+  assert_null(ops_hash_get(&map, keys[0]));
 }
 
 #define MANY 100000
@@ -142,6 +171,7 @@ int main(void)
       cmocka_unit_test(an_empty_map_finds_nothing),
       cmocka_unit_test(a_key_put_is_found_replaced_and_removed),
       cmocka_unit_test(keys_compare_by_content),
+      cmocka_unit_test(clear_values_releases_each_value_once),
       cmocka_unit_test(it_grows_to_100k_keys_and_finds_each),
       cmocka_unit_test(removal_among_collisions_keeps_the_others_found),
       cmocka_unit_test(keys_of_one_home_slot_are_all_found),
