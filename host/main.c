@@ -167,9 +167,10 @@ static int s_push_script_args(lua_State *L, int argc, char **argv, int script_in
   return n > 0 ? n : 0;
 }
 
-/* A configuration problem (SPEC kinds config and registry, no credentials at all, or an SSO
- * sign-in to renew with `aws sso login`) is not a bug in the script: it exits 2 with the error's
- * one line and no traceback. */
+/* A configuration problem (SPEC kinds config and registry, no credentials at all, an SSO sign-in
+ * to renew with `aws sso login`, or the caller's own credentials refused or not obtained where
+ * assume() and whoami() sign with them) is not a bug in the script: it exits 2 with the error's
+ * one line and no traceback. bindings/lua/sweep.lua's is_configuration_error is the same test. */
 static bool s_is_configuration_error(lua_State *L, int index)
 {
   index = lua_absindex(L, index);
@@ -177,12 +178,15 @@ static bool s_is_configuration_error(lua_State *L, int index)
     return false;
   lua_getfield(L, index, "kind");
   lua_getfield(L, index, "code");
-  const char *kind = lua_tostring(L, -2), *code = lua_tostring(L, -1);
-  bool configuration =
-      kind && (strcmp(kind, "config") == 0 || strcmp(kind, "registry") == 0 ||
-               (strcmp(kind, "credentials") == 0 && code &&
-                (strcmp(code, "NoCredentials") == 0 || strcmp(code, "SSOTokenNotUsable") == 0)));
-  lua_pop(L, 2);
+  lua_getfield(L, index, "phase");
+  const char *kind = lua_tostring(L, -3), *code = lua_tostring(L, -2), *phase = lua_tostring(L, -1);
+  bool caller_credentials =
+      kind && strcmp(kind, "credentials") == 0 &&
+      ((code && (strcmp(code, "NoCredentials") == 0 || strcmp(code, "SSOTokenNotUsable") == 0)) ||
+       (phase && (strcmp(phase, "assume") == 0 || strcmp(phase, "whoami") == 0)));
+  bool configuration = caller_credentials ||
+                       (kind && (strcmp(kind, "config") == 0 || strcmp(kind, "registry") == 0));
+  lua_pop(L, 3);
   return configuration;
 }
 

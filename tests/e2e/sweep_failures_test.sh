@@ -81,6 +81,12 @@ expect "one line: NoCredentials with what was looked at" \
 expect "no failure lines, no summary, nothing sent" \
   '[ "$(failure_lines)" -eq 0 ] && [ "$(counted "[.assume_role[]] | add // 0")" -eq 0 ] && [ -z "$out" ]'
 
+sweep AWS_SECRET_ACCESS_KEY=not-the-secret -- -- ok
+expect "a wrong secret key in a sweep of 30: exit 2" '[ "$status" -eq 2 ]'
+expect "one line: STS's SignatureDoesNotMatch at assume, no failure lines, no summary" \
+  '[ "$(lines "$err")" -eq 1 ] && grep -q "^opsrun: SignatureDoesNotMatch (assume [0-9]*): " <<<"$err" &&
+   [ "$(failure_lines)" -eq 0 ] && [ -z "$out" ]'
+
 sweep AWS_MAX_ATTEMPTS=abc -- -- ok
 expect "AWS_MAX_ATTEMPTS=abc: exit 2 before any task, naming the variable and its range" \
   '[ "$status" -eq 2 ] && grep -q "^opsrun: AWS_MAX_ATTEMPTS must be a whole number from 1 to [0-9]*, not .abc.$" <<<"$err" &&

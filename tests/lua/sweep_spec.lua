@@ -465,6 +465,20 @@ describe("a configuration error in a sweep", function()
       assert.are.same({ false, false, false }, { r[1].ok, r[2].ok, r[3].ok })
     end
   end)
+
+  it("is the caller's credentials refused where assume() or whoami() sign with them", function()
+    for _, phase in ipairs({ "assume", "whoami" }) do
+      local problem = api_error("credentials", "SignatureDoesNotMatch")
+      problem.phase = phase
+      local ok, err = pcall(sweep, range(3), function() error(problem) end)
+      assert.is_false(ok)
+      assert.are.equal(problem, err)
+    end
+    local role_refused = api_error("credentials", "ExpiredToken")
+    role_refused.phase = "mcp" -- a role's credentials, one account's
+    local r = sweep(range(3), function() error(role_refused) end)
+    assert.are.same({ false, false, false }, { r[1].ok, r[2].ok, r[3].ok })
+  end)
 end)
 
 -- Issue 14: a task's deadline holds whatever its Lua does. Each escape runs beside a task that
