@@ -26,6 +26,7 @@
 #include "runtime/aws_config.h"
 #include "runtime/credentials.h"
 #include "runtime/hash.h"
+#include "runtime/http.h"
 #include "runtime/region.h"
 #include "runtime/retry.h"
 #include "runtime/sts.h"
@@ -132,6 +133,17 @@ static int s_base_init(struct s_aws *aws, const char *profile, struct ops_error 
   return rc;
 }
 
+/* The CA bundle the configuration names (AWS_CA_BUNDLE, else the profile's ca_bundle), trusted
+ * by every transfer of the process from now on: STS, MCP, Organizations, SSO all start here. */
+static int s_use_ca_bundle(const struct ops_env *env, const char *profile, struct ops_error *err)
+{
+  char path[4096], source[512];
+  int rc = ops_aws_config_ca_bundle(env, profile, path, sizeof(path), source, sizeof(source), err);
+  if (rc == OPS_OK && path[0])
+    rc = ops_http_set_ca_bundle(path, source, err);
+  return rc;
+}
+
 static int s_aws_init(lua_State *L, void *object, struct ops_error *err)
 {
   struct s_aws *aws = object;
@@ -146,6 +158,8 @@ static int s_aws_init(lua_State *L, void *object, struct ops_error *err)
     snprintf(aws->region, sizeof(aws->region), "%s", config->region);
   else if (ops_aws_config_region(&aws->context.env, config->profile, aws->region,
                                  sizeof(aws->region), err) != OPS_OK)
+    return err->kind;
+  if (s_use_ca_bundle(&aws->context.env, config->profile, err) != OPS_OK)
     return err->kind;
   aws->context.region = aws->region;
   struct ops_sts_options sts = {.transport = aws->context.transport,

@@ -141,3 +141,38 @@ int ops_aws_config_region(const struct ops_env *env, const char *explicit_profil
   ops_aws_config_clear(&config);
   return rc;
 }
+
+/* Copies `value` from `where` to `out`, refusing one that would be cut short. */
+static int s_take_path(const char *value, const char *where, char *out, size_t size,
+                       struct ops_error *err)
+{
+  if (strlen(value) >= size)
+    return ops_error_set(err, OPS_ERR_CONFIG, "%s: the CA bundle path is too long", where);
+  snprintf(out, size, "%s", value);
+  return OPS_OK;
+}
+
+int ops_aws_config_ca_bundle(const struct ops_env *env, const char *explicit_profile, char *path,
+                             size_t path_size, char *source, size_t source_size,
+                             struct ops_error *err)
+{
+  path[0] = source[0] = '\0';
+  const char *from_env = ops_env_get(env, "AWS_CA_BUNDLE");
+  if (from_env) {
+    snprintf(source, source_size, "AWS_CA_BUNDLE");
+    return s_take_path(from_env, source, path, path_size, err);
+  }
+  struct ops_aws_config config = {0};
+  int rc = ops_aws_config_load(&config, env, err);
+  if (rc != OPS_OK)
+    return rc;
+  const char *profile = ops_aws_config_profile(env, explicit_profile);
+  const char *file = NULL;
+  const char *bundle = ops_aws_config_get(&config, profile, "ca_bundle", &file);
+  if (bundle && bundle[0]) {
+    snprintf(source, source_size, "ca_bundle of profile %.64s in %s", profile, file);
+    rc = s_take_path(bundle, source, path, path_size, err);
+  }
+  ops_aws_config_clear(&config);
+  return rc;
+}

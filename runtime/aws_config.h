@@ -62,4 +62,13 @@ const char *ops_aws_config_env_region(const struct ops_env *env, const char **va
 int ops_aws_config_region(const struct ops_env *env, const char *explicit_profile, char *out,
                           size_t size, struct ops_error *err);
 
+/* The CA bundle the configuration names, as the AWS CLI reads it: AWS_CA_BUNDLE, else the
+ * profile's `ca_bundle` (`explicit_profile` as for ops_aws_config_profile), the path as written;
+ * an empty value counts as none. Writes the path to `path` and where it came from to `source`
+ * ("AWS_CA_BUNDLE", "ca_bundle of profile NAME in FILE"), both empty when nothing names one.
+ * Returns 0, the error of a malformed file, or OPS_ERR_CONFIG when the path is too long. */
+int ops_aws_config_ca_bundle(const struct ops_env *env, const char *explicit_profile, char *path,
+                             size_t path_size, char *source, size_t source_size,
+                             struct ops_error *err);
+
 #endif

@@ -1,13 +1,18 @@
 /* http.c: an HTTP exchange as a libcurl easy handle on the event loop. Collects the final
  * response's headers and body (or streams the body), keeps the bodies of every transfer in
- * flight within one budget, words transport failures, and logs the exchange at the trace level
- * with its secrets redacted (runtime/log.h). */
+ * flight within one budget, checks and applies the configured CA bundle (OpenSSL reads it
+ * first), words transport failures, and logs the exchange at the trace level with its secrets
+ * redacted (runtime/log.h). */
 #include "runtime/http.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -52,6 +57,10 @@ static size_t s_reply_budget = OPS_HTTP_REPLY_BUDGET_BYTES;
 static size_t s_replies_held;
 static size_t s_replies_failing;
 static struct ops_http_transfer *s_newest;
+
+/* The CA bundle every transfer trusts (NULL: the system's), and where its path came from. */
+static char *s_ca_bundle;
+static char *s_ca_bundle_source;
 
 /* --- transport rules --- */
 
@@ -165,6 +174,61 @@ void ops_http_url_parts_free(struct ops_http_url_parts *parts)
   free(parts->path);
   free(parts->query);
   *parts = (struct ops_http_url_parts){0};
+}
+
+/* --- the CA bundle --- */
+
+/* How many certificates the PEM file `file` holds (0 when it holds none or is not PEM). */
+static int s_count_certificates(FILE *file)
+{
+  STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read(file, NULL, NULL, NULL);
+  int certificates = 0;
+  for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++)
+    if (sk_X509_INFO_value(infos, i)->x509)
+      certificates++;
+  sk_X509_INFO_pop_free(infos, X509_INFO_free);
+  ERR_clear_error(); /* a refusal stays on OpenSSL's error queue for the next TLS user to find */
+  return certificates;
+}
+
+/* Checked here, once: libcurl would only find a bad bundle at a handshake, and then fail every
+ * transfer with it. */
+static int s_check_ca_bundle(const char *path, const char *source, struct ops_error *err)
+{
+  FILE *file = fopen(path, "r");
+  if (!file)
+    return ops_error_set(err, OPS_ERR_CONFIG, "%s: cannot read the CA bundle '%s': %s", source,
+                         path, strerror(errno));
+  int certificates = s_count_certificates(file);
+  fclose(file);
+  if (certificates == 0)
+    return ops_error_set(err, OPS_ERR_CONFIG,
+                         "%s: the CA bundle '%s' holds no PEM certificate (it should be a file "
+                         "of \"-----BEGIN CERTIFICATE-----\" blocks)",
+                         source, path);
+  return OPS_OK;
+}
+
+int ops_http_set_ca_bundle(const char *path, const char *source, struct ops_error *err)
+{
+  char *copy = NULL, *source_copy = NULL;
+  if (path) {
+    int rc = s_check_ca_bundle(path, source, err);
+    if (rc != OPS_OK)
+      return rc;
+    copy = strdup(path);
+    source_copy = strdup(source);
+    if (!copy || !source_copy) {
+      free(copy);
+      free(source_copy);
+      return ops_error_set(err, OPS_ERR_NOMEM, "out of memory");
+    }
+  }
+  free(s_ca_bundle);
+  free(s_ca_bundle_source);
+  s_ca_bundle = copy;
+  s_ca_bundle_source = source_copy;
+  return OPS_OK;
 }
 
 /* --- the budget of replies in flight --- */
@@ -483,6 +547,14 @@ static void s_describe_failure(struct ops_http_transfer *t, CURLcode result, str
   } else if (failure == OPS_TRANSPORT_TOO_LARGE) {
     ops_error_set(err, OPS_ERR_TRANSPORT, "%s %s: response larger than %zu bytes, abandoned",
                   t->method, url, t->max_response_bytes);
+  } else if (failure == OPS_TRANSPORT_TLS && s_ca_bundle) {
+    ops_error_set(err, OPS_ERR_TRANSPORT, "%s %s: %s (trusting only the CA bundle '%s' of %s)",
+                  t->method, url, why, s_ca_bundle, s_ca_bundle_source);
+  } else if (failure == OPS_TRANSPORT_TLS) {
+    ops_error_set(err, OPS_ERR_TRANSPORT,
+                  "%s %s: %s (trusting the system's CA certificates; AWS_CA_BUNDLE or the "
+                  "profile's ca_bundle names a bundle of others)",
+                  t->method, url, why);
   } else {
     ops_error_set(err, OPS_ERR_TRANSPORT, "%s %s: %s", t->method, url, why);
   }
@@ -678,6 +750,15 @@ static void s_set_options(struct ops_http_transfer *t, const struct ops_http_req
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (s_ca_bundle) { /* the bundle alone, as the AWS CLI trusts it: not the system's directory */
+    curl_easy_setopt(e, CURLOPT_CAINFO, s_ca_bundle);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+  }
+  /* HTTP/1.1, as botocore and the AWS CLI speak it, even where the endpoint offers HTTP/2
+   * (libcurl's default over TLS): libcurl 7.88 resets (RST_STREAM) nearly every HTTP/2 stream it
+   * completes, and a server defending against "rapid reset" (CVE-2023-44487; nghttp2 >= 1.57
+   * allows a burst of 1,000) then closes the connection, failing the requests in flight on it. */
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, s_on_header);

@@ -1,5 +1,6 @@
 /* http.h: one HTTP exchange as a transfer on the event loop (libcurl easy handle on the loop's
- * multi handle). Transport rules live here: TLS always verified, plain http:// only to loopback,
+ * multi handle). Transport rules live here: TLS always verified (against the system's CAs or the
+ * configured CA bundle), HTTP/1.1 only (see s_set_options), plain http:// only to loopback,
  * no redirects, bounded response size (each, and all in flight together), and a request is sent
  * once: libcurl never replays one the server may have read (sending again is the caller's retry
  * policy's decision). At the trace level (-vvv) each exchange is logged: method, URL, status,
@@ -78,6 +79,14 @@ struct ops_http_transfer *ops_http_start(struct ops_loop *loop,
 
 /* Aborts a transfer in flight; its callback will not run. */
 void ops_http_cancel(struct ops_http_transfer *transfer);
+
+/* Makes every transfer started after it trust the certificate authorities in the PEM file `path`
+ * and no others (CURLOPT_CAINFO, with no CA directory) instead of the system's; NULL goes back to
+ * the system's. `source` says where the path came from ("AWS_CA_BUNDLE", "ca_bundle of profile
+ * ops in ~/.aws/config"), for messages: a TLS failure names it. Returns 0, or OPS_ERR_CONFIG
+ * naming the source and the path when the file cannot be read or holds no certificate (nothing
+ * changes then), or OPS_ERR_NOMEM. */
+int ops_http_set_ca_bundle(const char *path, const char *source, struct ops_error *err);
 
 /* Sets the process's budget for replies in flight (OPS_HTTP_REPLY_BUDGET_BYTES above); 0 sets it
  * back to that. For tests. */

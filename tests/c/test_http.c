@@ -2,7 +2,7 @@
  * statuses, many in flight at once, deadlines, size limits (each reply's, and the budget of
  * all in flight), cancellation, streaming, and the
  * transport rules (plain http:// only to loopback; a request the server may have read is never
- * sent again by libcurl itself). */
+ * sent again by libcurl itself; a CA bundle checked before use). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <unistd.h>
 
 #include "loopback_server.h"
 #include "runtime/http.h"
@@ -428,6 +433,64 @@ static void refused_connections_are_retryable_transport_errors(void **state)
   assert_true(o.err.retryable);
 }
 
+/* Writes a self-signed certificate (a CA's, as far as a bundle is concerned) to `path`. */
+static void write_certificate(const char *path)
+{
+  EVP_PKEY *key = EVP_EC_gen("P-256");
+  X509 *cert = X509_new();
+  assert_non_null(key);
+  assert_non_null(cert);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                             (const unsigned char *)"test CA", -1, -1, 0);
+  X509_set_issuer_name(cert, X509_get_subject_name(cert));
+  X509_set_pubkey(cert, key);
+  assert_true(X509_sign(cert, key, EVP_sha256()) > 0);
+  FILE *file = fopen(path, "w");
+  assert_non_null(file);
+  assert_int_equal(PEM_write_X509(file, cert), 1);
+  fclose(file);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+}
+
+/* A bundle is read when it is set, not at the first handshake: a missing file, or one without a
+ * certificate, is a configuration error naming where the path came from, and changes nothing. */
+static void a_ca_bundle_is_checked_when_set(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/test_http_XXXXXX", good[128], junk[128], missing[128];
+  assert_non_null(mkdtemp(dir));
+  snprintf(good, sizeof(good), "%s/ca.pem", dir);
+  snprintf(junk, sizeof(junk), "%s/junk.pem", dir);
+  snprintf(missing, sizeof(missing), "%s/missing.pem", dir);
+  write_certificate(good);
+  FILE *file = fopen(junk, "w");
+  assert_non_null(file);
+  fputs("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", file);
+  fclose(file);
+
+  struct ops_error err;
+  char expected[512];
+  assert_int_equal(ops_http_set_ca_bundle(missing, "AWS_CA_BUNDLE", &err), OPS_ERR_CONFIG);
+  snprintf(expected, sizeof(expected),
+           "AWS_CA_BUNDLE: cannot read the CA bundle '%s': No such file or directory", missing);
+  assert_string_equal(err.message, expected);
+  assert_int_equal(ops_http_set_ca_bundle(junk, "ca_bundle of profile ops in x", &err),
+                   OPS_ERR_CONFIG);
+  assert_non_null(strstr(err.message, "ca_bundle of profile ops in x: the CA bundle"));
+  assert_non_null(strstr(err.message, "holds no PEM certificate"));
+  assert_int_equal(ops_http_set_ca_bundle(dir, "AWS_CA_BUNDLE", &err), OPS_ERR_CONFIG);
+  assert_int_equal(ops_http_set_ca_bundle(good, "AWS_CA_BUNDLE", &err), OPS_OK);
+  assert_int_equal(ops_http_set_ca_bundle(NULL, NULL, &err), OPS_OK); /* the system's again */
+
+  unlink(good);
+  unlink(junk);
+  rmdir(dir);
+}
+
 static void plain_http_is_refused_beyond_loopback(void **state)
 {
   (void)state;
@@ -561,6 +624,7 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(refused_connections_are_retryable_transport_errors, setup,
                                       teardown),
+      cmocka_unit_test(a_ca_bundle_is_checked_when_set),
       cmocka_unit_test(plain_http_is_refused_beyond_loopback),
       cmocka_unit_test(loopback_is_an_address_not_a_name),
       cmocka_unit_test(credential_endpoints_may_use_plain_http),

@@ -336,6 +336,51 @@ static void a_region_that_is_not_a_region_name_is_refused_naming_its_source(void
   rmdir(dir);
 }
 
+/* AWS_CA_BUNDLE, else the profile's ca_bundle (the AWS CLI's precedence), each named as the
+ * source; an empty value is none. */
+static void the_ca_bundle_comes_from_the_environment_else_the_profile(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/test_ini_XXXXXX", config[256], bundle[4096], source[512];
+  assert_non_null(mkdtemp(dir));
+  snprintf(config, sizeof(config), "%s/config", dir);
+  write_file(config, "[default]\nca_bundle = /etc/corp/ca.pem\n[profile bare]\nca_bundle =\n");
+  struct fake_env fe = {0};
+  fake_env_set(&fe, "HOME", dir);
+  fake_env_set(&fe, "AWS_CONFIG_FILE", config);
+  struct ops_env env = fake_env_get(&fe);
+
+  assert_int_equal(
+      ops_aws_config_ca_bundle(&env, NULL, bundle, sizeof(bundle), source, sizeof(source), NULL),
+      OPS_OK);
+  assert_string_equal(bundle, "/etc/corp/ca.pem");
+  char expected[512];
+  snprintf(expected, sizeof(expected), "ca_bundle of profile default in %s", config);
+  assert_string_equal(source, expected);
+
+  assert_int_equal(
+      ops_aws_config_ca_bundle(&env, "bare", bundle, sizeof(bundle), source, sizeof(source), NULL),
+      OPS_OK);
+  assert_string_equal(bundle, "");
+  assert_string_equal(source, "");
+
+  fake_env_set(&fe, "AWS_CA_BUNDLE", "/run/ca/bundle.pem");
+  assert_int_equal(
+      ops_aws_config_ca_bundle(&env, NULL, bundle, sizeof(bundle), source, sizeof(source), NULL),
+      OPS_OK);
+  assert_string_equal(bundle, "/run/ca/bundle.pem");
+  assert_string_equal(source, "AWS_CA_BUNDLE");
+
+  fake_env_set(&fe, "AWS_CA_BUNDLE", ""); /* empty is unset: the profile's counts */
+  assert_int_equal(
+      ops_aws_config_ca_bundle(&env, NULL, bundle, sizeof(bundle), source, sizeof(source), NULL),
+      OPS_OK);
+  assert_string_equal(bundle, "/etc/corp/ca.pem");
+
+  unlink(config);
+  rmdir(dir);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -348,6 +393,7 @@ int main(void)
       cmocka_unit_test(malformed_lines_are_named_by_file_and_line),
       cmocka_unit_test(files_load_merge_and_name_the_region),
       cmocka_unit_test(a_region_that_is_not_a_region_name_is_refused_naming_its_source),
+      cmocka_unit_test(the_ca_bundle_comes_from_the_environment_else_the_profile),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
