@@ -5,7 +5,7 @@
 # accounts, started here and stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh >&2 # its progress is not the demo's output: stdout carries only the table
 
 aws_credentials_configured() {
   [ -n "${AWS_ACCESS_KEY_ID:-}${AWS_PROFILE:-}${AWS_WEB_IDENTITY_TOKEN_FILE:-}" ] ||
