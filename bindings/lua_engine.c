@@ -360,10 +360,7 @@ static void s_deadline_hook(lua_State *L, lua_Debug *ar)
 static int s_task_traceback(lua_State *L)
 {
   struct ops_task *task = ops_engine_running_task(L);
-  const char *message = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
-  if (!message)
-    message = luaL_tolstring(L, 1, NULL);
-  luaL_traceback(L, L, message, 1);
+  luaL_traceback(L, L, ops_lua_error_text(L, 1), 1);
   if (task) {
     luaL_unref(L, LUA_REGISTRYINDEX, task->traceback_ref);
     task->traceback_ref = luaL_ref(L, LUA_REGISTRYINDEX);

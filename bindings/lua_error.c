@@ -105,3 +105,15 @@ void ops_lua_error_make(lua_State *L, int index, const char *kind, const char *a
   s_set_metatable(L);
   lua_pop(L, 1);
 }
+
+const char *ops_lua_error_text(lua_State *L, int index)
+{
+  int type = lua_type(L, index);
+  if (type == LUA_TSTRING || type == LUA_TNUMBER)
+    return luaL_tolstring(L, index, NULL);
+  if (luaL_getmetafield(L, index, "__tostring") != LUA_TNIL) {
+    lua_pop(L, 1);
+    return luaL_tolstring(L, index, NULL);
+  }
+  return lua_pushfstring(L, "(error object is a %s value)", lua_typename(L, type));
+}

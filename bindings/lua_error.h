@@ -22,4 +22,9 @@ int ops_lua_error_raise(lua_State *L, const struct ops_error *err, const char *p
  * unless it says. */
 void ops_lua_error_make(lua_State *L, int index, const char *kind, const char *account);
 
+/* Pushes and returns the text of the error value at `index`, as the stand-alone lua5.4 words
+ * one: a string or number as it is, a value with __tostring (an error object) through it, any
+ * other "(error object is a table value)" rather than an address. */
+const char *ops_lua_error_text(lua_State *L, int index);
+
 #endif

@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 
 #include "bindings/lua_engine.h"
+#include "bindings/lua_error.h"
 #include "bindings/lua_identity.h"
 #include "bindings/lua_opsrun.h"
 #include "bindings/lua_registry.h"
@@ -200,11 +201,11 @@ static int s_run_main_task(lua_State *L, int nargs, bool show_traceback)
   if (ops_engine_interrupted(ops_engine_of(L)))
     return s_interrupted_status(L);
   if (s_is_configuration_error(L, -2)) {
-    ops_log_error_report("opsrun: ", luaL_tolstring(L, -2, NULL), NULL);
+    ops_log_error_report("opsrun: ", ops_lua_error_text(L, -2), NULL);
     return EXIT_USAGE;
   }
   const char *traceback = show_traceback ? lua_tostring(L, -1) : NULL;
-  ops_log_error_report("opsrun: ", luaL_tolstring(L, -2, NULL), traceback);
+  ops_log_error_report("opsrun: ", ops_lua_error_text(L, -2), traceback);
   return EXIT_LUA_ERROR;
 }
 

@@ -423,7 +423,7 @@ static void s_flush_rows(lua_State *L)
 static void s_report_error(lua_State *L)
 {
   const char *traceback = lua_tostring(L, -1);
-  ops_log_error_report("", luaL_tolstring(L, -2, NULL), traceback);
+  ops_log_error_report("", ops_lua_error_text(L, -2), traceback);
 }
 
 /* Runs the chunk on top of the stack and prints its values or its error. */

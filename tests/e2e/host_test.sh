@@ -67,6 +67,9 @@ expect "a script error exits 1 with its message and a traceback" \
 
 run opsrun -e 'error(setmetatable({}, {__tostring = function() return "AccessDenied (assume 1): no" end}))'
 expect "an error object is shown by its tostring" '[ $status -eq 1 ] && [[ "$err" == "opsrun: AccessDenied (assume 1): no"* ]]'
+run opsrun -e 'error({kind = "x"})'
+expect "a table without __tostring is worded as lua5.4 words it, not by its address" \
+  '[ $status -eq 1 ] && [[ "$err" == "opsrun: (error object is a table value)"$'"'"'\n'"'"'"stack traceback:"* ]]'
 
 run opsrun -e 'error(setmetatable({kind = "registry", message = "r.json: /accounts/0/id: expected 12 digits"},
   {__tostring = function(e) return e.message end}))'
