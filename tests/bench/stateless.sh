@@ -56,6 +56,7 @@ for revision in 2026-07-28 2025-11-25; do
     sim_start --workers "$sim_workers" --accounts "$n" --sts-latency-ms "$sts_ms" \
       --mcp-latency-ms "$mcp_ms" --mcp-revision "$revision" >/dev/null
     sim_get '{accounts: [.accounts[] | {id: ., name: ("acct-" + .)}]}' >"$work/registry.json"
+    sweep "${concurrencies##* }" # not measured: warms the simulator's JavaScript (see sweep.sh)
     for c in $concurrencies; do
       for way in discover pinned; do
         pin=()

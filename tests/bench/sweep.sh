@@ -122,6 +122,10 @@ for n in $sizes; do
   sim_get '{accounts: [.accounts[] | {id: ., name: ("acct-" + .)}]}' >"$work/registry.json"
   peer_args=(--registry "$work/registry.json" --sts "$SIM_STS" --mcp "$SIM_MCP"
     --role-name "$(sim_get .role_name)")
+  # The simulator's JavaScript runs unoptimised until V8 has compiled its busy paths: one sweep,
+  # not measured, warms it, or the first tool measured pays for it (about twice the simulator's
+  # CPU per account in a cold sweep of 1,000 accounts).
+  run_opsrun "${concurrencies##* }" >/dev/null
   for c in $concurrencies; do
     for tool in $tools; do
       sim_before=$(sim_cpu_seconds)
