@@ -92,8 +92,11 @@ struct s_session {
   bool deleted;                  /* its DELETE is queued, in flight or done */
   bool credentials_expired;      /* the server refused its credentials as expired */
   struct s_session *replaced_by; /* the session of the owner's new credentials, or NULL */
-  struct s_session *next;
+  struct s_session *replaces;    /* the session whose replaced_by this is, or NULL */
+  struct ops_list_node link;     /* in the client's sessions */
 };
+
+#define SESSION_OF(node) OPS_LIST_ENTRY(node, struct s_session, link)
 
 struct ops_mcp_call {
   struct ops_mcp_client *client;
@@ -154,7 +157,8 @@ struct ops_mcp_client {
   struct ops_retry *retry;     /* the settings each session's retry state is made like */
   struct ops_retry *own_retry; /* when the options gave none */
   double requests_per_second;  /* each identity's quota; 0: none */
-  struct s_session *sessions;  /* every session, newest first */
+  /* every session not yet ended (open, opening, or closing: its DELETE to come), newest first */
+  struct ops_list sessions;
   /* The sessions that take new requests (not retiring): by access key id, and by owner (those
    * with one); one at most for each. */
   struct ops_hash sessions_by_key;
@@ -364,6 +368,19 @@ static void s_session_free(struct s_session *session)
   free(session);
 }
 
+/* Frees a session whose last call has ended and that will make no other (closed, its DELETE
+ * done or none to send), so that a sweep holds no closed session's credentials, nor its memory,
+ * until the client is freed. */
+static void s_session_end(struct s_session *session)
+{
+  if (session->replaced_by)
+    session->replaced_by->replaces = NULL;
+  if (session->replaces)
+    session->replaces->replaced_by = NULL; /* its DELETE signs with its own credentials */
+  ops_list_remove(&session->client->sessions, &session->link);
+  s_session_free(session);
+}
+
 void ops_mcp_client_free(struct ops_mcp_client *client)
 {
   if (!client)
@@ -373,9 +390,9 @@ void ops_mcp_client_free(struct ops_mcp_client *client)
     ops_loop_timer_cancel(client->loop, client->close_limit);
   while (client->calls.head)
     s_call_free(CALL_OF(client->calls.head, link));
-  while (client->sessions) {
-    struct s_session *session = client->sessions;
-    client->sessions = session->next;
+  while (client->sessions.head) {
+    struct s_session *session = SESSION_OF(client->sessions.head);
+    ops_list_remove(&client->sessions, &session->link);
     s_session_free(session);
   }
   ops_hash_clear(&client->sessions_by_key);
@@ -422,8 +439,8 @@ const char *ops_mcp_client_revision(const struct ops_mcp_client *client)
 size_t ops_mcp_client_open_sessions(const struct ops_mcp_client *client)
 {
   size_t open = 0;
-  for (const struct s_session *s = client->sessions; s; s = s->next)
-    open += s->state == SESSION_OPEN;
+  for (const struct ops_list_node *node = client->sessions.head; node; node = node->next)
+    open += SESSION_OF(node)->state == SESSION_OPEN;
   return open;
 }
 
@@ -525,10 +542,15 @@ static void s_call_free(struct ops_mcp_call *call)
   free(call->params_json);
   free(call->new_session_id);
   free(call->owner);
-  if (call->kind != CALL_DELETE && session)
+  bool closing_call = call->kind == CALL_DELETE;
+  if (!closing_call && session)
     session->calls--;
   free(call);
-  if (!client->freeing && session)
+  if (client->freeing || !session)
+    return;
+  if (closing_call)
+    s_session_end(session); /* its DELETE, the last of its calls, has ended */
+  else
     s_session_retire_if_idle(session);
 }
 
@@ -1332,6 +1354,7 @@ static void s_session_replace(struct s_session *old, struct s_session *by)
   ops_log(OPS_LOG_DEBUG, NULL, "MCP: new credentials for %s; closing session %s", old->owner,
           old->session_id ? old->session_id : "(unnamed)");
   old->replaced_by = by;
+  by->replaces = old;
   s_session_retire(old);
 }
 
@@ -1384,8 +1407,7 @@ static struct s_session *s_session_new(struct ops_mcp_client *client,
   }
   if (replaced)
     s_session_replace(replaced, session);
-  session->next = client->sessions;
-  client->sessions = session;
+  ops_list_push_front(&client->sessions, &session->link);
   return session;
 }
 
@@ -1867,6 +1889,8 @@ static void s_session_retire_if_idle(struct s_session *session)
       named ? s_call_new(client, session, CALL_DELETE, "DELETE session", NULL, timeout) : NULL;
   if (del)
     s_delete_enqueue(client, del);
+  else
+    s_session_end(session); /* nothing to DELETE: the session ends here */
   s_start_deletes(client);
 }
 
@@ -1957,10 +1981,13 @@ void ops_mcp_client_close(struct ops_mcp_client *client, long within_ms, void (*
   if (within_ms <= 0)
     s_abandon_discover(client);
   client->starting_deletes = true; /* the first DELETEs go out together, below */
-  for (struct s_session *s = client->sessions; s; s = s->next) {
+  for (struct ops_list_node *node = client->sessions.head, *next; node; node = next) {
+    next = node->next; /* ending an idle session that was never named frees it */
+    struct s_session *s = SESSION_OF(node);
+    bool retiring = s->retiring;
     if (s->state == SESSION_OPENING && within_ms <= 0)
-      s_session_abandon_opening(s);
-    if (!s->retiring)
+      s_session_abandon_opening(s); /* may end `s`, when it was retiring already */
+    if (!retiring)
       s_session_retire(s);
   }
   client->starting_deletes = false;
