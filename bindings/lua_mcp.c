@@ -12,6 +12,7 @@
  * state). The values are those lua-cjson's json.decode gave: every number a float, null as
  * json.null, tables built key by key in the reply's order, nesting up to its 1000 levels. */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,7 +249,14 @@ static int s_request_raise(lua_State *L, const struct ops_error *err, bool crede
 {
   if (credentials_failed)
     return ops_identity_raise_credentials_error(L, err);
-  return ops_lua_error_raise(L, err, "mcp", ops_engine_task_account(ops_engine_running_task(L)));
+  struct ops_error worded = *err;
+  if (err->transport == OPS_TRANSPORT_CONNECT || err->transport == OPS_TRANSPORT_RESOLVE) {
+    size_t used = strlen(worded.message); /* nothing was sent: say what chose where to */
+    snprintf(worded.message + used, sizeof(worded.message) - used,
+             "; check the MCP endpoint (--mcp-url, OPSRUN_MCP_URL) and the network");
+  }
+  return ops_lua_error_raise(L, &worded, "mcp",
+                             ops_engine_task_account(ops_engine_running_task(L)));
 }
 
 static int s_request_done_k(lua_State *L, int status, lua_KContext ctx)

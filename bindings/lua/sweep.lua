@@ -176,17 +176,19 @@ end
 -- A problem every task would hit (no credentials at all, an SSO sign-in to renew with `aws sso
 -- login`, a bad setting, an invalid registry, the caller's own credentials refused): the same
 -- test as main.c's s_is_configuration_error, which reports it once and exits 2. assume() and
--- whoami() sign with the caller's credentials, the same for every account, so a credentials
--- failure there (STS's InvalidClientTokenId or SignatureDoesNotMatch, a broken
--- credential_process) is the caller's. A refusal for one account (AccessDenied; a role's
--- ExpiredToken at the MCP server) is not one.
+-- whoami() sign with the caller's credentials, the same for every account, so STS refusing them
+-- there, or the caller's credential_process failing, is the caller's problem. A refusal for one
+-- account (AccessDenied; a role's ExpiredToken at the MCP server) is not one.
 local CALLER_PHASES = { assume = true, whoami = true }
+local CALLER_REFUSED = { InvalidClientTokenId = true, SignatureDoesNotMatch = true,
+  IncompleteSignature = true, MissingAuthenticationToken = true, ExpiredToken = true,
+  CredentialProcessError = true }
 
 local function is_configuration_error(err)
   if type(err) ~= "table" then return false end
   return err.kind == "config" or err.kind == "registry"
     or (err.kind == "credentials" and (err.code == "NoCredentials" or err.code == "SSOTokenNotUsable"
-      or CALLER_PHASES[err.phase] == true))
+      or (CALLER_PHASES[err.phase] == true and CALLER_REFUSED[err.code] == true)))
 end
 
 local function first_line(text)

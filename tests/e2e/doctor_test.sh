@@ -114,6 +114,10 @@ expect "a dead MCP endpoint: ✗ mcp naming the connection failure and the URL t
   '[ $status -eq 1 ] && [ "$(marks)" = "✓✓✓✗" ] &&
    [[ "$(line mcp)" == "✗ mcp          "*"http://127.0.0.1:1/mcp"*"Failed to connect"*"— to fix: check the endpoint (--mcp-url, OPSRUN_MCP_URL: http://127.0.0.1:1/mcp)"* ]]'
 
+sim_run opsrun -r "$registry" --mcp-url http://127.0.0.1:1/mcp tools
+expect "a dead MCP endpoint outside doctor: the error names the settings that chose it, exit 1" \
+  '[ $status -eq 1 ] && [[ "$err" == "opsrun: ConnectFailed (mcp): POST http://127.0.0.1:1/mcp: "*"; check the MCP endpoint (--mcp-url, OPSRUN_MCP_URL) and the network" ]]'
+
 sim_run env AWS_ENDPOINT_URL_STS=http://127.0.0.1:1 "$OPSRUN" -r "$registry" doctor
 expect "a dead STS endpoint: ✗ credentials and ✗ clock, both naming the connection failure" \
   '[ $status -eq 1 ] && [[ "$(line credentials)" == "✗ credentials  "*"Failed to connect"* ]] &&
