@@ -10,8 +10,8 @@
 # MCP requests per account (the simulator's counters) and opsrun's CPU seconds. opsrun runs with
 # --mcp-rate 0, as the simulator keeps no quota here (see sweep.sh).
 # Usage: tests/bench/stateless.sh ["N..." ["C..."]]   (default "1000" "64")
-# Environment: SIM_WORKERS (default: the number of cores). Needs build/opsrun (or $OPSRUN) and
-# the simulator's node_modules.
+# Environment: STS_MS and MCP_MS (the latencies in ms; default 20 and 50), SIM_WORKERS (default:
+# the number of cores). Needs build/opsrun (or $OPSRUN) and the simulator's node_modules.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/../.."
@@ -19,7 +19,7 @@ source tests/sim/lib.sh
 sizes=${1:-1000} concurrencies=${2:-64}
 opsrun=${OPSRUN:-build/opsrun}
 sim_workers=${SIM_WORKERS:-$(nproc)}
-sts_ms=20 mcp_ms=50
+sts_ms=${STS_MS:-20} mcp_ms=${MCP_MS:-50}
 work=$(mktemp -d)
 trap 'sim_stop; rm -rf "$work"' EXIT
 
