@@ -5,8 +5,8 @@
  * most of what starting opsrun cost: a chunk that sends nothing, a REPL that has not sent yet, or
  * `opsrun --help` waited for all of it. So the runtime does not link libcurl: it defines the
  * libcurl functions it calls, each of which finds the real one in libcurl.so.4 (dlopen'd at the
- * first call that needs it) and calls it. Functions that only release what libcurl made do
- * nothing while libcurl is not loaded, as there is nothing to release.
+ * first call that needs it: lazy_library.h) and calls it. Functions that only release what
+ * libcurl made do nothing while libcurl is not loaded, as there is nothing to release.
  *
  * The variadic setters read their one argument as the option's type says (curl.h numbers each
  * option within its type's range: long, object pointer, function pointer, curl_off_t, blob), as
@@ -15,55 +15,16 @@
 #define CURL_DISABLE_TYPECHECK /* these are the definitions curl.h's type-checking macros call */
 #include <curl/curl.h>
 
-#include <dlfcn.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
+
+#include "runtime/lazy_library.h"
 
 /* libcurl's ABI has kept this name since 7.16.0 (2006). */
-#define S_LIBCURL "libcurl.so.4"
+static struct ops_lazy_library s_curl = {.soname = "libcurl.so.4", .package = "libcurl4"};
 
-static void *s_library;
-
-/* libcurl's `name`, loading libcurl first if need be. Without it nothing opsrun does can go on:
- * says so in one line and exits 2, as a missing library at start-up would have stopped it. */
-static void *s_symbol(const char *name)
-{
-  if (!s_library)
-    s_library = dlopen(S_LIBCURL, RTLD_NOW | RTLD_LOCAL);
-  void *symbol = s_library ? dlsym(s_library, name) : NULL;
-  if (!symbol) {
-    fprintf(stderr, "opsrun: cannot load %s from " S_LIBCURL ": %s (install libcurl4)\n", name,
-            dlerror());
-    exit(2);
-  }
-  return symbol;
-}
-
-/* `real`: a pointer to libcurl's `name`, a function returning `ret` with `params`, found once. */
-#define S_REAL(ret, params, name)                                                                  \
-  static ret(*real) params;                                                                        \
-  if (!real)                                                                                       \
-  *(void **)&real = s_symbol(name)
-
-/* Functions that return what libcurl returns: S_FORWARD(return type, name, (parameters),
- * (arguments)). */
-#define S_FORWARD(ret, name, params, args)                                                         \
-  ret name params                                                                                  \
-  {                                                                                                \
-    S_REAL(ret, params, #name);                                                                    \
-    return real args;                                                                              \
-  }
-
-/* Functions that release what libcurl made: nothing to do before libcurl is loaded. */
-#define S_RELEASE(name, params, args)                                                              \
-  void name params                                                                                 \
-  {                                                                                                \
-    if (!s_library)                                                                                \
-      return;                                                                                      \
-    S_REAL(void, params, #name);                                                                   \
-    real args;                                                                                     \
-  }
+#define S_REAL(ret, params, name)          OPS_LAZY_REAL(s_curl, ret, params, name)
+#define S_FORWARD(ret, name, params, args) OPS_LAZY_FORWARD(s_curl, ret, name, params, args)
+#define S_RELEASE(name, params, args)      OPS_LAZY_RELEASE(s_curl, name, params, args)
 
 S_FORWARD(CURLcode, curl_global_init, (long flags), (flags))
 S_FORWARD(curl_version_info_data *, curl_version_info, (CURLversion age), (age))
