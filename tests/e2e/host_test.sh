@@ -67,6 +67,14 @@ expect "a script error exits 1 with its message and a traceback" \
 
 run opsrun -e 'error(setmetatable({}, {__tostring = function() return "AccessDenied (assume 1): no" end}))'
 expect "an error object is shown by its tostring" '[ $status -eq 1 ] && [[ "$err" == "opsrun: AccessDenied (assume 1): no"* ]]'
+# Start-up: libcurl and libcrypto are loaded at their first use (runtime/lazy_library.h), so a
+# chunk that sends and signs nothing never maps them (liblua, linked, shows the maps were read).
+run opsrun -e 'local f = io.open("/proc/self/maps") local maps = f:read("a") f:close()
+  for _, lib in ipairs({ "liblua5.4.so", "libcurl.so", "libcrypto.so" }) do
+    io.write(maps:find(lib, 1, true) and lib or "-", " ") end'
+expect "a chunk that sends nothing maps neither libcurl nor libcrypto" \
+  '[ $status -eq 0 ] && [ "$out" = "liblua5.4.so - - " ]'
+
 run opsrun -e 'error({kind = "x"})'
 expect "a table without __tostring is worded as lua5.4 words it, not by its address" \
   '[ $status -eq 1 ] && [[ "$err" == "opsrun: (error object is a table value)"$'"'"'\n'"'"'"stack traceback:"* ]]'
