@@ -168,41 +168,18 @@ static int s_push_script_args(lua_State *L, int argc, char **argv, int script_in
   return n > 0 ? n : 0;
 }
 
-/* Codes of the caller's own credentials refused by STS, or not obtained (credential_process). */
-static const char *const s_caller_refused[] = {"InvalidClientTokenId", "SignatureDoesNotMatch",
-                                               "IncompleteSignature",  "MissingAuthenticationToken",
-                                               "ExpiredToken",         "CredentialProcessError"};
-
-static bool s_is_caller_refused(const char *phase, const char *code)
-{
-  if (!phase || !code || (strcmp(phase, "assume") != 0 && strcmp(phase, "whoami") != 0))
-    return false;
-  for (size_t i = 0; i < sizeof(s_caller_refused) / sizeof(*s_caller_refused); i++)
-    if (strcmp(code, s_caller_refused[i]) == 0)
-      return true;
-  return false;
-}
-
 /* A configuration problem (SPEC kinds config and registry, no credentials at all, an SSO sign-in
- * to renew with `aws sso login`, or the caller's own credentials refused where assume() and
- * whoami() sign with them) is not a bug in the script: it exits 2 with the error's one line and
- * no traceback. bindings/lua/sweep.lua's is_configuration_error is the same test. */
+ * to renew with `aws sso login`, the caller's own credentials refused) is not a bug in the
+ * script: it exits 2 with the error's one line and no traceback. The test is the one a sweep
+ * applies to its tasks' errors (sweep.lua's private.is_configuration_error). */
 static bool s_is_configuration_error(lua_State *L, int index)
 {
   index = lua_absindex(L, index);
-  if (!lua_istable(L, index))
-    return false;
-  lua_getfield(L, index, "kind");
-  lua_getfield(L, index, "code");
-  lua_getfield(L, index, "phase");
-  const char *kind = lua_tostring(L, -3), *code = lua_tostring(L, -2), *phase = lua_tostring(L, -1);
-  bool caller_credentials =
-      kind && strcmp(kind, "credentials") == 0 && code &&
-      (strcmp(code, "NoCredentials") == 0 || strcmp(code, "SSOTokenNotUsable") == 0 ||
-       s_is_caller_refused(phase, code));
-  bool configuration = caller_credentials ||
-                       (kind && (strcmp(kind, "config") == 0 || strcmp(kind, "registry") == 0));
-  lua_pop(L, 3);
+  lua_getfield(L, LUA_REGISTRYINDEX, OPS_PRIVATE_KEY);
+  lua_getfield(L, -1, "is_configuration_error");
+  lua_pushvalue(L, index);
+  bool configuration = lua_pcall(L, 1, 1, 0) == LUA_OK && lua_toboolean(L, -1);
+  lua_pop(L, 2);
   return configuration;
 }
 

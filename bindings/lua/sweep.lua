@@ -174,8 +174,9 @@ local function failure_kind(err)
 end
 
 -- A problem every task would hit (no credentials at all, an SSO sign-in to renew with `aws sso
--- login`, a bad setting, an invalid registry, the caller's own credentials refused): the same
--- test as main.c's s_is_configuration_error, which reports it once and exits 2. assume() and
+-- login`, a bad setting, an invalid registry, the caller's own credentials refused): a sweep
+-- stops at it, and main.c, which asks private.is_configuration_error of the script's own error,
+-- reports it once and exits 2. assume() and
 -- whoami() sign with the caller's credentials, the same for every account, so STS refusing them
 -- there, or the caller's credential_process failing, is the caller's problem. A refusal for one
 -- account (AccessDenied; a role's ExpiredToken at the MCP server) is not one.
@@ -190,6 +191,7 @@ local function is_configuration_error(err)
     or (err.kind == "credentials" and (err.code == "NoCredentials" or err.code == "SSOTokenNotUsable"
       or (CALLER_PHASES[err.phase] == true and CALLER_REFUSED[err.code] == true)))
 end
+private.is_configuration_error = is_configuration_error
 
 local function first_line(text)
   return (text:match("^[^\n]*"))
