@@ -39,6 +39,10 @@ struct ops_task {
   struct ops_list_node queue_node;
   struct ops_list_node live_node;
   void *context;
+  /* the served tool call it works for (0: none), inherited by the tasks it spawns, and whether
+   * that call was cancelled (ops_engine_cancel_scope) */
+  lua_Integer scope;
+  bool cancelled;
   char account[64];
 };
 
@@ -403,6 +407,10 @@ static void s_spawn(lua_State *L, int group_index, int key_index, double timeout
     luaL_error(L, "out of memory starting a task");
   task->engine = engine;
   task->timeout_seconds = timeout_seconds;
+  if (engine->current) {
+    task->scope = engine->current->scope;
+    task->cancelled = engine->current->cancelled;
+  }
   task->traceback_ref = LUA_NOREF;
   ops_engine_set_task_account(task, account);
   lua_pushvalue(L, group_index);
@@ -473,12 +481,30 @@ static void s_resume(struct ops_task *task)
 
 /* ---------------------------------------------------------------- waiting */
 
+/* Whether the task whose code runs now (L's, or the one running a coroutine of its script) was
+ * cancelled with its scope. */
+static bool s_running_task_cancelled(lua_State *L)
+{
+  struct ops_task *task = ops_engine_running_task(L);
+  if (!task)
+    task = ops_engine_of(L)->current;
+  return task && task->cancelled;
+}
+
+/* The words for what stopped the running task: its call cancelled, or the signal. */
+static const char *s_push_interruption_words(lua_State *L)
+{
+  if (s_running_task_cancelled(L))
+    return lua_pushliteral(L, "cancelled by the client");
+  return lua_pushfstring(L, "interrupted by %s", ops_engine_interrupt_name(ops_engine_of(L)));
+}
+
 static void s_push_interrupted_error(lua_State *L)
 {
   struct ops_error err;
-  ops_error_set(&err, OPS_ERR_CANCELLED, "interrupted by %s",
-                ops_engine_interrupt_name(ops_engine_of(L)));
-  ops_error_set_code(&err, "Interrupted");
+  ops_error_set(&err, OPS_ERR_CANCELLED, "%s", s_push_interruption_words(L));
+  lua_pop(L, 1);
+  ops_error_set_code(&err, s_running_task_cancelled(L) ? "Cancelled" : "Interrupted");
   ops_lua_error_push(L, &err, NULL, ops_engine_task_account(ops_engine_running_task(L)));
 }
 
@@ -673,7 +699,8 @@ int ops_engine_suspend(lua_State *L, struct ops_wait *wait, lua_KFunction k, lua
     s_push_timeout_error(L, owner);
     return lua_error(L);
   }
-  if (ops_engine_interrupted(engine) && !wait->survives_interrupt) {
+  if ((ops_engine_interrupted(engine) || (owner && owner->cancelled)) &&
+      !wait->survives_interrupt) {
     wait->cancel(wait);
     s_push_interrupted_error(L);
     return lua_error(L);
@@ -897,20 +924,58 @@ static int engine_clock(lua_State *L)
   return 1;
 }
 
+/* interrupted() -> whether a signal interrupted opsrun or the running task's call was
+ * cancelled. */
 static int engine_interrupted(lua_State *L)
 {
-  lua_pushboolean(L, ops_engine_interrupted(ops_engine_of(L)));
+  lua_pushboolean(L, ops_engine_interrupted(ops_engine_of(L)) || s_running_task_cancelled(L));
   return 1;
 }
 
-/* interruption() -> "interrupted by SIGTERM", for a line that tells the user: opsrun then adds
- * none of its own (main.c). */
+/* interruption() -> "interrupted by SIGTERM" (or "cancelled by the client"), for a line that
+ * tells the user: opsrun then adds none of its own (main.c). */
 static int engine_interruption(lua_State *L)
 {
-  struct ops_engine *engine = ops_engine_of(L);
-  engine->interrupt_told = true;
-  lua_pushfstring(L, "interrupted by %s", ops_engine_interrupt_name(engine));
+  if (!s_running_task_cancelled(L))
+    ops_engine_of(L)->interrupt_told = true;
+  s_push_interruption_words(L);
   return 1;
+}
+
+/* scope([n]) -> the running task's scope (0: none), after setting it to n when given: the tasks
+ * it spawns from then on inherit it. */
+static int engine_scope(lua_State *L)
+{
+  struct ops_task *task = ops_engine_running_task(L);
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer scope = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, task != NULL, 1, "only a task has a scope");
+    task->scope = scope;
+  }
+  lua_pushinteger(L, task ? task->scope : 0);
+  return 1;
+}
+
+/* cancel_scope(n): every task of scope n stops where it waits, with an error of kind
+ * "cancelled", code "Cancelled" (a sweep's wait for its tasks goes on, as at an interrupt, and
+ * ends with what finished); a task of it that waits later fails at once. */
+static int engine_cancel_scope(lua_State *L)
+{
+  lua_Integer scope = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, scope != 0, 1, "scope 0 is every task outside a call");
+  struct ops_engine *engine = ops_engine_of(L);
+  for (struct ops_list_node *node = engine->live.head; node; node = node->next) {
+    struct ops_task *task = OPS_LIST_ENTRY(node, struct ops_task, live_node);
+    if (task->scope != scope)
+      continue;
+    task->cancelled = true;
+    struct ops_wait *wait = task->state == TASK_SUSPENDED ? task->wait : NULL;
+    if (wait && !wait->survives_interrupt)
+      s_interrupt_wait(wait);
+    else if (wait && wait->on_interrupt)
+      wait->on_interrupt(wait);
+  }
+  return 0;
 }
 
 static int engine_status(lua_State *L)
@@ -935,6 +1000,8 @@ int luaopen_opsrun_engine(lua_State *L)
                                        {"status", engine_status},
                                        {"interrupted", engine_interrupted},
                                        {"interruption", engine_interruption},
+                                       {"scope", engine_scope},
+                                       {"cancel_scope", engine_cancel_scope},
                                        {NULL, NULL}};
   luaL_newlib(L, functions);
   lua_pushnumber(L, OPS_MAX_SECONDS);

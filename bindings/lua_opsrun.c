@@ -122,6 +122,8 @@ int luaopen_opsrun(lua_State *L)
   lua_setfield(L, private, "identity");
   luaopen_opsrun_mcp(L);
   lua_setfield(L, private, "mcp");
+  luaopen_opsrun_serve(L);
+  lua_setfield(L, private, "serve_io");
   lua_pushcfunction(L, opsrun_error);
   lua_setfield(L, private, "error");
 

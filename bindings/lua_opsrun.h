@@ -23,6 +23,8 @@ void ops_lua_private_get(lua_State *L, const char *field, const char *name);
 int luaopen_opsrun_log(lua_State *L);
 int luaopen_opsrun_identity(lua_State *L);
 int luaopen_opsrun_mcp(lua_State *L);
+/* The transports of `opsrun serve` (bindings/lua_serve.c): private.serve_io. */
+int luaopen_opsrun_serve(lua_State *L);
 
 /* The engine's Lua functions (bindings/lua_engine.c): a table with `sleep` and the private
  * primitives the embedded Lua uses (`group`, `note_failure`, `clock`, `status`, `interrupted`,

@@ -22,6 +22,9 @@ const char ops_cli_usage[] =
     "                                            the CHECKs named)\n"
     "       opsrun [options] tools               list the MCP server's tools\n"
     "       opsrun [options] call TOOL [JSON | key=value ...]   call one tool, print its result\n"
+    "       opsrun [options] serve [DIR] [--listen HOST:PORT [--token-file FILE]]\n"
+    "                                            serve DIR's playbooks (default ./playbooks)\n"
+    "                                            as MCP tools, on stdin and stdout or HTTP\n"
     "       opsrun --version | --help\n"
     "\n"
     "Options:\n"
@@ -405,7 +408,7 @@ int ops_cli_parse(int argc, char **argv, struct ops_cli *cli, char *error, size_
     return 0;
   cli->script_index = i;
   if (i < argc && (strcmp(argv[i], "tools") == 0 || strcmp(argv[i], "call") == 0 ||
-                   strcmp(argv[i], "doctor") == 0)) {
+                   strcmp(argv[i], "doctor") == 0 || strcmp(argv[i], "serve") == 0)) {
     cli->mode = OPS_CLI_COMMAND;
     cli->command = argv[i];
   }

@@ -11,7 +11,7 @@
 enum ops_cli_mode {
   OPS_CLI_SCRIPT,
   OPS_CLI_CHUNK,
-  OPS_CLI_COMMAND, /* doctor, tools, call: run by bindings/lua/commands.lua */
+  OPS_CLI_COMMAND, /* doctor, tools, call, serve: run by bindings/lua/commands.lua */
   OPS_CLI_REPL,
   OPS_CLI_HELP,
   OPS_CLI_VERSION,
@@ -21,7 +21,7 @@ struct ops_cli {
   enum ops_cli_mode mode;
   struct ops_config config;
   const char *chunk;   /* -e CHUNK */
-  const char *command; /* "doctor", "tools" or "call" */
+  const char *command; /* "doctor", "tools", "call" or "serve" */
   bool interactive;    /* -i: a REPL after the script or chunk, if any */
   int script_index;    /* argv index of SCRIPT, CHUNK or the command; argc when there is none */
 };

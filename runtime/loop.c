@@ -337,6 +337,14 @@ struct ops_watch *ops_loop_watch_start(struct ops_loop *loop, int fd, ops_watch_
   return watch;
 }
 
+int ops_loop_watch_set_events(struct ops_loop *loop, struct ops_watch *watch, bool input,
+                              bool output)
+{
+  struct epoll_event event = {.events = (input ? EPOLLIN : 0u) | (output ? EPOLLOUT : 0u),
+                              .data.fd = watch->fd};
+  return epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, watch->fd, &event) == 0 ? 0 : -1;
+}
+
 void ops_loop_watch_cancel(struct ops_loop *loop, struct ops_watch *watch)
 {
   epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL);
@@ -413,7 +421,7 @@ int ops_loop_run_once(struct ops_loop *loop, int max_wait_ms)
     } else if (watch) {
       watch->ready(watch->ud);
       callbacks++;
-    } else {
+    } else if (loop->multi) { /* not a descriptor of a watch ended earlier in this batch */
       s_socket_ready(loop, &events[i]);
     }
   }

@@ -56,6 +56,13 @@ typedef void (*ops_watch_fn)(void *ud);
  * The watch is owned by the loop. NULL when out of memory or when epoll refuses the descriptor. */
 struct ops_watch *ops_loop_watch_start(struct ops_loop *loop, int fd, ops_watch_fn ready, void *ud);
 
+/* Also calls the watch's callback while `fd` can be written without blocking (true), or no
+ * longer for that (false, as at start): a writer with bytes queued asks, and stops asking once
+ * they are out. Input may be turned off (a reader with enough buffered): the callback then runs
+ * for output, an error or a hang-up only. Returns 0, or -1 when epoll refuses. */
+int ops_loop_watch_set_events(struct ops_loop *loop, struct ops_watch *watch, bool input,
+                              bool output);
+
 /* Stops watching; its callback will not run again. */
 void ops_loop_watch_cancel(struct ops_loop *loop, struct ops_watch *watch);
 

@@ -1,5 +1,6 @@
 -- commands.lua: the commands of SPEC section 1 that are not scripts: `opsrun tools`,
--- `opsrun call TOOL [JSON | key=value ...]` and `opsrun doctor [CHECK...]`, each run by the host
+-- `opsrun call TOOL [JSON | key=value ...]`, `opsrun doctor [CHECK...]` and `opsrun serve`
+-- (serve.lua), each run by the host
 -- as the main task with the words after the command. With --account they act as the role in
 -- that account. `call` prints the tool's text; its structured result (else its content) as JSON
 -- when there is no text or when `-o json` or `-o jsonl` is given. `doctor` prints one line per
@@ -91,6 +92,12 @@ function commands.call(words)
   else
     io.stdout:write(result.text, "\n")
   end
+end
+
+-- `opsrun serve [DIR] [--listen HOST:PORT] [--token-file FILE]`: serve.lua.
+function commands.serve(words)
+  private.require_file("serve")
+  return private.serve.run(words)
 end
 
 -- ------------------------------------------------------------------ doctor

@@ -1,7 +1,9 @@
 -- emit.lua: emit(row [, columns]) and emit.columns{...} of SPEC section 4, writing result rows to
 -- io.stdout in the --output format (private.config.output); private.emit_flush(), which the host
 -- calls to print what the buffered formats kept, and private.emit_finish() at a script's end;
--- private.row_order(), with which sweep.lua puts its tasks' rows in input order.
+-- private.row_order(), with which sweep.lua puts its tasks' rows in input order; and for
+-- `opsrun serve` (serve.lua), rows kept for a served tool call's result instead of printed
+-- (private.captures) and the JSON objects and table text made of them.
 --
 -- A row is a flat table: string keys; string, number, boolean or json.null values (json.null,
 -- like a missing key, is an empty cell, or null in JSON). The values are copied when emit is
@@ -321,9 +323,19 @@ local function stream(names, row)
   io.stdout:flush()
 end
 
+-- Engine scope -> the rows of a served tool call so far: serve.lua makes the list when the call
+-- starts and makes its result of it.
+private.captures = {}
+
 local function emit(_, row, columns)
   local position, problem = argument_problem(row, columns)
   if position then error("bad argument #" .. position .. " to 'emit' (" .. problem .. ")", 2) end
+  local captured = private.captures[private.scope()]
+  if captured then
+    captured[#captured + 1] = { place = extended(running_place(), counted()),
+      names = ordered_names(row, columns), texts = json_texts_of(row), cells = cells_of(row) }
+    return
+  end
   if not pending then
     local format = private.config.output
     if format ~= "jsonl" and not PRINT[format] then
@@ -383,4 +395,25 @@ function private.emit_finish()
     write_line("[]\n")
     io.stdout:flush()
   end
+end
+
+-- For serve.lua: sorts a call's captured rows into input order and returns their columns (the
+-- names in `first` first, then as the rows bring them) and each row's JSON object text.
+function private.captured_objects(captured, first)
+  table.sort(captured, placed_before)
+  local columns = new_columns()
+  for _, name in ipairs(first) do add_column(columns, name) end
+  for _, row in ipairs(captured) do
+    for _, name in ipairs(row.names) do add_column(columns, name) end
+  end
+  local objects = {}
+  for i, row in ipairs(captured) do objects[i] = json_object(row.names, row.texts, columns.rank) end
+  return columns, objects
+end
+
+-- The table text (as -o table prints it) of the first `count` captured rows.
+function private.captured_table(columns, captured, count)
+  local rows = {}
+  for i = 1, count do rows[i] = { texts = captured[i].cells } end
+  return table.concat(table_lines(columns, rows))
 end

@@ -1,7 +1,18 @@
 -- read_only.lua: --read-only (SPEC section 1), the client's rule since the hosted server marks
 -- no tool read-only: private.read_only_refusal for the operations of mcp.boto3 and mcp.paginate,
 -- private.tool_refusal for mcp.call, each the `denied` error to raise before anything is sent.
+-- The same rules hold for the tasks of a served tool that declares @readonly (serve.lua files
+-- their scope in private.read_only_scopes).
 local _, private = ...
+
+private.read_only_scopes = {} -- engine scope -> true: a served read-only tool's call
+
+-- Who asks for reads only in the running task: "--read-only", "a read-only tool", or nil.
+local function read_only_rule()
+  if private.config.read_only then return "--read-only" end
+  if private.read_only_scopes[private.scope()] then return "the read-only tool" end
+  return nil
+end
 
 -- An AWS operation is a read when its name starts with one of these verbs followed by a capital
 -- letter or nothing (DescribeInstances, GetObject, Scan); IAM calls these access levels List and
@@ -29,28 +40,30 @@ local function is_read(operation)
   return false
 end
 
-local function read_only_error(what, why)
+local function read_only_error(rule, what, why)
   return private.error({ code = "ReadOnly", phase = "mcp",
-    message = "--read-only refused " .. what .. ": " .. why .. "; nothing was sent" }, "denied")
+    message = rule .. " refused " .. what .. ": " .. why .. "; nothing was sent" }, "denied")
 end
 
 -- nil when --read-only allows the AWS operation `service`.`operation`, else the error to raise.
 function private.read_only_refusal(service, operation)
-  if not private.config.read_only or is_read(operation) then return nil end
-  return read_only_error(service .. " " .. operation, "it is not a read (reads start with "
+  local rule = read_only_rule()
+  if not rule or is_read(operation) then return nil end
+  return read_only_error(rule, service .. " " .. operation, "it is not a read (reads start with "
     .. table.concat(READ_VERBS, ", ") .. ")")
 end
 
 -- nil when --read-only allows calling `tool` with `args` (and `opts`), else the error to raise.
 function private.tool_refusal(tool, args, opts)
-  if not private.config.read_only or READ_ONLY_TOOLS[tool] then return nil end
+  local rule = read_only_rule()
+  if not rule or READ_ONLY_TOOLS[tool] then return nil end
   if tool == "aws___run_script" then
     if opts[private.CHECKED_CODE] then return nil end
-    return read_only_error("aws___run_script with code of its own",
+    return read_only_error(rule, "aws___run_script with code of its own",
       "opsrun cannot tell what code does; use mcp.boto3 or mcp.paginate")
   end
   if tool == "aws___get_presigned_url" and type(args.operation_name) == "string" then
     return private.read_only_refusal(tostring(args.service_name), args.operation_name)
   end
-  return read_only_error("the tool " .. tool, "opsrun cannot tell whether it only reads")
+  return read_only_error(rule, "the tool " .. tool, "opsrun cannot tell whether it only reads")
 end

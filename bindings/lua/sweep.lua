@@ -26,6 +26,12 @@ local RETRIED_KINDS = { throttled = true, transport = true, timeout = true }
 -- than all at exit. Any later call as one of those roles simply opens a new session.
 local unfinished = {}
 
+-- Places in use by the sweeps of served tool calls (`opsrun serve`, whose tasks have a scope):
+-- concurrent calls share one -j. A sweep always has one task running, whatever the others hold,
+-- so that a sweep inside a sweep task, or a call that comes while another holds every place,
+-- goes on rather than waiting for places that only its own end would free.
+local shared_places_in_use = 0
+
 -- Counts `change` more (or fewer) jobs of `account` unfinished, in all sweeps and in `held` (the
 -- sweep's own count); releases the account's sessions when none is left.
 local function count_unfinished(held, account, change)
@@ -293,6 +299,7 @@ function opsrun.sweep(list, fn, opts)
   local report_errors = { count = 0 }
   local tracebacks_shown = {}
   local fatal -- the first configuration error: no task is started after it
+  local shares_places = engine.scope() ~= 0 -- a served call's sweep shares -j with the others
 
   -- A retried job keeps its index: its result and rows stay in its place in the input order. A
   -- lookup is a task like the others: it takes a place among `concurrency` and its deadline.
@@ -300,6 +307,7 @@ function opsrun.sweep(list, fn, opts)
     local index = queue:take()
     local job = jobs[index]
     attempts[index] = (attempts[index] or 0) + 1
+    if shares_places then shared_places_in_use = shared_places_in_use + 1 end
     local account = account_of(job.item)
     if job.lookup then
       group:spawn(index, timeout, account, private.enabled_regions, job.item, job.lookup)
@@ -334,7 +342,8 @@ function opsrun.sweep(list, fn, opts)
 
   local function may_start()
     queue_retries()
-    return not queue:is_empty() and not fatal and group:pending() < concurrency
+    if queue:is_empty() or fatal or group:pending() >= concurrency then return false end
+    return not shares_places or group:pending() == 0 or shared_places_in_use < config.concurrency
   end
 
   local function show_progress(force)
@@ -377,6 +386,7 @@ function opsrun.sweep(list, fn, opts)
       by_place[each.place] = result
       done = done + 1
       if opts.on_result and not fatal then report(opts.on_result, result, report_errors) end
+      if private.observe_sweep then private.observe_sweep(result, done, expected) end
     end
   end
 
@@ -384,6 +394,7 @@ function opsrun.sweep(list, fn, opts)
   show_progress(true)
   while group:pending() > 0 do
     local index, ok, seconds, traceback, _, value = group:next()
+    if shares_places then shared_places_in_use = shared_places_in_use - 1 end
     queue:ended(share_key(jobs[index]))
     if ok and jobs[index].lookup then
       expand(jobs[index], value)
@@ -408,7 +419,8 @@ function opsrun.sweep(list, fn, opts)
     error(private.error({ code = "Interrupted", message = words }, "cancelled"), 2)
   end
   engine.notice(line)
-  if failures > 0 then engine.note_failure(failures) end
+  -- exit status 3 for a script's failed tasks; a served call's failures are in its result
+  if failures > 0 and engine.scope() == 0 then engine.note_failure(failures) end
   if report_errors.count > 0 then error(report_errors.first, 0) end
   return results
 end
