@@ -349,8 +349,8 @@ static void s_reader_ready(void *ud)
     s_wake(&reader->waiter);
 }
 
-/* Pushes the next line (without its LF, or CR LF), or nil at the end of input; false and the
- * line's size when a line outgrew max_line (what came of it is dropped up to its end). */
+/* Pushes the next line (without its LF, or CR LF), or nil at the end of input; false when a line
+ * outgrew max_line (it is dropped, up to its end). */
 static int s_reader_pop_line(lua_State *L, struct s_reader *reader)
 {
   struct ops_buffer *buffer = &reader->buffer;
@@ -358,10 +358,9 @@ static int s_reader_pop_line(lua_State *L, struct s_reader *reader)
   const char *end = memchr(data, '\n', buffer->len);
   if (!end && buffer->len > reader->max_line) {
     lua_pushboolean(L, 0);
-    lua_pushinteger(L, (lua_Integer)buffer->len);
     ops_buffer_clear(buffer);
     reader->skipping = true;
-    return 2;
+    return 1;
   }
   if (!end && buffer->len == 0)
     return 0; /* the end of input */
@@ -382,7 +381,7 @@ static int s_reader_next_k(lua_State *L, int status, lua_KContext ctx)
   return s_reader_pop_line(L, luaL_checkudata(L, 1, READER_METATABLE));
 }
 
-/* reader:next() -> the next line; nil at the end of input; false, size for a line too long */
+/* reader:next() -> the next line; nil at the end of input; false for a line too long */
 static int reader_next(lua_State *L)
 {
   struct s_reader *reader = luaL_checkudata(L, 1, READER_METATABLE);

@@ -395,7 +395,9 @@ local function checked_arguments(tool, given)
     local value = given[param.name]
     if value == nil or value == json.null then
       if param.required then return nil, param.name .. " is required" end
-      args[param.name] = param.default
+      -- a call may change its arguments: each gets its own copy of an array default
+      args[param.name] = type(param.default) == "table"
+        and table.move(param.default, 1, #param.default, 1, {}) or param.default
     else
       local problem = check_value(param, value)
       if problem then return nil, param.name .. " " .. problem end
@@ -549,16 +551,27 @@ end
 -- sweeps are its accounts' outcomes. `done` of `expected` are the sweep's own counts.
 function private.observe_sweep(result, done, expected)
   local call = calls_by_scope[engine.scope()]
-  if not call then return end
+  if not call or call.cancelled then return end -- no progress for a request that is over
   call.outcomes[#call.outcomes + 1] = outcome_of(result)
   call.total = #call.outcomes - done + expected
   send_progress(call, done == expected)
 end
 
-local function print_to_log(...)
+-- print, as lua's, on stderr: stdout is the protocol's (stdio) and a result holds rows only.
+local function print_to_stderr(...)
   local parts = table.pack(...)
   for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-  opsrun.log.info("%s", table.concat(parts, "\t", 1, parts.n))
+  io.stderr:write(table.concat(parts, "\t", 1, parts.n), "\n")
+end
+
+-- A served playbook's os: os.exit would end the server and every other call with it.
+local served_os = setmetatable({ exit = function()
+  error("os.exit would stop the server: a served playbook ends by returning", 2)
+end }, { __index = os })
+
+-- The globals of one call: its own, then the process's.
+local function call_environment(args)
+  return setmetatable({ arg = args, print = print_to_stderr, os = served_os }, { __index = _G })
 end
 
 -- The body of a call's task: runs the playbook in an environment of its own (its globals, `arg`)
@@ -567,8 +580,7 @@ local function run_call(call)
   engine.scope(call.scope)
   private.captures[call.scope] = call.rows
   if call.tool.read_only then private.read_only_scopes[call.scope] = true end
-  local env = setmetatable({ arg = call.args, print = print_to_log }, { __index = _G })
-  local chunk = load(call.tool.source, "@" .. call.tool.path, "t", env)
+  local chunk = load(call.tool.source, "@" .. call.tool.path, "t", call_environment(call.args))
   local ok, err = xpcall(chunk, debug.traceback, call.args)
   private.captures[call.scope] = nil
   private.read_only_scopes[call.scope] = nil
@@ -603,13 +615,15 @@ local function start_call(call)
   engine.group():spawn(call.scope, 0, nil, body)
 end
 
-local function cancel_call(call, reason)
+-- Stops a call's tasks. `answer`: the response to send instead of its result, or nil for none
+-- (the client cancelled it: MCP "Cancellation" wants no response then).
+local function cancel_call(call, reason, answer)
   if call.cancelled then return end
   call.cancelled = true
   opsrun.log.info("serve: %s cancelled (request %s)%s", call.tool.name, id_text(call.id),
     reason and ": " .. tostring(reason) or "")
   engine.cancel_scope(call.scope)
-  call.respond(nil)
+  call.respond(answer)
 end
 
 -- ------------------------------------------------------------------ sessions and methods
@@ -717,9 +731,13 @@ local function decode(text)
   return message
 end
 
--- Cancels every call of a session (the client left).
-local function end_session(session)
-  for _, call in pairs(session.calls) do cancel_call(call, "the session ended") end
+-- Cancels every call of a session whose client ended it, each answered with an error when
+-- `answered` (a client that DELETEs its session may still wait on its calls' POSTs).
+local function end_session(session, answered)
+  for _, call in pairs(session.calls) do
+    cancel_call(call, "the session ended", answered and error_text(call.id, -32000,
+      "the session was ended (DELETE) before the call finished: its tasks were stopped") or nil)
+  end
 end
 
 -- ------------------------------------------------------------------ stdio
@@ -734,12 +752,12 @@ local function serve_stdio()
   local channel = { notify = write_line, respond = function(text) if text then write_line(text) end end }
   local lines = transport.stdin_lines(MAX_MESSAGE_BYTES)
   while true do
-    local line, size = lines:next()
+    local line = lines:next()
     if line == nil then break end
     local reply
     if line == false then
-      reply = error_text(nil, INVALID_REQUEST, "a message of " .. size .. " bytes is over the "
-        .. MAX_MESSAGE_BYTES .. "-byte limit")
+      reply = error_text(nil, INVALID_REQUEST, "a message (a line) over the "
+        .. MAX_MESSAGE_BYTES .. "-byte limit was dropped")
     elseif line:find("%S") then
       local message, problem = decode(line)
       reply = message == nil and error_text(nil, PARSE_ERROR, problem)
@@ -780,15 +798,22 @@ local function accepts(request, media)
   return accept:find(media, 1, true) ~= nil or accept:find("*/*", 1, true) ~= nil
 end
 
--- Origin: a browser page may reach a server on loopback (DNS rebinding); only loopback pages
--- may call it (Streamable HTTP, "Security Warning"). With a token, the token guards it.
-local function origin_allowed(request, options)
-  local origin = request:header("origin")
-  if not origin or options.token then return true end
-  local host = origin:lower():match("^https?://([^/]+)$")
-  if not host then return false end
-  host = host:gsub(":%d+$", "")
+local function is_loopback_name(authority)
+  local host = authority:lower():gsub(":%d+$", "")
   return host == "localhost" or host == "[::1]" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil
+end
+
+-- A browser page may reach a server on loopback through a name it controls (DNS rebinding):
+-- without a token, only loopback pages (Origin, Streamable HTTP "Security Warning") and loopback
+-- names (Host, as the TypeScript SDK's own check) may call it. With a token, the token guards it.
+local function rebinding_problem(request, options)
+  if options.token then return nil end
+  local host, origin = request:header("host"), request:header("origin")
+  if host and not is_loopback_name(host) then return "Host " .. host end
+  if origin and not is_loopback_name(origin:match("^https?://([^/]+)$") or "") then
+    return "Origin " .. origin
+  end
+  return nil
 end
 
 local function authorized(request, options)
@@ -805,32 +830,51 @@ local function session_problem(request, message)
   return nil, sessions[id]
 end
 
+local SSE_HEADERS = "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+
+local function sse_event(text)
+  return "event: message\ndata: " .. text .. "\n\n"
+end
+
+-- A JSON-RPC message as the whole reply: JSON, or for a client that takes only Server-Sent
+-- Events a stream of that one event (Streamable HTTP: a request's reply is one or the other).
+local function reply_message(request, text, headers)
+  if accepts(request, "application/json") then return reply_json(request, 200, text, headers) end
+  request:stream(200, SSE_HEADERS .. (headers or ""))
+  request:write(sse_event(text))
+  request:finish()
+end
+
 -- The channel of a tools/call on this request. A notification (progress) before the result
 -- starts a stream of Server-Sent Events, when the client takes them, which the result then ends;
--- a result with nothing before it is one JSON reply.
+-- a result with nothing before it is one reply. A cancelled call answers nothing (MCP
+-- "Cancellation"), but its POST still needs a reply of one of the two types: a stream ended with
+-- no event, or for a client that takes only JSON an error.
 local function http_channel(request)
   local streams = accepts(request, "text/event-stream")
-  local streaming = false
+  local streaming, answered = false, false
   local channel = {}
-  local function event(text)
-    request:write("event: message\ndata: " .. text .. "\n\n")
-  end
   function channel.notify(text)
-    if not streams then return end
+    if not streams or answered then return end
     if not streaming then
-      request:stream(200, "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n")
+      request:stream(200, SSE_HEADERS)
       streaming = true
     end
-    event(text)
+    request:write(sse_event(text))
   end
   function channel.respond(text)
+    if answered then return end
+    answered = true
     if streaming then
-      if text then event(text) end
+      if text then request:write(sse_event(text)) end
       request:finish()
     elseif text then
-      reply_json(request, 200, text)
+      reply_message(request, text)
+    elseif streams then
+      request:stream(200, SSE_HEADERS)
+      request:finish()
     else
-      request:reply(204, nil, "")
+      reply_json(request, 200, error_text(nil, -32000, "the request was cancelled"))
     end
   end
   return channel
@@ -846,6 +890,10 @@ local function handle_post(request, options)
   end
   local message, problem = decode(request:body())
   if message == nil then return reply_json(request, 400, error_text(nil, PARSE_ERROR, problem)) end
+  if type(message) == "table" and #message > 0 then -- a body is one message (2025-06-18 on)
+    return reply_json(request, 400, error_text(nil, INVALID_REQUEST, "a JSON-RPC batch: send "
+      .. "one message a request"))
+  end
   local status, session = session_problem(request, message)
   if status then return reply_json(request, status, error_text(nil, -32000, session)) end
   local version = request:header("mcp-protocol-version")
@@ -859,10 +907,10 @@ local function handle_post(request, options)
     local reply = handle_message(session, message, nil)
     local id = random_hex(16)
     sessions[id] = session
-    return reply_json(request, 200, reply, "Mcp-Session-Id: " .. id .. "\r\n")
+    return reply_message(request, reply, "Mcp-Session-Id: " .. id .. "\r\n")
   end
   local reply = handle_message(session, message, http_channel(request))
-  if reply then return reply_json(request, 200, reply) end
+  if reply then return reply_message(request, reply) end
   -- a request without a reply yet is a call under way, which answers through its channel
   if not is_request(message) then request:reply(202, nil, "") end
 end
@@ -871,7 +919,7 @@ local function handle_delete(request)
   local status, session = session_problem(request, nil)
   if status then return reply_text(request, status, session) end
   sessions[request:header("mcp-session-id")] = nil
-  end_session(session)
+  end_session(session, true)
   request:reply(204, nil, "")
 end
 
@@ -882,9 +930,10 @@ local function handle_http(request, options)
     return reply_text(request, 401, "Unauthorized: send Authorization: Bearer <the token of "
       .. "--token-file>", 'WWW-Authenticate: Bearer realm="opsrun"\r\n')
   end
-  if not origin_allowed(request, options) then
-    return reply_text(request, 403, "Forbidden: Origin " .. request:header("origin")
-      .. " may not call this server")
+  local rebinding = rebinding_problem(request, options)
+  if rebinding then
+    return reply_text(request, 403, "Forbidden: " .. rebinding .. " is not loopback: a page may "
+      .. "not call this server (give --token-file to serve others)")
   end
   local method = request:method()
   if method == "POST" then return handle_post(request, options) end

@@ -343,6 +343,7 @@ function opsrun.sweep(list, fn, opts)
   local function may_start()
     queue_retries()
     if queue:is_empty() or fatal or group:pending() >= concurrency then return false end
+    if shares_places and engine.interrupted() then return false end -- the served call was cancelled
     return not shares_places or group:pending() == 0 or shared_places_in_use < config.concurrency
   end
 

@@ -48,8 +48,8 @@ expect "--help lists every option the parser knows, and only those (and --)" \
 expect "--help's usage mentions the man page for the environment" '[[ "$help" == *"see opsrun(1)"* ]]'
 
 commands=$(sed -n 's/^ *\(Usage:\)\{0,1\} *opsrun \[options\] \([a-z]\{1,\}\).*/\2/p' <<<"$help" | sort -u)
-expect "every command of --help (doctor, tools, call) is in COMMANDS and SYNOPSIS" \
-  '[ "$(tr "\n" " " <<<"$commands")" = "call doctor tools " ] &&
+expect "every command of --help (doctor, tools, call, serve) is in COMMANDS and SYNOPSIS" \
+  '[ "$(tr "\n" " " <<<"$commands")" = "call doctor serve tools " ] &&
    for c in $commands; do section COMMANDS | grep -qE "^       $c( |$)" && section SYNOPSIS | grep -q "opsrun \[options\] $c" || exit 1; done'
 
 exits=$(sed -n '/^Exit status:/,$p' <<<"$help" | grep -oE '(^|; |: )[0-9]' | grep -oE '[0-9]' | sort -u | tr '\n' ' ')
